@@ -1,0 +1,108 @@
+/**
+ * A content-addressed blob store on disk: `<root>/blobs/sha256/ab/cdef...`.
+ *
+ * Blobs (checkpoints, specs, datasets, traces) are stored under the SHA-256 of their bytes and
+ * checked against it on every read, so a corrupted or truncated file is reported, never used.
+ * Writes go to a temporary file first and are renamed into place, so a crash mid-write never
+ * leaves a partial blob under a valid name.
+ *
+ * @module
+ */
+
+import { StorageError } from "../core/errors.ts";
+import { type Hash, isHash, sha256Hex } from "../core/hash.ts";
+
+/**
+ * Blobs by content id in a folder.
+ *
+ * @example
+ * ```ts
+ * import { BlobStore } from "./store.ts";
+ * const store = new BlobStore(await Deno.makeTempDir());
+ * const id = await store.put(new TextEncoder().encode("hello"));
+ * const bytes = await store.get(id);
+ * ```
+ */
+export class BlobStore {
+  /** Folder holding the `blobs/` tree. */
+  readonly root: string;
+  #tmpCounter = 0;
+
+  /** Opens (lazily creates) a store rooted at `root`. */
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Path of a blob's file (whether or not it exists). */
+  pathOf(hash: Hash): string {
+    if (!isHash(hash)) {
+      throw new StorageError(
+        "STORAGE_BAD_HASH",
+        `"${hash}" is not a SHA-256 content id (64 lowercase hex characters)`,
+        { value: hash },
+      );
+    }
+    return `${this.root}/blobs/sha256/${hash.slice(0, 2)}/${hash.slice(2)}`;
+  }
+
+  /** Stores bytes and returns their content id. */
+  async put(bytes: Uint8Array): Promise<Hash> {
+    const hash = await sha256Hex(bytes);
+    await this.putVerified(hash, bytes);
+    return hash;
+  }
+
+  /** Stores bytes whose hash the caller has just computed (skips hashing them again). */
+  async putVerified(hash: Hash, bytes: Uint8Array): Promise<void> {
+    const path = this.pathOf(hash);
+    if (await exists(path)) return;
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    await Deno.mkdir(dir, { recursive: true });
+    const tmp = `${dir}/.tmp-${Deno.pid}-${this.#tmpCounter++}`;
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  }
+
+  /** True if the store holds the blob. */
+  has(hash: Hash): Promise<boolean> {
+    return exists(this.pathOf(hash));
+  }
+
+  /** Reads a blob and checks it against its id; fails with a `StorageError` if missing or corrupt. */
+  async get(hash: Hash): Promise<Uint8Array<ArrayBuffer>> {
+    const path = this.pathOf(hash);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (cause) {
+      if (cause instanceof Deno.errors.NotFound) {
+        throw new StorageError(
+          "STORAGE_MISSING_BLOB",
+          `blob ${hash} is not in the store at ${this.root}; fetch it from a peer that holds it`,
+          { value: hash, cause },
+        );
+      }
+      throw cause;
+    }
+    const actual = await sha256Hex(bytes);
+    if (actual !== hash) {
+      throw new StorageError(
+        "STORAGE_CORRUPT_BLOB",
+        `blob ${hash} on disk hashes to ${actual}: the file is corrupted or truncated; delete ` +
+          `${path} and fetch it again`,
+        { value: { expected: hash, actual } },
+      );
+    }
+    return bytes;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
