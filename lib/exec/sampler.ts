@@ -18,10 +18,11 @@
  * **Shuffle.** Fisher–Yates (Durstenfeld): start from `[0, 1, ..., count-1]`; for `i` from
  * `count-1` down to 1, swap positions `i` and `uniform(i + 1)`.
  *
- * **Shards.** Shard `i` of `n` is the contiguous positions `[floor(i*L/n), floor((i+1)*L/n))` of a
- * length-`L` sequence; shards partition it and their sizes differ by at most one.
+ * **Shards.** Shard `i` of `n` is the strided positions `i, i+n, i+2n, ...` of a sequence: shards
+ * partition it, their sizes differ by at most one, and a dataset stored sorted (by class, by time)
+ * still gives every shard a fair sample, which contiguous ranges would not.
  *
- * **Sampler rule.** A sampler owns a fixed shard of example indices (the contiguous range above of
+ * **Sampler rule.** A sampler owns a fixed shard of example indices (the strided shard above of
  * `0..count-1`), so a worker only ever needs its own shard's data. Epoch `e` visits that shard in
  * the order `shuffleOrder(shardLength, seed, e)`, truncated to `examplesPerEpoch =
  * floor(floor(count / n) / batchSize) * batchSize` examples: every shard takes the same number of
@@ -169,12 +170,9 @@ export function shuffleOrder(count: number, seed: number, epoch: number): Uint32
   return order;
 }
 
-/** Start position of shard `index` of `of` in a sequence of `length`: `floor(index*length/of)`. */
-function shardStart(length: number, index: number, of: number): number {
-  // Split the product so it stays exact: length = q*of + r with r < of <= 2^26.
-  const q = Math.floor(length / of);
-  const r = length - q * of;
-  return q * index + Math.floor((r * index) / of);
+/** Number of positions of a length-`length` sequence in strided shard `index` of `of`. */
+function shardLengthOf(length: number, index: number, of: number): number {
+  return index >= length ? 0 : Math.floor((length - index - 1) / of) + 1;
 }
 
 function checkShard(index: number, of: number): void {
@@ -187,13 +185,13 @@ function checkShard(index: number, of: number): void {
 }
 
 /**
- * Shard `index` of `of`: the contiguous positions `[floor(index*L/of), floor((index+1)*L/of))` of
- * `order` (or of `0..count-1` when given a count). The shards partition the sequence.
+ * Shard `index` of `of`: the strided positions `index, index+of, index+2*of, ...` of `order` (or
+ * of `0..count-1` when given a count). The shards partition the sequence.
  *
  * @example
  * ```ts
  * import { shardIndices, shuffleOrder } from "./sampler.ts";
- * const mine = shardIndices(1000, 2, 4); // indices 500..749
+ * const mine = shardIndices(1000, 2, 4); // indices 2, 6, 10, ..., 998
  * const mineThisEpoch = shardIndices(shuffleOrder(1000, 7, 0), 2, 4);
  * ```
  */
@@ -201,16 +199,16 @@ export function shardIndices(order: Uint32Array | number, index: number, of: num
   checkShard(index, of);
   if (typeof order === "number") {
     checkCount(order);
-    const start = shardStart(order, index, of);
-    const end = shardStart(order, index + 1, of);
-    const out = new Uint32Array(end - start);
-    for (let k = 0; k < out.length; k++) out[k] = start + k;
+    const out = new Uint32Array(shardLengthOf(order, index, of));
+    for (let k = 0; k < out.length; k++) out[k] = index + k * of;
     return out;
   }
   if (!(order instanceof Uint32Array)) {
     throw invalid("order must be a Uint32Array (e.g. from shuffleOrder) or a count", order);
   }
-  return order.slice(shardStart(order.length, index, of), shardStart(order.length, index + 1, of));
+  const out = new Uint32Array(shardLengthOf(order.length, index, of));
+  for (let k = 0; k < out.length; k++) out[k] = order[index + k * of];
+  return out;
 }
 
 /**
@@ -222,7 +220,7 @@ export function shardIndices(order: Uint32Array | number, index: number, of: num
  * import { createSampler } from "./sampler.ts";
  * const sampler = createSampler({ count: 60_000, seed: 1, batchSize: 32, shard: { index: 0, of: 2 } });
  * let cursor = 0;
- * const indices = sampler.batch(cursor); // 32 indices in [0, 30000)
+ * const indices = sampler.batch(cursor); // 32 even indices (shard 0 of 2)
  * cursor = sampler.next(cursor);
  * ```
  */
@@ -238,8 +236,7 @@ export function createSampler(p: SamplerParams): Sampler {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw invalid(`batchSize must be a positive integer, got ${batchSize}`, batchSize);
   }
-  const start = shardStart(count, index, of);
-  const shardLength = shardStart(count, index + 1, of) - start;
+  const shardLength = shardLengthOf(count, index, of);
   const smallestShard = Math.floor(count / of);
   const batchesPerEpoch = Math.floor(smallestShard / batchSize);
   if (batchesPerEpoch < 1) {
@@ -274,7 +271,7 @@ export function createSampler(p: SamplerParams): Sampler {
       if (epoch !== cachedEpoch) {
         const perm = shuffleOrder(shardLength, seed, epoch);
         const order = new Uint32Array(examplesPerEpoch);
-        for (let k = 0; k < examplesPerEpoch; k++) order[k] = start + perm[k];
+        for (let k = 0; k < examplesPerEpoch; k++) order[k] = index + perm[k] * of;
         cachedOrder = order;
         cachedEpoch = epoch;
       }

@@ -89,14 +89,15 @@ Deno.test("shuffleOrder", async (t) => {
 });
 
 Deno.test("shardIndices", async (t) => {
-  await t.step("shards partition a count, contiguously, sizes within one", () => {
+  await t.step("shards partition a count, strided, sizes within one", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 2000 }),
         fc.integer({ min: 1, max: 40 }),
         (count, of) => {
           const shards = Array.from({ length: of }, (_, i) => shardIndices(count, i, of));
-          const all = shards.flatMap((s) => Array.from(s));
+          shards.forEach((s, i) => assert.ok(s.every((k) => k % of === i)));
+          const all = shards.flatMap((s) => Array.from(s)).sort((a, b) => a - b);
           assert.deepEqual(all, Array.from({ length: count }, (_, i) => i));
           const sizes = shards.map((s) => s.length);
           assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
@@ -113,9 +114,10 @@ Deno.test("shardIndices", async (t) => {
         fc.integer(),
         (count, of, seed) => {
           const order = shuffleOrder(count, seed, 0);
-          const all = Array.from({ length: of }, (_, i) => Array.from(shardIndices(order, i, of)))
-            .flat();
-          assert.deepEqual(all, Array.from(order));
+          const shards = Array.from({ length: of }, (_, i) => shardIndices(order, i, of));
+          // Position p of the order lands in shard p % of, as element floor(p / of).
+          order.forEach((v, p) => assert.equal(shards[p % of][Math.floor(p / of)], v));
+          assert.equal(shards.reduce((n, s) => n + s.length, 0), count);
         },
       ),
     );
@@ -123,11 +125,13 @@ Deno.test("shardIndices", async (t) => {
 
   await t.step("documented example", () => {
     const mine = shardIndices(1000, 2, 4);
-    assert.equal(mine[0], 500);
+    assert.deepEqual([mine[0], mine[1], mine[249]], [2, 6, 998]);
     assert.equal(mine.length, 250);
-    assert.deepEqual(Array.from(shardIndices(10, 0, 3)), [0, 1, 2]);
-    assert.deepEqual(Array.from(shardIndices(10, 1, 3)), [3, 4, 5]);
-    assert.deepEqual(Array.from(shardIndices(10, 2, 3)), [6, 7, 8, 9]);
+    assert.deepEqual(Array.from(shardIndices(10, 0, 3)), [0, 3, 6, 9]);
+    assert.deepEqual(Array.from(shardIndices(10, 1, 3)), [1, 4, 7]);
+    assert.deepEqual(Array.from(shardIndices(10, 2, 3)), [2, 5, 8]);
+    assert.deepEqual(Array.from(shardIndices(new Uint32Array([9, 8, 7, 6, 5]), 1, 2)), [8, 6]);
+    assert.deepEqual(Array.from(shardIndices(2, 3, 5)), []);
   });
 
   await t.step("rejects bad shard parameters", () => {
