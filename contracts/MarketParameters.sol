@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+
+/// @title The governed parameters of the job market
+/// @notice Every value here is set by the owner, which after deployment is the governance timelock,
+/// and only within the bounds below.
+abstract contract MarketParameters is Ownable {
+    /// @notice Basis-point denominator.
+    uint256 internal constant BPS = 10_000;
+    /// @notice Highest protocol fee governance may set: 10%.
+    uint16 public constant MAX_FEE_BPS = 1_000;
+    /// @notice Longest challenge window a job may ask for.
+    uint32 public constant MAX_CHALLENGE_WINDOW = 30 days;
+
+    /// @notice Protocol fee on each payment, in basis points (50 = 0.5%).
+    uint16 public feeBps = 50;
+    /// @notice Share of the required stake slashed from a provider that abandons a claimed slot.
+    uint16 public abandonSlashBps = 1_000;
+    /// @notice Share of the required stake slashed from a provider that loses a dispute.
+    uint16 public disputeSlashBps = 5_000;
+    /// @notice Share of a dispute slash paid to the challenger; the rest goes to the submitter.
+    uint16 public challengerRewardBps = 5_000;
+    /// @notice Shortest challenge window a job may ask for, in seconds.
+    uint32 public minChallengeWindow = 60;
+    /// @notice Where protocol fees go.
+    address public feeRouter;
+    /// @notice Verification contracts allowed to dispute and settle.
+    mapping(address => bool) public verifiers;
+
+    /// @notice A governed value changed.
+    event ParameterSet(bytes32 indexed name, uint256 value);
+    /// @notice The fee router changed.
+    event FeeRouterSet(address router);
+    /// @notice A verification contract was allowed or disallowed.
+    event VerifierSet(address indexed verifier, bool allowed);
+
+    /// @notice A basis-point value exceeds its bound.
+    error BpsTooHigh(uint256 value, uint256 max);
+    /// @notice The challenge window bound is out of range.
+    error InvalidWindowBound(uint256 value, uint256 max);
+    /// @notice A zero address was given.
+    error ZeroRouter();
+
+    constructor(address router, address owner_) Ownable(owner_) {
+        if (router == address(0)) revert ZeroRouter();
+        feeRouter = router;
+    }
+
+    /// @notice Sets the protocol fee; governance only.
+    /// @param value Basis points, at most `MAX_FEE_BPS`.
+    function setFeeBps(uint16 value) external onlyOwner {
+        if (value > MAX_FEE_BPS) revert BpsTooHigh(value, MAX_FEE_BPS);
+        feeBps = value;
+        emit ParameterSet("feeBps", value);
+    }
+
+    /// @notice Sets the abandon slash fraction; governance only.
+    /// @param value Basis points of the required stake.
+    function setAbandonSlashBps(uint16 value) external onlyOwner {
+        if (value > BPS) revert BpsTooHigh(value, BPS);
+        abandonSlashBps = value;
+        emit ParameterSet("abandonSlashBps", value);
+    }
+
+    /// @notice Sets the dispute slash fraction; governance only.
+    /// @param value Basis points of the required stake.
+    function setDisputeSlashBps(uint16 value) external onlyOwner {
+        if (value > BPS) revert BpsTooHigh(value, BPS);
+        disputeSlashBps = value;
+        emit ParameterSet("disputeSlashBps", value);
+    }
+
+    /// @notice Sets the challenger's share of a dispute slash; governance only.
+    /// @param value Basis points of the slash.
+    function setChallengerRewardBps(uint16 value) external onlyOwner {
+        if (value > BPS) revert BpsTooHigh(value, BPS);
+        challengerRewardBps = value;
+        emit ParameterSet("challengerRewardBps", value);
+    }
+
+    /// @notice Sets the shortest allowed challenge window; governance only.
+    /// @param value Seconds, at most `MAX_CHALLENGE_WINDOW`.
+    function setMinChallengeWindow(uint32 value) external onlyOwner {
+        if (value > MAX_CHALLENGE_WINDOW) revert InvalidWindowBound(value, MAX_CHALLENGE_WINDOW);
+        minChallengeWindow = value;
+        emit ParameterSet("minChallengeWindow", value);
+    }
+
+    /// @notice Sets where fees go; governance only.
+    /// @param router The new fee router.
+    function setFeeRouter(address router) external onlyOwner {
+        if (router == address(0)) revert ZeroRouter();
+        feeRouter = router;
+        emit FeeRouterSet(router);
+    }
+
+    /// @notice Allows or disallows a verification contract; governance only.
+    /// @param verifier The contract.
+    /// @param allowed Whether it may dispute and settle.
+    function setVerifier(address verifier, bool allowed) external onlyOwner {
+        verifiers[verifier] = allowed;
+        emit VerifierSet(verifier, allowed);
+    }
+}

@@ -1,0 +1,309 @@
+/**
+ * Job market actions: create (escrow), claim, commit, finalize, refund, reassign, and reads. Each
+ * is a standalone function `action(client, params)`; `ProtocolClient.jobs` binds them.
+ *
+ * @module
+ */
+
+import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
+import { ChainError } from "../../core/errors.ts";
+import { jobMarketAbi } from "../artifacts/JobMarket.ts";
+import type { ChainClient } from "../client.ts";
+import { slotStatusName, toChainError } from "../revert.ts";
+import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
+
+/** Parameters of {@linkcode createJob}. */
+export interface CreateJobParams {
+  /** Hash of the job spec; it becomes the job id. */
+  specHash: Hex;
+  /** Total payment escrowed, split evenly over the replicas, in wei. */
+  paymentWei: bigint;
+  /** Deadline for commits, unix seconds. Give this or `timeoutSec`. */
+  deadline?: bigint;
+  /** Deadline relative to the latest block, in seconds; used when `deadline` is absent. */
+  timeoutSec?: number;
+  /** Independent providers training the job; default 1. */
+  replicas?: number;
+  /** Steps between checkpoints; default 100. */
+  checkpointInterval?: number;
+  /** Seconds after a commit during which it can be disputed; default 3600. */
+  challengeWindowSec?: number;
+  /** Stake each provider must lock to claim, in wei; default 0. */
+  requiredStakeWei?: bigint;
+}
+
+/** Result of {@linkcode createJob}. */
+export interface CreateJobResult extends TxResult {
+  /** The job id (the spec hash). */
+  jobId: Hex;
+  /** The escrow approval sent first, when the allowance was short. */
+  approval?: TxResult;
+}
+
+/** Timestamp of the latest block, in unix seconds. */
+export async function chainTime(client: ChainClient): Promise<bigint> {
+  return (await client.public.getBlock({ blockTag: "latest" })).timestamp;
+}
+
+/**
+ * Creates a job and escrows its payment from the client's account (approving the market first if
+ * the allowance is short).
+ *
+ * @example
+ * ```ts
+ * import { createJob } from "./jobs.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * const { jobId } = await createJob(client, {
+ *   specHash: "0x" + "ab".repeat(32) as `0x${string}`,
+ *   paymentWei: 10n ** 18n,
+ *   timeoutSec: 3600,
+ * });
+ * ```
+ */
+export async function createJob(
+  client: ChainClient,
+  params: CreateJobParams,
+): Promise<CreateJobResult> {
+  let deadline = params.deadline;
+  if (deadline === undefined) {
+    if (params.timeoutSec === undefined) {
+      throw new ChainError("JOB_PARAMS", "createJob needs a deadline or a timeoutSec", {
+        value: params,
+      });
+    }
+    deadline = (await chainTime(client)) + BigInt(params.timeoutSec);
+  }
+  const approval = await ensureAllowance(client, {
+    spender: client.addresses.jobMarket,
+    amountWei: params.paymentWei,
+  });
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "createJob",
+    args: [{
+      specHash: params.specHash,
+      payment: params.paymentWei,
+      replicas: params.replicas ?? 1,
+      checkpointInterval: params.checkpointInterval ?? 100,
+      deadline: Number(deadline),
+      challengeWindow: params.challengeWindowSec ?? 3600,
+      requiredStake: params.requiredStakeWei ?? 0n,
+    }],
+    action: "jobs.create",
+  });
+  return { ...tx, jobId: params.specHash, approval };
+}
+
+/** Result of an action on one slot. */
+export interface SlotResult extends TxResult {
+  /** The slot index acted on. */
+  slot: number;
+}
+
+/** Claims an open slot of `jobId` for the client's account, locking the required stake. */
+export async function claimJob(client: ChainClient, params: { jobId: Hex }): Promise<SlotResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "claimJob",
+    args: [params.jobId],
+    action: "jobs.claim",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobClaimed");
+  return { ...tx, slot: Number(event.args.slot) };
+}
+
+/** Parameters of {@linkcode commitJob}. */
+export interface CommitJobParams {
+  /** The job. */
+  jobId: Hex;
+  /** Hash of the final training state. */
+  finalStateHash: Hex;
+  /** Merkle root of the checkpoint trace. */
+  traceRoot: Hex;
+}
+
+/** Commits the client's result for its slot of a job; opens the challenge window. */
+export async function commitJob(client: ChainClient, params: CommitJobParams): Promise<SlotResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "commitJob",
+    args: [params.jobId, params.finalStateHash, params.traceRoot],
+    action: "jobs.commit",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobCommitted");
+  return { ...tx, slot: Number(event.args.slot) };
+}
+
+/** The commitment the market stores for a result: keccak256 of the ABI-encoded pair. */
+export function commitmentOf(finalStateHash: Hex, traceRoot: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [
+    finalStateHash,
+    traceRoot,
+  ]));
+}
+
+/** Result of {@linkcode finalizeJob}. */
+export interface FinalizeJobResult extends TxResult {
+  /** Tokens paid to the provider. */
+  paidWei: bigint;
+  /** Protocol fee sent to the fee router. */
+  feeWei: bigint;
+  /** The provider paid. */
+  provider: Address;
+}
+
+/** Pays a committed slot whose challenge window has passed; anyone may call. */
+export async function finalizeJob(
+  client: ChainClient,
+  params: { jobId: Hex; slot?: number },
+): Promise<FinalizeJobResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "finalizeJob",
+    args: [params.jobId, BigInt(params.slot ?? 0)],
+    action: "jobs.finalize",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobFinalized");
+  return {
+    ...tx,
+    paidWei: event.args.paid as bigint,
+    feeWei: event.args.fee as bigint,
+    provider: event.args.provider as Address,
+  };
+}
+
+/** Result of {@linkcode refundJob}. */
+export interface RefundJobResult extends TxResult {
+  /** Tokens returned to the submitter. */
+  refundedWei: bigint;
+  /** Providers slashed for abandoning a claimed slot. */
+  abandoned: Address[];
+}
+
+/** After the deadline, refunds unclaimed and abandoned slots to the submitter; anyone may call. */
+export async function refundJob(
+  client: ChainClient,
+  params: { jobId: Hex },
+): Promise<RefundJobResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "refundJob",
+    args: [params.jobId],
+    action: "jobs.refund",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobRefunded");
+  const abandoned = eventsOf(jobMarketAbi, tx.receipt, "JobAbandoned").map((e) =>
+    e.args.provider as Address
+  );
+  return { ...tx, refundedWei: event.args.amount as bigint, abandoned };
+}
+
+/** After the deadline, the submitter reopens abandoned slots with a new deadline. */
+export async function reassignJob(
+  client: ChainClient,
+  params: { jobId: Hex; deadline: bigint },
+): Promise<TxResult & { reopened: number }> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "reassignJob",
+    args: [params.jobId, Number(params.deadline)],
+    action: "jobs.reassign",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobReassigned");
+  return { ...tx, reopened: Number(event.args.reopened) };
+}
+
+/** A job as stored on-chain. */
+export interface JobView {
+  /** Who escrowed the payment. */
+  submitter: Address;
+  /** Commit deadline, unix seconds. */
+  deadline: bigint;
+  /** Challenge window, seconds. */
+  challengeWindowSec: number;
+  /** Number of replicas. */
+  replicas: number;
+  /** Fee snapshot at creation, basis points. */
+  feeBps: number;
+  /** Escrow per replica, wei. */
+  paymentPerReplicaWei: bigint;
+  /** Stake each provider locks, wei. */
+  requiredStakeWei: bigint;
+  /** Steps between checkpoints. */
+  checkpointInterval: number;
+}
+
+/** Reads a job; fails with `UNKNOWN_JOB` when there is none. */
+export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> {
+  try {
+    const j = await client.public.readContract({
+      address: client.addresses.jobMarket,
+      abi: jobMarketAbi,
+      functionName: "getJob",
+      args: [jobId],
+    });
+    return {
+      submitter: j.submitter,
+      deadline: BigInt(j.deadline),
+      challengeWindowSec: j.challengeWindow,
+      replicas: j.replicas,
+      feeBps: j.feeBps,
+      paymentPerReplicaWei: j.paymentPerReplica,
+      requiredStakeWei: j.requiredStake,
+      checkpointInterval: j.checkpointInterval,
+    };
+  } catch (error) {
+    throw toChainError(error, "jobs.get");
+  }
+}
+
+/** Life stage of a slot. */
+export type SlotStatus =
+  | "Open"
+  | "Claimed"
+  | "Committed"
+  | "Disputed"
+  | "Paid"
+  | "Refunded"
+  | "Slashed";
+
+/** One replica slot of a job. */
+export interface SlotView {
+  /** The claimant, or the zero address. */
+  provider: Address;
+  /** Where the slot is. */
+  status: SlotStatus;
+  /** Commit time, unix seconds (0 before the commit). */
+  committedAt: bigint;
+  /** keccak256 of the committed `(finalStateHash, traceRoot)`, zero before the commit. */
+  commitment: Hex;
+}
+
+/** Reads one slot of a job. */
+export async function getSlot(
+  client: ChainClient,
+  params: { jobId: Hex; slot?: number },
+): Promise<SlotView> {
+  try {
+    const s = await client.public.readContract({
+      address: client.addresses.jobMarket,
+      abi: jobMarketAbi,
+      functionName: "getSlot",
+      args: [params.jobId, BigInt(params.slot ?? 0)],
+    });
+    return {
+      provider: s.provider,
+      status: slotStatusName(s.status) as SlotStatus,
+      committedAt: BigInt(s.committedAt),
+      commitment: s.commitment,
+    };
+  } catch (error) {
+    throw toChainError(error, "jobs.getSlot");
+  }
+}

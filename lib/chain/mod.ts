@@ -1,0 +1,39 @@
+/**
+ * The coordination layer: protocol contracts on an EVM chain, driven with viem. Start an embedded
+ * chain with {@linkcode startDevnet} or {@linkcode connect} to an existing one; both give a
+ * {@linkcode ProtocolClient} whose actions read like sentences (`jobs.create`, `staking.stake`,
+ * `governance.propose`). Every action is also a standalone function `action(client, params)`.
+ *
+ * @example
+ * ```ts
+ * import { startDevnet } from "./mod.ts";
+ * await using devnet = await startDevnet();
+ * const submitter = devnet.client(1);
+ * const { jobId } = await submitter.jobs.create({
+ *   specHash: `0x${"11".repeat(32)}`,
+ *   paymentWei: 10n ** 18n,
+ *   timeoutSec: 3600,
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export * from "./actions/disputes.ts";
+export * from "./actions/fees.ts";
+export * from "./actions/governance.ts";
+export * from "./actions/identity.ts";
+export * from "./actions/jobs.ts";
+export * from "./actions/staking.ts";
+export * from "./actions/token.ts";
+export * from "./anvil.ts";
+export * from "./client.ts";
+export * from "./deploy.ts";
+export * from "./devnet.ts";
+export * from "./metrics.ts";
+export * from "./protocol.ts";
+export * from "./revert.ts";
+export { ensureAllowance, send } from "./transact.ts";
+export type { AllowanceParams, TxResult, WriteRequest } from "./transact.ts";
+export * from "./invariants.ts";
+export * from "./fuzz.ts";

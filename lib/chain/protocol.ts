@@ -1,0 +1,231 @@
+/**
+ * The protocol client: a `ChainClient` with every action bound under a namespace, so that code
+ * reads like sentences (`jobs.create`, `staking.stake`, `governance.propose`). The standalone
+ * actions stay the primitive (viem's shape); this is sugar over them.
+ *
+ * @module
+ */
+
+import type { Account, Address, Hex } from "viem";
+import * as disputes from "./actions/disputes.ts";
+import * as fees from "./actions/fees.ts";
+import * as governance from "./actions/governance.ts";
+import * as identity from "./actions/identity.ts";
+import * as jobs from "./actions/jobs.ts";
+import * as staking from "./actions/staking.ts";
+import * as token from "./actions/token.ts";
+import * as metrics from "./metrics.ts";
+import {
+  type ChainClient,
+  createChainClient,
+  type ProtocolAddresses,
+  withAccount,
+} from "./client.ts";
+import type { TxResult } from "./transact.ts";
+
+/** Job market actions bound to a client. */
+export interface JobActions {
+  /** Creates a job and escrows its payment. */
+  create(params: jobs.CreateJobParams): Promise<jobs.CreateJobResult>;
+  /** Claims an open slot. */
+  claim(params: { jobId: Hex }): Promise<jobs.SlotResult>;
+  /** Commits a result. */
+  commit(params: jobs.CommitJobParams): Promise<jobs.SlotResult>;
+  /** Pays a committed slot after its challenge window. */
+  finalize(params: { jobId: Hex; slot?: number }): Promise<jobs.FinalizeJobResult>;
+  /** Refunds unclaimed and abandoned slots after the deadline. */
+  refund(params: { jobId: Hex }): Promise<jobs.RefundJobResult>;
+  /** Reopens abandoned slots with a new deadline. */
+  reassign(params: { jobId: Hex; deadline: bigint }): Promise<TxResult & { reopened: number }>;
+  /** Reads a job. */
+  get(jobId: Hex): Promise<jobs.JobView>;
+  /** Reads a slot. */
+  slot(params: { jobId: Hex; slot?: number }): Promise<jobs.SlotView>;
+}
+
+/** Staking and identity actions bound to a client. */
+export interface StakingActions {
+  /** Stakes tokens. */
+  stake(params: { amountWei: bigint }): Promise<TxResult>;
+  /** Starts unbonding. */
+  requestUnstake(params: { amountWei: bigint }): Promise<TxResult>;
+  /** Withdraws unbonded stake. */
+  withdraw(): Promise<TxResult>;
+  /** Reads stake. */
+  get(account?: Address): Promise<staking.StakeView>;
+  /** Binds a libp2p peer id to this account. */
+  bindPeer(params: { peerPrivateKey: Hex }): Promise<identity.BindPeerResult>;
+  /** The account bound to a peer id. */
+  ownerOfPeer(peerId: Uint8Array): Promise<Address | undefined>;
+}
+
+/** Fee router actions bound to a client. */
+export interface FeeActions {
+  /** Sweeps accrued market fees, then splits AIGENSYN fees: burn and treasury. */
+  distribute(): Promise<fees.DistributionResult & { sweep?: fees.SweepResult }>;
+  /** Moves accrued market fees to the fee router. */
+  sweep(): Promise<fees.SweepResult>;
+  /** Fees accrued in the market, not yet swept. */
+  accrued(): Promise<bigint>;
+  /** Buys back AIGENSYN with another fee token, then splits. */
+  buyback(params?: fees.BuybackParams): Promise<fees.BuybackResult>;
+}
+
+/** Governance actions bound to a client. */
+export interface GovernanceActions {
+  /** Delegates voting power. */
+  delegate(params?: { to?: Address }): Promise<TxResult>;
+  /** The call that changes one parameter. */
+  parameterCall(change: governance.ParameterChange): governance.ProposalCall;
+  /** Submits a proposal. */
+  propose(
+    proposal: governance.Proposal,
+  ): Promise<TxResult & { proposalId: bigint; voteStart: bigint; voteEnd: bigint }>;
+  /** Votes. */
+  vote(params: { proposalId: bigint; support: governance.VoteSupport }): Promise<TxResult>;
+  /** Queues a passed proposal in the timelock. */
+  queue(proposal: governance.Proposal): Promise<TxResult>;
+  /** Executes a queued proposal. */
+  execute(proposal: governance.Proposal): Promise<TxResult>;
+  /** Reads a proposal's state. */
+  state(proposalId: bigint): Promise<governance.ProposalState>;
+}
+
+/** Verification hooks bound to a client (authorised verifiers only). */
+export interface DisputeActions {
+  /** Marks a committed slot disputed. */
+  open(params: { jobId: Hex; slot?: number }): Promise<TxResult>;
+  /** Settles a dispute. */
+  settle(params: disputes.SettleDisputeParams): Promise<TxResult & { slashedWei: bigint }>;
+}
+
+/** Token actions bound to a client. */
+export interface TokenActions {
+  /** Balance of an account. */
+  balanceOf(params?: { account?: Address; token?: Address }): Promise<bigint>;
+  /** Transfers tokens. */
+  transfer(params: { to: Address; amountWei: bigint; token?: Address }): Promise<TxResult>;
+  /** Approves a spender. */
+  approve(params: { spender: Address; amountWei: bigint; token?: Address }): Promise<TxResult>;
+  /** Minted, burned, total supply. */
+  supply(): Promise<token.SupplyView>;
+}
+
+/** Metric readers bound to a client. */
+export interface MetricActions {
+  /** Jobs created and settled, and the value that moved. */
+  jobVolume(params?: metrics.RangeParams): Promise<metrics.JobVolume>;
+  /** Accounts with stake. */
+  activeStakers(params?: metrics.RangeParams): Promise<metrics.StakerStats>;
+  /** Fees collected, burned, sent to the treasury, bought back. */
+  fees(params?: metrics.RangeParams): Promise<metrics.FeeStats>;
+  /** Burned supply over time. */
+  burnedSupply(params?: metrics.RangeParams): Promise<metrics.BurnStats>;
+}
+
+/** A chain client with every protocol action bound. */
+export interface ProtocolClient extends ChainClient {
+  /** Job market. */
+  readonly jobs: JobActions;
+  /** Staking and identity. */
+  readonly staking: StakingActions;
+  /** Fee routing. */
+  readonly fees: FeeActions;
+  /** Governance. */
+  readonly governance: GovernanceActions;
+  /** Verification hooks. */
+  readonly disputes: DisputeActions;
+  /** AIGENSYN token. */
+  readonly token: TokenActions;
+  /** Metrics from events. */
+  readonly metrics: MetricActions;
+  /** The same client acting as another account. */
+  as(account: Account | Address): ProtocolClient;
+}
+
+/** Binds every action to `client`. */
+export function createProtocolClient(client: ChainClient): ProtocolClient {
+  const c = client;
+  return {
+    ...c,
+    jobs: {
+      create: (p) => jobs.createJob(c, p),
+      claim: (p) => jobs.claimJob(c, p),
+      commit: (p) => jobs.commitJob(c, p),
+      finalize: (p) => jobs.finalizeJob(c, p),
+      refund: (p) => jobs.refundJob(c, p),
+      reassign: (p) => jobs.reassignJob(c, p),
+      get: (id) => jobs.getJob(c, id),
+      slot: (p) => jobs.getSlot(c, p),
+    },
+    staking: {
+      stake: (p) => staking.stake(c, p),
+      requestUnstake: (p) => staking.requestUnstake(c, p),
+      withdraw: () => staking.withdrawStake(c),
+      get: (account) => staking.getStake(c, account),
+      bindPeer: (p) => identity.bindPeer(c, p),
+      ownerOfPeer: (peerId) => identity.ownerOfPeer(c, peerId),
+    },
+    fees: {
+      distribute: () => fees.distributeFees(c),
+      sweep: () => fees.sweepFees(c),
+      accrued: () => fees.accruedFees(c),
+      buyback: (p) => fees.buyback(c, p ?? {}),
+    },
+    governance: {
+      delegate: (p) => governance.delegateVotes(c, p),
+      parameterCall: (change) => governance.parameterCall(c, change),
+      propose: (p) => governance.propose(c, p),
+      vote: (p) => governance.castVote(c, p),
+      queue: (p) => governance.queueProposal(c, p),
+      execute: (p) => governance.executeProposal(c, p),
+      state: (id) => governance.proposalState(c, id),
+    },
+    disputes: {
+      open: (p) => disputes.markDisputed(c, p),
+      settle: (p) => disputes.settleDispute(c, p),
+    },
+    token: {
+      balanceOf: (p) => token.balanceOf(c, p),
+      transfer: (p) => token.transfer(c, p),
+      approve: (p) => token.approve(c, p),
+      supply: () => token.supply(c),
+    },
+    metrics: {
+      jobVolume: (p) => metrics.jobVolume(c, p),
+      activeStakers: (p) => metrics.activeStakers(c, p),
+      fees: (p) => metrics.feeStats(c, p),
+      burnedSupply: (p) => metrics.burnedSupply(c, p),
+    },
+    as: (account) => createProtocolClient(withAccount(c, account)),
+  };
+}
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions {
+  /** Acting account: a local viem account or an address the node has unlocked. */
+  account: Account | Address;
+  /** Chain id; default 31337. */
+  chainId?: number;
+}
+
+/**
+ * Connects to an existing chain where the protocol is deployed.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./protocol.ts";
+ * import { privateKeyToAccount } from "viem/accounts";
+ * declare const addresses: import("./client.ts").ProtocolAddresses;
+ * declare const key: `0x${string}`;
+ * const client = connect("https://l2.example/rpc", addresses, { account: privateKeyToAccount(key), chainId: 10 });
+ * const job = await client.jobs.get("0x...");
+ * ```
+ */
+export function connect(
+  rpcUrl: string,
+  addresses: ProtocolAddresses,
+  options: ConnectOptions,
+): ProtocolClient {
+  return createProtocolClient(createChainClient({ rpcUrl, addresses, ...options }));
+}

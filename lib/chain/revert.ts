@@ -1,0 +1,183 @@
+/**
+ * Revert decoding: turns a failed call or transaction into a typed {@linkcode ContractRevertError}
+ * that names the contract's custom error, its arguments, and what the caller should do. Errors are
+ * decoded against every protocol ABI at once, because a revert often bubbles up from a nested call
+ * (a claim in `JobMarket` failing inside `Staking.lock`).
+ *
+ * @module
+ */
+
+import { type Abi, BaseError, decodeErrorResult, type Hex } from "viem";
+import { ChainError } from "../core/errors.ts";
+import * as artifacts from "./artifacts/mod.ts";
+
+/** A contract call reverted with a known custom error. */
+export class ContractRevertError extends ChainError {
+  /** The Solidity error name, e.g. `UnknownJob`. */
+  readonly errorName: string;
+  /** The decoded error arguments, in declaration order. */
+  readonly args: readonly unknown[];
+
+  /** Creates the error; `code` is the error name in SCREAMING_SNAKE_CASE. */
+  constructor(errorName: string, args: readonly unknown[], message: string, cause?: unknown) {
+    super(screamingSnake(errorName), message, { value: args, cause });
+    this.errorName = errorName;
+    this.args = args;
+  }
+}
+
+/** `UnknownJob` -> `UNKNOWN_JOB`. */
+function screamingSnake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toUpperCase();
+}
+
+/** A custom error entry of a JSON ABI. */
+interface AbiError {
+  type: "error";
+  name: string;
+  inputs: readonly { type: string; name?: string }[];
+}
+
+/** Every custom error of every protocol contract, deduplicated by signature. */
+export const protocolErrorsAbi: Abi = (() => {
+  const seen = new Map<string, AbiError>();
+  for (const value of Object.values(artifacts)) {
+    if (!Array.isArray(value)) continue;
+    for (const item of value as readonly { type: string }[]) {
+      if (item.type !== "error") continue;
+      const e = item as AbiError;
+      seen.set(`${e.name}(${e.inputs.map((i) => i.type).join(",")})`, e);
+    }
+  }
+  return [...seen.values()] as unknown as Abi;
+})();
+
+const fmt = (v: unknown): string => typeof v === "bigint" ? v.toString() : String(v);
+
+/** What to do about each custom error; `a` holds the decoded arguments. */
+const HINTS: Record<string, (a: readonly unknown[]) => string> = {
+  ZeroAmount: () => "pass an amount greater than zero",
+  ZeroAddress: () => "pass a non-zero address",
+  ZeroSpecHash: () => "pass the job spec's hash as specHash",
+  ZeroCommitment: () => "commit non-zero finalStateHash and traceRoot",
+  ZeroCheckpointInterval: () => "set checkpointInterval to at least 1 step",
+  JobExists: (a) => `job ${fmt(a[0])} exists already; a spec hash names one job, change the spec`,
+  UnknownJob: (a) => `no job ${fmt(a[0])}; check the id (the spec hash) or create the job first`,
+  UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
+  InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
+  PaymentNotDivisible: (a) =>
+    `payment ${fmt(a[0])} does not split evenly over ${fmt(a[1])} replicas; round it`,
+  DeadlineInPast: (a) =>
+    `deadline ${fmt(a[0])} is not after chain time ${fmt(a[1])}; pick a later one`,
+  InvalidChallengeWindow: (a) =>
+    `challenge window ${fmt(a[0])}s is outside [${fmt(a[1])}, ${fmt(a[2])}]s`,
+  JobExpired: (a) => `job ${fmt(a[0])} passed its deadline ${fmt(a[1])}; refund or reassign it`,
+  NoOpenSlot: (a) => `every slot of job ${fmt(a[0])} is taken; look for another job`,
+  AlreadyClaimed: (a) => `${fmt(a[1])} already holds a slot of job ${fmt(a[0])}; commit instead`,
+  NotClaimant: (a) =>
+    `${fmt(a[1])} holds no uncommitted slot of job ${fmt(a[0])}; only its claimant commits`,
+  WrongSlotStatus: (a) =>
+    `slot ${fmt(a[1])} of job ${fmt(a[0])} is ${
+      slotStatusName(a[2])
+    }; this action needs another state`,
+  ChallengeWindowOpen: (a) =>
+    `the challenge window of slot ${fmt(a[1])} ends at ${fmt(a[2])}; finalize after that`,
+  ChallengeWindowClosed: (a) =>
+    `the challenge window of slot ${fmt(a[1])} closed at ${
+      fmt(a[2])
+    }; it can no longer be disputed`,
+  DeadlineNotReached: (a) => `job ${fmt(a[0])} runs until ${fmt(a[1])}; wait for its deadline`,
+  NothingToSettle: (a) => `job ${fmt(a[0])} has no unclaimed or abandoned slot left`,
+  NotSubmitter: (a) => `only the submitter of job ${fmt(a[0])} may do this, not ${fmt(a[1])}`,
+  NotVerifier: (a) => `${fmt(a[0])} is not an authorised verification contract`,
+  InsufficientUnlockedStake: (a) =>
+    `${fmt(a[0])} has ${fmt(a[1])} wei of unlocked stake but ${fmt(a[2])} is needed; ` +
+    `stake more (staking.stake) or wait for its jobs to finalize`,
+  LockUnderflow: (a) => `${fmt(a[0])} has only ${fmt(a[1])} wei locked`,
+  NothingToWithdraw: (a) => `${fmt(a[0])} has nothing unbonding; call staking.requestUnstake first`,
+  StillUnbonding: (a) => `stake of ${fmt(a[0])} unbonds at ${fmt(a[1])}; withdraw after that`,
+  NotAuthorized: (a) => `${fmt(a[0])} is not an authorised protocol contract`,
+  UnbondingDelayTooLong: (a) => `unbonding delay ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
+  InvalidPublicKey: (a) => `the peer public key must be 64 bytes (x || y), got ${fmt(a[0])}`,
+  InvalidPeerSignature: (a) =>
+    `the signature is not by the peer key ${fmt(a[0])} (recovered ${fmt(a[1])}); sign with it`,
+  PeerIdAlreadyBound: (a) =>
+    `peer id ${fmt(a[0])} is already bound to ${
+      fmt(a[1])
+    }; use a fresh libp2p key for this account`,
+  NothingToRoute: (a) => `the fee router holds no ${fmt(a[0])}; nothing to distribute or buy back`,
+  SlippageExceeded: (a) =>
+    `the swap would return ${fmt(a[1])} wei, below the bound ${fmt(a[0])}; ` +
+    `buy back less at once, wait for liquidity, or raise maxSlippageBps through governance`,
+  NoPool: (a) => `no Uniswap V2 pool pairs ${fmt(a[0])} with AIGENSYN; create and fund one first`,
+  CannotBuyBackProtocolToken: () => "AIGENSYN fees are split with fees.distribute, not bought back",
+  BpsTooHigh: (a) => `${fmt(a[0])} bps exceeds the ${fmt(a[1])} bps bound`,
+  OwnableUnauthorizedAccount: (a) =>
+    `${fmt(a[0])} cannot change protocol parameters; only governance can (governance.propose)`,
+  ReentrancyGuardReentrantCall: () =>
+    "a contract called back into the protocol mid-call; the nested call was refused and nothing moved",
+  ERC20InsufficientAllowance: (a) =>
+    `allowance of ${fmt(a[0])} is ${fmt(a[1])}, ${fmt(a[2])} needed; approve the contract first`,
+  ERC20InsufficientBalance: (a) => `${fmt(a[0])} holds ${fmt(a[1])} wei, ${fmt(a[2])} needed`,
+  GovernorUnexpectedProposalState: (a) =>
+    `proposal ${fmt(a[0])} is in state ${fmt(a[1])}; wait for the right phase (voting, queue, eta)`,
+  GovernorAlreadyCastVote: (a) => `${fmt(a[0])} has voted already`,
+  TimelockUnexpectedOperationState: () =>
+    "the timelock delay has not passed; advance time and retry",
+};
+
+const SLOT_STATUS = ["Open", "Claimed", "Committed", "Disputed", "Paid", "Refunded", "Slashed"];
+
+/** Name of a `JobMarket.SlotStatus` value. */
+export function slotStatusName(value: unknown): string {
+  return SLOT_STATUS[Number(value)] ?? `status ${fmt(value)}`;
+}
+
+/** Finds the revert data (`0x` + selector + args) inside a viem error chain. */
+function revertData(error: unknown): Hex | undefined {
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 12; depth++) {
+    const data = (e as { data?: unknown }).data;
+    if (typeof data === "string" && data.startsWith("0x") && data.length >= 10) return data as Hex;
+    if (data && typeof data === "object" && typeof (data as { data?: unknown }).data === "string") {
+      return (data as { data: Hex }).data;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Converts any error thrown by a chain call into a `ChainError`: a {@linkcode ContractRevertError}
+ * when the revert carries a known custom error, a plain `ChainError` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { toChainError } from "./revert.ts";
+ * const err = toChainError(new Error("boom"), "jobs.claim");
+ * console.log(err.code); // "CALL_FAILED"
+ * ```
+ */
+export function toChainError(error: unknown, action: string): ChainError {
+  if (error instanceof ChainError) return error;
+  const data = revertData(error);
+  if (data) {
+    try {
+      const decoded = decodeErrorResult({ abi: protocolErrorsAbi, data });
+      const args = (decoded.args ?? []) as readonly unknown[];
+      const hint = HINTS[decoded.errorName]?.(args) ??
+        `see the NatSpec of ${decoded.errorName} in contracts/`;
+      return new ContractRevertError(
+        decoded.errorName,
+        args,
+        `${action} reverted with ${decoded.errorName}: ${hint}`,
+        error,
+      );
+    } catch {
+      // Not a protocol error (e.g. a Uniswap string revert): fall through to the generic message.
+    }
+  }
+  const short = error instanceof BaseError ? error.shortMessage : String(error);
+  return new ChainError("CALL_FAILED", `${action} failed: ${short}`, { cause: error, value: data });
+}
