@@ -1,6 +1,6 @@
 /**
  * Trains the reference MLP (784-256-128-10, Adam) on MNIST under a profile and prints the
- * checkpoint hashes as one JSON line. Used to check reproducibility across processes:
+ * checkpoint hashes (and the training throughput) as one JSON line. Used to check reproducibility across processes:
  *
  *   deno run -A scripts/train_hashes.ts --profile wasm --steps 40 --k 10 --limit 4096
  *
@@ -35,7 +35,10 @@ const model = tf.sequential({
     tf.layers.dense({ units: 10 }),
   ],
 });
-const spec = await defineModel(model, { seed: 11, optimizer: { name: "adam", learningRate: 1e-3 } });
+const spec = await defineModel(model, {
+  seed: 11,
+  optimizer: { name: "adam", learningRate: 1e-3 },
+});
 const dataset = await loadMnist({ split: "train", limit: Number(values.limit) });
 const trainer = await Trainer.create({
   spec,
@@ -44,9 +47,12 @@ const trainer = await Trainer.create({
   dataSeed: 5,
   profile: values.profile,
 });
+const started = performance.now();
 const run = await trainWithProof({ trainer, steps: Number(values.steps), k: Number(values.k) });
+const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({
   profile: trainer.plan.profile,
+  samplesPerSecond: (Number(values.steps) * Number(values.batch)) / seconds,
   checkpoints: run.trace.checkpoints.map((c) => c.hash),
   root: run.trace.root,
 }));

@@ -4,6 +4,7 @@ Run by `deno task bench trainer` when PyTorch is installed (Debian: python3-torc
 JSON line {"samples_per_s": ..., "threads": ...}. Random inputs: only speed is compared here.
 """
 import json
+import os
 import sys
 import time
 
@@ -11,6 +12,7 @@ import torch
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 128
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", os.cpu_count() or 1)))
 torch.manual_seed(0)
 model = torch.nn.Sequential(
     torch.nn.Linear(784, 256), torch.nn.ReLU(),

@@ -23,35 +23,80 @@ import type { Hash } from "../core/hash.ts";
 
 /** Plain SGD: `w -= lr * g`. */
 export interface SgdConfig {
+  /** `"sgd"`. */
   readonly name: "sgd";
+  /** Step size. */
   readonly learningRate: number;
 }
 
 /** SGD with (optionally Nesterov) momentum: `v = m*v + g; w -= lr * v`. */
 export interface MomentumConfig {
+  /** `"momentum"`. */
   readonly name: "momentum";
+  /** Step size. */
   readonly learningRate: number;
+  /** Momentum coefficient. */
   readonly momentum: number;
+  /** Whether the update looks ahead (Nesterov). */
   readonly nesterov: boolean;
 }
 
 /** Adam (Kingma & Ba 2015) with bias correction. */
 export interface AdamConfig {
+  /** `"adam"`. */
   readonly name: "adam";
+  /** Step size. */
   readonly learningRate: number;
+  /** First-moment decay. */
   readonly beta1: number;
+  /** Second-moment decay. */
   readonly beta2: number;
+  /** Denominator fuzz. */
   readonly epsilon: number;
 }
 
 /** Optimizer of a spec, with every default filled in. */
 export type OptimizerConfig = SgdConfig | MomentumConfig | AdamConfig;
 
+/** A tfjs layers model (`tf.LayersModel`): what `tf.sequential()` and `tf.model()` return. */
+export type LayersModel = tf.LayersModel;
+
+/** SGD as a user writes it. */
+export interface SgdInput {
+  /** `"sgd"`. */
+  name: "sgd";
+  /** Step size. */
+  learningRate: number;
+}
+
+/** Momentum SGD as a user writes it. */
+export interface MomentumInput {
+  /** `"momentum"`. */
+  name: "momentum";
+  /** Step size. */
+  learningRate: number;
+  /** Momentum coefficient in [0, 1). Default 0.9. */
+  momentum?: number;
+  /** Nesterov momentum. Default false. */
+  nesterov?: boolean;
+}
+
+/** Adam as a user writes it. */
+export interface AdamInput {
+  /** `"adam"`. */
+  name: "adam";
+  /** Step size. Default 0.001. */
+  learningRate?: number;
+  /** First-moment decay. Default 0.9. */
+  beta1?: number;
+  /** Second-moment decay. Default 0.999. */
+  beta2?: number;
+  /** Denominator fuzz. Default 1e-7 (the tfjs and Keras default). */
+  epsilon?: number;
+}
+
 /** Optimizer as a user writes it: defaults may be left out. */
-export type OptimizerInput =
-  | { name: "sgd"; learningRate: number }
-  | { name: "momentum"; learningRate: number; momentum?: number; nesterov?: boolean }
-  | { name: "adam"; learningRate?: number; beta1?: number; beta2?: number; epsilon?: number };
+export type OptimizerInput = SgdInput | MomentumInput | AdamInput;
 
 /** Losses the trainer implements. Cross-entropy takes class-index labels. */
 export type LossName = "sparseCategoricalCrossentropy" | "meanSquaredError";
@@ -148,7 +193,7 @@ const LOSSES: readonly LossName[] = ["sparseCategoricalCrossentropy", "meanSquar
  * ```
  */
 export function defineModel(
-  model: tf.LayersModel,
+  model: LayersModel,
   options: DefineModelOptions = {},
 ): Promise<ModelSpec> {
   if (!(model instanceof tf.LayersModel)) {
@@ -350,7 +395,7 @@ function initializerSeed(seed: number, layer: number, field: string): number {
  * model.summary();
  * ```
  */
-export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
+export async function buildModel(spec: ModelSpec): Promise<LayersModel> {
   const topology = structuredClone(spec.topology) as unknown;
   for (const [i, layer] of layersOf(topology).entries()) {
     for (const [field, value] of Object.entries(layer.config ?? {})) {

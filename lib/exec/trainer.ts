@@ -14,7 +14,13 @@ import * as tf from "@tensorflow/tfjs";
 import { DatasetError, SpecError, TrainingError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, gatherBatch } from "./dataset.ts";
-import { buildModel, finalActivationOf, inputShapeOf, type ModelSpec } from "./model.ts";
+import {
+  buildModel,
+  finalActivationOf,
+  inputShapeOf,
+  type LayersModel,
+  type ModelSpec,
+} from "./model.ts";
 import { applyUpdate, slotNames } from "./optimizer.ts";
 import { activateProfile, DEFAULT_PROFILE, type ExecutionProfile } from "./profile.ts";
 import { createSampler, type Sampler } from "./sampler.ts";
@@ -114,7 +120,7 @@ export class Trainer {
   /** The seeded batch sampler. */
   readonly sampler: Sampler;
   /** The tfjs model whose variables hold the live weights. */
-  readonly model: tf.LayersModel;
+  readonly model: LayersModel;
   readonly #inputShape: number[];
   readonly #trainable: tf.Variable[];
   readonly #weights: tf.Variable[];
@@ -309,7 +315,7 @@ export class Trainer {
   /**
    * A fresh tfjs model holding a state's weights, for prediction or saving; the caller owns it.
    */
-  async toLayersModel(state: TrainingState): Promise<tf.LayersModel> {
+  async toLayersModel(state: TrainingState): Promise<LayersModel> {
     const model = await buildModel(this.spec);
     const weights = state.variables.slice(0, model.weights.length);
     model.setWeights(weights.map((v) => tf.tensor(v.data, [...v.shape])));

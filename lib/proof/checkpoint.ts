@@ -117,7 +117,6 @@ export async function trainWithProof(options: TrainWithProofOptions): Promise<Pr
       const cb = options.onCheckpoint;
       notified = notified.then(() => ref).then(cb);
       notified.catch(() => {}); // surfaced by writer.finish() and the final await
-
     }
   };
   let from: TrainingState;

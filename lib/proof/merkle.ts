@@ -50,7 +50,9 @@ async function levels(leaves: readonly Hash[]): Promise<Uint8Array[][]> {
     const level = out[out.length - 1];
     const next: Promise<Uint8Array>[] = [];
     for (let i = 0; i < level.length; i += 2) {
-      next.push(i + 1 < level.length ? nodeHash(level[i], level[i + 1]) : Promise.resolve(level[i]));
+      next.push(
+        i + 1 < level.length ? nodeHash(level[i], level[i + 1]) : Promise.resolve(level[i]),
+      );
     }
     out.push(await Promise.all(next));
   }

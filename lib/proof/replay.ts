@@ -69,9 +69,9 @@ export function assertPlanMatches(trace: Trace, trainer: Trainer): void {
     throw new VerificationError(
       "VERIFY_PLAN_MISMATCH",
       "the trainer does not re-execute this trace's plan; create it with the trace's spec, " +
-        `dataset, batch size, data seed, shard and profile (trace: ${
-          JSON.stringify(a)
-        }, trainer: ${JSON.stringify(b)})`,
+        `dataset, batch size, data seed, shard and profile (trace: ${JSON.stringify(a)}, trainer: ${
+          JSON.stringify(b)
+        })`,
       { value: { trace: a, trainer: b } },
     );
   }

@@ -137,7 +137,7 @@ export async function decodeTrace(bytes: Uint8Array): Promise<Trace> {
   }
   const t = value as unknown as Trace;
   if (typeof t !== "object" || t === null || t.format !== "trace") {
-    throw new StorageError("STORAGE_CORRUPT_TRACE", "file is not a trace (format is not \"trace\")");
+    throw new StorageError("STORAGE_CORRUPT_TRACE", 'file is not a trace (format is not "trace")');
   }
   if (!Number.isInteger(t.version) || t.version < 1) {
     throw new StorageError("STORAGE_CORRUPT_TRACE", `trace version ${t.version} is invalid`);

@@ -23,11 +23,14 @@ Deno.test("model specs", async (t) => {
     b.dispose();
   });
 
-  await t.step("the same architecture built twice has one id (layer names are canonical)", async () => {
-    const first = await smallMlpSpec();
-    const second = await smallMlpSpec(); // tfjs names these layers dense_Dense3, dense_Dense4
-    assert.equal(first.id, second.id);
-  });
+  await t.step(
+    "the same architecture built twice has one id (layer names are canonical)",
+    async () => {
+      const first = await smallMlpSpec();
+      const second = await smallMlpSpec(); // tfjs names these layers dense_Dense3, dense_Dense4
+      assert.equal(first.id, second.id);
+    },
+  );
 
   await t.step("seed, optimizer and loss are part of the identity", async () => {
     const base = await smallMlpSpec({ name: "adam", learningRate: 0.01 }, 3);
@@ -75,15 +78,21 @@ Deno.test("model specs", async (t) => {
       isSpecError("SPEC_UNKNOWN_OPTIMIZER"),
     );
     await assert.rejects(() => defineModel(model, { seed: -1 }), isSpecError("SPEC_INVALID_SEED"));
-    // @ts-expect-error: an unknown loss
-    await assert.rejects(() => defineModel(model, { loss: "hinge" }), isSpecError("SPEC_UNKNOWN_LOSS"));
+    await assert.rejects(
+      // An unknown loss, as an untyped caller might pass.
+      () => defineModel(model, { loss: "hinge" as "meanSquaredError" }),
+      isSpecError("SPEC_UNKNOWN_LOSS"),
+    );
     assert.throws(
       // @ts-expect-error: not a model
       () => defineModel({ layers: [] }),
       isSpecError("SPEC_NOT_A_MODEL"),
     );
     const enc = new TextEncoder();
-    await assert.rejects(() => decodeModelSpec(enc.encode("{not json")), isSpecError("SPEC_MALFORMED"));
+    await assert.rejects(
+      () => decodeModelSpec(enc.encode("{not json")),
+      isSpecError("SPEC_MALFORMED"),
+    );
     await assert.rejects(
       () => decodeModelSpec(enc.encode('{"format":"model-spec/9"}')),
       isSpecError("SPEC_UNSUPPORTED_FORMAT"),

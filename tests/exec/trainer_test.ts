@@ -11,11 +11,13 @@ Deno.test("deterministic trainer", async (t) => {
   const dataset = await mnistSubset(1024);
   const test = await mnistSubset(2048); // overlaps the training half; enough to see learning
 
-  for (const optimizer of [
-    { name: "sgd", learningRate: 0.1 },
-    { name: "momentum", learningRate: 0.05, nesterov: true },
-    { name: "adam", learningRate: 0.005 },
-  ] as const) {
+  for (
+    const optimizer of [
+      { name: "sgd", learningRate: 0.1 },
+      { name: "momentum", learningRate: 0.05, nesterov: true },
+      { name: "adam", learningRate: 0.005 },
+    ] as const
+  ) {
     await t.step(`${optimizer.name}: learns, and any segment re-executes bit for bit`, async () => {
       const spec = await smallMlpSpec(optimizer);
       const trainer = await Trainer.create({ spec, dataset, batchSize: 64, dataSeed: 9 });

@@ -48,8 +48,10 @@ Deno.test("segment replay catches every kind of cheating", async (t) => {
     const honest = await trainWithProof({ trainer, steps: STEPS, k: K, store });
     const states = [trainer.initialState()];
     for (const c of honest.trace.checkpoints.slice(1)) {
-      states.push((await import("../../lib/proof/checkpoint.ts")).loadCheckpoint(store, c.hash)
-        .then((s) => s) as unknown as TrainingState);
+      states.push(
+        (await import("../../lib/proof/checkpoint.ts")).loadCheckpoint(store, c.hash)
+          .then((s) => s) as unknown as TrainingState,
+      );
     }
     const honestStates = await Promise.all(states);
 
@@ -62,37 +64,46 @@ Deno.test("segment replay catches every kind of cheating", async (t) => {
       }
     });
 
-    await t.step("a forged checkpoint with one flipped bit fails the segment before it", async () => {
-      const s2 = honestStates[2];
-      const data = s2.variables[0].data.slice();
-      new Uint32Array(data.buffer)[17] ^= 1 << 3;
-      const tampered = { ...s2, variables: [{ ...s2.variables[0], data }, ...s2.variables.slice(1)] };
-      const forged = await forgedTrace(honest.trace, [
-        ...honestStates.slice(0, 2),
-        tampered,
-        ...await continueFrom(trainer, tampered),
-      ], store);
-      const v1 = await replaySegment(forged, 1, { trainer, store });
-      assert.equal(v1.status, "mismatch");
-      assert.equal(v1.status === "mismatch" && v1.expected, forged.checkpoints[2].hash);
-      assert.equal(v1.status === "mismatch" && v1.actual, honest.trace.checkpoints[2].hash);
-      assert.equal((await replaySegment(forged, 0, { trainer, store })).status, "valid");
-      assert.equal((await replaySegment(forged, 2, { trainer, store })).status, "valid");
-    });
+    await t.step(
+      "a forged checkpoint with one flipped bit fails the segment before it",
+      async () => {
+        const s2 = honestStates[2];
+        const data = s2.variables[0].data.slice();
+        new Uint32Array(data.buffer)[17] ^= 1 << 3;
+        const tampered = {
+          ...s2,
+          variables: [{ ...s2.variables[0], data }, ...s2.variables.slice(1)],
+        };
+        const forged = await forgedTrace(honest.trace, [
+          ...honestStates.slice(0, 2),
+          tampered,
+          ...await continueFrom(trainer, tampered),
+        ], store);
+        const v1 = await replaySegment(forged, 1, { trainer, store });
+        assert.equal(v1.status, "mismatch");
+        assert.equal(v1.status === "mismatch" && v1.expected, forged.checkpoints[2].hash);
+        assert.equal(v1.status === "mismatch" && v1.actual, honest.trace.checkpoints[2].hash);
+        assert.equal((await replaySegment(forged, 0, { trainer, store })).status, "valid");
+        assert.equal((await replaySegment(forged, 2, { trainer, store })).status, "valid");
+      },
+    );
 
-    await t.step("a stored checkpoint whose bytes changed on disk is reported corrupt", async () => {
-      const local = new BlobStore(await Deno.makeTempDir({ dir }));
-      for (const s of honestStates) await local.put(encodeState(s));
-      const path = local.pathOf(honest.trace.checkpoints[1].hash);
-      const bytes = await Deno.readFile(path);
-      bytes[bytes.length - 3] ^= 0x80;
-      await Deno.writeFile(path, bytes);
-      const v = await replaySegment(honest.trace, 1, { trainer, store: local });
-      assert.equal(v.status, "corrupt-checkpoint");
-      await Deno.remove(local.pathOf(honest.trace.checkpoints[2].hash));
-      const missing = await replaySegment(honest.trace, 2, { trainer, store: local });
-      assert.equal(missing.status, "missing-checkpoint");
-    });
+    await t.step(
+      "a stored checkpoint whose bytes changed on disk is reported corrupt",
+      async () => {
+        const local = new BlobStore(await Deno.makeTempDir({ dir }));
+        for (const s of honestStates) await local.put(encodeState(s));
+        const path = local.pathOf(honest.trace.checkpoints[1].hash);
+        const bytes = await Deno.readFile(path);
+        bytes[bytes.length - 3] ^= 0x80;
+        await Deno.writeFile(path, bytes);
+        const v = await replaySegment(honest.trace, 1, { trainer, store: local });
+        assert.equal(v.status, "corrupt-checkpoint");
+        await Deno.remove(local.pathOf(honest.trace.checkpoints[2].hash));
+        const missing = await replaySegment(honest.trace, 2, { trainer, store: local });
+        assert.equal(missing.status, "missing-checkpoint");
+      },
+    );
 
     await t.step("a skipped step is caught", async () => {
       const s1 = honestStates[1];
@@ -163,29 +174,38 @@ Deno.test("segment replay catches every kind of cheating", async (t) => {
       assert.deepEqual(resumed.trace, honest.trace);
     });
 
-    await t.step("trace files round-trip; altered, malformed or newer ones are refused", async () => {
-      const bytes = encodeTrace(honest.trace);
-      assert.deepEqual(await decodeTrace(bytes), honest.trace);
-      const code = (c: string) => (e: unknown) => e instanceof StorageError && e.code === c;
-      const mutate = (f: (t: Record<string, unknown>) => void) => {
-        const copy = JSON.parse(new TextDecoder().decode(bytes));
-        f(copy);
-        return new TextEncoder().encode(canonicalJson(copy));
-      };
-      await assert.rejects(
-        () => decodeTrace(mutate((t) => (t.version = 2))),
-        code("STORAGE_TRACE_VERSION_UNSUPPORTED"),
-      );
-      await assert.rejects(
-        () => decodeTrace(mutate((t) => ((t.checkpoints as { hash: string }[])[1].hash = "ab".repeat(32)))),
-        code("STORAGE_CORRUPT_TRACE"),
-      );
-      await assert.rejects(
-        () => decodeTrace(mutate((t) => (t.checkpoints as unknown[]).pop())),
-        code("STORAGE_CORRUPT_TRACE"),
-      );
-      await assert.rejects(() => decodeTrace(bytes.subarray(0, 50)), code("STORAGE_CORRUPT_TRACE"));
-    });
+    await t.step(
+      "trace files round-trip; altered, malformed or newer ones are refused",
+      async () => {
+        const bytes = encodeTrace(honest.trace);
+        assert.deepEqual(await decodeTrace(bytes), honest.trace);
+        const code = (c: string) => (e: unknown) => e instanceof StorageError && e.code === c;
+        const mutate = (f: (t: Record<string, unknown>) => void) => {
+          const copy = JSON.parse(new TextDecoder().decode(bytes));
+          f(copy);
+          return new TextEncoder().encode(canonicalJson(copy));
+        };
+        await assert.rejects(
+          () => decodeTrace(mutate((t) => (t.version = 2))),
+          code("STORAGE_TRACE_VERSION_UNSUPPORTED"),
+        );
+        await assert.rejects(
+          () =>
+            decodeTrace(
+              mutate((t) => ((t.checkpoints as { hash: string }[])[1].hash = "ab".repeat(32))),
+            ),
+          code("STORAGE_CORRUPT_TRACE"),
+        );
+        await assert.rejects(
+          () => decodeTrace(mutate((t) => (t.checkpoints as unknown[]).pop())),
+          code("STORAGE_CORRUPT_TRACE"),
+        );
+        await assert.rejects(
+          () => decodeTrace(bytes.subarray(0, 50)),
+          code("STORAGE_CORRUPT_TRACE"),
+        );
+      },
+    );
   } finally {
     trainer.dispose();
     for (const o of others) o.dispose();

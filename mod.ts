@@ -1,0 +1,128 @@
+/**
+ * A toolkit for verifiable decentralized ML training: define a TensorFlow.js model, train it
+ * deterministically under a pinned execution profile, commit every checkpoint, and let anyone
+ * re-execute any segment of the training to check it bit for bit.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { BlobStore, defineModel, loadMnist, replaySegment, Trainer, trainWithProof } from "./mod.ts";
+ *
+ * const model = tf.sequential({
+ *   layers: [
+ *     tf.layers.dense({ inputShape: [784], units: 128, activation: "relu" }),
+ *     tf.layers.dense({ units: 10 }),
+ *   ],
+ * });
+ * const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate: 1e-3 } });
+ * const trainer = await Trainer.create({ spec, dataset: await loadMnist(), batchSize: 128 });
+ * const store = new BlobStore(".data/example");
+ * const { trace } = await trainWithProof({ trainer, steps: 200, k: 50, store });
+ * console.log(await replaySegment(trace, 2, { trainer, store })); // { status: "valid", ... }
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/core/errors.ts";
+export { type Bytes, type Hash, sha256, sha256Hex } from "./lib/core/hash.ts";
+export {
+  canonicalJson,
+  type CanonicalValue,
+  contentId,
+  decodeCanonical,
+  encodeCanonical,
+} from "./lib/core/canonical.ts";
+
+export {
+  type AdamConfig,
+  type AdamInput,
+  buildModel,
+  decodeModelSpec,
+  defineModel,
+  type DefineModelOptions,
+  encodeModelSpec,
+  type LayersModel,
+  type LossName,
+  MODEL_SPEC_FORMAT,
+  type ModelSpec,
+  type MomentumConfig,
+  type MomentumInput,
+  type OptimizerConfig,
+  type OptimizerInput,
+  type SgdConfig,
+  type SgdInput,
+} from "./lib/exec/model.ts";
+export {
+  type Batch,
+  createDataset,
+  type CreateDatasetParams,
+  type Dataset,
+  decodeDataset,
+  encodeDataset,
+  gatherBatch,
+  sliceDataset,
+  splitDataset,
+} from "./lib/exec/dataset.ts";
+export {
+  type IdxData,
+  type IdxDtype,
+  type IdxTensor,
+  loadIdxDataset,
+  type LoadIdxDatasetParams,
+  parseIdx,
+} from "./lib/exec/idx.ts";
+export { type CsvDatasetParams, loadCsvDataset, parseCsvDataset } from "./lib/exec/csv.ts";
+export { loadMnist, type LoadMnistParams } from "./lib/exec/mnist.ts";
+export {
+  createSampler,
+  type Sampler,
+  type SamplerParams,
+  shardIndices,
+  shuffleOrder,
+} from "./lib/exec/sampler.ts";
+export {
+  activateProfile,
+  DEFAULT_PROFILE,
+  type ExecutionProfile,
+  getProfile,
+  PROFILES,
+} from "./lib/exec/profile.ts";
+export type { StateVariable, TrainingState } from "./lib/exec/state.ts";
+export {
+  type Evaluation,
+  type RunOptions,
+  type StepInfo,
+  Trainer,
+  type TrainerOptions,
+  type TrainingPlan,
+} from "./lib/exec/trainer.ts";
+
+export { commitState, decodeState, encodeState } from "./lib/proof/commitment.ts";
+export { BlobStore } from "./lib/proof/store.ts";
+export { merkleProof, merkleRoot, type ProofStep, verifyMerkleProof } from "./lib/proof/merkle.ts";
+export {
+  buildTrace,
+  type CheckpointRef,
+  decodeTrace,
+  encodeTrace,
+  readTrace,
+  type Trace,
+  TRACE_VERSION,
+  traceId,
+  writeTrace,
+} from "./lib/proof/trace.ts";
+export {
+  CheckpointWriter,
+  loadCheckpoint,
+  type ProvenRun,
+  trainWithProof,
+  type TrainWithProofOptions,
+} from "./lib/proof/checkpoint.ts";
+export {
+  type ReplayOptions,
+  replaySegment,
+  type SegmentRange,
+  type SegmentVerdict,
+  verifyInitialState,
+} from "./lib/proof/replay.ts";
