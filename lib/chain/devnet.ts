@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Address, type Hex, maxUint256 } from "viem";
+import { type Address, getAddress, type Hex, maxUint256 } from "viem";
 import { ChainError } from "../core/errors.ts";
 import { testStableAbi } from "./artifacts/TestStable.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
@@ -80,7 +80,7 @@ async function rpc<T>(url: string, method: string, params: unknown[] = []): Prom
 export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
   const anvil: Anvil = await startAnvil(options);
   try {
-    const accounts = await rpc<Address[]>(anvil.rpcUrl, "eth_accounts");
+    const accounts = (await rpc<Address[]>(anvil.rpcUrl, "eth_accounts")).map((a) => getAddress(a));
     const referee = accounts[accounts.length - 1];
     const bootstrap = createChainClient({
       rpcUrl: anvil.rpcUrl,

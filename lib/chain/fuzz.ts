@@ -56,8 +56,8 @@ const tokens = (max: number) =>
   fc.bigInt({ min: 1n, max: BigInt(max) * TOKEN }).map((v) => v === 0n ? 1n : v);
 const job = fc.integer({ min: 0, max: JOBS - 1 });
 
-/** The generator of one action. */
-export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
+/* The generator of one action. */
+const fuzzAction = fc.oneof(
   fc.record({ kind: fc.constant("stake" as const), who: provider, amount: tokens(2_000) }),
   fc.record({ kind: fc.constant("unstake" as const), who: provider, amount: tokens(1_000) }),
   fc.record({ kind: fc.constant("withdraw" as const), who: provider }),

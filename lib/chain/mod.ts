@@ -33,7 +33,7 @@ export * from "./devnet.ts";
 export * from "./metrics.ts";
 export * from "./protocol.ts";
 export * from "./revert.ts";
-export { ensureAllowance, send } from "./transact.ts";
+export { ensureAllowance, eventsOf, receiptOf, send } from "./transact.ts";
 export type { AllowanceParams, TxResult, WriteRequest } from "./transact.ts";
 export * from "./invariants.ts";
 export * from "./fuzz.ts";

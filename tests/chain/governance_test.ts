@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
+import { send, startDevnet } from "../../lib/chain/mod.ts";
+import { assertReverts, id, isolated, TOKEN } from "./_devnet.ts";
+
+Deno.test("governance owns every parameter, through the timelock", async (t) => {
+  await using devnet = await startDevnet();
+  const holder = devnet.deployer; // holds most of the supply
+  const feeBps = () =>
+    holder.public.readContract({
+      address: devnet.addresses.jobMarket,
+      abi: jobMarketAbi,
+      functionName: "feeBps",
+    });
+
+  await t.step("no account can change a parameter directly, not even the deployer", async () => {
+    const err = await assertReverts(
+      send(holder, {
+        address: devnet.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: "setFeeBps",
+        args: [10],
+        action: "jobMarket.setFeeBps",
+      }),
+      "OwnableUnauthorizedAccount",
+    );
+    assert.match(err.message, /governance\.propose/);
+  });
+
+  await t.step("a proposal lowers the fee after vote, queue and timelock delay", async () => {
+    await isolated(devnet, async () => {
+      await holder.governance.delegate();
+      await devnet.increaseTime(1);
+      const proposal = {
+        calls: [holder.governance.parameterCall({
+          contract: "jobMarket",
+          functionName: "setFeeBps",
+          value: 40,
+        })],
+        description: "Lower the protocol fee to 0.4%",
+      };
+      const { proposalId } = await holder.governance.propose(proposal);
+      assert.equal(await holder.governance.state(proposalId), "Pending");
+      await assertReverts(
+        holder.governance.vote({ proposalId, support: "for" }),
+        "GovernorUnexpectedProposalState",
+      );
+      await devnet.increaseTime(86_400 + 1);
+      assert.equal(await holder.governance.state(proposalId), "Active");
+      await holder.governance.vote({ proposalId, support: "for" });
+      await devnet.client(1).governance.vote({ proposalId, support: "against" });
+      await devnet.increaseTime(7 * 86_400 + 1);
+      assert.equal(await holder.governance.state(proposalId), "Succeeded");
+      await holder.governance.queue(proposal);
+      assert.equal(await holder.governance.state(proposalId), "Queued");
+      await assertReverts(holder.governance.execute(proposal), "TimelockUnexpectedOperationState");
+      await devnet.increaseTime(2 * 86_400 + 1);
+      await holder.governance.execute(proposal);
+      assert.equal(await holder.governance.state(proposalId), "Executed");
+      assert.equal(await feeBps(), 40);
+      // New jobs pay the new fee.
+      const submitter = devnet.client(1);
+      const provider = devnet.client(2);
+      const { jobId } = await submitter.jobs.create({
+        specHash: id("after-vote"),
+        paymentWei: 1_000n * TOKEN,
+        timeoutSec: 3_600,
+        challengeWindowSec: 60,
+      });
+      await provider.jobs.claim({ jobId });
+      await provider.jobs.commit({ jobId, finalStateHash: id("s"), traceRoot: id("t") });
+      await devnet.increaseTime(61);
+      assert.equal((await provider.jobs.finalize({ jobId })).feeWei, 4n * TOKEN);
+    });
+  });
+
+  await t.step("a proposal without quorum is defeated and changes nothing", async () => {
+    await isolated(devnet, async () => {
+      const small = devnet.client(3); // 0.1% of supply: below the 4% quorum
+      await small.governance.delegate();
+      await devnet.increaseTime(1);
+      const proposal = {
+        calls: [small.governance.parameterCall({
+          contract: "feeRouter",
+          functionName: "setBurnBps",
+          value: 0,
+        })],
+        description: "Stop burning",
+      };
+      const { proposalId } = await small.governance.propose(proposal);
+      await devnet.increaseTime(86_400 + 1);
+      await small.governance.vote({ proposalId, support: "for" });
+      await devnet.increaseTime(7 * 86_400 + 1);
+      assert.equal(await small.governance.state(proposalId), "Defeated");
+      await assertReverts(small.governance.queue(proposal), "GovernorUnexpectedProposalState");
+    });
+  });
+});
