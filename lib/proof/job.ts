@@ -1,0 +1,210 @@
+/**
+ * Job specs: everything a provider needs to train a job and a verifier needs to check it, as one
+ * canonical, content-addressed value. Its hash is the job's identity everywhere: the on-chain job
+ * id, the gossip announcement, the folder on disk.
+ *
+ * Format `job-spec/1`, canonical JSON (see `docs/formats.md`). Amounts are decimal strings because
+ * canonical JSON carries no integers beyond 2^53.
+ *
+ * @module
+ */
+
+import { contentId, decodeCanonical, encodeCanonical } from "../core/canonical.ts";
+import { SpecError } from "../core/errors.ts";
+import { type Hash, isHash } from "../core/hash.ts";
+import { getProfile } from "../exec/profile.ts";
+import type { TrainingPlan } from "../exec/trainer.ts";
+
+/** Format tag of job specs. */
+export const JOB_SPEC_FORMAT = "job-spec/1";
+
+/** How verifiers audit a job with one replica. */
+export interface AuditPolicy {
+  /** Segments each verifier re-executes, chosen from chain randomness. */
+  readonly segments: number;
+  /** Verifiers drawn per job. */
+  readonly verifiers: number;
+}
+
+/** The default audit policy: one verifier re-executes two segments. */
+export const DEFAULT_AUDIT: AuditPolicy = { segments: 2, verifiers: 1 };
+
+/** A training job, content-addressed. */
+export interface JobSpec {
+  /** Always {@link JOB_SPEC_FORMAT}. */
+  readonly format: typeof JOB_SPEC_FORMAT;
+  /** Model spec id (also the SHA-256 of the spec blob). */
+  readonly model: Hash;
+  /** SHA-256 of the encoded dataset blob to fetch. */
+  readonly datasetBlob: Hash;
+  /** Content id of the dataset inside the blob (checked after decoding). */
+  readonly datasetId: Hash;
+  /** Train on this shard only. */
+  readonly shard?: { readonly index: number; readonly of: number };
+  /** Optimizer steps. */
+  readonly steps: number;
+  /** Examples per step. */
+  readonly batchSize: number;
+  /** Seed of the data order. */
+  readonly dataSeed: number;
+  /** Execution profile id. */
+  readonly profile: string;
+  /** Checkpoint interval. */
+  readonly k: number;
+  /** Independent providers training the job. */
+  readonly replicas: number;
+  /** Audit policy. */
+  readonly audit: AuditPolicy;
+  /** Total payment in wei, as a decimal string. */
+  readonly priceWei: string;
+  /** Random hex that makes otherwise identical jobs distinct. */
+  readonly nonce: string;
+}
+
+/** Fields of a job as a submitter writes them; the rest get defaults. */
+export interface JobSpecInput {
+  /** Model spec id. */
+  model: Hash;
+  /** SHA-256 of the encoded dataset blob. */
+  datasetBlob: Hash;
+  /** Content id of the dataset. */
+  datasetId: Hash;
+  /** Optimizer steps. */
+  steps: number;
+  /** Examples per step. */
+  batchSize: number;
+  /** Total payment in wei. */
+  priceWei: bigint;
+  /** Seed of the data order. Default 0. */
+  dataSeed?: number;
+  /** Train on this shard only. */
+  shard?: { index: number; of: number };
+  /** Execution profile id or alias. Default `wasm`. */
+  profile?: string;
+  /** Checkpoint interval. Default 50. */
+  k?: number;
+  /** Replicas. Default 1. */
+  replicas?: number;
+  /** Audit policy. Default {@link DEFAULT_AUDIT}. */
+  audit?: AuditPolicy;
+  /** Nonce; default 16 random bytes. */
+  nonce?: string;
+}
+
+const positiveInt = (name: string, v: unknown): number => {
+  if (!Number.isSafeInteger(v) || (v as number) <= 0) {
+    throw new SpecError("SPEC_INVALID_JOB", `job ${name} must be a positive integer, got ${v}`, {
+      value: v,
+    });
+  }
+  return v as number;
+};
+
+/**
+ * Builds and validates a job spec.
+ *
+ * @example
+ * ```ts
+ * import { createJobSpec, jobIdOf } from "./job.ts";
+ * const spec = createJobSpec({
+ *   model: "aa".repeat(32),
+ *   datasetBlob: "bb".repeat(32),
+ *   datasetId: "cc".repeat(32),
+ *   steps: 500,
+ *   batchSize: 128,
+ *   priceWei: 10n ** 18n,
+ * });
+ * console.log(await jobIdOf(spec));
+ * ```
+ */
+export function createJobSpec(input: JobSpecInput): JobSpec {
+  const nonce = input.nonce ??
+    Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+  return validateJobSpec({
+    format: JOB_SPEC_FORMAT,
+    model: input.model,
+    datasetBlob: input.datasetBlob,
+    datasetId: input.datasetId,
+    ...(input.shard ? { shard: { index: input.shard.index, of: input.shard.of } } : {}),
+    steps: input.steps,
+    batchSize: input.batchSize,
+    dataSeed: input.dataSeed ?? 0,
+    profile: getProfile(input.profile ?? "wasm").id,
+    k: input.k ?? 50,
+    replicas: input.replicas ?? 1,
+    audit: input.audit ?? DEFAULT_AUDIT,
+    priceWei: typeof input.priceWei === "bigint" ? input.priceWei.toString() : input.priceWei,
+    nonce,
+  });
+}
+
+/** Checks every field of a job spec (from a user or a peer); returns it typed or throws `SpecError`. */
+export function validateJobSpec(value: unknown): JobSpec {
+  const s = value as JobSpec;
+  const bad = (what: string): never => {
+    throw new SpecError("SPEC_INVALID_JOB", `job spec is invalid: ${what}`, { value });
+  };
+  if (typeof s !== "object" || s === null || s.format !== JOB_SPEC_FORMAT) {
+    bad(`format must be ${JOB_SPEC_FORMAT}`);
+  }
+  for (const f of ["model", "datasetBlob", "datasetId"] as const) {
+    if (!isHash(s[f])) bad(`${f} must be a SHA-256 hex content id`);
+  }
+  positiveInt("steps", s.steps);
+  positiveInt("batchSize", s.batchSize);
+  positiveInt("k", s.k);
+  positiveInt("replicas", s.replicas);
+  if (!Number.isSafeInteger(s.dataSeed) || s.dataSeed < 0) bad("dataSeed");
+  if (s.shard !== undefined) {
+    const { index, of } = s.shard;
+    if (
+      !Number.isSafeInteger(of) || of < 1 || !Number.isSafeInteger(index) || index < 0 ||
+      index >= of
+    ) {
+      bad("shard must be { index, of } with 0 <= index < of");
+    }
+  }
+  if (getProfile(s.profile).id !== s.profile) bad("profile must be a full profile id");
+  if (!s.audit || !Number.isSafeInteger(s.audit.segments) || s.audit.segments < 0) {
+    bad("audit.segments");
+  }
+  if (!Number.isSafeInteger(s.audit.verifiers) || s.audit.verifiers < 0) bad("audit.verifiers");
+  if (typeof s.priceWei !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(s.priceWei)) {
+    bad("priceWei must be a decimal string");
+  }
+  if (typeof s.nonce !== "string" || !/^[0-9a-f]{1,64}$/.test(s.nonce)) bad("nonce must be hex");
+  return s;
+}
+
+/** The job id: SHA-256 hex of the spec's canonical bytes (`0x` + this is the on-chain id). */
+export function jobIdOf(spec: JobSpec): Promise<Hash> {
+  return contentId(spec);
+}
+
+/** Canonical bytes of a job spec. */
+export function encodeJobSpec(spec: JobSpec): Uint8Array<ArrayBuffer> {
+  return encodeCanonical(spec);
+}
+
+/** Decodes and validates a job spec; fails with a `SpecError`. */
+export function decodeJobSpec(bytes: Uint8Array): JobSpec {
+  try {
+    return validateJobSpec(decodeCanonical(bytes));
+  } catch (cause) {
+    if (cause instanceof SpecError) throw cause;
+    throw new SpecError("SPEC_INVALID_JOB", "job spec bytes are not canonical JSON", { cause });
+  }
+}
+
+/** The training plan a job pins (what its trace's `plan` must equal). */
+export function planOfJob(spec: JobSpec): TrainingPlan {
+  return {
+    specId: spec.model,
+    datasetId: spec.datasetId,
+    profile: spec.profile,
+    batchSize: spec.batchSize,
+    dataSeed: spec.dataSeed,
+    ...(spec.shard ? { shard: { index: spec.shard.index, of: spec.shard.of } } : {}),
+  };
+}
