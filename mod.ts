@@ -89,6 +89,7 @@ export {
   PROFILES,
 } from "./lib/exec/profile.ts";
 export type { StateVariable, TrainingState } from "./lib/exec/state.ts";
+export { mlp, type MlpOptions } from "./lib/exec/zoo.ts";
 export {
   type Evaluation,
   type RunOptions,

@@ -8,10 +8,10 @@
  */
 
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { defineModel } from "../lib/exec/model.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { Trainer } from "../lib/exec/trainer.ts";
+import { mlp } from "../lib/exec/zoo.ts";
 import { trainWithProof } from "../lib/proof/checkpoint.ts";
 import { BlobStore } from "../lib/proof/store.ts";
 import { figure } from "./figure.ts";
@@ -75,13 +75,7 @@ figure("train.samples_per_s.wasm_scalar", scalar.samplesPerSecond, "samples/s");
 // 2. In this process: throughput and commitment overhead side by side, then accuracy.
 const train = await loadMnist({ split: "train" });
 const test = await loadMnist({ split: "test" });
-const model = tf.sequential({
-  layers: [
-    tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
-    tf.layers.dense({ units: 128, activation: "relu" }),
-    tf.layers.dense({ units: 10 }),
-  ],
-});
+const model = mlp(); // 784-256-128-10
 const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate: 1e-3 } });
 const trainer = await Trainer.create({ spec, dataset: train, batchSize: BATCH, profile: "wasm" });
 const dir = await Deno.makeTempDir({ prefix: "bench-trainer-" });
@@ -123,6 +117,7 @@ try {
   // 3. PyTorch CPU reference, if installed.
   const torch = await torchReference();
   if (torch) {
+    log(`PyTorch reference: ${torch.threads} thread(s), BLAS ${torch.blas}`);
     figure("train.samples_per_s.torch", torch.samples_per_s, "samples/s");
     figure("train.torch_threads", torch.threads, "threads");
     figure("train.speed_vs_torch", wasmRate / torch.samples_per_s, "ratio");
@@ -153,7 +148,9 @@ try {
   await Deno.remove(dir, { recursive: true });
 }
 
-async function torchReference(): Promise<{ samples_per_s: number; threads: number } | null> {
+async function torchReference(): Promise<
+  { samples_per_s: number; threads: number; blas: string } | null
+> {
   const script = new URL("./reference/torch_mlp.py", import.meta.url).pathname;
   for (const python of ["python3", "/usr/bin/python3"]) {
     try {

@@ -10,13 +10,13 @@
  */
 
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import {
   BlobStore,
   defineModel,
   encodeState,
   loadCheckpoint,
   loadMnist,
+  mlp,
   replaySegment,
   type SegmentVerdict,
   Trainer,
@@ -51,13 +51,7 @@ const interactive = Deno.stdout.isTerminal();
 console.log("Loading MNIST (60,000 training and 10,000 test images)...");
 const [train, test] = await Promise.all([loadMnist(), loadMnist({ split: "test" })]);
 
-const model = tf.sequential({
-  layers: [
-    tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
-    tf.layers.dense({ units: 128, activation: "relu" }),
-    tf.layers.dense({ units: 10 }),
-  ],
-});
+const model = mlp(); // 784-256-128-10
 const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate: 1e-3 } });
 model.dispose();
 const trainer = await Trainer.create({ spec, dataset: train, batchSize, profile: values.profile });

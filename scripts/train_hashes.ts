@@ -8,10 +8,10 @@
  */
 
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { defineModel } from "../lib/exec/model.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { Trainer } from "../lib/exec/trainer.ts";
+import { mlp } from "../lib/exec/zoo.ts";
 import { trainWithProof } from "../lib/proof/checkpoint.ts";
 
 const { values } = parseArgs({
@@ -26,15 +26,7 @@ const { values } = parseArgs({
   },
 });
 
-const hidden = values.units.split(",").map(Number);
-const model = tf.sequential({
-  layers: [
-    ...hidden.map((units, i) =>
-      tf.layers.dense({ ...(i === 0 ? { inputShape: [784] } : {}), units, activation: "relu" })
-    ),
-    tf.layers.dense({ units: 10 }),
-  ],
-});
+const model = mlp({ hidden: values.units.split(",").map(Number) });
 const spec = await defineModel(model, {
   seed: 11,
   optimizer: { name: "adam", learningRate: 1e-3 },

@@ -4,22 +4,17 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
 import { defineModel, type ModelSpec, type OptimizerInput } from "../../lib/exec/model.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import type { Dataset } from "../../lib/exec/dataset.ts";
+import { mlp } from "../../lib/exec/zoo.ts";
 
 /** A 784-32-10 MLP spec. */
 export function smallMlpSpec(
   optimizer: OptimizerInput = { name: "adam", learningRate: 0.01 },
   seed = 3,
 ): Promise<ModelSpec> {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 32, activation: "relu" }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
+  const model = mlp({ hidden: [32] });
   const spec = defineModel(model, { seed, optimizer });
   model.dispose();
   return spec;
