@@ -1,0 +1,136 @@
+/**
+ * The provider's job records: what it has claimed, trained, committed and been paid for, one
+ * JSON file per job under `<dataDir>/jobs/<jobId>/record.json`, written atomically (temporary
+ * file, then rename), so a node killed at any moment restarts knowing exactly where each job was.
+ *
+ * @module
+ */
+
+import { StorageError } from "../core/errors.ts";
+import { type Hash, isHash } from "../core/hash.ts";
+import { type JobSpec, validateJobSpec } from "../proof/job.ts";
+
+/** Where a job stands on this node. */
+export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed";
+
+/** Where to reach a peer. */
+export interface PeerRef {
+  /** libp2p peer id (base58). */
+  readonly peerId: string;
+  /** Its multiaddrs. */
+  readonly addrs: readonly string[];
+}
+
+/** One job as this node knows it. */
+export interface JobRecord {
+  /** Job id (SHA-256 hex of the spec; `0x` + this on-chain). */
+  readonly jobId: Hash;
+  /** The job. */
+  readonly spec: JobSpec;
+  /** The submitter's account. */
+  readonly submitter: string;
+  /** Where the submitter serves the job's blobs and listens for progress. */
+  readonly submitterPeer: PeerRef;
+  /** Status. */
+  readonly status: JobStatus;
+  /** The slot this node claimed. */
+  readonly slot: number;
+  /** Commitment of the final state, once trained. */
+  readonly finalHash?: Hash;
+  /** Trace root, once trained. */
+  readonly traceRoot?: Hash;
+  /** Blob id of the trace, once trained. */
+  readonly traceBlob?: Hash;
+  /** Why the job failed, if it did. */
+  readonly error?: string;
+  /** Last update, ms since the epoch. */
+  readonly updatedAt: number;
+}
+
+/**
+ * Job records in a node's data directory.
+ *
+ * @example
+ * ```ts
+ * import { JobRecords } from "./records.ts";
+ * const records = new JobRecords(await Deno.makeTempDir());
+ * for (const r of await records.list()) console.log(r.jobId, r.status);
+ * ```
+ */
+export class JobRecords {
+  /** Folder holding one sub-folder per job. */
+  readonly root: string;
+
+  /** Records under `<dataDir>/jobs`. */
+  constructor(dataDir: string) {
+    this.root = `${dataDir}/jobs`;
+  }
+
+  /** Folder of one job (progress, trace). */
+  dirOf(jobId: Hash): string {
+    if (!isHash(jobId)) {
+      throw new StorageError("STORAGE_BAD_HASH", `"${jobId}" is not a job id`, { value: jobId });
+    }
+    return `${this.root}/${jobId}`;
+  }
+
+  /** Writes a record (atomically). */
+  async put(record: Omit<JobRecord, "updatedAt">): Promise<JobRecord> {
+    const full: JobRecord = { ...record, updatedAt: Date.now() };
+    const dir = this.dirOf(record.jobId);
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/record.json.tmp`, JSON.stringify(full));
+    await Deno.rename(`${dir}/record.json.tmp`, `${dir}/record.json`);
+    return full;
+  }
+
+  /** Updates fields of an existing record. */
+  async update(jobId: Hash, change: Partial<Omit<JobRecord, "jobId">>): Promise<JobRecord> {
+    const current = await this.get(jobId);
+    if (!current) {
+      throw new StorageError("STORAGE_MISSING_RECORD", `no record of job ${jobId} on this node`, {
+        value: jobId,
+      });
+    }
+    return this.put({ ...current, ...change });
+  }
+
+  /** The record of a job, or undefined. A damaged record is reported, not ignored. */
+  async get(jobId: Hash): Promise<JobRecord | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.dirOf(jobId)}/record.json`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+    try {
+      const record = JSON.parse(text) as JobRecord;
+      validateJobSpec(record.spec);
+      if (record.jobId !== jobId) throw new Error("job id does not match its folder");
+      return record;
+    } catch (cause) {
+      throw new StorageError(
+        "STORAGE_CORRUPT_RECORD",
+        `the record of job ${jobId} is damaged (${(cause as Error).message}); move ` +
+          `${this.dirOf(jobId)} aside to let the node forget it`,
+        { value: jobId, cause },
+      );
+    }
+  }
+
+  /** Every record, oldest update first. */
+  async list(): Promise<JobRecord[]> {
+    const out: JobRecord[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.root)) {
+        if (!entry.isDirectory || !isHash(entry.name)) continue;
+        const record = await this.get(entry.name);
+        if (record) out.push(record);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // no jobs folder yet: no records
+    }
+    return out.sort((a, b) => a.updatedAt - b.updatedAt);
+  }
+}
