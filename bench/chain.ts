@@ -239,6 +239,7 @@ const runs = Number(Deno.args[1] ?? 500);
   figure("chain.invariant_runs", result.runs, "runs");
   figure("chain.invariant_actions", result.actions, "actions");
   figure("chain.invariant_violations", result.violations.length, "violations");
+  figure("chain.unexpected_reverts", result.unexpectedReverts.length, "reverts");
   figure("chain.invariant_seconds", (performance.now() - started) / 1000, "s");
-  for (const v of result.violations.slice(0, 5)) console.error(v);
+  for (const v of [...result.violations, ...result.unexpectedReverts].slice(0, 5)) console.error(v);
 }

@@ -263,18 +263,25 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         Job storage job = _existing(jobId);
         if (slot >= job.replicas) revert UnknownSlot(jobId, slot);
         Slot storage s = _slots[jobId][slot];
-        if (s.status != SlotStatus.Committed) revert WrongSlotStatus(jobId, slot, s.status);
+        // Every field is read before the status write, so each storage word is loaded once.
+        SlotStatus status = s.status;
+        address provider = s.provider;
+        if (status != SlotStatus.Committed) revert WrongSlotStatus(jobId, slot, status);
         uint256 endsAt = uint256(s.committedAt) + job.challengeWindow;
         if (block.timestamp < endsAt) revert ChallengeWindowOpen(jobId, slot, endsAt);
-        s.status = SlotStatus.Paid;
         uint256 payment = job.paymentPerReplica;
-        // Fee rounds down: the provider gets the sub-wei remainder, never more than 1 wei of the fee.
-        uint256 fee = payment * job.feeBps / BPS;
-        paid = payment - fee;
+        uint256 required = job.requiredStake;
+        uint256 fee;
+        // Cannot overflow: payment < 2^96 and feeBps < 2^16. Cannot underflow: feeBps <= MAX_FEE_BPS
+        // < BPS, so fee <= payment. Fee rounds down: the provider gets the sub-wei remainder.
+        unchecked {
+            fee = payment * job.feeBps / BPS;
+            paid = payment - fee;
+        }
+        s.status = SlotStatus.Paid;
         if (fee > 0) accruedFees += fee;
-        address provider = s.provider;
         emit JobFinalized(jobId, slot, provider, paid, fee);
-        staking.unlock(provider, job.requiredStake);
+        staking.unlock(provider, required);
         token.safeTransfer(provider, paid);
     }
 

@@ -132,17 +132,25 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IStaking
     function lock(address account, uint256 amount) external onlyAuthorized {
         Stake storage s = _stakes[account];
-        uint256 free = s.staked - s.locked;
+        uint256 locked = s.locked;
+        uint256 free = s.staked - locked;
         if (amount > free) revert InsufficientUnlockedStake(account, free, amount);
-        s.locked += uint96(amount);
+        // Cannot overflow: locked + amount <= staked < 2^96.
+        unchecked {
+            s.locked = uint96(locked + amount);
+        }
         emit StakeLocked(account, msg.sender, amount);
     }
 
     /// @inheritdoc IStaking
     function unlock(address account, uint256 amount) external onlyAuthorized {
         Stake storage s = _stakes[account];
-        if (amount > s.locked) revert LockUnderflow(account, s.locked, amount);
-        s.locked -= uint96(amount);
+        uint256 locked = s.locked;
+        if (amount > locked) revert LockUnderflow(account, locked, amount);
+        // Cannot underflow: checked just above.
+        unchecked {
+            s.locked = uint96(locked - amount);
+        }
         emit StakeUnlocked(account, msg.sender, amount);
     }
 

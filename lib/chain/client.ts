@@ -6,18 +6,8 @@
  * @module
  */
 
-import {
-  type Account,
-  type Address,
-  type Chain,
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  http,
-  type PublicClient,
-  type Transport,
-  type WalletClient,
-} from "viem";
+import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import type { Account, Address, PublicClient, WalletClient } from "./types.ts";
 
 /** Addresses of every deployed protocol contract (and the Uniswap V2 pieces the buyback uses). */
 export interface ProtocolAddresses {
@@ -48,11 +38,13 @@ export interface ProtocolAddresses {
 /** A client that reads, writes as one account, and knows the protocol's addresses. */
 export interface ChainClient {
   /** Reads, receipts, logs. */
-  readonly public: PublicClient<Transport, Chain>;
+  readonly public: PublicClient;
   /** Writes as `account`. */
-  readonly wallet: WalletClient<Transport, Chain, Account>;
+  readonly wallet: WalletClient;
   /** The acting account's address. */
   readonly account: Address;
+  /** Chain id the client signs for (EIP-155). */
+  readonly chainId: number;
   /** Protocol contract addresses. */
   readonly addresses: ProtocolAddresses;
   /** The JSON-RPC endpoint. */
@@ -103,9 +95,10 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     : options.account;
   const wallet = createWalletClient({ chain, transport, account: walletAccount, pollingInterval });
   return {
-    public: publicClient as PublicClient<Transport, Chain>,
+    public: publicClient as PublicClient,
     wallet,
     account: walletAccount.address,
+    chainId: chain.id,
     addresses: options.addresses,
     rpcUrl: options.rpcUrl,
   };

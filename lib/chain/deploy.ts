@@ -6,15 +6,8 @@
  * @module
  */
 
-import {
-  type Abi,
-  type Address,
-  type Hex,
-  keccak256,
-  maxUint256,
-  toBytes,
-  zeroAddress,
-} from "viem";
+import { keccak256, maxUint256, toBytes, zeroAddress } from "viem";
+import type { Abi, Address, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import * as a from "./artifacts/mod.ts";
 import type { ChainClient, ProtocolAddresses } from "./client.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type Address, getAddress, type Hex, maxUint256 } from "viem";
+import { getAddress, maxUint256 } from "viem";
+import type { Address, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import { testStableAbi } from "./artifacts/TestStable.ts";
 import { tokenAbi } from "./artifacts/Token.ts";

@@ -9,12 +9,13 @@
  */
 
 import fc from "fast-check";
-import { type Hex, keccak256, toBytes } from "viem";
+import { keccak256, toBytes } from "viem";
+import type { Hex } from "./types.ts";
 import { stakingAbi } from "./artifacts/Staking.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
 import type { Devnet } from "./devnet.ts";
 import { checkInvariants } from "./invariants.ts";
-import { ContractRevertError } from "./revert.ts";
+import { ContractRevertError, MinedRevertError } from "./revert.ts";
 import { send } from "./transact.ts";
 
 /** One random action. Actors are devnet account indices. */
@@ -125,8 +126,13 @@ export interface FuzzResult {
   runs: number;
   /** Actions executed (reverted ones included). */
   actions: number;
-  /** Actions that reverted with a custom error (expected for random input). */
+  /** Actions refused with a custom error at estimation (expected for random input). */
   reverts: number;
+  /**
+   * Transactions that passed gas estimation and were then mined reverted, each with the sequence
+   * that led to it. Never expected: estimation and mining disagreed about the same state.
+   */
+  unexpectedReverts: string[];
   /** Every invariant violation or unexpected failure, with the sequence that caused it. */
   violations: string[];
 }
@@ -224,7 +230,13 @@ export async function runInvariantFuzz(
   devnet: Devnet,
   options: FuzzOptions = {},
 ): Promise<FuzzResult> {
-  const result: FuzzResult = { runs: 0, actions: 0, reverts: 0, violations: [] };
+  const result: FuzzResult = {
+    runs: 0,
+    actions: 0,
+    reverts: 0,
+    unexpectedReverts: [],
+    violations: [],
+  };
   const stakers = PROVIDERS.map((i) => devnet.accounts[i]);
   const slashers = [devnet.addresses.jobMarket, devnet.referee];
   let run = 0;
@@ -235,11 +247,19 @@ export async function runInvariantFuzz(
         run++;
         const snapshot = await devnet.snapshot();
         try {
-          for (const action of actions) {
+          for (const [i, action] of actions.entries()) {
             result.actions++;
             try {
               await apply(devnet, run, action);
             } catch (error) {
+              if (error instanceof MinedRevertError) {
+                result.unexpectedReverts.push(
+                  `run ${run}: ${show(action)} after [${
+                    actions.slice(0, i).map(show).join(", ")
+                  }]: ${error.message}`,
+                );
+                continue;
+              }
               if (error instanceof ContractRevertError && error.errorName !== "Panic") {
                 result.reverts++;
                 continue;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Address, Hex } from "viem";
+import type { Address, Hex } from "./types.ts";
 import { jobMarketAbi } from "./artifacts/JobMarket.ts";
 import { stakingAbi } from "./artifacts/Staking.ts";
 import { tokenAbi } from "./artifacts/Token.ts";

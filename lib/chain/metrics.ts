@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Address } from "viem";
+import type { Address } from "./types.ts";
 import { feeRouterAbi } from "./artifacts/FeeRouter.ts";
 import { jobMarketAbi } from "./artifacts/JobMarket.ts";
 import { stakingAbi } from "./artifacts/Staking.ts";

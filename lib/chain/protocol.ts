@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Account, Address, Hex } from "viem";
+import type { Account, Address, Hex } from "./types.ts";
 import * as disputes from "./actions/disputes.ts";
 import * as fees from "./actions/fees.ts";
 import * as governance from "./actions/governance.ts";

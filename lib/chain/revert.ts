@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type Abi, BaseError, decodeErrorResult, type Hex } from "viem";
+import { BaseError, decodeErrorResult } from "viem";
+import type { Abi, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import * as artifacts from "./artifacts/mod.ts";
 
@@ -23,6 +24,60 @@ export class ContractRevertError extends ChainError {
     super(screamingSnake(errorName), message, { value: args, cause });
     this.errorName = errorName;
     this.args = args;
+  }
+}
+
+/** What {@linkcode MinedRevertError} records about the failed transaction. */
+export interface MinedRevertDetails {
+  /** Name of the action, for the message (e.g. `token.burn`). */
+  action: string;
+  /** Transaction hash. */
+  hash: Hex;
+  /** Block it was mined in. */
+  blockNumber: bigint;
+  /** Gas it used before reverting. */
+  gasUsed: bigint;
+  /** Gas limit it was sent with. */
+  gasLimit: bigint;
+  /** The revert recovered by replaying the call on the state before its block, if it reverts there. */
+  reason?: ChainError;
+}
+
+/**
+ * A transaction was mined and reverted. Sent through `send`, it had passed gas estimation just
+ * before, so this is never an ordinary invalid call: the state or block context changed between
+ * estimation and mining, or the gas limit was too low. `code` is `TX_REVERTED`.
+ */
+export class MinedRevertError extends ChainError {
+  /** Transaction hash. */
+  readonly hash: Hex;
+  /** Block it was mined in. */
+  readonly blockNumber: bigint;
+  /** Gas it used before reverting. */
+  readonly gasUsed: bigint;
+  /** Gas limit it was sent with. */
+  readonly gasLimit: bigint;
+  /** The revert recovered by replaying the call, if the replay reverts. */
+  readonly reason: ChainError | undefined;
+
+  /** Creates the error from what the receipt and the replay told. */
+  constructor(details: MinedRevertDetails) {
+    const { action, hash, blockNumber, gasUsed, gasLimit, reason } = details;
+    const why = reason
+      ? `; replayed on the state before its block: ${reason.message}`
+      : gasUsed * 64n >= gasLimit * 63n
+      ? "; it used (nearly) all its gas: raise the gas margin over the estimate"
+      : "; the replay succeeds, so the block context (time, state) changed after estimation";
+    super(
+      "TX_REVERTED",
+      `${action} was mined but reverted (tx ${hash}, block ${blockNumber}, ${gasUsed} of ${gasLimit} gas used)${why}`,
+      { value: hash, cause: reason },
+    );
+    this.hash = hash;
+    this.blockNumber = blockNumber;
+    this.gasUsed = gasUsed;
+    this.gasLimit = gasLimit;
+    this.reason = reason;
   }
 }
 

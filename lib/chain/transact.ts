@@ -5,18 +5,12 @@
  * @module
  */
 
-import {
-  type Abi,
-  type Address,
-  type Hex,
-  maxUint256,
-  parseEventLogs,
-  type TransactionReceipt,
-} from "viem";
-import { ChainError } from "../core/errors.ts";
+import { maxUint256, parseEventLogs } from "viem";
+import type { Abi, Address, Hex, TransactionReceipt } from "./types.ts";
+import type { ChainError } from "../core/errors.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
 import type { ChainClient } from "./client.ts";
-import { toChainError } from "./revert.ts";
+import { MinedRevertError, toChainError } from "./revert.ts";
 
 /** What every write action returns. */
 export interface TxResult {
@@ -42,6 +36,16 @@ export interface WriteRequest {
   action: string;
 }
 
+/**
+ * Least gas added over an estimate: two storage slots created that the estimate did not see
+ * (SSTORE zero to non-zero on a cold slot, 22,100 gas each under EIP-2200 and EIP-2929), with
+ * change. A transaction is estimated in one block context and mined in a later one; when the
+ * timestamp moves on in between, ERC20Votes pushes a new checkpoint (a burn's total supply, each
+ * delegate's votes: two at most per token movement) where the estimate updated the last one in
+ * place. 20% of a small transaction's estimate (a 52,000-gas burn) does not cover that.
+ */
+const MIN_GAS_MARGIN = 50_000n;
+
 /** Sends a contract write as the client's account and waits for its receipt. */
 export async function send(client: ChainClient, request: WriteRequest): Promise<TxResult> {
   const call = {
@@ -62,7 +66,7 @@ export async function send(client: ChainClient, request: WriteRequest): Promise<
       {
         ...call,
         chain: client.wallet.chain,
-        gas: gas + gas / 5n,
+        gas: gas + (gas / 5n > MIN_GAS_MARGIN ? gas / 5n : MIN_GAS_MARGIN),
       } as Parameters<typeof client.wallet.writeContract>[0],
     );
   } catch (error) {
@@ -71,14 +75,17 @@ export async function send(client: ChainClient, request: WriteRequest): Promise<
   return await receiptOf(client, hash, request.action);
 }
 
-/** Waits for the receipt of `hash` and fails with a `ChainError` when the transaction reverted. */
+/**
+ * Waits for the receipt of `hash`; fails with a {@linkcode MinedRevertError} when the transaction
+ * was mined reverted, carrying the revert recovered by replaying it on the state before its block.
+ */
 export async function receiptOf(client: ChainClient, hash: Hex, action: string): Promise<TxResult> {
   const receipt = await client.public.getTransactionReceipt({ hash }).catch(() =>
     client.public.waitForTransactionReceipt({ hash, timeout: 60_000 })
   );
   if (receipt.status !== "success") {
-    // Replay the call on the state before its block to recover the revert reason.
     const tx = await client.public.getTransaction({ hash });
+    let reason: ChainError | undefined;
     try {
       await client.public.call({
         account: tx.from,
@@ -89,13 +96,16 @@ export async function receiptOf(client: ChainClient, hash: Hex, action: string):
         blockNumber: receipt.blockNumber - 1n,
       });
     } catch (error) {
-      throw toChainError(error, `${action} (mined in block ${receipt.blockNumber}, tx ${hash})`);
+      reason = toChainError(error, action);
     }
-    throw new ChainError(
-      "TX_REVERTED",
-      `${action} was mined but reverted (tx ${hash}, ${receipt.gasUsed} of ${tx.gas} gas used)`,
-      { value: hash },
-    );
+    throw new MinedRevertError({
+      action,
+      hash,
+      blockNumber: receipt.blockNumber,
+      gasUsed: receipt.gasUsed,
+      gasLimit: tx.gas,
+      reason,
+    });
   }
   return { hash, gasUsed: receipt.gasUsed, receipt };
 }

@@ -101,7 +101,7 @@ Deno.test("fee routing: burn, treasury, Uniswap V2 buyback, re-entrancy", async 
         abi: reentrantTokenAbi,
         bytecode: reentrantTokenBytecode,
         args: [1_000_000n * TOKEN],
-        account: attacker.wallet.account,
+        account: attacker.account,
         chain: attacker.wallet.chain,
       });
       const evil = (await receiptOf(attacker, hash, "deploy")).receipt.contractAddress!;

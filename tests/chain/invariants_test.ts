@@ -34,5 +34,7 @@ Deno.test("random action sequences keep every protocol invariant (fast-check, re
   const result = await runInvariantFuzz(devnet, { runs: 60, seed: 7 });
   assert.equal(result.runs, 60);
   assert.ok(result.reverts > 0 && result.reverts < result.actions);
+  // A transaction that passed estimation must not be mined reverted.
+  assert.deepEqual(result.unexpectedReverts, []);
   assert.deepEqual(result.violations, []);
 });

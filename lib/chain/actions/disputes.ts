@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Address, Hex } from "viem";
+import type { Address, Hex } from "../types.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";
 import { eventsOf, send, type TxResult } from "../transact.ts";

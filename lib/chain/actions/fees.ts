@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Address } from "viem";
+import type { Address } from "../types.ts";
 import { feeRouterAbi } from "../artifacts/FeeRouter.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";

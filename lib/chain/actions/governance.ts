@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Address, encodeFunctionData, type Hex, keccak256, toBytes } from "viem";
+import { encodeFunctionData, keccak256, toBytes } from "viem";
+import type { Address, Hex } from "../types.ts";
 import { feeRouterAbi } from "../artifacts/FeeRouter.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import { protocolGovernorAbi } from "../artifacts/ProtocolGovernor.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Address, hashTypedData, type Hex, keccak256, toHex } from "viem";
+import { hashTypedData, keccak256, toHex } from "viem";
+import type { Address, Hex } from "../types.ts";
 import { privateKeyToAccount, sign } from "viem/accounts";
 import { stakingAbi } from "../artifacts/Staking.ts";
 import type { ChainClient } from "../client.ts";
@@ -96,7 +97,7 @@ export async function bindPeer(
     account: client.account,
     peerId,
     staking: client.addresses.staking,
-    chainId: client.wallet.chain.id,
+    chainId: client.chainId,
   });
   const signature = await sign({ hash: digest, privateKey: params.peerPrivateKey, to: "hex" });
   const tx = await send(client, {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
+import { encodeAbiParameters, keccak256 } from "viem";
+import type { Address, Hex } from "../types.ts";
 import { ChainError } from "../../core/errors.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Address } from "viem";
+import type { Address } from "../types.ts";
 import { stakingAbi } from "../artifacts/Staking.ts";
 import type { ChainClient } from "../client.ts";
 import { ensureAllowance, send, type TxResult } from "../transact.ts";

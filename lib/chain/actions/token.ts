@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Address } from "viem";
+import type { Address } from "../types.ts";
 import { tokenAbi } from "../artifacts/Token.ts";
 import type { ChainClient } from "../client.ts";
 import { send, type TxResult } from "../transact.ts";
