@@ -127,3 +127,5 @@ export {
   type SegmentVerdict,
   verifyInitialState,
 } from "./lib/proof/replay.ts";
+
+export * from "./lib/chain/mod.ts";
