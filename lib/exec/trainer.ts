@@ -249,6 +249,15 @@ export class Trainer {
     return this.#readState(step, cursor);
   }
 
+  /**
+   * The live tensors holding the state variables, in canonical order, for proofs that trace which
+   * tensors a step reads and writes (`lib/proof/ops.ts`). Read only: never assign or dispose them.
+   */
+  liveTensors(): readonly tf.Tensor[] {
+    this.#assertLive();
+    return this.#liveVariables();
+  }
+
   /** Loads a state's weights and slots into the live variables. */
   loadState(state: TrainingState): void {
     this.#assertLive();
