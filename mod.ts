@@ -94,6 +94,7 @@ export {
   type Evaluation,
   type RunOptions,
   type StepInfo,
+  type Tensor,
   Trainer,
   type TrainerOptions,
   type TrainingPlan,

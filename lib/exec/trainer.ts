@@ -26,6 +26,9 @@ import { activateProfile, DEFAULT_PROFILE, type ExecutionProfile } from "./profi
 import { createSampler, type Sampler } from "./sampler.ts";
 import type { StateVariable, TrainingState } from "./state.ts";
 
+/** A tfjs tensor (`tf.Tensor`). */
+export type Tensor = tf.Tensor;
+
 /** What determines the bits of every step besides the state: the replayable training setup. */
 export interface TrainingPlan {
   /** Content id of the model spec. */
@@ -253,7 +256,7 @@ export class Trainer {
    * The live tensors holding the state variables, in canonical order, for proofs that trace which
    * tensors a step reads and writes (`lib/proof/ops.ts`). Read only: never assign or dispose them.
    */
-  liveTensors(): readonly tf.Tensor[] {
+  liveTensors(): readonly Tensor[] {
     this.#assertLive();
     return this.#liveVariables();
   }
