@@ -33,6 +33,8 @@ export interface ProtocolAddresses {
   pair: Address;
   /** Wrapped ether used by the router. */
   weth: Address;
+  /** Delphi prediction markets (collateral: the stable token). */
+  delphi: Address;
 }
 
 /** A client that reads, writes as one account, and knows the protocol's addresses. */

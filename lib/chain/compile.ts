@@ -31,6 +31,8 @@ const OWN_CONTRACTS: Record<string, string[]> = {
   "JobMarket.sol": ["JobMarket"],
   "FeeRouter.sol": ["FeeRouter"],
   "Governance.sol": ["ProtocolGovernor", "ProtocolTimelock"],
+  "Delphi.sol": ["Delphi"],
+  "delphi/test/LmsrHarness.sol": ["LmsrHarness"],
   "test/TestStable.sol": ["TestStable"],
   "test/ReentrantToken.sol": ["ReentrantToken"],
 };

@@ -1,7 +1,7 @@
 /**
  * Deployment and wiring of the whole protocol on an empty chain: token, Uniswap V2 (factory,
  * WETH9, router02, an AIGENSYN/stable pair with liquidity), timelock + governor, staking, fee
- * router and job market; then ownership of every parameter goes to the timelock.
+ * router, job market and Delphi markets; then ownership of every parameter goes to the timelock.
  *
  * @module
  */
@@ -151,6 +151,8 @@ export async function deployProtocol(
     feeRouter,
     me,
   ]);
+  // Delphi has no owner: its fee is a constant and its fee router is the job market's.
+  const delphi = await deploy(client, "Delphi", a.delphiAbi, a.delphiBytecode, [stable, jobMarket]);
 
   const call = async (address: Address, abi: Abi, functionName: string, args: readonly unknown[]) =>
     await send(client, { address, abi, functionName, args, action: `deploy: ${functionName}` });
@@ -211,5 +213,6 @@ export async function deployProtocol(
     uniswapRouter,
     pair,
     weth,
+    delphi,
   };
 }

@@ -180,6 +180,68 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   GovernorAlreadyCastVote: (a) => `${fmt(a[0])} has voted already`,
   TimelockUnexpectedOperationState: () =>
     "the timelock delay has not passed; advance time and retry",
+  // Delphi prediction markets.
+  UnknownMarket: (a) => `no Delphi market ${fmt(a[0])}; market ids count from 1`,
+  InvalidOutcomeCount: (a) =>
+    `a market needs between ${fmt(a[1])} and ${fmt(a[2])} outcomes, got ${fmt(a[0])}`,
+  InvalidOutcomeId: (a) =>
+    `outcome ${fmt(a[0])} is zero or repeats an earlier one; give distinct ids`,
+  InvalidSchedule: (a) =>
+    `close time ${fmt(a[0])} must be after chain time ${fmt(a[2])} and before the resolution ` +
+    `deadline ${fmt(a[1])}`,
+  InvalidLiquidity: (a) =>
+    `creator liquidity must be between ${fmt(a[1])} and ${fmt(a[2])} collateral units, got ${
+      fmt(a[0])
+    }`,
+  MarketClosed: (a) =>
+    `market ${fmt(a[0])} stopped trading at ${fmt(a[1])}; redeem once it resolves or expires`,
+  UnknownOutcome: (a) =>
+    `market ${fmt(a[0])} has outcomes 0..${Number(a[2]) - 1}, not ${fmt(a[1])}`,
+  ZeroShares: () => "trade at least one share unit",
+  PriceLimitExceeded: (a) =>
+    `the trade would settle at ${fmt(a[1])} against your limit ${
+      fmt(a[2])
+    }; the price moved: quote again or widen the slippage limit`,
+  InsufficientShares: (a) =>
+    `you hold ${fmt(a[2])} shares of outcome ${fmt(a[1])} in market ${fmt(a[0])}, not ${
+      fmt(a[3])
+    }; sell at most what you hold`,
+  MarketNotClosed: (a) =>
+    `market ${fmt(a[0])} trades until ${fmt(a[1])}; it resolves only after it closes`,
+  AlreadyResolved: (a) => `market ${fmt(a[0])} is resolved already; redeem winning shares`,
+  MarketExpired: (a) =>
+    `market ${fmt(a[0])} passed its resolution deadline ${
+      fmt(a[1])
+    } and expired; holders redeem at the final prices`,
+  EvaluationMissing: (a) =>
+    `the evaluation job ${fmt(a[1])} of market ${
+      fmt(a[0])
+    } does not exist; create it (delphi requestEvaluation)`,
+  EvaluationNotFinal: (a) =>
+    `slot ${fmt(a[2])} of evaluation job ${fmt(a[1])} is ${
+      slotStatusName(a[3])
+    }; wait for its challenge window and finalize it (jobs.finalize) before resolving`,
+  EvaluationStakeTooLow: (a) =>
+    `the evaluation job asks providers for ${fmt(a[1])} wei of stake, below the market's ${
+      fmt(a[2])
+    }; it cannot resolve market ${fmt(a[0])}`,
+  ScoresMismatch: (a) =>
+    `the scores do not match what slot ${fmt(a[2])} of evaluation job ${
+      fmt(a[1])
+    } committed; pass the committed scores and trace root`,
+  WrongScoreCount: (a) =>
+    `market ${fmt(a[0])} has ${fmt(a[2])} outcomes; pass one score each, not ${fmt(a[1])}`,
+  NotSettled: (a) =>
+    `market ${
+      fmt(a[0])
+    } is not resolved yet; resolve it from its evaluation or wait for its deadline ${fmt(a[1])}`,
+  NotWinningOutcome: (a) =>
+    `outcome ${fmt(a[1])} did not win market ${fmt(a[0])}; its shares pay nothing`,
+  NothingToRedeem: (a) => `you hold no shares of outcome ${fmt(a[1])} in market ${fmt(a[0])}`,
+  NothingToReclaim: (a) => `market ${fmt(a[0])} holds nothing beyond what its holders are owed`,
+  NoFeesAccrued: () => "no fees have accrued since the last sweep; nothing to send",
+  OutcomeSaturated: () =>
+    "the trade would push an outcome's price within e^-40 of one; trade fewer shares",
 };
 
 const SLOT_STATUS = ["Open", "Claimed", "Committed", "Disputed", "Paid", "Refunded", "Slashed"];

@@ -5,6 +5,8 @@ export * from "./JobMarket.ts";
 export * from "./FeeRouter.ts";
 export * from "./ProtocolGovernor.ts";
 export * from "./ProtocolTimelock.ts";
+export * from "./Delphi.ts";
+export * from "./LmsrHarness.ts";
 export * from "./TestStable.ts";
 export * from "./ReentrantToken.ts";
 export * from "./UniswapV2Factory.ts";
