@@ -1,0 +1,93 @@
+/**
+ * Rich display for Jupyter (Deno kernel): live training progress, loss and accuracy curves, and a
+ * proof-of-learning trace viewer, plus the project's kernelspec.
+ *
+ * Every view is a plain object that renders itself: in a notebook through
+ * `[Symbol.for("Jupyter.display")]` (leave it as a cell's last expression, or `await show(view)`),
+ * under `deno run` as compact text through `toString()`. Plots are drawn with Observable Plot on
+ * a server-side DOM (see `plot.ts`), the one plotting path every view uses.
+ *
+ * Views still to come slot in the same way, each a {@link RichView} in its own module: a Delphi
+ * market view (`market_view.ts`: prices over time, positions, resolution) and a network metrics
+ * panel (`network_panel.ts`: job volume, active verifiers, Delphi activity, verification
+ * overhead). {@link TrainingProgress.onVerdict} already takes verifier verdicts for a network
+ * job's progress.
+ *
+ * @example
+ * ```ts
+ * import { BlobStore, defineModel, loadMnist, mlp, Trainer, trainWithProof } from "../../mod.ts";
+ * import { trainingProgress, traceView } from "./mod.ts";
+ *
+ * const spec = await defineModel(mlp({ hidden: [32] }), { seed: 1 });
+ * const trainer = await Trainer.create({ spec, dataset: await loadMnist({ limit: 2048 }), batchSize: 64 });
+ * const progress = trainingProgress({ steps: 200, k: 25, batchSize: 64 });
+ * const { trace } = await trainWithProof({
+ *   trainer,
+ *   steps: 200,
+ *   k: 25,
+ *   store: new BlobStore(await Deno.makeTempDir()),
+ *   onStep: progress.onStep,
+ *   onCheckpoint: progress.onCheckpoint,
+ * });
+ * await progress.done();
+ * progress.curves(); // loss curve (SVG in a notebook)
+ * traceView(trace); // checkpoints on the step axis
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DENO_INSPECT,
+  type Displayable,
+  inJupyter,
+  JUPYTER_DISPLAY,
+  type MimeBundle,
+  RichView,
+  show,
+  type ShowOptions,
+} from "./display.ts";
+export {
+  type EvaluationPoint,
+  type LossPoint,
+  type PanelSize,
+  TrainingCurves,
+  trainingCurves,
+  type TrainingCurvesData,
+} from "./curves.ts";
+export {
+  progressLine,
+  type ProgressOutput,
+  type ProgressSnapshot,
+  TrainingProgress,
+  trainingProgress,
+  type TrainingProgressOptions,
+  type VerdictCounts,
+} from "./progress.ts";
+export {
+  type DisputePathView,
+  SEGMENT_COLORS,
+  SEGMENT_LABELS,
+  type SegmentRow,
+  type SegmentStatus,
+  TraceView,
+  traceView,
+  type TraceViewOptions,
+} from "./trace_view.ts";
+export {
+  type InstalledKernelSpec,
+  installKernelSpec,
+  type InstallKernelSpecOptions,
+  KERNEL_DISPLAY_NAME,
+  KERNEL_NAME,
+  kernelsDir,
+  type KernelsDirOptions,
+  type KernelSpec,
+  kernelSpec,
+} from "./kernelspec.ts";
+
+// The proof and exec types the views take, so this entry point documents on its own.
+export type { Hash } from "../core/hash.ts";
+export type { StepInfo, TrainingPlan } from "../exec/trainer.ts";
+export type { CheckpointRef, Trace } from "../proof/trace.ts";
+export type { SegmentRange, SegmentVerdict } from "../proof/replay.ts";
