@@ -11,8 +11,8 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 /// one `exp` and one `ln`, whatever the number of outcomes:
 /// buying `d` shares moves `e_i` to `e_i * exp(d / b)` and costs `b * ln(S' / S)`; selling is the
 /// mirror image.
-/// @dev Rounding is directed so the market maker never owes more than it holds (see
-/// `docs/delphi.md`): every stored `e_i` is an UPPER bound of `exp(q_i / b)` (so `b ln(e_i)` bounds
+/// @dev Rounding is directed so the market maker never owes more than it holds (the argument is
+/// in `lib/delphi/mod.ts`): every stored `e_i` is an UPPER bound of `exp(q_i / b)` (so `b ln(e_i)` bounds
 /// the shares outstanding), a buy's cost is rounded UP and a sale's proceeds DOWN, so the pool is
 /// always at least `b * ln(S)`, which is at least `max_i q_i`. PRB's `exp`/`ln` are accurate to a
 /// few units in the 18th decimal; the margins below are a thousand times that, and

@@ -57,10 +57,10 @@ export interface Candidate {
 
 /** What an evaluation job commits to, besides the market it resolves. */
 export interface EvaluationSpec {
-  /** Candidate ids (bytes32), in outcome order. */
-  candidates: readonly Hex[];
-  /** Content id of the evaluation dataset (bytes32). */
-  datasetId: Hex;
+  /** Candidate ids (32-byte hex, with or without `0x`), in outcome order. */
+  candidates: readonly string[];
+  /** Content id of the evaluation dataset (32-byte hex, with or without `0x`). */
+  datasetId: string;
   /** The metric. */
   metric: Metric;
   /** Which way the metric ranks; default its natural direction. */
@@ -227,7 +227,7 @@ export async function evaluateCandidates(options: EvaluateOptions): Promise<Eval
     const trainer = await Trainer.create({
       spec: candidate.spec,
       dataset,
-      batchSize: EVAL_BATCH_SIZE,
+      batchSize: 1, // the trainer never trains here; evaluate() takes its own batch size
       ...(profile ? { profile } : {}),
     });
     try {

@@ -4,6 +4,30 @@
  * with {@linkcode delphi}, trade with slippage limits, read prices, positions and history, then
  * resolve from the verified scores (or let it expire) and redeem.
  *
+ * **Cost function: LMSR** (Hanson), `C(q) = b ln(sum_i exp(q_i / b))`, with `b` set from the
+ * creator's funding `F` as the largest `b` with `b ln n <= F`, so the creator's worst loss is
+ * bounded by what it put in. We kept LMSR over the dynamic pari-mutuel `k sqrt(sum q_i^2)` that
+ * Delphi's later markets use: LMSR's loss bound is tight and independent of volume, its prices
+ * are a softmax that never leaves (0, 1), and for model-ranking markets with a verified result
+ * (no creator judgement) a fixed subsidy is the simpler contract to audit. The usual objection,
+ * gas (a sum of `n` exponentials per trade), is answered by caching: the contract stores
+ * `e_i = exp(q_i / b)` per outcome and their sum `S`, so a trade on outcome `i` moves one `e_i`
+ * and costs `b ln(S' / S)`: one `exp` and one `ln` (PRB math) whatever `n` is. A buy costs about
+ * 0.55x a Uniswap V2 swap (`deno task bench delphi`).
+ *
+ * **Solvency.** Each stored `e_i` is rounded up so `b ln e_i >= q_i`; buy costs are rounded up
+ * and sale proceeds down so the pool stays `>= b ln S`. Since `ln S >= ln e_i`, the pool covers
+ * `max_i q_i`, whatever wins; and by the LMSR identity `C(q) = sum_i q_i p_i + b H(p)` it covers
+ * `sum_i q_i p_i`, the expiry payout at final prices. The 0.5% fee is rounded up and kept apart.
+ *
+ * **Resolution.** The market derives its evaluation job id (see `evaluationJobId`); a staked
+ * provider evaluates every candidate under the pinned profile and commits
+ * `keccak256(abi.encode(scores))` in the `JobMarket`. After its challenge window passes with no
+ * successful dispute and every slot is settled, anyone resolves with the scores: the contract
+ * checks them against each paid slot's commitment and picks the best score per the metric's
+ * direction; tied outcomes share the payout. Past the deadline the market expires and every share
+ * redeems at its final price; the creator withdraws the rest. No collateral stays behind.
+ *
  * @example
  * ```ts
  * import { delphi, evaluateCandidates } from "./mod.ts";
