@@ -116,7 +116,10 @@ async function gossipLatencies(nodes: number, announcements: number): Promise<nu
       if (Date.now() > deadline) throw new Error("gossip mesh did not form in 20 s");
       await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 1000)); // a few heartbeats to graft the mesh
+    while (feeds.some((f) => f.meshPeers().length === 0)) {
+      if (Date.now() > deadline) throw new Error("gossip mesh did not graft in 20 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const account = privateKeyToAccount(`0x${"11".repeat(32)}`);
     const latencies: number[] = [];
     for (let n = 0; n < announcements; n++) {

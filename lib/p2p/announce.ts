@@ -10,7 +10,8 @@
  */
 
 import { TopicValidatorResult } from "@libp2p/gossipsub";
-import { type Address, type Hex, isAddressEqual, recoverMessageAddress } from "viem";
+import { isAddressEqual, recoverMessageAddress } from "viem";
+import type { Address, Hex } from "./types.ts";
 import { canonicalJson } from "../core/canonical.ts";
 import { PeerError } from "../core/errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
@@ -164,6 +165,8 @@ export interface AnnouncementFeed extends AsyncIterable<SignedAnnouncement> {
   publish(a: SignedAnnouncement): Promise<void>;
   /** Registers a callback for each accepted announcement. */
   onAnnouncement(listener: (a: SignedAnnouncement) => void): void;
+  /** Peers this node exchanges announcements with directly (its gossip mesh for the topic). */
+  meshPeers(): string[];
   /** Unsubscribes and ends the iterators. */
   close(): void;
 }
@@ -259,6 +262,11 @@ export function joinAnnouncements(host: P2PHost, options: AnnouncementOptions): 
     },
     onAnnouncement(listener): void {
       listeners.add(listener);
+    },
+    meshPeers(): string[] {
+      // The implementation exposes the mesh; the published interface type does not.
+      const impl = pubsub as unknown as { getMeshPeers?: (topic: string) => string[] };
+      return impl.getMeshPeers?.(JOBS_TOPIC) ?? [];
     },
     close(): void {
       if (closed) return;

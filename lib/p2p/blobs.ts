@@ -23,7 +23,7 @@
  */
 
 import { createHash, type Hash as NodeHash } from "node:crypto";
-import type { PeerId } from "@libp2p/interface";
+import type { PeerId } from "./types.ts";
 import { PeerError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import type { BlobStore } from "../proof/store.ts";
@@ -373,7 +373,15 @@ export async function fetchBlob(
     let via: "direct" | "stream";
     if (reply.port !== undefined && reply.ticket !== undefined) {
       const hostname = ipOf(framed.remoteAddr);
-      dataConn = await Deno.connect({ hostname, port: reply.port });
+      try {
+        dataConn = await Deno.connect({ hostname, port: reply.port });
+      } catch (cause) {
+        throw new PeerError(
+          "PEER_UNREACHABLE",
+          `cannot reach ${peerName}'s data port ${hostname}:${reply.port}; fetch with direct: false`,
+          { cause },
+        );
+      }
       dataConn.setNoDelay(true);
       await writeAll(dataConn, reply.ticket);
       const conn = dataConn;
@@ -449,9 +457,16 @@ export async function fetchBlob(
         pending = writeAll(file, c);
         received += chunk.length;
         options.onProgress?.(offset + received, reply.size);
+        if (options.signal?.aborted) {
+          throw interrupted(id, offset + received, reply.size, options.signal.reason);
+        }
       }
       await pending;
     } finally {
+      // Keep every byte that arrived: an interrupted fetch resumes from the partial file's length.
+      await pending.catch(() => {
+        // A failed write shortens the partial file; the resume offset comes from its real length.
+      });
       try {
         file.close();
       } catch {

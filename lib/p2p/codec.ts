@@ -47,7 +47,7 @@ export function encodeMessage(
   value: unknown,
   maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
 ): Uint8Array {
-  const bytes = encode(value);
+  const bytes = encode(value, { ignoreUndefinedProperties: true });
   if (bytes.length > maxBytes) {
     throw new PeerError(
       "PEER_OVERSIZED",

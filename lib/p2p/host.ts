@@ -12,14 +12,14 @@
 
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
+import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { Connection, GossipSub, Libp2pNode, PeerId, Stream } from "./types.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
-import { createLibp2p, type Libp2p } from "libp2p";
+import { createLibp2p } from "libp2p";
 import { PeerError } from "../core/errors.ts";
 import { loadOrCreateIdentity, NodeIdentity } from "./identity.ts";
 import { PeerLimiter, type RateLimits } from "./limits.ts";
@@ -95,7 +95,8 @@ export interface StreamContext {
   connection: Connection;
 }
 
-type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
+/** The libp2p services a host runs. */
+export type HostServices = { pubsub: GossipSub; identify: unknown; ping: unknown };
 
 /**
  * A running libp2p node with limits. `await using` stops it at the end of the scope.
@@ -109,8 +110,12 @@ type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
  * ```
  */
 export class P2PHost {
-  /** The libp2p node, for protocols of this layer. */
-  readonly libp2p: Libp2p<Services>;
+  /**
+   * The libp2p node, for protocols of this layer.
+   *
+   * @ignore
+   */
+  readonly libp2p: Libp2pNode;
   /** The node identity. */
   readonly identity: NodeIdentity;
   /** Limits in force. */
@@ -121,9 +126,13 @@ export class P2PHost {
   readonly #bootstrap: string[];
   readonly #closers = new Set<() => Promise<void> | void>();
 
-  /** Use {@link createHost}. */
+  /**
+   * Use {@link createHost}.
+   *
+   * @ignore
+   */
   constructor(
-    libp2p: Libp2p<Services>,
+    libp2p: Libp2pNode,
     identity: NodeIdentity,
     limits: HostLimits,
     limiter: PeerLimiter,
@@ -143,7 +152,11 @@ export class P2PHost {
     return this.libp2p.peerId;
   }
 
-  /** The gossipsub service. */
+  /**
+   * The gossipsub service.
+   *
+   * @ignore
+   */
   get pubsub(): GossipSub {
     return this.libp2p.services.pubsub;
   }
@@ -343,7 +356,7 @@ export async function createHost(options: HostOptions = {}): Promise<P2PHost> {
         maxInboundDataLength: limits.maxMessageBytes,
       }),
     },
-  }) as unknown as Libp2p<Services>;
+  }) as unknown as Libp2pNode;
   const host = new P2PHost(
     libp2p,
     identity,

@@ -14,10 +14,10 @@
  */
 
 import { generateKeyPair, privateKeyFromRaw } from "@libp2p/crypto/keys";
-import type { PeerId, PrivateKey } from "@libp2p/interface";
+import type { Address, Hex, PeerId, PrivateKey } from "./types.ts";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { type Address, getAddress, type Hex, keccak256, toBytes, toHex } from "viem";
+import { getAddress, keccak256, toBytes, toHex } from "viem";
 import { publicKeyToAddress, sign } from "viem/accounts";
 import { PeerError } from "../core/errors.ts";
 

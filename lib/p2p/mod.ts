@@ -81,3 +81,7 @@ export {
   type WatchOptions,
   watchTaskProgress,
 } from "./tasks.ts";
+
+export type { Address, Connection, Hex, PeerId, PrivateKey, Stream } from "./types.ts";
+export type { Hash } from "../core/hash.ts";
+export { BlobStore } from "../proof/store.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Stream } from "@libp2p/interface";
+import type { Stream } from "./types.ts";
 import { PeerError } from "../core/errors.ts";
 import {
   decodeMessage,
@@ -107,7 +107,11 @@ export class FramedStream {
 
   /** Sends raw bytes with backpressure. */
   async writeBytes(bytes: Uint8Array): Promise<void> {
-    if (!this.stream.send(bytes)) await this.stream.onDrain();
+    try {
+      if (!this.stream.send(bytes)) await this.stream.onDrain();
+    } catch (cause) {
+      throw wrap(cause);
+    }
   }
 
   /** Sends an error frame and closes the stream; never throws (the peer may already be gone). */
@@ -133,6 +137,14 @@ export class FramedStream {
 
   async #fill(): Promise<boolean> {
     if (this.#ended) return false;
+    try {
+      return await this.#fillOnce();
+    } catch (cause) {
+      throw wrap(cause);
+    }
+  }
+
+  async #fillOnce(): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const next = this.#iterator.next();
     const result = this.#readTimeoutMs > 0
@@ -157,4 +169,14 @@ export class FramedStream {
     this.#decoder.push(chunk instanceof Uint8Array ? chunk : chunk.subarray());
     return true;
   }
+}
+
+/** Stream failures from libp2p (resets, aborts) become `PeerError` `PEER_STREAM_RESET`. */
+function wrap(cause: unknown): PeerError {
+  if (cause instanceof PeerError) return cause;
+  return new PeerError(
+    "PEER_STREAM_RESET",
+    `the stream to the peer broke: ${(cause as Error)?.message ?? cause}`,
+    { cause },
+  );
 }

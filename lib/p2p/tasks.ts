@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { PeerId } from "@libp2p/interface";
+import type { PeerId } from "./types.ts";
 import { PeerError } from "../core/errors.ts";
 import type { P2PHost } from "./host.ts";
 import type { FramedStream } from "./stream.ts";

@@ -23,7 +23,10 @@ const eventArb = fc.record({
   t: fc.constant("ev" as const),
   jobId: hashArb,
   step: fc.nat(),
-  loss: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: undefined }),
+  // CBOR has one zero: -0 decodes as 0, so the property uses +0 only.
+  loss: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => x === 0 ? 0 : x), {
+    nil: undefined,
+  }),
   tags: fc.option(fc.array(fc.string({ maxLength: 16 }), { maxLength: 4 }), { nil: undefined }),
 }).map((e) => {
   const out: Record<string, unknown> = { ...e };
