@@ -328,10 +328,7 @@ export class Trainer {
    * A fresh tfjs model holding a state's weights, for prediction or saving; the caller owns it.
    */
   async toLayersModel(state: TrainingState): Promise<LayersModel> {
-    const model = await buildModel(this.spec);
-    const weights = state.variables.slice(0, model.weights.length);
-    model.setWeights(weights.map((v) => tf.tensor(v.data, [...v.shape])));
-    return model;
+    return loadWeights(await buildModel(this.spec), state);
   }
 
   /** Frees the model and optimizer variables. */
@@ -398,6 +395,19 @@ export class Trainer {
       throw new TrainingError("TRAINING_DISPOSED", "this trainer was disposed; create a new one");
     }
   }
+}
+
+/**
+ * Loads the weights of a training state (its first variables, in the model's weight order) into
+ * a model of the same spec; returns the model.
+ */
+export function loadWeights(model: LayersModel, state: TrainingState): LayersModel {
+  tf.tidy(() =>
+    model.setWeights(
+      state.variables.slice(0, model.weights.length).map((v) => tf.tensor(v.data, [...v.shape])),
+    )
+  );
+  return model;
 }
 
 type LossFunction = (out: tf.Tensor, y: tf.Tensor) => tf.Tensor;

@@ -101,6 +101,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobResult>
     await Deno.mkdir(jobDir, { recursive: true });
     const resume = await findResumePoint(store, jobDir, spec.k);
     options.onProgress?.({ kind: "started", jobId, resumedFrom: resume?.state.step ?? 0 });
+    // A resumed job reports the checkpoints it already holds, so watchers see the whole trace.
+    for (const checkpoint of resume?.checkpoints ?? []) {
+      options.onProgress?.({ kind: "checkpoint", jobId, checkpoint });
+    }
     const committed: CheckpointRef[] = [...(resume?.checkpoints ?? [])];
     let saving: Promise<void> = Promise.resolve();
     const stepEvery = options.stepEvery ?? 10;

@@ -13,14 +13,6 @@ import { type JobSpec, validateJobSpec } from "../proof/job.ts";
 /** Where a job stands on this node. */
 export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed";
 
-/** Where to reach a peer. */
-export interface PeerRef {
-  /** libp2p peer id (base58). */
-  readonly peerId: string;
-  /** Its multiaddrs. */
-  readonly addrs: readonly string[];
-}
-
 /** One job as this node knows it. */
 export interface JobRecord {
   /** Job id (SHA-256 hex of the spec; `0x` + this on-chain). */
@@ -29,8 +21,8 @@ export interface JobRecord {
   readonly spec: JobSpec;
   /** The submitter's account. */
   readonly submitter: string;
-  /** Where the submitter serves the job's blobs and listens for progress. */
-  readonly submitterPeer: PeerRef;
+  /** The submitter's libp2p peer id, where the job's blobs are served. */
+  readonly submitterPeer: string;
   /** Status. */
   readonly status: JobStatus;
   /** The slot this node claimed. */
@@ -41,6 +33,8 @@ export interface JobRecord {
   readonly traceRoot?: Hash;
   /** Blob id of the trace, once trained. */
   readonly traceBlob?: Hash;
+  /** What the provider was paid (wei, decimal), once finalized. */
+  readonly paidWei?: string;
   /** Why the job failed, if it did. */
   readonly error?: string;
   /** Last update, ms since the epoch. */

@@ -1,0 +1,192 @@
+/**
+ * The submitter's handle on a job: live progress, the verified result, settlement, cancellation.
+ *
+ * Nothing a provider says is taken on its word. The result is accepted only if the trace rebuilt
+ * from the provider's published checkpoints, under exactly this job's plan, has the Merkle root
+ * the provider committed on-chain and ends at the committed final state, and if the final
+ * checkpoint fetched from the provider hashes to that state.
+ *
+ * @module
+ */
+
+import { TrainingError, VerificationError } from "../core/errors.ts";
+import type { EventLog } from "../core/event_log.ts";
+import type { Hash } from "../core/hash.ts";
+import { buildModel, type LayersModel, type ModelSpec } from "../exec/model.ts";
+import type { TrainingState } from "../exec/state.ts";
+import { loadWeights } from "../exec/trainer.ts";
+import { loadCheckpoint } from "../proof/checkpoint.ts";
+import { type JobSpec, planOfJob } from "../proof/job.ts";
+import type { BlobStore } from "../proof/store.ts";
+import { buildTrace, checkpointSteps, type Trace } from "../proof/trace.ts";
+import type { ProtocolClient } from "../chain/mod.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import { toBytes32 } from "./settlement.ts";
+import type { JobEvent } from "./watch.ts";
+import type { NodeWire } from "./wire.ts";
+
+/** A trained, verified result. */
+export interface TrainedResult {
+  /** The trained model, weights loaded. The caller owns it. */
+  readonly model: LayersModel;
+  /** The final training state (weights and optimizer slots). */
+  readonly state: TrainingState;
+  /** The proof-of-learning trace. */
+  readonly trace: Trace;
+  /** Commitment of the final state. */
+  readonly finalHash: Hash;
+  /** The provider's account. */
+  readonly provider: string;
+}
+
+/** What a job's settlement paid. */
+export interface Settlement {
+  /** Paid to the provider, wei. */
+  readonly paidWei: bigint;
+  /** Protocol fee, wei (70% burned, 30% treasury once distributed). */
+  readonly feeWei: bigint;
+}
+
+/** What {@link Job} needs from its network. */
+export interface JobContext {
+  /** Chain client acting as the submitter. */
+  chain: ProtocolClient;
+  /** The submitter's network. */
+  wire: NodeWire;
+  /** The submitter's blob store (results are fetched into it). */
+  store: BlobStore;
+  /** The job's events (see `watch.ts`). */
+  events: EventLog<JobEvent>;
+  /** Stops following the job. */
+  stop: () => void;
+}
+
+/**
+ * A training job submitted to the network.
+ *
+ * @example
+ * ```ts
+ * declare const job: import("./job.ts").Job;
+ * for await (const e of job.progress()) if (e.kind === "step") console.log(e.step, e.loss);
+ * const { model, trace } = await job.result();
+ * const { paidWei, feeWei } = await job.settled();
+ * ```
+ */
+export class Job {
+  /** Job id (hash of the spec; `0x` + this on-chain). */
+  readonly id: Hash;
+  /** The job spec. */
+  readonly spec: JobSpec;
+  /** The model spec being trained. */
+  readonly modelSpec: ModelSpec;
+  readonly #context: JobContext;
+  #result: Promise<TrainedResult> | undefined;
+
+  /** Wraps a submitted job. */
+  constructor(id: Hash, spec: JobSpec, modelSpec: ModelSpec, context: JobContext) {
+    this.id = id;
+    this.spec = spec;
+    this.modelSpec = modelSpec;
+    this.#context = context;
+  }
+
+  /** Every event of the job so far and as it happens: claim, steps, checkpoints, commit, pay. */
+  progress(): AsyncIterable<JobEvent> {
+    return this.#context.events;
+  }
+
+  /** Waits for the commit and returns the verified result with the weights loaded. */
+  result(): Promise<TrainedResult> {
+    return this.#result ??= this.#verifiedResult();
+  }
+
+  /** Waits until the provider has been paid. */
+  async settled(): Promise<Settlement> {
+    const paid = await nextEvent(this.#context.events, this.id, "paid");
+    return { paidWei: paid.paidWei, feeWei: paid.feeWei };
+  }
+
+  /**
+   * Gives up on the job once its deadline has passed: unclaimed or abandoned slots are refunded
+   * (an abandoning provider is slashed). Returns the refunded amount.
+   */
+  async cancel(): Promise<bigint> {
+    const result = await this.#context.chain.jobs.refund({ jobId: toBytes32(this.id) });
+    this.#context.stop();
+    return result.refundedWei;
+  }
+
+  async #verifiedResult(): Promise<TrainedResult> {
+    const { wire, store, events, chain } = this.#context;
+    const committed = await nextEvent(events, this.id, "committed");
+    const checkpoints = new Map<number, Hash>();
+    for (const e of events.events) if (e.kind === "checkpoint") checkpoints.set(e.step, e.hash);
+    const steps = checkpointSteps(this.spec.steps, this.spec.k);
+    const missing = steps.filter((s) => !checkpoints.has(s));
+    if (missing.length > 0) {
+      throw new VerificationError(
+        "VERIFY_TRACE_INCOMPLETE",
+        `the provider published no checkpoint for steps ${missing.slice(0, 5).join(", ")}; ` +
+          "its commitment cannot be checked: dispute the job",
+        { value: missing },
+      );
+    }
+    const trace = await buildTrace({
+      plan: planOfJob(this.spec),
+      k: this.spec.k,
+      steps: this.spec.steps,
+      jobId: this.id,
+      checkpoints: steps.map((step) => ({
+        step,
+        cursor: step * this.spec.batchSize,
+        hash: checkpoints.get(step)!,
+      })),
+    });
+    const last = trace.checkpoints[trace.checkpoints.length - 1];
+    if (trace.root !== committed.traceRoot || last.hash !== committed.finalHash) {
+      throw new VerificationError(
+        "VERIFY_TRACE_MISMATCH",
+        `the checkpoints the provider published give trace root ${trace.root}, but it committed ` +
+          `${committed.traceRoot}; dispute the job`,
+        { value: { published: trace.root, committed: committed.traceRoot } },
+      );
+    }
+    const peer = await peerIdOfAccount(chain, committed.provider);
+    await wire.fetchBlob(peer, committed.finalHash, store);
+    const state = await loadCheckpoint(store, committed.finalHash);
+    if (state.step !== this.spec.steps) {
+      throw new VerificationError(
+        "VERIFY_TRACE_MISMATCH",
+        `the final checkpoint is at step ${state.step}, the job has ${this.spec.steps}`,
+      );
+    }
+    const model = loadWeights(await buildModel(this.modelSpec), state);
+    return { model, state, trace, finalHash: committed.finalHash, provider: committed.provider };
+  }
+}
+
+/** The first event of `kind` (past or future); a failure or refund first throws. */
+async function nextEvent<K extends JobEvent["kind"]>(
+  events: EventLog<JobEvent>,
+  jobId: Hash,
+  kind: K,
+): Promise<Extract<JobEvent, { kind: K }>> {
+  let event: JobEvent;
+  try {
+    event = await events.first((e) => e.kind === kind || e.kind === "refunded");
+  } catch (cause) {
+    throw new TrainingError(
+      "TRAINING_JOB_FAILED",
+      `job ${jobId.slice(0, 10)} ended before it was ${kind}: ${(cause as Error).message}`,
+      { value: jobId, cause },
+    );
+  }
+  if (event.kind === "refunded") {
+    throw new TrainingError(
+      "TRAINING_JOB_REFUNDED",
+      `job ${jobId.slice(0, 10)} was refunded (${event.amountWei} wei) before it was ${kind}`,
+      { value: jobId },
+    );
+  }
+  return event as Extract<JobEvent, { kind: K }>;
+}

@@ -1,0 +1,337 @@
+/**
+ * The submitter's entry point: a network to train on.
+ *
+ * `Network.local()` is the embedded default: it starts a devnet chain (anvil) with the protocol
+ * deployed, and N provider nodes in this process on loopback, each with its own account, stake,
+ * peer key and data directory. `Network.connect()` joins an existing network (a JSON-RPC URL,
+ * the protocol's addresses, bootstrap peers) with the same API. `network.train()` escrows the
+ * payment, publishes the model and data, announces the job, and returns a {@link Job}.
+ *
+ * @module
+ */
+
+import {
+  createChainClient,
+  createProtocolClient,
+  type Devnet,
+  type ProtocolAddresses,
+  type ProtocolClient,
+  startDevnet,
+} from "../chain/mod.ts";
+import { privateKeyToAccount } from "viem/accounts";
+import { SpecError } from "../core/errors.ts";
+import { EventLog } from "../core/event_log.ts";
+import type { Hash } from "../core/hash.ts";
+import { type Dataset, encodeDataset } from "../exec/dataset.ts";
+import {
+  defineModel,
+  encodeModelSpec,
+  type LayersModel,
+  type LossName,
+  type ModelSpec,
+  type OptimizerInput,
+} from "../exec/model.ts";
+import { createJobSpec, encodeJobSpec, jobIdOf } from "../proof/job.ts";
+import { BlobStore } from "../proof/store.ts";
+import { Job } from "./job.ts";
+import { createP2PWire } from "./p2p_wire.ts";
+import { ProviderNode } from "./provider.ts";
+import { ensurePeerBound, toBytes32 } from "./settlement.ts";
+import { type JobEvent, watchJob } from "./watch.ts";
+import type { NodeWire } from "./wire.ts";
+
+/** One AIGENSYN in wei. */
+const TOKEN = 10n ** 18n;
+
+/**
+ * Peer keys of local networks are sealed with this password (or `$GENSYN_NODE_PASSWORD`) and a
+ * light key derivation: they guard nothing but devnet accounts.
+ */
+const LOCAL_PASSWORD = Deno.env.get("GENSYN_NODE_PASSWORD") ?? "local-devnet";
+const LOCAL_KEY_ITERATIONS = 1_000;
+
+/** Options of {@link Network.local}. */
+export interface LocalNetworkOptions {
+  /** Provider nodes to start. Default 3. */
+  providers?: number;
+  /** Folder for every node's data. Default: a fresh temporary folder, removed by `close()`. */
+  dataDir?: string;
+  /** Profile the providers run. Default `wasm`. */
+  profile?: string;
+  /** Stake each provider keeps. Default 1000 AIGENSYN. */
+  providerStakeWei?: bigint;
+  /**
+   * Advance chain time past the challenge window as soon as a job commits, so jobs settle in
+   * seconds (a devnet shortcut; real networks wait). Default true.
+   */
+  fastSettle?: boolean;
+  /** Log sink for the nodes. Default: silent. */
+  log?: (line: string) => void;
+}
+
+/** Options of {@link Network.connect}. */
+export interface ConnectOptions {
+  /** JSON-RPC endpoint of the chain. */
+  rpcUrl: string;
+  /** Protocol contract addresses. */
+  addresses: ProtocolAddresses;
+  /** The submitter's account key (`0x` hex secp256k1). */
+  accountKey: `0x${string}`;
+  /** Multiaddrs of peers to join through. */
+  bootstrap: string[];
+  /** Folder for this client's peer key and blobs. */
+  dataDir: string;
+  /** Chain id. Default 31337. */
+  chainId?: number;
+  /** Password of the peer key in `dataDir`. Default `$GENSYN_NODE_PASSWORD`. */
+  password?: string;
+}
+
+/** Options of {@link Network.train}. */
+export interface TrainOptions {
+  /** The model: a tfjs model (defined with `seed`, `loss`, `optimizer`) or a ready spec. */
+  model: LayersModel | ModelSpec;
+  /** Training data. */
+  data: Dataset;
+  /** Optimizer steps. */
+  steps: number;
+  /** Examples per step. */
+  batchSize: number;
+  /** Optimizer, when `model` is a tfjs model. Default Adam 1e-3. */
+  optimizer?: OptimizerInput;
+  /** Loss, when `model` is a tfjs model. Default sparse categorical cross-entropy. */
+  loss?: LossName;
+  /** Initializer seed, when `model` is a tfjs model. Default 0. */
+  seed?: number;
+  /** Checkpoint interval. Default 50. */
+  k?: number;
+  /** Payment, wei. Default 10 AIGENSYN. */
+  priceWei?: bigint;
+  /** Execution profile. Default `wasm`. */
+  profile?: string;
+  /** Seed of the data order. Default 0. */
+  dataSeed?: number;
+  /** Seconds until the job must be committed. Default 3600. */
+  timeoutSec?: number;
+  /** Seconds a commit stays open to disputes. Default 600. */
+  challengeWindowSec?: number;
+  /** Stake a provider must lock to claim. Default 100 AIGENSYN. */
+  requiredStakeWei?: bigint;
+}
+
+/**
+ * A network to train on.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "./network.ts";
+ * import { loadMnist } from "../exec/mnist.ts";
+ * import { mlp } from "../exec/zoo.ts";
+ * await using network = await Network.local({ providers: 3 });
+ * const job = await network.train({ model: mlp(), data: await loadMnist(), steps: 500, batchSize: 128 });
+ * for await (const e of job.progress()) if (e.kind === "step") console.log(e.step, e.loss);
+ * const { model, trace } = await job.result();
+ * ```
+ */
+export class Network implements AsyncDisposable {
+  /** The submitter's chain client. */
+  readonly chain: ProtocolClient;
+  /** The submitter's network. */
+  readonly wire: NodeWire;
+  /** The submitter's blob store (models and data it publishes, results it fetches). */
+  readonly store: BlobStore;
+  /** The devnet, for `Network.local()`. */
+  readonly devnet: Devnet | undefined;
+  /** Provider nodes started in this process, for `Network.local()`. */
+  readonly providers: readonly ProviderNode[];
+  readonly #cleanup: (() => Promise<void>)[];
+  readonly #fastSettle: boolean;
+  readonly #abort = new AbortController();
+
+  private constructor(parts: {
+    chain: ProtocolClient;
+    wire: NodeWire;
+    store: BlobStore;
+    devnet?: Devnet;
+    providers?: ProviderNode[];
+    cleanup: (() => Promise<void>)[];
+    fastSettle?: boolean;
+  }) {
+    this.chain = parts.chain;
+    this.wire = parts.wire;
+    this.store = parts.store;
+    this.devnet = parts.devnet;
+    this.providers = parts.providers ?? [];
+    this.#cleanup = parts.cleanup;
+    this.#fastSettle = parts.fastSettle ?? false;
+  }
+
+  /** Starts the embedded local network: a devnet chain and `providers` nodes on loopback. */
+  static async local(options: LocalNetworkOptions = {}): Promise<Network> {
+    const count = options.providers ?? 3;
+    const ownDir = options.dataDir === undefined;
+    const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "gensyn-local-" });
+    const cleanup: (() => Promise<void>)[] = [];
+    const log = options.log ?? (() => {});
+    try {
+      const devnet = await startDevnet();
+      cleanup.unshift(() => devnet.close());
+      if (count + 1 >= devnet.accounts.length - 1) {
+        throw new SpecError(
+          "SPEC_TOO_MANY_PROVIDERS",
+          `a local network has room for ${devnet.accounts.length - 3} providers`,
+          { value: count },
+        );
+      }
+      const chain = devnet.client(1);
+      const store = new BlobStore(`${dataDir}/submitter`);
+      const keys = { password: LOCAL_PASSWORD, keyIterations: LOCAL_KEY_ITERATIONS };
+      const wire = await createP2PWire({ dataDir: `${dataDir}/submitter`, chain, store, ...keys });
+      cleanup.unshift(() => wire.close());
+      await ensurePeerBound(chain, wire.peerPrivateKey);
+      const bootstrap = wire.addrs;
+      const providers = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const nodeDir = `${dataDir}/provider-${i + 1}`;
+          const providerChain = devnet.client(2 + i);
+          const providerWire = await createP2PWire({
+            dataDir: nodeDir,
+            chain: providerChain,
+            store: new BlobStore(nodeDir),
+            bootstrap: [...bootstrap],
+            ...keys,
+          });
+          cleanup.unshift(() => providerWire.close());
+          const node = await ProviderNode.start({
+            dataDir: nodeDir,
+            chain: providerChain,
+            wire: providerWire,
+            peerPrivateKey: providerWire.peerPrivateKey,
+            profile: options.profile,
+            stakeWei: options.providerStakeWei ?? 1000n * TOKEN,
+            log: (line) => log(`[provider ${i + 1}] ${line}`),
+          });
+          cleanup.unshift(() => node.close());
+          return node;
+        }),
+      );
+      if (ownDir) cleanup.push(() => Deno.remove(dataDir, { recursive: true }));
+      return new Network({
+        chain,
+        wire,
+        store,
+        devnet,
+        providers,
+        cleanup,
+        fastSettle: options.fastSettle ?? true,
+      });
+    } catch (error) {
+      for (const step of cleanup) await step().catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Joins an existing network as a submitter: a chain endpoint with the protocol deployed and
+   * peers to join through (`deno task devnet` writes both into its network file).
+   */
+  static async connect(options: ConnectOptions): Promise<Network> {
+    const chain = createProtocolClient(createChainClient({
+      rpcUrl: options.rpcUrl,
+      chainId: options.chainId,
+      addresses: options.addresses,
+      account: privateKeyToAccount(options.accountKey),
+    }));
+    const store = new BlobStore(options.dataDir);
+    const wire = await createP2PWire({
+      dataDir: options.dataDir,
+      chain,
+      store,
+      bootstrap: options.bootstrap,
+      password: options.password,
+    });
+    try {
+      await ensurePeerBound(chain, wire.peerPrivateKey);
+    } catch (error) {
+      await wire.close();
+      throw error;
+    }
+    return new Network({ chain, wire, store, cleanup: [() => wire.close()] });
+  }
+
+  /** Trains a model on the network: escrows payment, publishes, announces; returns the job. */
+  async train(options: TrainOptions): Promise<Job> {
+    const modelSpec = "topology" in options.model && "id" in options.model
+      ? options.model as ModelSpec
+      : await defineModel(options.model as LayersModel, {
+        seed: options.seed,
+        loss: options.loss,
+        optimizer: options.optimizer,
+      });
+    await this.store.put(encodeModelSpec(modelSpec));
+    const datasetBlob = await this.store.put(encodeDataset(options.data));
+    const spec = createJobSpec({
+      model: modelSpec.id,
+      datasetBlob,
+      datasetId: options.data.id,
+      steps: options.steps,
+      batchSize: options.batchSize,
+      k: options.k,
+      profile: options.profile,
+      dataSeed: options.dataSeed,
+      priceWei: options.priceWei ?? 10n * TOKEN,
+    });
+    const jobId = await jobIdOf(spec);
+    // The spec itself is a blob named by the job id: providers fetch it from this node.
+    await this.store.put(encodeJobSpec(spec));
+    await this.chain.jobs.create({
+      specHash: toBytes32(jobId),
+      paymentWei: BigInt(spec.priceWei),
+      timeoutSec: options.timeoutSec ?? 3600,
+      challengeWindowSec: options.challengeWindowSec ?? 600,
+      requiredStakeWei: options.requiredStakeWei ?? 100n * TOKEN,
+      replicas: spec.replicas,
+      checkpointInterval: spec.k,
+    });
+    const events = new EventLog<JobEvent>();
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, this.#abort.signal]);
+    watchJob({ chain: this.chain, wire: this.wire, jobId, events, signal });
+    if (this.#fastSettle) this.#fastForwardOnCommit(jobId, events);
+    const job = new Job(jobId, spec, modelSpec, {
+      chain: this.chain,
+      wire: this.wire,
+      store: this.store,
+      events,
+      stop: () => stop.abort(),
+    });
+    const onChain = await this.chain.jobs.get(toBytes32(jobId));
+    await this.wire.announce(spec, jobId, Number(onChain.deadline));
+    return job;
+  }
+
+  /** Stops every node and the devnet this network started, and removes temporary data. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    const steps = this.#cleanup.splice(0);
+    for (const step of steps) await step().catch(() => {});
+  }
+
+  /** Same as {@link Network.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** On a devnet with `fastSettle`, moves chain time past a committed job's challenge window. */
+  async #fastForwardOnCommit(jobId: Hash, events: EventLog<JobEvent>): Promise<void> {
+    const devnet = this.devnet;
+    if (!devnet) return;
+    try {
+      await events.first((e) => e.kind === "committed");
+      const onChain = await this.chain.jobs.get(toBytes32(jobId));
+      await devnet.increaseTime(onChain.challengeWindowSec + 1);
+    } catch {
+      // Not a job of this chain (or the devnet is closing): nothing to fast-forward.
+    }
+  }
+}

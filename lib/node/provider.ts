@@ -1,0 +1,267 @@
+/**
+ * The provider node: takes jobs from the network, trains them, proves and commits the work, and
+ * collects payment.
+ *
+ * Life of a job on a provider: an offer arrives (signature and on-chain escrow already checked by
+ * the wire) -> the node fetches the job spec from the submitter's bound peer and checks profile,
+ * price and stake -> claims a slot on-chain (a lost race is normal) -> fetches the model and
+ * dataset blobs (hash-checked) -> trains with a checkpoint every `k` steps, publishing progress
+ * for the submitter to watch -> commits
+ * `(finalStateHash, traceRoot)` -> serves its checkpoints to verifiers -> after the challenge window,
+ * finalizes and is paid. Every transition is written to the job record first, so a node killed at
+ * any point picks the job up where it was when it restarts.
+ *
+ * @module
+ */
+
+import type { ProtocolClient } from "../chain/mod.ts";
+import type { Hash } from "../core/hash.ts";
+import type { Dataset } from "../exec/dataset.ts";
+import { getProfile } from "../exec/profile.ts";
+import { decodeJobSpec } from "../proof/job.ts";
+import { BlobStore } from "../proof/store.ts";
+import { executeJob } from "./executor.ts";
+import { type JobRecord, JobRecords } from "./records.ts";
+import {
+  commitResult,
+  ensurePeerBound,
+  ensureStake,
+  finalizeIfDue,
+  toBytes32,
+  tryClaim,
+} from "./settlement.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import type { JobOffer, NodeWire, ProgressUpdate } from "./wire.ts";
+
+/** Options of {@link ProviderNode.start}. */
+export interface ProviderNodeOptions {
+  /** Folder for keys, job records, blobs and checkpoints. */
+  dataDir: string;
+  /** Chain client acting as the provider's account. */
+  chain: ProtocolClient;
+  /** The node's network. */
+  wire: NodeWire;
+  /** The node's secp256k1 peer key, bound on-chain to the account at start. */
+  peerPrivateKey: Uint8Array;
+  /** Execution profile this node runs. Default `wasm`. */
+  profile?: string;
+  /** Refuse jobs paying less than this (total, wei). Default 0. */
+  minPriceWei?: bigint;
+  /** Keep at least this much unlocked stake. Default 0 (stake per job's requirement). */
+  stakeWei?: bigint;
+  /** How often to look for payments that came due. Default 1000 ms. */
+  settlePollMs?: number;
+  /** Log sink. Default `console.log` with a prefix. */
+  log?: (line: string) => void;
+}
+
+/**
+ * A running provider node.
+ *
+ * @example
+ * ```ts
+ * import { ProviderNode } from "./provider.ts";
+ * declare const options: import("./provider.ts").ProviderNodeOptions;
+ * const node = await ProviderNode.start(options);
+ * // ... jobs are taken from the network until:
+ * await node.close();
+ * ```
+ */
+export class ProviderNode {
+  /** Job records. */
+  readonly records: JobRecords;
+  /** Blobs and checkpoints this node holds (and serves). */
+  readonly store: BlobStore;
+  /** The profile this node runs. */
+  readonly profile: string;
+  readonly #options: ProviderNodeOptions;
+  readonly #log: (line: string) => void;
+  readonly #datasets = new Map<Hash, Promise<Dataset>>();
+  readonly #abort = new AbortController();
+  #queue: Promise<void> = Promise.resolve();
+  #settleTimer: ReturnType<typeof setInterval> | undefined;
+  #settling = false;
+  readonly #busy = new Set<Hash>();
+  readonly #queued = new Set<Hash>();
+
+  private constructor(options: ProviderNodeOptions) {
+    this.#options = options;
+    this.records = new JobRecords(options.dataDir);
+    this.store = new BlobStore(options.dataDir);
+    this.profile = getProfile(options.profile ?? "wasm").id;
+    const account = options.chain.account.slice(0, 10);
+    this.#log = options.log ?? ((line) => console.log(`[provider ${account}] ${line}`));
+  }
+
+  /**
+   * Starts a provider: stakes, binds its peer id, resumes unfinished jobs, and starts listening
+   * for announcements.
+   */
+  static async start(options: ProviderNodeOptions): Promise<ProviderNode> {
+    const node = new ProviderNode(options);
+    if (options.stakeWei) await ensureStake(options.chain, options.stakeWei);
+    await ensurePeerBound(options.chain, options.peerPrivateKey);
+    for (const record of await node.records.list()) {
+      if (record.status === "claimed" || record.status === "training") {
+        node.#log(`resuming job ${short(record.jobId)} (${record.status})`);
+        node.#enqueue(record);
+      }
+    }
+    options.wire.onOffer((offer) => node.#onOffer(offer));
+    node.#settleTimer = setInterval(() => node.#settleDue(), options.settlePollMs ?? 1000);
+    node.#log(`ready: profile ${node.profile}, peer ${options.wire.peerId}`);
+    return node;
+  }
+
+  /** Total paid to this node for finished jobs, from its records. */
+  async earnedWei(): Promise<bigint> {
+    const records = await this.records.list();
+    return records.reduce((sum, r) => sum + BigInt(r.paidWei ?? "0"), 0n);
+  }
+
+  /** Stops taking jobs, cancels the running one at its next step, and waits for it to stop. */
+  async close(): Promise<void> {
+    clearInterval(this.#settleTimer);
+    this.#abort.abort();
+    await this.#queue;
+  }
+
+  async #onOffer(offer: JobOffer): Promise<void> {
+    const { jobId } = offer;
+    const id = short(jobId);
+    if (this.#abort.signal.aborted || this.#busy.has(jobId)) return;
+    this.#busy.add(jobId);
+    try {
+      if (offer.priceWei < (this.#options.minPriceWei ?? 0n)) {
+        return this.#log(
+          `job ${id}: skipped, pays ${offer.priceWei} wei, below this node's minimum`,
+        );
+      }
+      if (await this.records.get(jobId)) return;
+      const chain = this.#options.chain;
+      const wire = this.#options.wire;
+      // The spec is the blob named by the job id, served by the submitter's bound peer.
+      const submitterPeer = await peerIdOfAccount(chain, offer.submitter);
+      await wire.fetchBlob(submitterPeer, jobId, this.store);
+      const spec = decodeJobSpec(await this.store.get(jobId));
+      if (spec.profile !== this.profile) {
+        return this.#log(
+          `job ${id}: skipped, pins ${spec.profile}; this node runs ${this.profile}`,
+        );
+      }
+      const job = await chain.jobs.get(toBytes32(jobId));
+      await ensureStake(chain, job.requiredStakeWei);
+      const slot = await tryClaim(chain, jobId);
+      if (slot === undefined) return this.#log(`job ${id}: another provider claimed it first`);
+      const record = await this.records.put({
+        jobId,
+        spec,
+        submitter: offer.submitter,
+        submitterPeer,
+        status: "claimed",
+        slot,
+      });
+      this.#log(`job ${id}: claimed slot ${slot}`);
+      this.#enqueue(record);
+    } catch (error) {
+      this.#log(`job ${id}: not taken: ${(error as Error).message}`);
+    } finally {
+      if (!this.#queued.has(jobId)) this.#busy.delete(jobId);
+    }
+  }
+
+  #enqueue(record: JobRecord): void {
+    this.#busy.add(record.jobId);
+    this.#queued.add(record.jobId);
+    this.#queue = this.#queue.then(() => this.#run(record)).catch((error) => {
+      this.#log(`job ${short(record.jobId)}: ${(error as Error).message}`);
+    }).finally(() => {
+      this.#queued.delete(record.jobId);
+      this.#busy.delete(record.jobId);
+    });
+  }
+
+  async #run(claimed: JobRecord): Promise<void> {
+    if (this.#abort.signal.aborted) return;
+    const { jobId, spec, submitterPeer } = claimed;
+    const id = short(jobId);
+    const wire = this.#options.wire;
+    const publish = (update: Omit<ProgressUpdate, "jobId">) =>
+      wire.publishProgress({ jobId, ...update });
+    try {
+      publish({ step: 0, status: "queued" });
+      for (const blob of [spec.model, spec.datasetBlob]) {
+        if (!(await this.store.has(blob))) {
+          this.#log(`job ${id}: fetching blob ${short(blob)}`);
+          await wire.fetchBlob(submitterPeer, blob, this.store);
+        }
+      }
+      await this.records.update(jobId, { status: "training" });
+      let lastLog = 0;
+      const result = await executeJob({
+        spec,
+        jobId,
+        store: this.store,
+        jobDir: this.records.dirOf(jobId),
+        datasets: this.#datasets,
+        signal: this.#abort.signal,
+        onProgress: (event) => {
+          if (event.kind === "step") {
+            publish({ step: event.step, loss: event.loss, status: "running" });
+            const now = Date.now();
+            if (now - lastLog > 2000) {
+              lastLog = now;
+              this.#log(
+                `job ${id}: step ${event.step}/${spec.steps} loss ${event.loss.toFixed(4)}`,
+              );
+            }
+          } else if (event.kind === "checkpoint") {
+            const { step, hash } = event.checkpoint;
+            publish({ step, checkpoint: { step, hash }, status: "running" });
+          }
+        },
+      });
+      await commitResult(this.#options.chain, {
+        jobId,
+        finalHash: result.finalHash,
+        traceRoot: result.trace.root,
+      });
+      await this.records.update(jobId, {
+        status: "committed",
+        finalHash: result.finalHash,
+        traceRoot: result.trace.root,
+        traceBlob: result.traceBlob,
+      });
+      publish({ step: spec.steps, status: "done" });
+      this.#log(`job ${id}: committed, trace root ${short(result.trace.root)}`);
+    } catch (error) {
+      if (this.#abort.signal.aborted) return; // stopped: the record stays resumable
+      const reason = (error as Error).message;
+      await this.records.update(jobId, { status: "failed", error: reason });
+      publish({ step: 0, status: "failed", message: reason.slice(0, 1000) });
+      this.#log(`job ${id}: failed: ${reason}`);
+    }
+  }
+
+  async #settleDue(): Promise<void> {
+    if (this.#settling) return;
+    this.#settling = true;
+    try {
+      for (const record of await this.records.list()) {
+        if (record.status !== "committed") continue;
+        const paid = await finalizeIfDue(this.#options.chain, record);
+        if (!paid) continue;
+        await this.records.update(record.jobId, { status: "paid", paidWei: String(paid.paidWei) });
+        this.#log(`job ${short(record.jobId)}: paid ${paid.paidWei} wei (fee ${paid.feeWei})`);
+      }
+    } catch (error) {
+      this.#log(`settlement check failed, will retry: ${(error as Error).message}`);
+    } finally {
+      this.#settling = false;
+    }
+  }
+}
+
+function short(hash: string): string {
+  return hash.slice(0, 10);
+}

@@ -1,0 +1,171 @@
+/**
+ * Following a job from the submitter's side: its on-chain life (claimed, committed, paid,
+ * refunded) from `JobMarket` events, and its training progress from the claiming provider's
+ * progress stream, found through the provider's on-chain peer binding. Everything lands in one
+ * {@link EventLog} of {@link JobEvent}s.
+ *
+ * @module
+ */
+
+import type { ProtocolClient } from "../chain/mod.ts";
+import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
+import type { EventLog } from "../core/event_log.ts";
+import type { Hash } from "../core/hash.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import { fromBytes32, toBytes32 } from "./settlement.ts";
+import type { NodeWire } from "./wire.ts";
+
+/** What happens to a job, as its submitter sees it. */
+export type JobEvent =
+  | { readonly kind: "claimed"; readonly slot: number; readonly provider: string }
+  | { readonly kind: "step"; readonly step: number; readonly loss: number }
+  | { readonly kind: "checkpoint"; readonly step: number; readonly hash: Hash }
+  | {
+    readonly kind: "committed";
+    readonly slot: number;
+    readonly provider: string;
+    readonly finalHash: Hash;
+    readonly traceRoot: Hash;
+  }
+  | {
+    readonly kind: "paid";
+    readonly slot: number;
+    readonly paidWei: bigint;
+    readonly feeWei: bigint;
+  }
+  | { readonly kind: "refunded"; readonly amountWei: bigint }
+  | { readonly kind: "failed"; readonly reason: string };
+
+/** Options of {@link watchJob}. */
+export interface WatchJobOptions {
+  /** Chain client (any account). */
+  chain: ProtocolClient;
+  /** The watcher's network. */
+  wire: NodeWire;
+  /** The job. */
+  jobId: Hash;
+  /** Where events go; the log ends when the job is paid, refunded or failed. */
+  events: EventLog<JobEvent>;
+  /** Stops watching. */
+  signal: AbortSignal;
+  /** Chain polling interval. Default 200 ms. */
+  pollMs?: number;
+}
+
+/**
+ * Follows a job until it is paid, refunded or failed, or `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import { watchJob } from "./watch.ts";
+ * import { EventLog } from "../core/event_log.ts";
+ * declare const options: Omit<import("./watch.ts").WatchJobOptions, "events">;
+ * const events = new EventLog<import("./watch.ts").JobEvent>();
+ * watchJob({ ...options, events });
+ * for await (const e of events) console.log(e.kind);
+ * ```
+ */
+export async function watchJob(options: WatchJobOptions): Promise<void> {
+  const { chain, jobId, events, signal } = options;
+  const pollMs = options.pollMs ?? 200;
+  let fromBlock = 0n;
+  const watching = new Set<string>();
+  try {
+    while (!signal.aborted && !events.ended) {
+      const toBlock = await chain.public.getBlockNumber();
+      if (toBlock >= fromBlock) {
+        const logs = await chain.public.getContractEvents({
+          address: chain.addresses.jobMarket,
+          abi: jobMarketAbi,
+          args: { jobId: toBytes32(jobId) },
+          fromBlock,
+          toBlock,
+        });
+        for (const log of logs) {
+          const args = log.args as Record<string, unknown>;
+          switch (log.eventName) {
+            case "JobClaimed": {
+              const provider = String(args.provider);
+              events.push({ kind: "claimed", slot: Number(args.slot), provider });
+              if (!watching.has(provider)) {
+                watching.add(provider);
+                followProgress({ ...options, provider });
+              }
+              break;
+            }
+            case "JobCommitted":
+              events.push({
+                kind: "committed",
+                slot: Number(args.slot),
+                provider: String(args.provider),
+                finalHash: fromBytes32(String(args.finalStateHash)),
+                traceRoot: fromBytes32(String(args.traceRoot)),
+              });
+              break;
+            case "JobFinalized":
+              events.push({
+                kind: "paid",
+                slot: Number(args.slot),
+                paidWei: args.paid as bigint,
+                feeWei: args.fee as bigint,
+              });
+              events.end();
+              break;
+            case "JobRefunded":
+              events.push({ kind: "refunded", amountWei: args.amount as bigint });
+              events.end();
+              break;
+          }
+        }
+        fromBlock = toBlock + 1n;
+      }
+      await abortableSleep(pollMs, signal);
+    }
+  } catch (error) {
+    if (!signal.aborted) events.end(error);
+  }
+}
+
+/** Streams a provider's training progress into the job's events. */
+async function followProgress(
+  options: WatchJobOptions & { provider: string },
+): Promise<void> {
+  const { chain, wire, jobId, events, signal, provider } = options;
+  try {
+    const peer = await peerIdOfAccount(chain, provider);
+    for await (const update of wire.watchProgress(peer, jobId, signal)) {
+      if (update.checkpoint) {
+        events.push({
+          kind: "checkpoint",
+          step: update.checkpoint.step,
+          hash: update.checkpoint.hash,
+        });
+      } else if (update.loss !== undefined) {
+        events.push({ kind: "step", step: update.step, loss: update.loss });
+      }
+      if (update.status === "failed") {
+        events.push({
+          kind: "failed",
+          reason: update.message ?? "the provider reported a failure",
+        });
+      }
+    }
+  } catch (error) {
+    // Progress is informative: the job's outcome comes from the chain. Record why it stopped.
+    if (!signal.aborted && !events.ended) {
+      events.push({ kind: "failed", reason: `progress stream lost: ${(error as Error).message}` });
+    }
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * The narrow interface through which the node's logic talks to other nodes.
+ *
+ * `provider.ts` and `network.ts` speak only in these terms: signed job offers on the gossip
+ * topic, blobs fetched by content id, and progress events a provider publishes and a submitter
+ * watches. Peers find each other's libp2p ids through the chain (`Staking.peerOf`), so nothing a
+ * peer claims about who it is needs to be trusted. `p2p_wire.ts` implements it on `lib/p2p`.
+ *
+ * @module
+ */
+
+import type { Hash } from "../core/hash.ts";
+import type { JobSpec } from "../proof/job.ts";
+import type { BlobStore } from "../proof/store.ts";
+
+/** A job offered on the network: signed by the submitter and checked against its escrow. */
+export interface JobOffer {
+  /** Job id (hash of the spec; also the id of the spec's blob at the submitter). */
+  readonly jobId: Hash;
+  /** The submitter's account. */
+  readonly submitter: string;
+  /** Total payment escrowed, wei. */
+  readonly priceWei: bigint;
+  /** Commit deadline, unix seconds. */
+  readonly deadline: number;
+}
+
+/** One progress event of a job, as a provider publishes it. */
+export interface ProgressUpdate {
+  /** The job. */
+  readonly jobId: Hash;
+  /** Step reached. */
+  readonly step: number;
+  /** Training loss at that step. */
+  readonly loss?: number;
+  /** A checkpoint committed at this point. */
+  readonly checkpoint?: { readonly step: number; readonly hash: Hash };
+  /** Where the job stands. */
+  readonly status: "queued" | "running" | "done" | "failed" | "cancelled";
+  /** Why it failed, for failures. */
+  readonly message?: string;
+}
+
+/** The node's view of the network. */
+export interface NodeWire {
+  /** This node's libp2p peer id. */
+  readonly peerId: string;
+  /** Where this node listens. */
+  readonly addrs: readonly string[];
+  /** The node's secp256k1 peer key (for binding it on-chain). */
+  readonly peerPrivateKey: Uint8Array;
+  /** Signs (with the node's chain account) and gossips a job offer. */
+  announce(spec: JobSpec, jobId: Hash, deadline: number): Promise<void>;
+  /** Receives offers whose signature and on-chain escrow checked out. */
+  onOffer(handler: (offer: JobOffer) => void): void;
+  /** Fetches a blob by content id from a peer into a store (hash-checked, resumable). */
+  fetchBlob(fromPeerId: string, hash: Hash, store: BlobStore): Promise<void>;
+  /** Publishes a progress event of a job this node runs. */
+  publishProgress(update: ProgressUpdate): void;
+  /** Watches a provider's progress events of a job, from the first. */
+  watchProgress(
+    fromPeerId: string,
+    jobId: Hash,
+    signal?: AbortSignal,
+  ): AsyncIterable<ProgressUpdate>;
+  /** Stops the node's networking. */
+  close(): Promise<void>;
+}
