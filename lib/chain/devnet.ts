@@ -9,6 +9,7 @@
 
 import { getAddress, maxUint256 } from "viem";
 import type { Address, Hex } from "./types.ts";
+import { mnemonicToAccount } from "viem/accounts";
 import { ChainError } from "../core/errors.ts";
 import { testStableAbi } from "./artifacts/TestStable.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
@@ -148,6 +149,24 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     await anvil.close();
     throw error;
   }
+}
+
+/** Anvil's default dev mnemonic: its accounts are public test keys, funded only on devnets. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+/**
+ * The private key of devnet account `index` (public knowledge: never fund it on a real chain).
+ *
+ * @example
+ * ```ts
+ * import { devAccountKey } from "./devnet.ts";
+ * const key = devAccountKey(8); // for a provider process joining a devnet
+ * ```
+ */
+export function devAccountKey(index: number): Hex {
+  const key = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index }).getHdKey().privateKey;
+  if (!key) throw new ChainError("NO_ACCOUNT", `cannot derive dev account ${index}`);
+  return `0x${Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** Unlimited allowance, for tests and benches that approve once. */

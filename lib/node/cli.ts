@@ -15,10 +15,11 @@
 
 import { parseArgs } from "node:util";
 import { privateKeyToAccount } from "viem/accounts";
-import { createChainClient, createProtocolClient, type ProtocolAddresses } from "../chain/mod.ts";
+import { createChainClient, createProtocolClient } from "../chain/mod.ts";
 import { BlobStore } from "../proof/store.ts";
 import { ToolkitError } from "../core/errors.ts";
 import { createP2PWire } from "./p2p_wire.ts";
+import type { NetworkFile } from "./network.ts";
 import { ProviderNode } from "./provider.ts";
 
 const HELP = `deno task node: run a provider node
@@ -36,18 +37,6 @@ const HELP = `deno task node: run a provider node
   --help                this text
 
 Environment: GENSYN_ACCOUNT_KEY (account key), GENSYN_NODE_PASSWORD (peer key encryption).`;
-
-/** The network description `deno task devnet` writes and nodes read. */
-export interface NetworkFile {
-  /** JSON-RPC endpoint. */
-  rpcUrl: string;
-  /** Chain id. */
-  chainId: number;
-  /** Protocol contract addresses. */
-  addresses: ProtocolAddresses;
-  /** Multiaddrs to join through. */
-  bootstrap: string[];
-}
 
 const TOKEN = 10n ** 18n;
 

@@ -6,13 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { mnemonicToAccount } from "viem/accounts";
-import { toHex } from "../core/hash.ts";
-import type { NetworkFile } from "./cli.ts";
+import { devAccountKey } from "../chain/mod.ts";
 import { Network } from "./network.ts";
-
-/** Anvil's default dev mnemonic: its accounts are public test keys, funded only on devnets. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -35,16 +30,9 @@ const network = await Network.local({
   log: (line) => console.log(line),
 });
 const devnet = network.devnet!;
-const file: NetworkFile = {
-  rpcUrl: devnet.rpcUrl,
-  chainId: network.chain.chainId,
-  addresses: devnet.addresses,
-  bootstrap: [...network.wire.addrs],
-};
 const path = `${dataDir}/network.json`;
-await Deno.writeTextFile(path, JSON.stringify(file, null, 2));
-const spare = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 8 });
-const spareKey = `0x${toHex(spare.getHdKey().privateKey!)}`;
+await Deno.writeTextFile(path, JSON.stringify(network.describe(), null, 2));
+const spareKey = devAccountKey(8);
 console.log(`
 devnet ready: chain ${devnet.rpcUrl}, ${network.providers.length} providers, submitter ${network.wire.peerId}
 network file: ${path}

@@ -111,8 +111,11 @@ export class Job {
    * (an abandoning provider is slashed). Returns the refunded amount.
    */
   async cancel(): Promise<bigint> {
-    const result = await this.#context.chain.jobs.refund({ jobId: toBytes32(this.id) });
-    this.#context.stop();
+    const { chain, events, stop } = this.#context;
+    const result = await chain.jobs.refund({ jobId: toBytes32(this.id) });
+    stop();
+    events.push({ kind: "refunded", amountWei: result.refundedWei });
+    events.end();
     return result.refundedWei;
   }
 

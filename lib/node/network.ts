@@ -50,6 +50,18 @@ const TOKEN = 10n ** 18n;
 const LOCAL_PASSWORD = Deno.env.get("GENSYN_NODE_PASSWORD") ?? "local-devnet";
 const LOCAL_KEY_ITERATIONS = 1_000;
 
+/** The network description `deno task devnet` writes and nodes read. */
+export interface NetworkFile {
+  /** JSON-RPC endpoint. */
+  rpcUrl: string;
+  /** Chain id. */
+  chainId: number;
+  /** Protocol contract addresses. */
+  addresses: ProtocolAddresses;
+  /** Multiaddrs to join through. */
+  bootstrap: string[];
+}
+
 /** Options of {@link Network.local}. */
 export interface LocalNetworkOptions {
   /** Provider nodes to start. Default 3. */
@@ -308,6 +320,16 @@ export class Network implements AsyncDisposable {
     const onChain = await this.chain.jobs.get(toBytes32(jobId));
     await this.wire.announce(spec, jobId, Number(onChain.deadline));
     return job;
+  }
+
+  /** What other processes need to join this network (`deno task node --network FILE`). */
+  describe(): NetworkFile {
+    return {
+      rpcUrl: this.chain.rpcUrl,
+      chainId: this.chain.chainId,
+      addresses: this.chain.addresses,
+      bootstrap: [...this.wire.addrs],
+    };
   }
 
   /** Stops every node and the devnet this network started, and removes temporary data. */

@@ -34,7 +34,8 @@ export type JobEvent =
     readonly feeWei: bigint;
   }
   | { readonly kind: "refunded"; readonly amountWei: bigint }
-  | { readonly kind: "failed"; readonly reason: string };
+  | { readonly kind: "failed"; readonly reason: string }
+  | { readonly kind: "stalled"; readonly reason: string };
 
 /** Options of {@link watchJob}. */
 export interface WatchJobOptions {
@@ -126,34 +127,41 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
   }
 }
 
-/** Streams a provider's training progress into the job's events. */
+/**
+ * Streams a provider's training progress into the job's events. A lost stream (the provider
+ * restarted, the network blipped) is reported as `stalled` and watched again from the start until
+ * the job commits: a restarted provider re-publishes the checkpoints it resumed from.
+ */
 async function followProgress(
   options: WatchJobOptions & { provider: string },
 ): Promise<void> {
   const { chain, wire, jobId, events, signal, provider } = options;
-  try {
-    const peer = await peerIdOfAccount(chain, provider);
-    for await (const update of wire.watchProgress(peer, jobId, signal)) {
-      if (update.checkpoint) {
-        events.push({
-          kind: "checkpoint",
-          step: update.checkpoint.step,
-          hash: update.checkpoint.hash,
-        });
-      } else if (update.loss !== undefined) {
-        events.push({ kind: "step", step: update.step, loss: update.loss });
+  const committed = () => events.events.some((e) => e.kind === "committed");
+  let retryMs = 250;
+  while (!signal.aborted && !events.ended) {
+    try {
+      const peer = await peerIdOfAccount(chain, provider);
+      for await (const update of wire.watchProgress(peer, jobId, signal)) {
+        retryMs = 250;
+        if (update.checkpoint) {
+          const { step, hash } = update.checkpoint;
+          events.push({ kind: "checkpoint", step, hash });
+        } else if (update.loss !== undefined) {
+          events.push({ kind: "step", step: update.step, loss: update.loss });
+        }
+        if (update.status === "failed") {
+          events.push({
+            kind: "failed",
+            reason: update.message ?? "the provider reported a failure",
+          });
+        }
       }
-      if (update.status === "failed") {
-        events.push({
-          kind: "failed",
-          reason: update.message ?? "the provider reported a failure",
-        });
-      }
-    }
-  } catch (error) {
-    // Progress is informative: the job's outcome comes from the chain. Record why it stopped.
-    if (!signal.aborted && !events.ended) {
-      events.push({ kind: "failed", reason: `progress stream lost: ${(error as Error).message}` });
+      return; // the provider finished the job (or reported its failure)
+    } catch (error) {
+      if (signal.aborted || events.ended || committed()) return;
+      events.push({ kind: "stalled", reason: `progress stream lost: ${(error as Error).message}` });
+      await abortableSleep(retryMs, signal);
+      retryMs = Math.min(retryMs * 2, 5000);
     }
   }
 }

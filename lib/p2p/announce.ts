@@ -138,7 +138,7 @@ export function encodeAnnouncement(a: SignedAnnouncement): Uint8Array {
   const sig = a.signature.slice(2);
   const signature = new Uint8Array(65);
   for (let i = 0; i < 65; i++) signature[i] = parseInt(sig.slice(2 * i, 2 * i + 2), 16);
-  return encodeMessage({ v: 1, ...a, signature }, 4096);
+  return encodeMessage({ v: 1, ...a, priceWei: a.priceWei.toString(), signature }, 4096);
 }
 
 /** Decodes a wire announcement; throws `PEER_MALFORMED`/`PEER_OVERSIZED` on bad input. */

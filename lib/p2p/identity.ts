@@ -72,7 +72,8 @@ export class NodeIdentity {
         `a secp256k1 secret key is 32 bytes, got ${secret.length}`,
       );
     }
-    return new NodeIdentity(privateKeyFromRaw(secret));
+    // Copy: libp2p keeps a reference to the bytes it is given, and callers wipe theirs.
+    return new NodeIdentity(privateKeyFromRaw(new Uint8Array(secret)));
   }
 
   /** The libp2p private key, for handing to libp2p only. */

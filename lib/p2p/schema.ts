@@ -50,10 +50,18 @@ export function uint(max = Number.MAX_SAFE_INTEGER): Schema<number> {
       : fail(p, `uint <= ${max}`, v);
 }
 
-/** A non-negative integer as a bigint below 2^256 (CBOR may carry small ones as numbers). */
+/**
+ * A non-negative integer below 2^256 as a bigint. On the wire it is a decimal string (CBOR
+ * integers stop at 2^64, and token amounts in wei pass that at 18.4 tokens); small values may
+ * also come as numbers or bigints.
+ */
 export const uint256: Schema<bigint> = (v, p) => {
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === "bigint" && v >= 0n && v < 1n << 256n) return v;
+  if (typeof v === "string" && /^(0|[1-9][0-9]{0,77})$/.test(v)) {
+    const n = BigInt(v);
+    if (n < 1n << 256n) return n;
+  }
   return fail(p, "uint256", v);
 };
 

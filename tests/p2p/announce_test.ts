@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  decodeAnnouncement,
+  encodeAnnouncement,
   type JobAnnouncement,
   JOBS_TOPIC,
   joinAnnouncements,
@@ -34,6 +36,15 @@ Deno.test("announcement signatures", async () => {
   assert.equal(await verifyAnnouncement({ ...signed, priceWei: 1n }), false);
   const forged = await mallory.signMessage({ message: "x" });
   assert.equal(await verifyAnnouncement({ ...signed, signature: forged }), false);
+});
+
+Deno.test("announcements carry amounts beyond 64 bits", async () => {
+  for (const priceWei of [0n, 2n ** 64n, 10n ** 24n, 2n ** 256n - 1n]) {
+    const signed = await signAnnouncement(submitter, { ...terms("2"), priceWei });
+    const back = decodeAnnouncement(encodeAnnouncement(signed));
+    assert.equal(back.priceWei, priceWei);
+    assert.equal(await verifyAnnouncement(back), true);
+  }
 });
 
 Deno.test("job announcements over gossip", async (t) => {

@@ -18,6 +18,9 @@ Deno.test("node identity", async (t) => {
       const a = await loadOrCreateIdentity({ dataDir, password: "pw-1", ...FAST });
       const b = await loadOrCreateIdentity({ dataDir, password: "pw-1" });
       assert.equal(a.peerId.toString(), b.peerId.toString());
+      // The reloaded key is usable, not just its id (the decrypted bytes are wiped after loading).
+      assert.deepEqual(b.secretKeyBytes(), a.secretKeyBytes());
+      assert.equal(b.address(), a.address());
       const text = await Deno.readTextFile(`${dataDir}/identity.json`);
       const secretHex = toHex(a.secretKeyBytes()).slice(2);
       assert.ok(!text.includes(secretHex), "secret key must not be stored in the clear");
