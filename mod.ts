@@ -26,6 +26,8 @@
 
 export * from "./lib/core/errors.ts";
 export { type Bytes, type Hash, sha256, sha256Hex } from "./lib/core/hash.ts";
+export { formatUnits, parseUnits } from "./lib/core/units.ts";
+export { EventLog } from "./lib/core/event_log.ts";
 export {
   canonicalJson,
   type CanonicalValue,
@@ -130,3 +132,34 @@ export {
 } from "./lib/proof/replay.ts";
 
 export * from "./lib/chain/mod.ts";
+
+export {
+  type AuditPolicy,
+  createJobSpec,
+  decodeJobSpec,
+  DEFAULT_AUDIT,
+  encodeJobSpec,
+  JOB_SPEC_FORMAT,
+  jobIdOf,
+  type JobSpec,
+  type JobSpecInput,
+  planOfJob,
+} from "./lib/proof/job.ts";
+export {
+  type LocalNetworkOptions,
+  Network,
+  type NetworkConnectOptions,
+  type NetworkFile,
+  type TrainOptions,
+} from "./lib/node/network.ts";
+export { Job, type JobContext, type Settlement, type TrainedResult } from "./lib/node/job.ts";
+export type { JobEvent } from "./lib/node/watch.ts";
+export { ProviderNode, type ProviderNodeOptions } from "./lib/node/provider.ts";
+export { type JobRecord, JobRecords, type JobStatus } from "./lib/node/records.ts";
+export type { JobOffer, NodeWire, ProgressUpdate } from "./lib/node/wire.ts";
+export {
+  executeJob,
+  type ExecuteJobOptions,
+  type JobProgress,
+  type JobResult,
+} from "./lib/node/executor.ts";

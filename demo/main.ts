@@ -1,10 +1,12 @@
 /**
- * `deno task demo`: train an MLP on real MNIST with a checkpoint every `k` steps, evaluate it,
- * print the trace root, then act as a verifier: replay a random segment of the trace, and show
- * that a checkpoint forged by one flipped bit is caught.
+ * `deno task demo`: the whole protocol on one machine. Starts the embedded local network (a devnet
+ * chain with the protocol deployed, three provider nodes on loopback), submits an MNIST training
+ * job, watches it train, checks the result against the provider's on-chain commitment, audits a
+ * random segment of its trace by re-executing it, waits for the payment, and distributes the
+ * protocol fee (70% burned, 30% to the treasury).
  *
- * Options: `--epochs N` (default 2), `--k N` (default 50), `--batch N` (default 128),
- * `--profile ID` (default wasm), `--data-dir DIR` (default `.data/demo`).
+ * Options: `--epochs N` (default 1), `--providers N` (default 3), `--k N` (default 50),
+ * `--batch N` (default 128).
  *
  * @module
  */
@@ -12,131 +14,125 @@
 import { parseArgs } from "node:util";
 import {
   BlobStore,
-  defineModel,
-  encodeState,
-  loadCheckpoint,
+  formatUnits,
   loadMnist,
   mlp,
+  Network,
   replaySegment,
   type SegmentVerdict,
   Trainer,
-  trainWithProof,
-  writeTrace,
 } from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    epochs: { type: "string", default: "2" },
+    epochs: { type: "string", default: "1" },
+    providers: { type: "string", default: "3" },
     k: { type: "string", default: "50" },
     batch: { type: "string", default: "128" },
-    profile: { type: "string", default: "wasm" },
-    "data-dir": { type: "string", default: ".data/demo" },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
-  console.log(
-    "usage: deno task demo [--epochs 2] [--k 50] [--batch 128] [--profile wasm|wasm-scalar|cpu] " +
-      "[--data-dir .data/demo]",
-  );
+  console.log("usage: deno task demo [--epochs 1] [--providers 3] [--k 50] [--batch 128]");
   Deno.exit(0);
 }
-
-const k = Number(values.k);
 const batchSize = Number(values.batch);
-const dataDir = values["data-dir"];
 const interactive = Deno.stdout.isTerminal();
+const aigensyn = (wei: bigint) => `${formatUnits(wei, 18)} AIGENSYN`;
 
 console.log("Loading MNIST (60,000 training and 10,000 test images)...");
 const [train, test] = await Promise.all([loadMnist(), loadMnist({ split: "test" })]);
 
-const model = mlp(); // 784-256-128-10
-const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate: 1e-3 } });
-model.dispose();
-const trainer = await Trainer.create({ spec, dataset: train, batchSize, profile: values.profile });
-const steps = Number(values.epochs) * trainer.sampler.batchesPerEpoch;
-const store = new BlobStore(dataDir);
-
-console.log(`model     ${spec.id}`);
-console.log(`dataset   ${train.id}`);
-console.log(`profile   ${trainer.plan.profile}`);
-console.log(`training  ${steps} steps of ${batchSize}, a checkpoint every ${k} steps`);
-
-const started = performance.now();
-let committed = 0;
-let lastPrint = 0;
-const run = await trainWithProof({
-  trainer,
-  steps,
-  k,
-  store,
-  onCheckpoint: () => committed++,
-  onStep: ({ step, loss }) => {
-    const now = performance.now();
-    if (step !== steps && now - lastPrint < (interactive ? 200 : 2000)) return;
-    lastPrint = now;
-    const rate = (step * batchSize) / ((now - started) / 1000);
-    const line = `step ${String(step).padStart(5)}/${steps}  loss ${loss.toFixed(4)}  ` +
-      `${Math.round(rate)} samples/s  checkpoints ${committed}`;
-    if (interactive) Deno.stdout.writeSync(new TextEncoder().encode(`\r${line}`));
-    else console.log(line);
-  },
-});
-if (interactive) console.log();
-const seconds = (performance.now() - started) / 1000;
-
-const evaluation = trainer.evaluate(run.state, test);
-await Deno.mkdir(dataDir, { recursive: true });
-await writeTrace(`${dataDir}/trace.json`, run.trace);
-console.log(`trained in ${seconds.toFixed(1)} s`);
+let started = performance.now();
+const network = await Network.local({ providers: Number(values.providers) });
 console.log(
-  `test accuracy ${(evaluation.accuracy * 100).toFixed(2)}%  (loss ${evaluation.loss.toFixed(4)})`,
+  `Local network up in ${((performance.now() - started) / 1000).toFixed(1)} s: chain ` +
+    `${network.devnet!.rpcUrl}, ${network.providers.length} providers, submitter ` +
+    `${network.chain.account}`,
 );
-console.log(`final state ${run.finalHash}`);
-console.log(`trace root  ${run.trace.root}  (${run.trace.checkpoints.length} checkpoints)`);
-console.log(`trace file  ${dataDir}/trace.json, checkpoints in ${dataDir}/blobs/`);
+try {
+  const steps = Number(values.epochs) * Math.floor(train.count / batchSize);
+  const priceWei = 25n * 10n ** 18n;
+  const job = await network.train({
+    model: mlp(), // 784-256-128-10
+    data: train,
+    steps,
+    batchSize,
+    k: Number(values.k),
+    optimizer: { name: "adam", learningRate: 1e-3 },
+    seed: 1,
+    priceWei,
+  });
+  console.log(`Job ${job.id.slice(0, 16)}... escrowed ${aigensyn(priceWei)} for ${steps} steps`);
 
-// Verifier: re-execute one random segment from its committed checkpoint.
-const segments = run.trace.checkpoints.length - 1;
-const pick = crypto.getRandomValues(new Uint32Array(1))[0] % segments;
-const t = performance.now();
-const verdict = await replaySegment(run.trace, pick, { trainer, store });
-console.log(`\nreplay of segment ${pick} ${describe(verdict)}`);
-console.log(
-  `  re-executed ${verdict.toStep - verdict.fromStep} of ${steps} steps ` +
-    `(${(100 * (verdict.toStep - verdict.fromStep) / steps).toFixed(1)}% of the training) in ` +
-    `${((performance.now() - t) / 1000).toFixed(2)} s`,
-);
+  started = performance.now();
+  let lastPrint = 0;
+  let checkpoints = 0;
+  for await (const e of job.progress()) {
+    if (e.kind === "claimed") console.log(`claimed by provider ${e.provider} (slot ${e.slot})`);
+    if (e.kind === "checkpoint") checkpoints++;
+    if (e.kind === "step") {
+      const now = performance.now();
+      if (e.step !== steps && now - lastPrint < (interactive ? 200 : 3000)) continue;
+      lastPrint = now;
+      const rate = (e.step * batchSize) / ((now - started) / 1000);
+      const line = `step ${String(e.step).padStart(5)}/${steps}  loss ${e.loss.toFixed(4)}  ` +
+        `${Math.round(rate)} samples/s  checkpoints ${checkpoints}`;
+      if (interactive) Deno.stdout.writeSync(new TextEncoder().encode(`\r${line}`));
+      else console.log(line);
+    }
+    if (e.kind === "committed") {
+      if (interactive) console.log();
+      console.log(`committed on-chain: final state ${e.finalHash.slice(0, 16)}...`);
+      break;
+    }
+  }
 
-// A cheating provider: the checkpoint after that segment with one bit flipped, committed anyway.
-const end = await loadCheckpoint(store, run.trace.checkpoints[pick + 1].hash);
-const forged = end.variables[0].data.slice();
-new Uint32Array(forged.buffer)[0] ^= 1;
-const forgedHash = await store.put(encodeState({
-  ...end,
-  variables: [{ ...end.variables[0], data: forged }, ...end.variables.slice(1)],
-}));
-const forgedTrace = {
-  ...run.trace,
-  checkpoints: run.trace.checkpoints.map((c, i) => i === pick + 1 ? { ...c, hash: forgedHash } : c),
-};
-const caught = await replaySegment(forgedTrace, pick, { trainer, store });
-console.log(`forged checkpoint (1 bit flipped): segment ${pick} ${describe(caught)}`);
-trainer.dispose();
-if (verdict.status !== "valid" || caught.status !== "mismatch") Deno.exit(1);
+  const result = await job.result();
+  console.log(`result verified against the commitment: trace root ${result.trace.root}`);
+
+  // Audit: re-execute one random segment of the trace from the provider's checkpoint.
+  const store = new BlobStore(await Deno.makeTempDir({ prefix: "demo-audit-" }));
+  const trainer = await Trainer.create({ spec: job.modelSpec, dataset: train, batchSize });
+  const segments = result.trace.checkpoints.length - 1;
+  const pick = crypto.getRandomValues(new Uint32Array(1))[0] % segments;
+  const provider = await network.peerOf(result.provider);
+  await network.wire.fetchBlob(provider, result.trace.checkpoints[pick].hash, store);
+  const verdict = await replaySegment(result.trace, pick, { trainer, store });
+  console.log(`audit of segment ${pick}: ${describe(verdict)}`);
+  const evaluation = trainer.evaluate(result.state, test);
+  trainer.dispose();
+  await Deno.remove(store.root, { recursive: true });
+  console.log(`test accuracy ${(evaluation.accuracy * 100).toFixed(2)}%`);
+
+  const { paidWei, feeWei } = await job.settled();
+  console.log(`provider paid ${aigensyn(paidWei)}; protocol fee ${aigensyn(feeWei)}`);
+  const supplyBefore = (await network.chain.token.supply()).totalSupplyWei;
+  const { burnedWei, treasuryWei } = await network.chain.fees.distribute();
+  const supplyAfter = (await network.chain.token.supply()).totalSupplyWei;
+  console.log(
+    `fee distributed: ${aigensyn(burnedWei)} burned, ${aigensyn(treasuryWei)} to the treasury ` +
+      `(total supply ${aigensyn(supplyBefore)} -> ${aigensyn(supplyAfter)})`,
+  );
+  result.model.dispose();
+  if (verdict.status !== "valid") Deno.exitCode = 1;
+} finally {
+  await network.close();
+}
+// libp2p leaves a handle open after stopping; everything is closed, so end the process.
+Deno.exit();
 
 function describe(v: SegmentVerdict): string {
   switch (v.status) {
     case "valid":
-      return `[steps ${v.fromStep}..${v.toStep}]: VALID, bit-identical (${v.hash.slice(0, 16)}...)`;
+      return `steps ${v.fromStep}..${v.toStep} re-executed: VALID, bit-identical`;
     case "mismatch":
-      return `[steps ${v.fromStep}..${v.toStep}]: MISMATCH, committed ${
-        v.expected.slice(0, 16)
-      }... but re-execution gives ${v.actual.slice(0, 16)}...`;
+      return `steps ${v.fromStep}..${v.toStep}: MISMATCH (committed ${v.expected.slice(0, 12)}, ` +
+        `re-executed ${v.actual.slice(0, 12)})`;
     case "missing-checkpoint":
-      return `: checkpoint ${v.hash} is missing`;
+      return `checkpoint ${v.hash.slice(0, 12)} is missing`;
     case "corrupt-checkpoint":
-      return `: checkpoint ${v.hash} is corrupt (${v.reason})`;
+      return `checkpoint ${v.hash.slice(0, 12)} is corrupt: ${v.reason}`;
   }
 }

@@ -58,6 +58,7 @@ export class EventLog<T> implements AsyncIterable<T> {
     throw new Error("the log ended without a matching event");
   }
 
+  /** Iterates every event from the first, waiting for new ones until the log ends. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     let next = 0;
     while (true) {

@@ -18,6 +18,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createChainClient, createProtocolClient } from "../chain/mod.ts";
 import { BlobStore } from "../proof/store.ts";
 import { ToolkitError } from "../core/errors.ts";
+import { parseUnits } from "../core/units.ts";
 import { createP2PWire } from "./p2p_wire.ts";
 import type { NetworkFile } from "./network.ts";
 import { ProviderNode } from "./provider.ts";
@@ -38,17 +39,15 @@ const HELP = `deno task node: run a provider node
 
 Environment: GENSYN_ACCOUNT_KEY (account key), GENSYN_NODE_PASSWORD (peer key encryption).`;
 
-const TOKEN = 10n ** 18n;
-
 function tokens(text: string, flag: string): bigint {
-  if (!/^\d+(\.\d{1,18})?$/.test(text)) {
+  try {
+    return parseUnits(text, 18);
+  } catch {
     throw new ToolkitError(
       "CLI_BAD_AMOUNT",
       `${flag} takes an amount of AIGENSYN like 1000 or 2.5`,
     );
   }
-  const [whole, fraction = ""] = text.split(".");
-  return BigInt(whole) * TOKEN + BigInt(fraction.padEnd(18, "0"));
 }
 
 async function main(): Promise<void> {

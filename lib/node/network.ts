@@ -34,7 +34,7 @@ import {
 import { createJobSpec, encodeJobSpec, jobIdOf } from "../proof/job.ts";
 import { BlobStore } from "../proof/store.ts";
 import { Job } from "./job.ts";
-import { createP2PWire } from "./p2p_wire.ts";
+import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { ensurePeerBound, toBytes32 } from "./settlement.ts";
 import { type JobEvent, watchJob } from "./watch.ts";
@@ -82,7 +82,7 @@ export interface LocalNetworkOptions {
 }
 
 /** Options of {@link Network.connect}. */
-export interface ConnectOptions {
+export interface NetworkConnectOptions {
   /** JSON-RPC endpoint of the chain. */
   rpcUrl: string;
   /** Protocol contract addresses. */
@@ -247,7 +247,7 @@ export class Network implements AsyncDisposable {
    * Joins an existing network as a submitter: a chain endpoint with the protocol deployed and
    * peers to join through (`deno task devnet` writes both into its network file).
    */
-  static async connect(options: ConnectOptions): Promise<Network> {
+  static async connect(options: NetworkConnectOptions): Promise<Network> {
     const chain = createProtocolClient(createChainClient({
       rpcUrl: options.rpcUrl,
       chainId: options.chainId,
@@ -320,6 +320,11 @@ export class Network implements AsyncDisposable {
     const onChain = await this.chain.jobs.get(toBytes32(jobId));
     await this.wire.announce(spec, jobId, Number(onChain.deadline));
     return job;
+  }
+
+  /** The libp2p peer id an account has bound on-chain (e.g. a job's provider). */
+  peerOf(account: string): Promise<string> {
+    return peerIdOfAccount(this.chain, account);
   }
 
   /** What other processes need to join this network (`deno task node --network FILE`). */
