@@ -19,6 +19,9 @@ import {
   signAnnouncement,
 } from "../lib/p2p/mod.ts";
 import { figure } from "./figure.ts";
+import { loadMnist } from "../lib/exec/mnist.ts";
+import { mlp } from "../lib/exec/zoo.ts";
+import { Network } from "../lib/node/network.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -170,5 +173,24 @@ figure("p2p.blob_stream_mb_per_s", stream, "MB/s");
 const lat = await gossipLatencies(NODES, ANNOUNCEMENTS);
 figure("gossip.p50_ms", percentile(lat, 50), "ms");
 figure("gossip.p99_ms", percentile(lat, 99), "ms");
+
+// The embedded network: ready to take a job, then one job end to end.
+const startedAt = performance.now();
+const network = await Network.local({ providers: 3 });
+figure("devnet.start_s", (performance.now() - startedAt) / 1000, "s");
+try {
+  const job = await network.train({
+    model: mlp({ hidden: [64] }),
+    data: await loadMnist({ limit: 4096 }),
+    steps: 100,
+    batchSize: 64,
+    k: 25,
+  });
+  await job.result();
+  await job.settled();
+  figure("e2e.jobs_settled", 1, "jobs");
+} finally {
+  await network.close();
+}
 // libp2p's TCP listener (under Deno's node:net) keeps the event loop alive after stop().
 Deno.exit(0);
