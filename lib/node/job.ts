@@ -119,6 +119,20 @@ export class Job {
     return result.refundedWei;
   }
 
+  /**
+   * After the deadline, reopens slots whose provider abandoned the job (it is slashed) with a new
+   * deadline `timeoutSec` from now, and offers the job to the network again. Returns how many
+   * slots reopened.
+   */
+  async reassign(options: { timeoutSec?: number } = {}): Promise<number> {
+    const { chain, wire } = this.#context;
+    const now = (await chain.public.getBlock({ blockTag: "latest" })).timestamp;
+    const deadline = now + BigInt(options.timeoutSec ?? 3600);
+    const { reopened } = await chain.jobs.reassign({ jobId: toBytes32(this.id), deadline });
+    if (reopened > 0) await wire.announce(this.spec, this.id, Number(deadline));
+    return reopened;
+  }
+
   async #verifiedResult(): Promise<TrainedResult> {
     const { wire, store, events, chain } = this.#context;
     const committed = await nextEvent(events, this.id, "committed");

@@ -92,3 +92,31 @@ Deno.test("a provider that stops mid-job: after the deadline the escrow comes ba
   assert.equal(slot.status, "Slashed");
   await assert.rejects(() => job.result(), TrainingError);
 });
+
+Deno.test("an abandoned job is reassigned after its deadline and another provider finishes it", async () => {
+  await using network = await Network.local({ providers: 2 });
+  const data = await loadMnist({ limit: 4096 });
+  const job = await network.train({
+    model: mlp({ hidden: [256, 128] }),
+    data,
+    steps: 300,
+    batchSize: 64,
+    k: 50,
+    timeoutSec: 600,
+  });
+  let first = "";
+  for await (const e of job.progress()) {
+    if (e.kind === "claimed") first = e.provider;
+    if (e.kind === "checkpoint" && e.step >= 50) break;
+  }
+  const index = [2, 3].findIndex((i) => network.devnet!.accounts[i] === first);
+  await network.providers[index].close(); // gone for good, mid-job
+  await network.devnet!.increaseTime(601);
+  assert.equal(await job.reassign({ timeoutSec: 600 }), 1);
+  const result = await job.result();
+  assert.notEqual(result.provider, first);
+  const { paidWei } = await job.settled();
+  assert.ok(paidWei > 0n);
+  assert.equal(await network.providers[1 - index].earnedWei(), paidWei);
+  result.model.dispose();
+});
