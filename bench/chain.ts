@@ -10,10 +10,10 @@
  */
 
 import { type Hex, keccak256, maxUint256, toBytes } from "viem";
-import { uniswapV2Router02Abi } from "../lib/chain/artifacts/UniswapV2Router02.ts";
 import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
 import { runInvariantFuzz } from "../lib/chain/fuzz.ts";
 import { type Devnet, type ProtocolClient, send, startDevnet } from "../lib/chain/mod.ts";
+import { univ2SwapGas } from "./_univ2.ts";
 import { figure } from "./figure.ts";
 
 const TOKEN = 10n ** 18n;
@@ -146,26 +146,8 @@ async function gasFigures(devnet: Devnet): Promise<void> {
     amountWei: TOKEN,
   });
   figure("gas.erc20_transfer", Number(transfer.gasUsed), "gas");
-  const swapper = devnet.client(7);
-  await swapper.token.approve({
-    spender: devnet.addresses.uniswapRouter,
-    amountWei: maxUint256,
-    token: devnet.addresses.stable,
-  });
-  const swap = await send(swapper, {
-    address: devnet.addresses.uniswapRouter,
-    abi: uniswapV2Router02Abi,
-    functionName: "swapExactTokensForTokens",
-    args: [
-      100n * 10n ** 6n,
-      0n,
-      [devnet.addresses.stable, devnet.addresses.token],
-      swapper.account,
-      (await devnet.now()) + 600n,
-    ],
-    action: "uniswap swap",
-  });
-  figure("gas.univ2_swap", Number(swap.gasUsed), "gas");
+  const swapGas = await univ2SwapGas(devnet, 100n * 10n ** 6n);
+  figure("gas.univ2_swap", Number(swapGas), "gas");
 }
 
 /** Payment amounts that stress rounding: tiny, odd, fee-boundary, and near the uint96 maximum. */

@@ -13,11 +13,11 @@
  */
 
 import { maxUint256 } from "viem";
-import { uniswapV2Router02Abi } from "../lib/chain/artifacts/UniswapV2Router02.ts";
 import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
 import { type Devnet, send, startDevnet } from "../lib/chain/mod.ts";
 import { createMarket, delphi, scoresHash } from "../lib/delphi/mod.ts";
 import { runSolvencyFuzz } from "../lib/delphi/solvency.ts";
+import { univ2SwapGas } from "./_univ2.ts";
 import { figure } from "./figure.ts";
 
 const USD = 10n ** 6n;
@@ -82,28 +82,10 @@ async function gasFigures(devnet: Devnet): Promise<void> {
   figure("gas.delphi_redeem", Number(redeemed.gasUsed), "gas");
 
   // The reference: a Uniswap V2 router swap, stable -> AIGENSYN, by an account holding both.
-  const swapper = devnet.client(7);
-  await swapper.token.approve({
-    spender: devnet.addresses.uniswapRouter,
-    amountWei: maxUint256,
-    token: devnet.addresses.stable,
-  });
-  const swap = await send(swapper, {
-    address: devnet.addresses.uniswapRouter,
-    abi: uniswapV2Router02Abi,
-    functionName: "swapExactTokensForTokens",
-    args: [
-      100n * USD,
-      0n,
-      [devnet.addresses.stable, devnet.addresses.token],
-      swapper.account,
-      (await devnet.now()) + 600n,
-    ],
-    action: "uniswap swap",
-  });
-  figure("gas.univ2_swap", Number(swap.gasUsed), "gas");
-  figure("delphi.trade_gas_vs_swap", Number(bought.gasUsed) / Number(swap.gasUsed), "ratio");
-  figure("delphi.sell_gas_vs_swap", Number(sold.gasUsed) / Number(swap.gasUsed), "ratio");
+  const swapGas = await univ2SwapGas(devnet, 100n * USD);
+  figure("gas.univ2_swap", Number(swapGas), "gas");
+  figure("delphi.trade_gas_vs_swap", Number(bought.gasUsed) / Number(swapGas), "ratio");
+  figure("delphi.sell_gas_vs_swap", Number(sold.gasUsed) / Number(swapGas), "ratio");
 }
 
 const runs = Number(Deno.args[1] ?? 300);

@@ -11,6 +11,7 @@
  */
 
 import { DatasetError } from "../core/errors.ts";
+import { readMaybeGzip } from "./idx.ts";
 import { createDataset, type Dataset } from "./dataset.ts";
 
 /** Parameters of {@linkcode parseCsvDataset} and {@linkcode loadCsvDataset}. */
@@ -272,26 +273,8 @@ export async function parseCsvDataset(text: string, params: CsvDatasetParams): P
  * ```
  */
 export async function loadCsvDataset(path: string, params: CsvDatasetParams): Promise<Dataset> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (cause) {
-    if (cause instanceof Deno.errors.NotFound) {
-      throw new DatasetError(
-        "DATASET_NOT_FOUND",
-        `no CSV file at ${path}; check the path (relative paths are resolved from ${Deno.cwd()})`,
-        { value: path, cause },
-      );
-    }
-    if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) {
-      throw new DatasetError(
-        "DATASET_NOT_FOUND",
-        `no permission to read ${path}; run with --allow-read (or -A)`,
-        { value: path, cause },
-      );
-    }
-    throw cause;
-  }
+  // Shared with the IDX loader: typed errors for missing files and permissions, and gzip.
+  const text = new TextDecoder().decode(await readMaybeGzip(path));
   try {
     return await parseCsvDataset(text, params);
   } catch (e) {
