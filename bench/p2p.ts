@@ -192,5 +192,3 @@ try {
 } finally {
   await network.close();
 }
-// libp2p's TCP listener (under Deno's node:net) keeps the event loop alive after stop().
-Deno.exit(0);

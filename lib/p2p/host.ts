@@ -10,6 +10,8 @@
  * @module
  */
 
+// Must load before libp2p creates its peer store (see the module for why).
+import "./deno_compat.ts";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { gossipsub } from "@libp2p/gossipsub";
