@@ -1,0 +1,522 @@
+/**
+ * A DiLoCo worker on libp2p: the thin network shell around the pure outer step (`outer.ts`),
+ * compression (`compress.ts`) and round rule (`membership.ts`).
+ *
+ * Each {@link DistWorker} owns a libp2p host speaking {@link DIST_PROTOCOL}, one deterministic
+ * `Trainer` per data shard it trains, and its own inner optimizer state (DiLoCo keeps inner Adam
+ * moments per worker across rounds). A round is four phases, each a method:
+ *
+ * 1. `train`: from the outer weights, `innerSteps` steps over the worker's shards; every chunk is
+ *    an auditable segment with start and end state commitments.
+ * 2. `send`: the compressed pseudo-gradient to every other member (a header frame, then the raw
+ *    payload; the receiver acknowledges once stored).
+ * 3. `collect`: wait until every member's delta is in, the member disconnected, or the deadline.
+ * 4. `aggregate`: apply the round rule, the outer step, and commit the new outer state.
+ *
+ * `round.ts` drives W workers through these phases.
+ *
+ * @module
+ */
+
+import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
+import type { Hash } from "../core/hash.ts";
+import type { Dataset } from "../exec/dataset.ts";
+import type { ModelSpec } from "../exec/model.ts";
+import type { TrainingState } from "../exec/state.ts";
+import { Trainer } from "../exec/trainer.ts";
+import { encodeMessage, FRAME_HEADER_BYTES } from "../p2p/codec.ts";
+import { createHost, type P2PHost } from "../p2p/host.ts";
+import { hash, literal, object, optional, str, uint, union } from "../p2p/schema.ts";
+import type { FramedStream } from "../p2p/stream.ts";
+import { commitState, decodeState } from "../proof/commitment.ts";
+import {
+  compressDelta,
+  compressedSize,
+  type CompressionOptions,
+  DEFAULT_INT8_BLOCK_SIZE,
+} from "./compress.ts";
+import {
+  assignShards,
+  decideRound,
+  type DeltaMessage,
+  type RejectedDelta,
+  splitSteps,
+} from "./membership.ts";
+import {
+  aggregateDeltas,
+  commitOuterState,
+  DILOCO_OUTER,
+  encodeOuterState,
+  initialOuterState,
+  outerFromTrainingState,
+  type OuterOptimizerConfig,
+  type OuterState,
+  outerStep,
+  parameterCount,
+  pseudoGradient,
+  skipOuterStep,
+} from "./outer.ts";
+
+/** The libp2p protocol of distributed training rounds. */
+export const DIST_PROTOCOL = "/gensyn/dist/1.0.0";
+
+const requestSchema = union({
+  delta: object({
+    t: literal("delta"),
+    round: uint(),
+    worker: uint(1 << 16),
+    encoding: literal("fp32", "fp16", "int8"),
+    blockSize: optional(uint(1 << 20)),
+    bytes: uint(1 << 30),
+  }),
+  "state?": object({ t: literal("state?") }),
+});
+
+const ackSchema = union({
+  ok: object({ t: literal("ok") }),
+  state: object({ t: literal("state"), round: uint(), bytes: uint(1 << 30), hash }),
+  err: object({ t: literal("err"), code: str(64), message: str(4096) }),
+});
+
+/** One auditable inner segment: a worker's steps on one shard in one round. */
+export interface InnerSegment {
+  /** Round. */
+  readonly round: number;
+  /** Worker. */
+  readonly worker: number;
+  /** Data shard trained. */
+  readonly shard: number;
+  /** Inner steps in the segment. */
+  readonly steps: number;
+  /** Commitment of the inner state (weights, inner optimizer slots, step, cursor) at the start. */
+  readonly startHash: Hash;
+  /** Commitment of the inner state at the end. */
+  readonly endHash: Hash;
+  /** Mean training loss over the segment's steps. */
+  readonly loss: number;
+}
+
+/** Options of {@link DistWorker.start}. */
+export interface DistWorkerOptions {
+  /** Worker index (also the home of data shard `id`). */
+  id: number;
+  /** Model and inner optimizer. */
+  spec: ModelSpec;
+  /** Training data, split into `shards` strided shards. */
+  dataset: Dataset;
+  /** Number of data shards of the job. */
+  shards: number;
+  /** Examples per inner step. */
+  batchSize: number;
+  /** Inner steps per round. */
+  innerSteps: number;
+  /** Seed of the data order. Default 0. */
+  dataSeed?: number;
+  /** Execution profile. Default the trainer's default. */
+  profile?: string;
+  /** Delta compression. Default int8 with blocks of {@link DEFAULT_INT8_BLOCK_SIZE}. */
+  compression?: CompressionOptions;
+  /** Outer optimizer. Default {@link DILOCO_OUTER}. */
+  outer?: OuterOptimizerConfig;
+  /** Multiaddrs to dial at start. */
+  bootstrap?: string[];
+  /** Receives every peer rejection (default: silent; rejections are reported in round reports). */
+  onReject?: (code: string, reason: string) => void;
+}
+
+/** Where a worker is reached, for the roster every worker keeps. */
+export interface RosterEntry {
+  /** Peer id string. */
+  readonly peerId: string;
+  /** A dialable multiaddr ending in `/p2p/<peer id>`. */
+  readonly addr: string;
+}
+
+/** One worker of a DiLoCo job: a libp2p host, its trainers, inner state and outer state. */
+export class DistWorker {
+  /** Worker index. */
+  readonly id: number;
+  /** The libp2p host. */
+  readonly host: P2PHost;
+  /** The current outer state. */
+  outer: OuterState;
+  /** Bytes this worker sent (headers and payloads). */
+  bytesSent = 0;
+  readonly #options: DistWorkerOptions;
+  readonly #trainers = new Map<number, Trainer>();
+  readonly #inbox = new Map<number, Map<number, DeltaMessage>>();
+  readonly #gone = new Set<number>();
+  #roster = new Map<number, RosterEntry>();
+  #slots: TrainingState["variables"];
+  #innerStep = 0;
+  #delta: DeltaMessage | undefined;
+  #wake: () => void = () => {};
+  #stopped = false;
+
+  private constructor(options: DistWorkerOptions, host: P2PHost, base: Trainer) {
+    this.id = options.id;
+    this.host = host;
+    this.#options = options;
+    this.#trainers.set(options.id, base);
+    const init = base.initialState();
+    const nWeights = base.model.weights.length;
+    this.outer = initialOuterState(init.variables.slice(0, nWeights));
+    this.#slots = init.variables.slice(nWeights);
+  }
+
+  /**
+   * Starts a worker: its host (listening on loopback) and the trainer of its home shard. The outer
+   * state starts at the spec's initial weights; a late joiner replaces it with {@link fetchOuter}.
+   *
+   * @example
+   * ```ts ignore
+   * const w = await DistWorker.start({ id: 0, spec, dataset, shards: 4, batchSize: 64, innerSteps: 50 });
+   * ```
+   */
+  static async start(options: DistWorkerOptions): Promise<DistWorker> {
+    if (!Number.isSafeInteger(options.innerSteps) || options.innerSteps < 1) {
+      throw new SpecError(
+        "SPEC_INVALID_STEPS",
+        `innerSteps must be a positive integer, got ${options.innerSteps}`,
+        { value: options.innerSteps },
+      );
+    }
+    const base = await Trainer.create({
+      spec: options.spec,
+      dataset: options.dataset,
+      batchSize: options.batchSize,
+      dataSeed: options.dataSeed ?? 0,
+      shard: { index: options.id % options.shards, of: options.shards },
+      ...(options.profile ? { profile: options.profile } : {}),
+    });
+    const host = await createHost({
+      bootstrap: options.bootstrap ?? [],
+      onReject: (r) => options.onReject?.(r.code, `${r.peer} ${r.protocol}: ${r.reason}`),
+    });
+    const worker = new DistWorker(options, host, base);
+    await worker.#serve();
+    return worker;
+  }
+
+  /** Parameters in the model (the length of every delta). */
+  get parameterCount(): number {
+    return parameterCount(this.outer.weights);
+  }
+
+  /** Where this worker is reached. */
+  get rosterEntry(): RosterEntry {
+    return { peerId: this.host.peerId.toString(), addr: this.host.multiaddrs()[0] };
+  }
+
+  /** Sets who is who: worker index to peer. Deltas from peers not on it are refused. */
+  setRoster(roster: ReadonlyMap<number, RosterEntry>): void {
+    this.#roster = new Map(roster);
+  }
+
+  /** Replaces the outer state with the one a member serves (a late joiner's first act). */
+  async fetchOuter(from: number): Promise<Hash> {
+    const framed = await this.host.open(this.#addrOf(from), DIST_PROTOCOL);
+    try {
+      await framed.write({ t: "state?" });
+      const reply = await framed.readOne(ackSchema);
+      if (reply.t !== "state") {
+        throw new PeerError("PEER_MALFORMED", `worker ${from} refused the outer state`, {
+          value: reply,
+        });
+      }
+      const bytes = await readExactly(framed, reply.bytes);
+      const outer = outerFromTrainingState(decodeState(bytes));
+      const got = await commitOuterState(outer);
+      if (got !== reply.hash) {
+        throw new VerificationError(
+          "VERIFY_OUTER_STATE_MISMATCH",
+          `worker ${from} announced outer state ${reply.hash} but sent ${got}`,
+          { value: got },
+        );
+      }
+      this.outer = outer;
+      return got;
+    } finally {
+      await framed.close().catch(() => {
+        // The server may have closed first; nothing left to do.
+      });
+    }
+  }
+
+  /** Phase 1: `innerSteps` steps from the outer weights over this worker's shards. */
+  async train(members: readonly number[]): Promise<InnerSegment[]> {
+    const { shards, innerSteps, batchSize } = this.#options;
+    const mine = assignShards({ shards, members }).get(this.id) ?? [];
+    const split = splitSteps(innerSteps, mine);
+    const round = this.outer.round;
+    let state: TrainingState = {
+      step: this.#innerStep,
+      cursor: 0,
+      variables: [...this.outer.weights, ...this.#slots],
+    };
+    const segments: InnerSegment[] = [];
+    for (const [i, shard] of mine.entries()) {
+      if (split[i] === 0) continue;
+      const trainer = await this.#trainerFor(shard);
+      // The data position is a function of (round, shard) only, so a shard's new owner after a
+      // reassignment knows where to read without any handover.
+      const start: TrainingState = { ...state, cursor: round * innerSteps * batchSize };
+      const startHash = await commitState(start);
+      let lossSum = 0;
+      state = await trainer.run(start, split[i], { onStep: (s) => lossSum += s.loss });
+      segments.push({
+        round,
+        worker: this.id,
+        shard,
+        steps: split[i],
+        startHash,
+        endHash: await commitState(state),
+        loss: lossSum / split[i],
+      });
+    }
+    const nWeights = this.outer.weights.length;
+    this.#slots = state.variables.slice(nWeights).map((v) => ({ ...v, data: v.data.slice() }));
+    this.#innerStep = state.step;
+    const delta = pseudoGradient(this.outer.weights, state.variables);
+    const compression = this.#compression;
+    this.#delta = {
+      round,
+      worker: this.id,
+      encoding: compression.encoding,
+      ...(compression.encoding === "int8" ? { blockSize: compression.blockSize } : {}),
+      payload: compressDelta(delta, compression),
+    };
+    return segments;
+  }
+
+  /**
+   * Replaces this round's outgoing payload (tests use it to send a malformed delta). The worker
+   * counts exactly what it sends, so it judges its own delta as the others do.
+   */
+  tamper(change: (payload: Uint8Array) => Uint8Array): void {
+    if (!this.#delta) throw new SpecError("SPEC_NO_DELTA", "train before tampering");
+    this.#delta = { ...this.#delta, payload: change(this.#delta.payload) };
+  }
+
+  /** Phase 2: sends this round's delta to every other member; resolves when all acknowledged. */
+  async send(members: readonly number[]): Promise<void> {
+    const delta = this.#delta;
+    if (!delta) throw new SpecError("SPEC_NO_DELTA", "call train() before send()");
+    this.#store(delta);
+    const header = {
+      t: "delta",
+      round: delta.round,
+      worker: delta.worker,
+      encoding: delta.encoding,
+      ...(delta.blockSize === undefined ? {} : { blockSize: delta.blockSize }),
+      bytes: delta.payload.length,
+    };
+    const headerBytes = FRAME_HEADER_BYTES + encodeMessage(header).length;
+    await Promise.all(
+      members.filter((m) => m !== this.id).map(async (m) => {
+        let framed: FramedStream;
+        try {
+          framed = await this.host.open(this.#addrOf(m), DIST_PROTOCOL);
+        } catch (e) {
+          // A member that left cannot be reached; the round rule counts it as absent.
+          this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
+          return;
+        }
+        try {
+          await framed.write(header);
+          await framed.writeBytes(delta.payload);
+          this.bytesSent += headerBytes + delta.payload.length;
+          const ack = await framed.readOne(ackSchema);
+          if (ack.t === "err") this.#options.onReject?.(ack.code, `worker ${m}: ${ack.message}`);
+        } catch (e) {
+          // Same: a member gone mid-transfer is absent by the rule, not a failure of this worker.
+          this.#options.onReject?.((e as PeerError).code ?? "PEER_STREAM_RESET", String(e));
+        } finally {
+          await framed.close().catch(() => {
+            // Already reset by the remote; nothing to close.
+          });
+        }
+      }),
+    );
+  }
+
+  /**
+   * Phase 3: waits until every member's delta for the current round is in, or the member
+   * disconnected, or `timeoutMs` passed.
+   */
+  async collect(members: readonly number[], timeoutMs: number): Promise<void> {
+    const round = this.outer.round;
+    const deadline = Date.now() + timeoutMs;
+    const pending = (): number[] =>
+      members.filter((m) => !this.#inbox.get(round)?.has(m) && !this.#gone.has(m));
+    while (pending().length > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** Phase 4: applies the round rule and the outer step; returns the decision and the new hash. */
+  async aggregate(members: readonly number[]): Promise<{
+    counted: number[];
+    absent: number[];
+    rejected: RejectedDelta[];
+    hash: Hash;
+  }> {
+    const round = this.outer.round;
+    const decision = decideRound({
+      round,
+      count: this.parameterCount,
+      members,
+      received: this.#inbox.get(round) ?? new Map(),
+    });
+    this.outer = decision.counted.length > 0
+      ? outerStep(this.outer, aggregateDeltas(decision.deltas), this.#options.outer ?? DILOCO_OUTER)
+      : skipOuterStep(this.outer);
+    this.#inbox.delete(round);
+    this.#delta = undefined;
+    return {
+      counted: [...decision.counted],
+      absent: [...decision.absent],
+      rejected: [...decision.rejected],
+      hash: await commitOuterState(this.outer),
+    };
+  }
+
+  /** The trainer of shard 0 of this worker (for evaluation). */
+  get trainer(): Trainer {
+    return this.#trainers.values().next().value!;
+  }
+
+  /** The outer weights as a full training state this worker's trainers accept. */
+  outerTrainingState(): TrainingState {
+    return { step: 0, cursor: 0, variables: [...this.outer.weights, ...this.#slots] };
+  }
+
+  /** Stops the host and frees the trainers. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.host.stop();
+    for (const t of this.#trainers.values()) t.dispose();
+  }
+
+  /** Stops the worker at the end of an `await using` scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  get #compression(): CompressionOptions & { blockSize: number } {
+    const c = this.#options.compression ?? { encoding: "int8" };
+    return { encoding: c.encoding, blockSize: c.blockSize ?? DEFAULT_INT8_BLOCK_SIZE };
+  }
+
+  #addrOf(worker: number): string {
+    const entry = this.#roster.get(worker);
+    if (!entry) {
+      throw new PeerError("PEER_UNKNOWN", `worker ${worker} is not on the roster`, {
+        value: worker,
+      });
+    }
+    return entry.addr;
+  }
+
+  #workerOf(peer: string): number | undefined {
+    for (const [w, e] of this.#roster) if (e.peerId === peer) return w;
+    return undefined;
+  }
+
+  #store(message: DeltaMessage, from: number = message.worker): void {
+    let box = this.#inbox.get(message.round);
+    if (!box) this.#inbox.set(message.round, box = new Map());
+    // First delta wins: a peer cannot replace what it sent.
+    if (!box.has(from)) box.set(from, message);
+    this.#wake();
+  }
+
+  async #trainerFor(shard: number): Promise<Trainer> {
+    let t = this.#trainers.get(shard);
+    if (!t) {
+      const o = this.#options;
+      t = await Trainer.create({
+        spec: o.spec,
+        dataset: o.dataset,
+        batchSize: o.batchSize,
+        dataSeed: o.dataSeed ?? 0,
+        shard: { index: shard, of: o.shards },
+        ...(o.profile ? { profile: o.profile } : {}),
+      });
+      this.#trainers.set(shard, t);
+    }
+    return t;
+  }
+
+  async #serve(): Promise<void> {
+    this.host.libp2p.addEventListener("peer:disconnect", (event) => {
+      const w = this.#workerOf(event.detail.toString());
+      if (w !== undefined) {
+        this.#gone.add(w);
+        this.#wake();
+      }
+    });
+    // Largest payload any encoding can have for this model, so a peer cannot make us buffer more.
+    const maxBytes = compressedSize(this.parameterCount, { encoding: "fp32" });
+    await this.host.handle(DIST_PROTOCOL, async ({ framed, peer }) => {
+      const req = await framed.readOne(requestSchema);
+      const from = this.#workerOf(peer.toString());
+      if (from === undefined) {
+        throw new PeerError("PEER_UNKNOWN", `peer ${peer} is not a worker of this job`);
+      }
+      if (req.t === "state?") {
+        const bytes = encodeOuterState(this.outer);
+        await framed.write({
+          t: "state",
+          round: this.outer.round,
+          bytes: bytes.length,
+          hash: await commitOuterState(this.outer),
+        });
+        await framed.writeBytes(bytes);
+        await framed.close();
+        return;
+      }
+      if (req.bytes > maxBytes) {
+        throw new PeerError(
+          "PEER_OVERSIZED",
+          `delta of ${req.bytes} bytes is larger than any encoding of ${this.parameterCount} values`,
+        );
+      }
+      const payload = await readExactly(framed, req.bytes);
+      this.#store({
+        round: req.round,
+        worker: req.worker,
+        encoding: req.encoding,
+        ...(req.blockSize === undefined ? {} : { blockSize: req.blockSize }),
+        payload,
+      }, from);
+      await framed.write({ t: "ok" });
+      await framed.close();
+    });
+  }
+}
+
+async function readExactly(framed: FramedStream, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const chunk = await framed.readBytes();
+    if (chunk === undefined) {
+      throw new PeerError("PEER_TRUNCATED", `peer closed after ${got} of ${n} bytes`);
+    }
+    if (got + chunk.length > n) {
+      throw new PeerError("PEER_MALFORMED", `peer sent more than the announced ${n} bytes`);
+    }
+    out.set(chunk, got);
+    got += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { defineModel } from "../../lib/exec/model.ts";
+import { loadMnist } from "../../lib/exec/mnist.ts";
+import { mlp } from "../../lib/exec/zoo.ts";
+import { runDiLoCo } from "../../lib/dist/round.ts";
+import type { DiLoCoOptions } from "../../lib/dist/round.ts";
+
+const dataset = await loadMnist({ limit: 2048 });
+const spec = await defineModel(mlp({ hidden: [16] }), {
+  seed: 3,
+  optimizer: { name: "adam", learningRate: 1e-3 },
+});
+const base: DiLoCoOptions = {
+  spec,
+  dataset,
+  workers: 3,
+  rounds: 2,
+  innerSteps: 4,
+  batchSize: 32,
+  roundTimeoutMs: 20_000,
+};
+
+Deno.test("runDiLoCo over libp2p", async (t) => {
+  await t.step("every worker holds the same outer hash each round, and reruns repeat", async () => {
+    const a = await runDiLoCo(base);
+    const b = await runDiLoCo(base);
+    assert.equal(a.rounds.length, 2);
+    for (const r of a.rounds) {
+      assert.deepEqual(r.counted, [0, 1, 2]);
+      assert.equal(new Set(r.hashes.values()).size, 1);
+      assert.equal(r.hashes.size, 3);
+      assert.equal(r.segments.length, 3);
+      for (const s of r.segments) assert.notEqual(s.startHash, s.endHash);
+      for (const bytes of r.bytesSent.values()) assert.ok(bytes > 0);
+    }
+    assert.deepEqual(a.rounds.map((r) => r.outerHash), b.rounds.map((r) => r.outerHash));
+    assert.notEqual(a.rounds[0].outerHash, a.rounds[1].outerHash);
+  });
+
+  await t.step("a worker that leaves mid-round is dropped and its shard reassigned", async () => {
+    const res = await runDiLoCo({ ...base, rounds: 3, leave: [{ round: 1, worker: 1 }] });
+    const [r0, r1, r2] = res.rounds;
+    assert.deepEqual(r0.counted, [0, 1, 2]);
+    assert.deepEqual(r1.members, [0, 1, 2]);
+    assert.deepEqual(r1.counted, [0, 2]);
+    assert.deepEqual(r1.absent, [1]);
+    assert.equal(r1.hashes.size, 2);
+    assert.equal(new Set(r1.hashes.values()).size, 1);
+    assert.deepEqual(r2.members, [0, 2]);
+    assert.deepEqual(r2.assignment.get(0), [0, 1]);
+    assert.deepEqual(r2.assignment.get(2), [2]);
+    assert.deepEqual(r2.segments.map((s) => s.shard).sort(), [0, 1, 2]);
+    assert.equal(new Set(r2.hashes.values()).size, 1);
+  });
+
+  await t.step(
+    "a late joiner fetches the outer state and counts from its first round",
+    async () => {
+      const res = await runDiLoCo({
+        ...base,
+        rounds: 3,
+        leave: [{ round: 0, worker: 2 }],
+        join: [{ round: 2, count: 1 }],
+      });
+      const [, r1, r2] = res.rounds;
+      assert.deepEqual(r1.members, [0, 1]);
+      assert.deepEqual(r2.members, [0, 1, 3]);
+      assert.deepEqual(r2.assignment.get(3), [2]);
+      assert.deepEqual(r2.counted, [0, 1, 3]);
+      assert.equal(r2.hashes.size, 3);
+      assert.equal(new Set(r2.hashes.values()).size, 1);
+    },
+  );
+
+  await t.step("a wrong-sized or non-finite delta is rejected and treated as absent", async () => {
+    const res = await runDiLoCo({
+      ...base,
+      tamper: ({ round, worker }, p) => {
+        if (round !== 0) return undefined;
+        if (worker === 1) return p.subarray(0, p.length - 3);
+        if (worker === 2) {
+          const bad = p.slice();
+          new DataView(bad.buffer).setFloat32(0, NaN, true); // first int8 scale
+          return bad;
+        }
+        return undefined;
+      },
+    });
+    const [r0, r1] = res.rounds;
+    assert.deepEqual(r0.counted, [0]);
+    assert.deepEqual(r0.rejected.map((r) => [r.worker, r.code]), [
+      [1, "PEER_MALFORMED_DELTA"],
+      [2, "PEER_MALFORMED_DELTA"],
+    ]);
+    assert.equal(new Set(r0.hashes.values()).size, 1);
+    assert.deepEqual(r1.members, [0]);
+    assert.deepEqual(r1.assignment.get(0), [0, 1, 2]);
+  });
+});
