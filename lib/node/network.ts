@@ -31,11 +31,12 @@ import {
   type ModelSpec,
   type OptimizerInput,
 } from "../exec/model.ts";
-import { createJobSpec, encodeJobSpec, jobIdOf } from "../proof/job.ts";
+import { type AuditPolicy, createJobSpec, encodeJobSpec, jobIdOf } from "../proof/job.ts";
 import { BlobStore } from "../proof/store.ts";
 import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
+import { VerifierNode } from "./verifier.ts";
 import { ensurePeerBound, toBytes32 } from "./settlement.ts";
 import { type JobEvent, watchJob } from "./watch.ts";
 import type { NodeWire } from "./wire.ts";
@@ -77,6 +78,15 @@ export interface LocalNetworkOptions {
    * seconds (a devnet shortcut; real networks wait). Default true.
    */
   fastSettle?: boolean;
+  /**
+   * Verifier nodes to start, on dev accounts 7, 8, ... (at most 5 providers then). Default 0.
+   * Devnet shortcut: they mark and settle disputes through dev account 9 (`devnet.referee`), the
+   * account `JobMarket` authorises on devnets in place of the dispute game. With `fastSettle`,
+   * time moves past a challenge window only once every verifier has audited the commit.
+   */
+  verifiers?: number;
+  /** Segments each verifier audits per job, overriding the jobs' policies (`"all"`: every one). */
+  verifierSegments?: number | "all";
   /** Log sink for the nodes. Default: silent. */
   log?: (line: string) => void;
 }
@@ -129,6 +139,8 @@ export interface TrainOptions {
   challengeWindowSec?: number;
   /** Stake a provider must lock to claim. Default 100 AIGENSYN. */
   requiredStakeWei?: bigint;
+  /** Audit policy. Default: `DEFAULT_AUDIT` of `lib/proof/job.ts`. */
+  audit?: AuditPolicy;
 }
 
 /**
@@ -156,6 +168,8 @@ export class Network implements AsyncDisposable {
   readonly devnet: Devnet | undefined;
   /** Provider nodes started in this process, for `Network.local()`. */
   readonly providers: readonly ProviderNode[];
+  /** Verifier nodes started in this process, for `Network.local({ verifiers })`. */
+  readonly verifiers: readonly VerifierNode[];
   readonly #cleanup: (() => Promise<void>)[];
   readonly #fastSettle: boolean;
   readonly #abort = new AbortController();
@@ -166,6 +180,7 @@ export class Network implements AsyncDisposable {
     store: BlobStore;
     devnet?: Devnet;
     providers?: ProviderNode[];
+    verifiers?: VerifierNode[];
     cleanup: (() => Promise<void>)[];
     fastSettle?: boolean;
   }) {
@@ -174,6 +189,7 @@ export class Network implements AsyncDisposable {
     this.store = parts.store;
     this.devnet = parts.devnet;
     this.providers = parts.providers ?? [];
+    this.verifiers = parts.verifiers ?? [];
     this.#cleanup = parts.cleanup;
     this.#fastSettle = parts.fastSettle ?? false;
   }
@@ -202,6 +218,7 @@ export class Network implements AsyncDisposable {
       cleanup.unshift(() => wire.close());
       await ensurePeerBound(chain, wire.peerPrivateKey);
       const bootstrap = wire.addrs;
+      const providerAddrs: string[] = [];
       const providers = await Promise.all(
         Array.from({ length: count }, async (_, i) => {
           const nodeDir = `${dataDir}/provider-${i + 1}`;
@@ -214,6 +231,7 @@ export class Network implements AsyncDisposable {
             ...keys,
           });
           cleanup.unshift(() => providerWire.close());
+          providerAddrs.push(...providerWire.addrs);
           const node = await ProviderNode.start({
             dataDir: nodeDir,
             chain: providerChain,
@@ -227,8 +245,44 @@ export class Network implements AsyncDisposable {
           return node;
         }),
       );
+      const verifierCount = options.verifiers ?? 0;
+      if (verifierCount > 0 && count > 5) {
+        throw new SpecError(
+          "SPEC_TOO_MANY_PROVIDERS",
+          "a local network with verifiers has room for 5 providers",
+          { value: count },
+        );
+      }
+      const verifiers: VerifierNode[] = [];
+      for (let i = 0; i < verifierCount; i++) {
+        const nodeDir = `${dataDir}/verifier-${i + 1}`;
+        const verifierChain = devnet.client(7 + i);
+        const verifierStore = new BlobStore(nodeDir);
+        const verifierWire = await createP2PWire({
+          dataDir: nodeDir,
+          chain: verifierChain,
+          store: verifierStore,
+          // Verifiers dial the providers they audit: connect to them up front.
+          bootstrap: [...bootstrap, ...providerAddrs],
+          ...keys,
+        });
+        cleanup.unshift(() => verifierWire.close());
+        await ensurePeerBound(verifierChain, verifierWire.peerPrivateKey);
+        const verifier = await VerifierNode.start({
+          dataDir: nodeDir,
+          chain: verifierChain,
+          wire: verifierWire,
+          referee: devnet.client(devnet.accounts.indexOf(devnet.referee)),
+          segments: options.verifierSegments,
+          mine: () => devnet.increaseTime(0),
+          log: (line) => log(`[verifier ${i + 1}] ${line}`),
+        });
+        cleanup.unshift(() => verifier.close());
+        verifiers.push(verifier);
+      }
       if (ownDir) cleanup.push(() => Deno.remove(dataDir, { recursive: true }));
       return new Network({
+        verifiers,
         chain,
         wire,
         store,
@@ -291,6 +345,7 @@ export class Network implements AsyncDisposable {
       k: options.k,
       profile: options.profile,
       dataSeed: options.dataSeed,
+      audit: options.audit,
       priceWei: options.priceWei ?? 10n * TOKEN,
     });
     const jobId = await jobIdOf(spec);
@@ -354,7 +409,13 @@ export class Network implements AsyncDisposable {
     const devnet = this.devnet;
     if (!devnet) return;
     try {
-      await events.first((e) => e.kind === "committed");
+      const committed = await events.first((e) => e.kind === "committed");
+      // Disputes must land inside the challenge window: wait for every verifier's audit first.
+      const slot = committed.kind === "committed" ? committed.slot : 0;
+      await Promise.all(
+        // A failed or stuck audit is in the verifier's log; settling goes on without it.
+        this.verifiers.map((v) => v.audited(jobId, { slot, timeoutMs: 300_000 }).catch(() => {})),
+      );
       const onChain = await this.chain.jobs.get(toBytes32(jobId));
       await devnet.increaseTime(onChain.challengeWindowSec + 1);
     } catch {

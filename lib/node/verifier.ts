@@ -1,0 +1,723 @@
+/**
+ * The verifier node: follows committed jobs, re-executes randomly sampled segments of their
+ * traces, and disputes providers whose work does not hold up.
+ *
+ * Life of an audit: a `JobCommitted` event appears on-chain -> the verifier waits for the next
+ * block and derives its sample from `keccak256(blockHash || jobId || verifier)` (see
+ * `lib/proof/audit.ts`: the provider could not predict it when it committed) -> fetches the job
+ * spec, rebuilds the trace from the checkpoint hashes in the provider's progress stream and checks
+ * it against the committed trace root and final state -> fetches the two checkpoints of each
+ * sampled segment from the provider over libp2p (hash-checked; a fetch that fails or times out is
+ * a withheld checkpoint) -> fetches the model spec and dataset -> re-executes each segment with
+ * `replaySegment` (and checks the initial state when segment 0 is sampled). Any mismatch, withheld
+ * checkpoint or trace that does not match the commitment makes the verifier mark the slot disputed
+ * and settle it against the provider, who is slashed while the submitter is refunded. A job the
+ * verifier cannot check for reasons that are not the provider's fault (the submitter's model or
+ * data cannot be found) is recorded as `unverifiable` and never disputed.
+ *
+ * Until the `DisputeGame` contract exists, `JobMarket` lets an authorised verifier account mark
+ * and settle disputes directly. On devnets that is dev account 9 (`devnet.referee`), and
+ * `Network.local({ verifiers })` hands it to the verifiers as their `referee` client: a devnet
+ * shortcut that trusts the verifier's verdict instead of bisecting it on-chain.
+ *
+ * @module
+ */
+
+import type { ProtocolClient } from "../chain/mod.ts";
+import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
+import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
+import type { Hash } from "../core/hash.ts";
+import { type Dataset, decodeDataset } from "../exec/dataset.ts";
+import { decodeModelSpec } from "../exec/model.ts";
+import { Trainer } from "../exec/trainer.ts";
+import { auditSeed, selectAuditSegments } from "../proof/audit.ts";
+import { decodeJobSpec, type JobSpec, planOfJob } from "../proof/job.ts";
+import {
+  replaySegment,
+  type SegmentRange,
+  segmentRange,
+  type SegmentVerdict,
+  verifyInitialState,
+} from "../proof/replay.ts";
+import { BlobStore } from "../proof/store.ts";
+import { buildTrace, checkpointSteps, type Trace } from "../proof/trace.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import { ensureStake, fromBytes32, toBytes32 } from "./settlement.ts";
+import type { NodeWire } from "./wire.ts";
+
+/** Options of {@link VerifierNode.start}. */
+export interface VerifierNodeOptions {
+  /** Folder for the verifier's blobs and audit records. */
+  dataDir: string;
+  /** Chain client acting as the verifier's account (its address seeds its sample). */
+  chain: ProtocolClient;
+  /** The node's network. */
+  wire: NodeWire;
+  /**
+   * Client of an account authorised on `JobMarket` to mark and settle disputes. Default `chain`
+   * (right when the verifier's own account is authorised). On devnets: `devnet.client(9)`.
+   */
+  referee?: ProtocolClient;
+  /**
+   * Segments to audit per job, overriding the job's audit policy: a count, or `"all"` (full
+   * re-execution, which catches every cheater; tests use it). Default: the job's `audit.segments`.
+   */
+  segments?: number | "all";
+  /** How long one fetch (blob or progress history) may take before it counts as withheld. Default 15000 ms. */
+  fetchTimeoutMs?: number;
+  /** Chain polling interval. Default 200 ms. */
+  pollMs?: number;
+  /** Stake to keep locked up as a verifier. Default 0. */
+  stakeWei?: bigint;
+  /**
+   * Mines a block when none follows a commit within `pollMs * 5` (devnets with automine only make
+   * blocks for transactions; the audit's randomness is the next block's hash). Default: wait.
+   */
+  mine?: () => Promise<void>;
+  /** Log sink. Default `console.log` with a prefix. */
+  log?: (line: string) => void;
+}
+
+/** What the verifier found for one segment. */
+export type AuditVerdict =
+  | SegmentVerdict
+  /** A checkpoint of the segment could not be fetched from the provider (refused, timed out, wrong bytes). */
+  | SegmentRange & { readonly status: "withheld"; readonly hash: Hash; readonly reason: string }
+  /** Segment 0 starts from a state that is not the spec's seeded initial state. */
+  | SegmentRange & {
+    readonly status: "bad-initial-state";
+    readonly expected: Hash;
+    readonly actual: Hash;
+  };
+
+/** How an audit ended. */
+export type AuditOutcome =
+  /** Every sampled segment re-executed bit for bit. */
+  | "passed"
+  /** The provider's work did not hold up; the slot was disputed and settled against it. */
+  | "caught"
+  /** The job could not be checked for reasons that are not the provider's fault; no dispute. */
+  | "unverifiable";
+
+/** One audit of one committed slot, as the verifier records it. */
+export interface AuditRecord {
+  /** The job. */
+  readonly jobId: Hash;
+  /** The audited slot. */
+  readonly slot: number;
+  /** The slot's provider. */
+  readonly provider: string;
+  /** Block of the commit (decimal). */
+  readonly commitBlock: string;
+  /** The audit seed (from the next block's hash, the job id and this verifier's address). */
+  readonly seed: Hash | null;
+  /** Number of segments of the trace. */
+  readonly totalSegments: number;
+  /** Sampled segment indices, ascending. */
+  readonly segments: readonly number[];
+  /** One verdict per sampled segment that was checked, in order. */
+  readonly verdicts: readonly AuditVerdict[];
+  /** How the audit ended. */
+  readonly outcome: AuditOutcome;
+  /** Why, for `caught` and `unverifiable`. */
+  readonly reason?: string;
+  /** Whether the slot was disputed and settled against the provider. */
+  readonly disputed: boolean;
+  /** What the provider was slashed, wei (decimal), when disputed. */
+  readonly slashedWei?: string;
+  /** Training steps the verifier re-executed. */
+  readonly replayedSteps: number;
+  /** Wall time of the audit, ms. */
+  readonly durationMs: number;
+}
+
+interface CommitSeen {
+  jobId: Hash;
+  slot: number;
+  provider: string;
+  finalHash: Hash;
+  traceRoot: Hash;
+  block: bigint;
+}
+
+/** Why an audit stopped early: the provider's fault (`caught`) or not (`unverifiable`). */
+class AuditStop extends Error {
+  constructor(readonly outcome: "caught" | "unverifiable", message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A running verifier node.
+ *
+ * @example
+ * ```ts
+ * import { VerifierNode } from "./verifier.ts";
+ * declare const options: import("./verifier.ts").VerifierNodeOptions;
+ * const verifier = await VerifierNode.start(options);
+ * // ... after a job commits:
+ * const record = await verifier.audited("ab".repeat(32));
+ * console.log(record.segments, record.verdicts.map((v) => v.status), record.outcome);
+ * await verifier.close();
+ * ```
+ */
+export class VerifierNode {
+  /** Blobs the verifier fetched (specs, data, checkpoints). */
+  readonly store: BlobStore;
+  /** The verifier's account. */
+  readonly account: string;
+  readonly #options: VerifierNodeOptions;
+  readonly #log: (line: string) => void;
+  readonly #abort = new AbortController();
+  readonly #records = new Map<string, AuditRecord>();
+  readonly #seen = new Set<string>();
+  readonly #waiters = new Map<
+    string,
+    { resolve: (r: AuditRecord) => void; reject: (e: Error) => void }[]
+  >();
+  readonly #datasets = new Map<Hash, Dataset>();
+  #queue: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #idleWaiters: (() => void)[] = [];
+  #loop: Promise<void> = Promise.resolve();
+
+  private constructor(options: VerifierNodeOptions) {
+    this.#options = options;
+    this.store = new BlobStore(options.dataDir);
+    this.account = options.chain.account;
+    const account = this.account.slice(0, 10);
+    this.#log = options.log ?? ((line) => console.log(`[verifier ${account}] ${line}`));
+  }
+
+  /** Starts a verifier: loads its audit records, stakes if asked, and starts following commits. */
+  static async start(options: VerifierNodeOptions): Promise<VerifierNode> {
+    const node = new VerifierNode(options);
+    if (options.stakeWei) await ensureStake(options.chain, options.stakeWei);
+    await node.#loadRecords();
+    node.#loop = node.#follow();
+    node.#log(`ready: peer ${options.wire.peerId}`);
+    return node;
+  }
+
+  /** Where this verifier listens (providers it should audit may connect here). */
+  get addrs(): readonly string[] {
+    return this.#options.wire.addrs;
+  }
+
+  /** Every audit this verifier finished, oldest first. */
+  audits(): readonly AuditRecord[] {
+    return [...this.#records.values()];
+  }
+
+  /** Audits of one job (one per audited slot). */
+  auditsOf(jobId: Hash): readonly AuditRecord[] {
+    return this.audits().filter((r) => r.jobId === jobId);
+  }
+
+  /**
+   * Waits for the audit of a job's slot (past or future) and returns it; fails with
+   * `VERIFY_AUDIT_TIMEOUT` after `timeoutMs` (default: wait as long as the node runs), and with
+   * `VERIFY_NOT_AUDITED` (or the audit's own error) when the slot could not be audited.
+   */
+  audited(jobId: Hash, options: { slot?: number; timeoutMs?: number } = {}): Promise<AuditRecord> {
+    const key = keyOf(jobId, options.slot ?? 0);
+    const done = this.#records.get(key);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve, reject) => {
+      const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+        reject(
+          new VerificationError(
+            "VERIFY_AUDIT_TIMEOUT",
+            `no audit of job ${jobId.slice(0, 10)} slot ${options.slot ?? 0} within ` +
+              `${options.timeoutMs} ms; is the verifier following this chain?`,
+            { value: jobId },
+          ),
+        );
+      }, options.timeoutMs);
+      const list = this.#waiters.get(key) ?? [];
+      list.push({
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.#waiters.set(key, list);
+    });
+  }
+
+  /** Resolves when no audit is queued or running. */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops following the chain and waits for the running audit to stop. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await this.#queue;
+  }
+
+  async #follow(): Promise<void> {
+    const { chain } = this.#options;
+    const pollMs = this.#options.pollMs ?? 200;
+    const signal = this.#abort.signal;
+    let fromBlock = 0n;
+    while (!signal.aborted) {
+      try {
+        const toBlock = await chain.public.getBlockNumber();
+        if (toBlock >= fromBlock) {
+          const logs = await chain.public.getContractEvents({
+            address: chain.addresses.jobMarket,
+            abi: jobMarketAbi,
+            eventName: "JobCommitted",
+            fromBlock,
+            toBlock,
+          });
+          for (const log of logs) {
+            const args = log.args as Record<string, unknown>;
+            this.#onCommit({
+              jobId: fromBytes32(String(args.jobId)),
+              slot: Number(args.slot),
+              provider: String(args.provider),
+              finalHash: fromBytes32(String(args.finalStateHash)),
+              traceRoot: fromBytes32(String(args.traceRoot)),
+              block: log.blockNumber!,
+            });
+          }
+          fromBlock = toBlock + 1n;
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        this.#log(`chain poll failed, will retry: ${(error as Error).message}`);
+      }
+      await abortableSleep(pollMs, signal);
+    }
+  }
+
+  #onCommit(commit: CommitSeen): void {
+    const key = keyOf(commit.jobId, commit.slot);
+    if (this.#seen.has(key) || this.#records.has(key)) return;
+    this.#seen.add(key);
+    this.#pending++;
+    this.#queue = this.#queue.then(async () => {
+      if (this.#abort.signal.aborted) return;
+      const record = await this.#audit(commit);
+      if (!record) {
+        throw new VerificationError(
+          "VERIFY_NOT_AUDITED",
+          `job ${short(commit.jobId)} slot ${commit.slot} was not audited: it is no longer ` +
+            "committed (settled or disputed already), or the verifier closed",
+          { value: commit.jobId },
+        );
+      }
+      this.#records.set(key, record);
+      await this.#saveRecord(record);
+      for (const w of this.#waiters.get(key) ?? []) w.resolve(record);
+      this.#waiters.delete(key);
+    }).catch((error) => {
+      this.#log(`audit of job ${short(commit.jobId)} failed: ${(error as Error).message}`);
+      for (const w of this.#waiters.get(key) ?? []) w.reject(error as Error);
+      this.#waiters.delete(key);
+    }).finally(() => {
+      if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+    });
+  }
+
+  /** Audits one committed slot; undefined when it is no longer open to disputes. */
+  async #audit(commit: CommitSeen): Promise<AuditRecord | undefined> {
+    const { chain } = this.#options;
+    const started = Date.now();
+    const id = short(commit.jobId);
+    const slotView = await chain.jobs.slot({ jobId: toBytes32(commit.jobId), slot: commit.slot });
+    if (slotView.status !== "Committed") {
+      this.#log(`job ${id} slot ${commit.slot}: ${slotView.status}, nothing to audit`);
+      return undefined;
+    }
+    let seed: Hash | null = null;
+    let totalSegments = 0;
+    let segments: number[] = [];
+    const verdicts: AuditVerdict[] = [];
+    let replayedSteps = 0;
+    let outcome: AuditOutcome = "passed";
+    let reason: string | undefined;
+    try {
+      seed = await this.#seedOf(commit);
+      const { spec, providerPeer, submitterPeer } = await this.#jobOf(commit);
+      const trace = await this.#traceOf(commit, spec, providerPeer);
+      totalSegments = trace.checkpoints.length - 1;
+      const count = this.#options.segments === "all"
+        ? totalSegments
+        : this.#options.segments ?? spec.audit.segments;
+      segments = selectAuditSegments({ seed, segments: totalSegments, count });
+      this.#log(`job ${id}: auditing segments [${segments.join(", ")}] of ${totalSegments}`);
+      const trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
+      try {
+        for (const i of segments) {
+          if (this.#abort.signal.aborted) return undefined;
+          const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
+          verdicts.push(verdict);
+          if (verdict.status === "valid" || verdict.status === "mismatch") {
+            replayedSteps += verdict.toStep - verdict.fromStep;
+          }
+          if (verdict.status !== "valid") {
+            throw new AuditStop("caught", `segment ${i}: ${describeVerdict(verdict)}`);
+          }
+        }
+      } finally {
+        trainer.dispose();
+      }
+    } catch (error) {
+      if (!(error instanceof AuditStop)) throw error;
+      outcome = error.outcome;
+      reason = error.message;
+    }
+    let disputed = false;
+    let slashedWei: string | undefined;
+    if (outcome === "caught") {
+      this.#log(`job ${id}: provider ${short(commit.provider)} caught: ${reason}; disputing`);
+      const slashed = await this.#dispute(commit);
+      disputed = slashed !== undefined;
+      slashedWei = slashed?.toString();
+    } else {
+      this.#log(`job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""}`);
+    }
+    return {
+      jobId: commit.jobId,
+      slot: commit.slot,
+      provider: commit.provider,
+      commitBlock: commit.block.toString(),
+      seed,
+      totalSegments,
+      segments,
+      verdicts,
+      outcome,
+      ...(reason === undefined ? {} : { reason }),
+      disputed,
+      ...(slashedWei === undefined ? {} : { slashedWei }),
+      replayedSteps,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  /** The audit seed from the first block after the commit (mined on devnets if asked). */
+  async #seedOf(commit: CommitSeen): Promise<Hash> {
+    const { chain } = this.#options;
+    const pollMs = this.#options.pollMs ?? 200;
+    const target = commit.block + 1n;
+    let waited = 0;
+    while ((await chain.public.getBlockNumber()) < target) {
+      if (this.#abort.signal.aborted) throw new AuditStop("unverifiable", "verifier closed");
+      if (this.#options.mine && waited >= pollMs * 5) {
+        await this.#options.mine();
+        waited = 0;
+        continue;
+      }
+      await abortableSleep(pollMs, this.#abort.signal);
+      waited += pollMs;
+    }
+    const block = await chain.public.getBlock({ blockNumber: target });
+    return auditSeed({ blockHash: block.hash!, jobId: commit.jobId, verifier: this.account });
+  }
+
+  /** The job spec (from the provider, else the submitter) and both parties' peers. */
+  async #jobOf(
+    commit: CommitSeen,
+  ): Promise<{ spec: JobSpec; providerPeer: string; submitterPeer: string | undefined }> {
+    const { chain } = this.#options;
+    const onChain = await chain.jobs.get(toBytes32(commit.jobId));
+    let providerPeer: string;
+    try {
+      providerPeer = await peerIdOfAccount(chain, commit.provider);
+    } catch (error) {
+      if (!(error instanceof PeerError)) throw error;
+      throw new AuditStop("caught", `the provider has no peer to audit: ${error.message}`);
+    }
+    const submitterPeer = await peerIdOfAccount(chain, onChain.submitter).catch((error) => {
+      if (!(error instanceof PeerError)) throw error;
+      return undefined; // the provider may still serve the spec
+    });
+    await this.#fetchAny(commit.jobId, [providerPeer, submitterPeer], "the job spec");
+    let spec: JobSpec;
+    try {
+      spec = decodeJobSpec(await this.store.get(commit.jobId));
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error;
+      throw new AuditStop("unverifiable", `the job spec is invalid: ${error.message}`);
+    }
+    return { spec, providerPeer, submitterPeer };
+  }
+
+  /**
+   * Rebuilds the trace from the checkpoint hashes the provider published on its progress stream,
+   * and checks it against the commitment.
+   */
+  async #traceOf(commit: CommitSeen, spec: JobSpec, providerPeer: string): Promise<Trace> {
+    const { wire } = this.#options;
+    const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
+    const hashes = new Map<number, Hash>();
+    for (let attempt = 1;; attempt++) {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutMs)]);
+      let received = 0;
+      try {
+        for await (const update of wire.watchProgress(providerPeer, commit.jobId, signal)) {
+          received++;
+          if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
+        }
+        break;
+      } catch (error) {
+        const message = (error as Error).message;
+        if (received > 0 || signal.aborted) {
+          // A stream that broke or stalled is judged by what it delivered (see below).
+          this.#log(`job ${short(commit.jobId)}: progress stream ended: ${message}`);
+          break;
+        }
+        // Never reached the provider: that is not proof of cheating, so it is not disputed.
+        if (attempt >= FETCH_ATTEMPTS) {
+          throw new AuditStop("unverifiable", `cannot reach the provider: ${message}`);
+        }
+        await abortableSleep(RETRY_MS * attempt, this.#abort.signal);
+      }
+    }
+    const steps = checkpointSteps(spec.steps, spec.k);
+    const missing = steps.filter((s) => !hashes.has(s));
+    if (missing.length > 0) {
+      throw new AuditStop(
+        "caught",
+        `the provider withheld its trace: no checkpoint hash for steps ${
+          missing.slice(0, 5).join(", ")
+        }`,
+      );
+    }
+    const trace = await buildTrace({
+      plan: planOfJob(spec),
+      k: spec.k,
+      steps: spec.steps,
+      jobId: commit.jobId,
+      checkpoints: steps.map((step) => ({
+        step,
+        cursor: step * spec.batchSize,
+        hash: hashes.get(step)!,
+      })),
+    });
+    const last = trace.checkpoints[trace.checkpoints.length - 1];
+    if (trace.root !== commit.traceRoot || last.hash !== commit.finalHash) {
+      throw new AuditStop(
+        "caught",
+        `the published checkpoints give trace root ${short(trace.root)} and final state ` +
+          `${short(last.hash)}, the provider committed ${short(commit.traceRoot)} and ` +
+          `${short(commit.finalHash)}`,
+      );
+    }
+    return trace;
+  }
+
+  /** A trainer for the job's plan, from the model spec and dataset blobs. */
+  async #trainerOf(spec: JobSpec, peers: (string | undefined)[]): Promise<Trainer> {
+    await this.#fetchAny(spec.model, peers, "the model spec");
+    await this.#fetchAny(spec.datasetBlob, peers, "the dataset");
+    try {
+      const modelSpec = await decodeModelSpec(await this.store.get(spec.model));
+      let dataset = this.#datasets.get(spec.datasetBlob);
+      if (!dataset) {
+        dataset = await decodeDataset(await this.store.get(spec.datasetBlob));
+        this.#datasets.set(spec.datasetBlob, dataset);
+      }
+      if (modelSpec.id !== spec.model || dataset.id !== spec.datasetId) {
+        throw new AuditStop(
+          "unverifiable",
+          "the job's model or dataset blob does not match its ids",
+        );
+      }
+      return await Trainer.create({
+        spec: modelSpec,
+        dataset,
+        batchSize: spec.batchSize,
+        dataSeed: spec.dataSeed,
+        profile: spec.profile,
+        ...(spec.shard ? { shard: spec.shard } : {}),
+      });
+    } catch (error) {
+      if (error instanceof AuditStop) throw error;
+      throw new AuditStop(
+        "unverifiable",
+        `cannot rebuild the job's trainer: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Fetches both checkpoints of segment `i` from the provider and re-executes it. */
+  async #checkSegment(
+    trace: Trace,
+    i: number,
+    trainer: Trainer,
+    providerPeer: string,
+  ): Promise<AuditVerdict> {
+    const range = segmentRange(trace, i);
+    for (const ref of [trace.checkpoints[i], trace.checkpoints[i + 1]]) {
+      if (await this.store.has(ref.hash)) continue;
+      try {
+        await this.#fetch(providerPeer, ref.hash);
+      } catch (error) {
+        return {
+          ...range,
+          status: "withheld",
+          hash: ref.hash,
+          reason: `checkpoint at step ${ref.step}: ${(error as Error).message}`,
+        };
+      }
+    }
+    if (i === 0) {
+      const initial = await verifyInitialState(trace, trainer);
+      if (!initial.valid) {
+        return {
+          ...range,
+          status: "bad-initial-state",
+          expected: initial.actual,
+          actual: initial.expected,
+        };
+      }
+    }
+    return await replaySegment(trace, i, { trainer, store: this.store });
+  }
+
+  /** Marks the slot disputed and settles it against the provider; returns the slash. */
+  async #dispute(commit: CommitSeen): Promise<bigint | undefined> {
+    const referee = this.#options.referee ?? this.#options.chain;
+    const jobId = toBytes32(commit.jobId);
+    try {
+      await referee.disputes.open({ jobId, slot: commit.slot });
+      const settled = await referee.disputes.settle({
+        jobId,
+        slot: commit.slot,
+        providerHonest: false,
+        challenger: this.account as `0x${string}`,
+      });
+      this.#log(`job ${short(commit.jobId)}: provider slashed ${settled.slashedWei} wei`);
+      return settled.slashedWei;
+    } catch (error) {
+      this.#log(`job ${short(commit.jobId)}: dispute failed: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Fetches a blob from the first peer that serves it. */
+  async #fetchAny(hash: Hash, peers: (string | undefined)[], what: string): Promise<void> {
+    if (await this.store.has(hash)) return;
+    const errors: string[] = [];
+    for (const peer of peers) {
+      if (!peer) continue;
+      try {
+        return await this.#fetch(peer, hash);
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    throw new AuditStop("unverifiable", `cannot fetch ${what}: ${errors.join("; ")}`);
+  }
+
+  /** A hash-checked fetch, retried on transient network errors; fails with the last error. */
+  async #fetch(peer: string, hash: Hash): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#fetchOnce(peer, hash);
+      } catch (error) {
+        const transient = error instanceof PeerError && TRANSIENT.has(error.code);
+        if (!transient || attempt >= FETCH_ATTEMPTS || this.#abort.signal.aborted) throw error;
+        await abortableSleep(RETRY_MS * attempt, this.#abort.signal);
+      }
+    }
+  }
+
+  /** One hash-checked fetch with a timeout (`PEER_FETCH_TIMEOUT`). */
+  #fetchOnce(peer: string, hash: Hash): Promise<void> {
+    const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
+    const fetching = this.#options.wire.fetchBlob(peer, hash, this.store);
+    fetching.catch(() => {}); // a late failure after the timeout has already been reported
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new PeerError("PEER_FETCH_TIMEOUT", `blob ${short(hash)} not served in ${timeoutMs} ms`, {
+            value: hash,
+          }),
+        );
+      }, timeoutMs);
+    });
+    return Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async #loadRecords(): Promise<void> {
+    const dir = `${this.#options.dataDir}/audits`;
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+        const record = JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)) as AuditRecord;
+        this.#records.set(keyOf(record.jobId, record.slot), record);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  async #saveRecord(record: AuditRecord): Promise<void> {
+    const dir = `${this.#options.dataDir}/audits`;
+    await Deno.mkdir(dir, { recursive: true });
+    const path = `${dir}/${record.jobId}-${record.slot}.json`;
+    await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(record, null, 1));
+    await Deno.rename(`${path}.tmp`, path);
+  }
+}
+
+/** Fetch attempts before a blob counts as withheld. */
+const FETCH_ATTEMPTS = 3;
+/** Backoff step between attempts, ms. */
+const RETRY_MS = 300;
+/** Peer errors worth another try (the provider is busy or the network blinked). */
+const TRANSIENT: ReadonlySet<string> = new Set([
+  "PEER_UNREACHABLE",
+  "PEER_BUSY",
+  "PEER_RATE_LIMITED",
+  "PEER_TRANSFER_INTERRUPTED",
+]);
+
+function describeVerdict(v: AuditVerdict): string {
+  switch (v.status) {
+    case "valid":
+      return "valid";
+    case "mismatch":
+      return `re-execution gives ${short(v.actual)}, the trace says ${short(v.expected)}`;
+    case "withheld":
+      return `withheld: ${v.reason}`;
+    case "bad-initial-state":
+      return `starts from ${short(v.actual)}, not the spec's initial state ${short(v.expected)}`;
+    case "missing-checkpoint":
+      return `checkpoint ${short(v.hash)} missing`;
+    case "corrupt-checkpoint":
+      return `checkpoint ${short(v.hash)} corrupt: ${v.reason}`;
+  }
+}
+
+function keyOf(jobId: Hash, slot: number): string {
+  return `${jobId}:${slot}`;
+}
+
+function short(hash: string): string {
+  return hash.slice(0, 10);
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
