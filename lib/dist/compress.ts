@@ -11,7 +11,8 @@
  *
  * INTELLECT-1 sends int8 pseudo-gradients; the per-block scale keeps one large value from
  * flattening the rest of the tensor. The round trip error is at most half an fp16 ulp for `fp16`,
- * and at most `scale / 2` (plus float32 rounding of the product) per value for `int8`.
+ * and at most `scale / 2` (plus float32 rounding of the product) per value for `int8`; a block whose
+ * `maxabs / 127` underflows float32 (maxabs below about 1.8e-43) has scale 0 and decodes to zeros.
  *
  * @module
  */
