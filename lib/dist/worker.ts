@@ -136,7 +136,11 @@ export interface RosterEntry {
 export class DistWorker {
   /** Worker index. */
   readonly id: number;
-  /** The libp2p host. */
+  /**
+   * The libp2p host.
+   *
+   * @ignore
+   */
   readonly host: P2PHost;
   /** The current outer state. */
   outer: OuterState;
@@ -386,11 +390,6 @@ export class DistWorker {
       rejected: [...decision.rejected],
       hash: await commitOuterState(this.outer),
     };
-  }
-
-  /** The trainer of shard 0 of this worker (for evaluation). */
-  get trainer(): Trainer {
-    return this.#trainers.values().next().value!;
   }
 
   /** The outer weights as a full training state this worker's trainers accept. */
