@@ -456,6 +456,11 @@ export class DistWorker {
   }
 
   async #serve(): Promise<void> {
+    // A member that reconnects (a transient drop) is waited for again.
+    this.host.libp2p.addEventListener("peer:connect", (event) => {
+      const w = this.#workerOf(event.detail.toString());
+      if (w !== undefined) this.#gone.delete(w);
+    });
     this.host.libp2p.addEventListener("peer:disconnect", (event) => {
       const w = this.#workerOf(event.detail.toString());
       if (w !== undefined) {

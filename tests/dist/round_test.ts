@@ -3,6 +3,8 @@ import { defineModel } from "../../lib/exec/model.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { runDiLoCo } from "../../lib/dist/round.ts";
+import { Trainer } from "../../lib/exec/trainer.ts";
+import { commitState } from "../../lib/proof/commitment.ts";
 import type { DiLoCoOptions } from "../../lib/dist/round.ts";
 
 const dataset = await loadMnist({ limit: 2048 });
@@ -35,6 +37,21 @@ Deno.test("runDiLoCo over libp2p", async (t) => {
     }
     assert.deepEqual(a.rounds.map((r) => r.outerHash), b.rounds.map((r) => r.outerHash));
     assert.notEqual(a.rounds[0].outerHash, a.rounds[1].outerHash);
+    // A round-0 segment replays from its committed start state to its committed end state.
+    const seg = a.rounds[0].segments[1];
+    const trainer = await Trainer.create({
+      spec,
+      dataset,
+      batchSize: base.batchSize,
+      shard: { index: seg.shard, of: base.workers },
+    });
+    try {
+      const start = trainer.initialState();
+      assert.equal(await commitState(start), seg.startHash);
+      assert.equal(await commitState(await trainer.run(start, seg.steps)), seg.endHash);
+    } finally {
+      trainer.dispose();
+    }
   });
 
   await t.step("a worker that leaves mid-round is dropped and its shard reassigned", async () => {
