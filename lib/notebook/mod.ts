@@ -7,11 +7,12 @@
  * under `deno run` as compact text through `toString()`. Plots are drawn with Observable Plot on
  * a server-side DOM (see `plot.ts`), the one plotting path every view uses.
  *
- * Views still to come slot in the same way, each a {@link RichView} in its own module: a Delphi
- * market view (`market_view.ts`: prices over time, positions, resolution) and a network metrics
- * panel (`network_panel.ts`: job volume, active verifiers, Delphi activity, verification
- * overhead). {@link TrainingProgress.onVerdict} already takes verifier verdicts for a network
- * job's progress.
+ * Each view is a {@link RichView} in its own module: the Delphi market view (`market_view.ts`:
+ * prices over time, positions, resolution; {@link loadMarketView} reads it from a `Market`) and the
+ * network metrics panel (`network_panel.ts`: job volume, active verifiers, Delphi activity,
+ * verification overhead; {@link loadNetworkPanel} reads it from `network.chain`) sit beside the
+ * training views. {@link TrainingProgress.onVerdict} takes verifier verdicts for a network job's
+ * progress.
  *
  * @example
  * ```ts
@@ -75,6 +76,34 @@ export {
   type TraceViewOptions,
 } from "./trace_view.ts";
 export {
+  type AccountPositions,
+  DelphiMarketView,
+  formatAmount,
+  loadMarketView,
+  type LoadMarketViewOptions,
+  type MarketSource,
+  marketView,
+  type MarketViewData,
+  OUTCOME_COLORS,
+  type PricePoint,
+  STABLE_UNIT,
+  type TokenUnit,
+} from "./market_view.ts";
+export {
+  type DelphiActivity,
+  delphiActivity,
+  loadNetworkPanel,
+  type LoadNetworkPanelOptions,
+  type MarketHistorySource,
+  type NetworkMetricsSource,
+  NetworkPanel,
+  networkPanel,
+  type NetworkPanelData,
+  type PanelTile,
+  TOKEN_UNIT,
+  type VerificationOverhead,
+} from "./network_panel.ts";
+export {
   type InstalledKernelSpec,
   installKernelSpec,
   type InstallKernelSpecOptions,
@@ -91,3 +120,6 @@ export type { Hash } from "../core/hash.ts";
 export type { StepInfo, TrainingPlan } from "../exec/trainer.ts";
 export type { CheckpointRef, Trace } from "../proof/trace.ts";
 export type { SegmentRange, SegmentVerdict } from "../proof/replay.ts";
+export type { MarketPhase, Position, TradeRecord } from "../delphi/market.ts";
+export type { JobVolume, RangeParams, StakerStats } from "../chain/metrics.ts";
+export type { Address, Hex } from "../chain/types.ts";

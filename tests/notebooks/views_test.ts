@@ -14,7 +14,22 @@ import {
   trainingCurves,
   trainingProgress,
 } from "../../lib/notebook/mod.ts";
+import {
+  delphiActivity,
+  formatAmount,
+  loadMarketView,
+  loadNetworkPanel,
+  type MarketSource,
+  marketView,
+  networkPanel,
+  type TradeRecord,
+} from "../../lib/notebook/mod.ts";
+import type { Market } from "../../lib/delphi/client.ts";
+import type { ProtocolClient } from "../../lib/chain/protocol.ts";
+import type { JobRecord } from "../../lib/node/records.ts";
 import { forgeCheckpoint } from "../../notebooks/cheating.ts";
+import { NodeLog, ProviderView } from "../../notebooks/provider_view.ts";
+import { BurnChart } from "../../notebooks/token_economics.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { checkExecuted, checkExpectation, type Notebook, onlyLostOutputs } from "./_expect.ts";
 
@@ -329,3 +344,353 @@ Deno.test("the notebooks' cheating provider refuses to forge the initial state",
     (e) => e instanceof VerificationError && e.code === "VERIFY_BAD_SEGMENT",
   );
 });
+
+/** A trade of a three-outcome market, with the prices after it. */
+function trade(
+  n: number,
+  outcome: number,
+  side: "buy" | "sell",
+  whole: bigint,
+  prices: number[],
+  trader: `0x${string}` = "0xA11CE00000000000000000000000000000000001",
+): TradeRecord {
+  return {
+    blockNumber: BigInt(10 + n),
+    hash: `0x${String(n).padStart(64, "0")}`,
+    trader,
+    outcome,
+    side,
+    shares: whole * 1_000_000n,
+    collateral: whole * 400_000n,
+    fee: whole * 2_000n,
+    prices,
+  };
+}
+
+const ALICE = "0xA11CE00000000000000000000000000000000001" as const;
+const BOB = "0xB0B0000000000000000000000000000000000002" as const;
+const HISTORY = [
+  trade(1, 2, "buy", 100n, [0.3, 0.3, 0.4]),
+  trade(2, 1, "buy", 50n, [0.25, 0.35, 0.4], BOB),
+  trade(3, 1, "sell", 20n, [0.28, 0.3, 0.42], BOB),
+];
+
+Deno.test("Delphi market view", async (t) => {
+  const outcomes = ["A (15 steps)", "B (60 steps)", "C (240 steps)"];
+  const positions = [
+    {
+      label: "alice",
+      account: ALICE,
+      positions: [
+        { outcome: 0, shares: 0n, price: 0.28, value: 0n },
+        { outcome: 1, shares: 0n, price: 0.3, value: 0n },
+        { outcome: 2, shares: 100_000_000n, price: 0.42, value: 42_000_000n },
+      ],
+    },
+    {
+      label: "bob",
+      account: BOB,
+      positions: [{ outcome: 1, shares: 30_000_000n, price: 0.3, value: 9_000_000n }],
+    },
+  ];
+
+  await t.step("price points open equal and follow every trade", () => {
+    const view = marketView({ outcomes, prices: [0.28, 0.3, 0.42], history: HISTORY });
+    const points = view.pricePoints();
+    assert.equal(points.length, 3 * (HISTORY.length + 1));
+    assert.deepEqual(points.slice(0, 3).map((p) => p.price), [1 / 3, 1 / 3, 1 / 3]);
+    assert.deepEqual(points.filter((p) => p.trade === 2).map((p) => p.price), [0.25, 0.35, 0.4]);
+    assert.deepEqual(view.volume(), { collateral: 68_000_000n, fees: 340_000n });
+  });
+
+  await t.step(
+    "positions are worth their value while trading and pay winners once resolved",
+    () => {
+      const trading = marketView({ outcomes, prices: [0.28, 0.3, 0.42], positions });
+      assert.equal(trading.worth(positions[0].positions[2]), 42_000_000n);
+      const won = marketView({
+        outcomes,
+        prices: [0.28, 0.3, 0.42],
+        phase: "Resolved",
+        winners: [2],
+      });
+      assert.equal(won.worth(positions[0].positions[2]), 100_000_000n);
+      assert.equal(won.worth(positions[1].positions[0]), 0n);
+      // Tied winners split the payout of a share.
+      const tied = marketView({
+        outcomes,
+        prices: [0.28, 0.3, 0.42],
+        phase: "Resolved",
+        winners: [1, 2],
+      });
+      assert.equal(tied.worth(positions[0].positions[2]), 50_000_000n);
+    },
+  );
+
+  await t.step("renders two plots, positions, trades and the resolution; prints a summary", () => {
+    const view = marketView({
+      outcomes,
+      prices: [0.28, 0.3, 0.42],
+      history: HISTORY,
+      positions,
+      phase: "Resolved",
+      winners: [2],
+      question: "Which <model> wins?",
+      marketId: 3n,
+    });
+    const bundle = view[JUPYTER_DISPLAY]();
+    const html = String(bundle["text/html"]);
+    assert.match(html, /data-gensyn="market-view" data-market-phase="Resolved"/);
+    assert.equal(html.match(/class="plot-/g)?.length, 2);
+    assert.match(html, /aria-label="line"/);
+    assert.match(html, /aria-label="bar"/);
+    assert.match(html, /data-winner="2"/);
+    assert.match(html, /Which &lt;model&gt; wins\?/);
+    assert.match(html, /final price \(%\)/);
+    assert.match(html, /data-worth="100000000"/);
+    // Trades name the accounts whose positions are shown.
+    assert.match(html, /<td [^>]*>bob<\/td>/);
+    assert.equal(
+      bundle["text/plain"],
+      [
+        "market #3 · Resolved · winner C (240 steps) · Which <model> wins?",
+        "  A (15 steps) 28.0%, B (60 steps) 30.0%, C (240 steps) 42.0%",
+        "  3 trades, volume 68 USD, fees 0.34 USD",
+        "  alice: 100 C (240 steps) (pays 100 USD)",
+        "  bob: 30 B (60 steps) (pays 0 USD)",
+      ].join("\n"),
+    );
+    assert.equal(view[DENO_INSPECT](), bundle["text/plain"]);
+  });
+
+  await t.step("a market with no trades still draws its opening prices", () => {
+    const svg = marketView({ outcomes, prices: [1 / 3, 1 / 3, 1 / 3] }).historySvg();
+    assert.match(svg, /aria-label="dot"/);
+    // The three names sit apart although the prices are equal.
+    const ys = [...svg.matchAll(/translate\([\d.]+,([\d.]+)\)" y="[^"]*">[ABC] \(/g)].map((m) =>
+      Number(m[1])
+    );
+    assert.equal(new Set(ys).size, 3, svg);
+  });
+
+  await t.step("data of different markets is refused", () => {
+    const cases = [
+      { outcomes: ["only"], prices: [1] },
+      { outcomes, prices: [0.5, 0.5] },
+      { outcomes, prices: [0.2, 0.3, 0.5], winners: [3] },
+      { outcomes, prices: [0.2, 0.3, 0.5], history: [trade(1, 0, "buy", 1n, [0.5, 0.5])] },
+      { outcomes, prices: [0.2, 0.3, 0.5], history: [trade(1, 5, "buy", 1n, [0.2, 0.3, 0.5])] },
+    ];
+    for (const [i, data] of cases.entries()) {
+      assert.throws(() => marketView(data), { code: "SPEC_MARKET_VIEW" }, `case ${i}`);
+    }
+  });
+
+  await t.step("loadMarketView reads a market handle", async () => {
+    // A Delphi Market handle is a MarketSource.
+    const _fits: (m: Market) => MarketSource = (m) => m;
+    const source: MarketSource = {
+      id: 7n,
+      info: () => Promise.resolve({ phase: "Closed", winners: [], outcomeCount: 3 }),
+      prices: () => Promise.resolve({ prices: [0.28, 0.3, 0.42] }),
+      history: () => Promise.resolve(HISTORY),
+      positions: (account) =>
+        Promise.resolve(positions.find((p) => p.account === account)?.positions ?? []),
+    };
+    const view = await loadMarketView(source, { accounts: { bob: BOB } });
+    assert.deepEqual(view.outcomes, ["outcome 0", "outcome 1", "outcome 2"]);
+    assert.equal(view.phase, "Closed");
+    assert.equal(view.marketId, 7n);
+    assert.equal(view.history.length, 3);
+    assert.match(String(view), /bob: 30 outcome 1 \(worth 9 USD\)/);
+  });
+
+  await t.step("amounts are exact decimal text, rounded half up", () => {
+    const cases: [bigint, number, number | undefined, string][] = [
+      [1_234_567_891n, 6, undefined, "1,234.57"],
+      [0n, 18, undefined, "0"],
+      [5n * 10n ** 17n, 18, undefined, "0.5"],
+      [-1_500_000n, 6, undefined, "-1.5"],
+      [999_999n, 6, undefined, "1"],
+      [1n, 18, 4, "0"],
+      [1_000_000_000n * 10n ** 18n, 18, 4, "1,000,000,000"],
+      [12_345n, 0, 2, "12,345"],
+    ];
+    for (const [value, decimals, digits, want] of cases) {
+      assert.equal(formatAmount(value, decimals, digits), want, `${value} / 10^${decimals}`);
+    }
+  });
+});
+
+Deno.test("network panel", async (t) => {
+  const jobs = {
+    jobsCreated: 3,
+    escrowedWei: 70n * 10n ** 18n,
+    slotsFinalized: 2,
+    paidWei: 4975n * 10n ** 16n,
+    refundedWei: 0n,
+  };
+  const stakers = { activeStakers: 2, totalStakedWei: 2000n * 10n ** 18n };
+
+  await t.step("Delphi activity sums the markets' trades", () => {
+    assert.deepEqual(delphiActivity([HISTORY, HISTORY.slice(0, 1), []]), {
+      markets: 3,
+      trades: 4,
+      volume: 108_000_000n,
+      fees: 540_000n,
+    });
+  });
+
+  await t.step("the four numbers, with n/a for what was not measured", () => {
+    const panel = networkPanel({ jobs, stakers });
+    assert.equal(panel.overheadPercent, null);
+    assert.deepEqual(panel.tiles().map((tile) => tile.value), ["3 jobs", "2", "n/a", "n/a"]);
+    const html = String(panel.toBundle()["text/html"]);
+    assert.match(html, /data-gensyn="network-panel"/);
+    for (const key of ["job-volume", "active-verifiers", "delphi-activity"]) {
+      assert.match(html, new RegExp(`data-metric="${key}"`));
+    }
+    assert.match(html, /data-metric="verification-overhead" data-value="n\/a"/);
+    assert.match(String(panel), /escrowed 70 AIGENSYN · paid 49.75 AIGENSYN for 2 slots/);
+  });
+
+  await t.step("a measured overhead is a percentage of compute", () => {
+    const panel = networkPanel({
+      jobs,
+      stakers,
+      delphi: delphiActivity([HISTORY]),
+      verificationOverhead: { verified: 50, compute: 400, unit: "steps" },
+    });
+    assert.equal(panel.overheadPercent, 12.5);
+    const tiles = panel.tiles();
+    assert.equal(tiles[2].value, "3 trades");
+    assert.equal(tiles[2].detail, "1 market · volume 68 USD · fees 0.34 USD");
+    assert.equal(tiles[3].value, "12.5%");
+    assert.equal(tiles[3].detail, "50 of 400 steps re-executed");
+  });
+
+  await t.step("an overhead that is not a measurement is refused", () => {
+    for (
+      const o of [{ verified: 1, compute: 0 }, { verified: -1, compute: 5 }, {
+        verified: NaN,
+        compute: 5,
+      }]
+    ) {
+      assert.throws(
+        () => networkPanel({ jobs, stakers, verificationOverhead: { ...o, unit: "s" } }),
+        {
+          code: "SPEC_VERIFICATION_OVERHEAD",
+        },
+      );
+    }
+  });
+
+  await t.step(
+    "loadNetworkPanel reads the metrics and the markets over one block range",
+    async () => {
+      // A protocol client is a NetworkMetricsSource.
+      const _fits: (c: ProtocolClient) => Parameters<typeof loadNetworkPanel>[0] = (c) => c;
+      const ranges: unknown[] = [];
+      const source = {
+        metrics: {
+          jobVolume: (r?: unknown) => (ranges.push(r), Promise.resolve(jobs)),
+          activeStakers: (r?: unknown) => (ranges.push(r), Promise.resolve(stakers)),
+        },
+      };
+      const panel = await loadNetworkPanel(source, {
+        markets: [{ history: () => Promise.resolve(HISTORY) }],
+        toBlock: 12n,
+        title: "Devnet",
+      });
+      assert.deepEqual(ranges, [{ fromBlock: undefined, toBlock: 12n }, {
+        fromBlock: undefined,
+        toBlock: 12n,
+      }]);
+      assert.equal(panel.delphi?.trades, 2); // the trade in block 13 is past the range
+      assert.equal(panel.title, "Devnet");
+      assert.equal((await loadNetworkPanel(source)).delphi, undefined);
+    },
+  );
+});
+
+Deno.test("the notebooks' provider view, node log and burn chart", async (t) => {
+  await t.step(
+    "the node log wakes a waiter on the next matching line, or fails loudly",
+    async () => {
+      const log = new NodeLog();
+      log.write("ready");
+      const paid = log.next(/paid \d+ wei/);
+      log.write("job 0xabc: committed");
+      log.write("job 0xabc: paid 4975 wei (fee 25)");
+      assert.equal(await paid, "job 0xabc: paid 4975 wei (fee 25)");
+      await assert.rejects(log.next(/never/, 5), /no node log line matched \/never\/ within 5 ms/);
+      assert.equal(log.lines.length, 3);
+    },
+  );
+
+  await t.step("the provider view shows stake, records and earnings", () => {
+    const spec = fakeJobSpec();
+    const record: JobRecord = {
+      jobId: H("a"),
+      spec,
+      submitter: ALICE,
+      submitterPeer: "12D3KooWpeer",
+      status: "paid",
+      slot: 0,
+      paidWei: "4975000000000000000",
+      updatedAt: 0,
+    };
+    const view = new ProviderView({
+      account: BOB,
+      peerId: "12D3KooWnode",
+      profile: "wasm",
+      stake: {
+        stakedWei: 500n * 10n ** 18n,
+        lockedWei: 100n * 10n ** 18n,
+        unbondingWei: 0n,
+        releaseAt: 0n,
+      },
+      balanceWei: 10n ** 18n,
+      records: [record],
+      earnedWei: 4975n * 10n ** 15n,
+    });
+    const html = String(view.toBundle()["text/html"]);
+    assert.match(html, /data-gensyn="provider-view"/);
+    assert.match(html, /data-status="paid"/);
+    assert.match(html, /aria-label="bar"/);
+    assert.match(html, /data-earned="4975000000000000000"/);
+    assert.match(String(view), /stake 500 AIGENSYN: 100 AIGENSYN locked/);
+    assert.match(String(view), /jobs: 1 paid/);
+  });
+
+  await t.step("the burn chart draws the running total", () => {
+    const day = 86_400_000;
+    const chart = new BurnChart([
+      { block: 5n, time: new Date(0), burnedWei: 10n ** 18n, totalWei: 10n ** 18n, label: "fees" },
+      { block: 9n, time: new Date(day), burnedWei: 2n * 10n ** 18n, totalWei: 3n * 10n ** 18n },
+    ]);
+    const svg = chart.toSvg();
+    assert.match(svg, /aria-label="line"/);
+    assert.match(svg, /fees: \+1/);
+    assert.match(String(chart.toBundle()["text/html"]), /3 AIGENSYN in 2 burns/);
+    assert.match(String(chart), /block 9 \+2 \(total 3\)/);
+  });
+});
+
+function fakeJobSpec(): JobRecord["spec"] {
+  return {
+    format: "gensyn-job",
+    model: H("1"),
+    datasetBlob: H("2"),
+    datasetId: H("3"),
+    steps: 160,
+    batchSize: 64,
+    k: 40,
+    profile: "wasm",
+    dataSeed: 0,
+    replicas: 1,
+    audit: { segments: 2, verifiers: 1 },
+    priceWei: "5000000000000000000",
+    nonce: "00",
+  } as unknown as JobRecord["spec"];
+}
