@@ -21,6 +21,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { SpecError } from "../core/errors.ts";
 import { EventLog } from "../core/event_log.ts";
+import { sleep } from "../core/sleep.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, encodeDataset } from "../exec/dataset.ts";
 import {
@@ -31,7 +32,13 @@ import {
   type ModelSpec,
   type OptimizerInput,
 } from "../exec/model.ts";
-import { type AuditPolicy, createJobSpec, encodeJobSpec, jobIdOf } from "../proof/job.ts";
+import {
+  type AuditPolicy,
+  createJobSpec,
+  encodeJobSpec,
+  jobIdOf,
+  type JobSpec,
+} from "../proof/job.ts";
 import { BlobStore } from "../proof/store.ts";
 import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
@@ -50,6 +57,9 @@ const TOKEN = 10n ** 18n;
  */
 const LOCAL_PASSWORD = Deno.env.get("GENSYN_NODE_PASSWORD") ?? "local-devnet";
 const LOCAL_KEY_ITERATIONS = 1_000;
+
+/** How often an unclaimed job is announced again. */
+const REANNOUNCE_MS = 3_000;
 
 /** The network description `deno task devnet` writes and nodes read. */
 export interface NetworkFile {
@@ -373,7 +383,7 @@ export class Network implements AsyncDisposable {
       stop: () => stop.abort(),
     });
     const onChain = await this.chain.jobs.get(toBytes32(jobId));
-    await this.wire.announce(spec, jobId, Number(onChain.deadline));
+    this.#keepOffering(spec, jobId, Number(onChain.deadline), events, signal);
     return job;
   }
 
@@ -402,6 +412,26 @@ export class Network implements AsyncDisposable {
   /** Same as {@link Network.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * Announces a job, and again every few seconds until every slot is claimed: gossip published
+   * before the mesh reaches a provider is lost, and providers may join later.
+   */
+  async #keepOffering(
+    spec: JobSpec,
+    jobId: Hash,
+    deadline: number,
+    events: EventLog<JobEvent>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const claimed = () => events.events.filter((e) => e.kind === "claimed").length;
+    while (!signal.aborted && !events.ended && claimed() < spec.replicas) {
+      await this.wire.announce(spec, jobId, deadline).catch(() => {
+        // No peer to gossip to yet; the next round retries.
+      });
+      await sleep(REANNOUNCE_MS, signal);
+    }
   }
 
   /** On a devnet with `fastSettle`, moves chain time past a committed job's challenge window. */

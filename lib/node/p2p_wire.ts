@@ -114,6 +114,7 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
           deadline,
           submitter: chain.account,
           chainId: chain.chainId,
+          addrs: host.multiaddrs().slice(0, 8),
         });
         await feed.publish(signed);
       },
@@ -124,8 +125,19 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
             submitter: a.submitter,
             priceWei: a.priceWei,
             deadline: a.deadline,
+            addrs: a.addrs ?? [],
           })
         );
+      },
+      async connect(addrs: readonly string[]): Promise<void> {
+        for (const addr of addrs) {
+          try {
+            await host.dial(addr);
+            return;
+          } catch {
+            // Try the next address; the caller's fetch reports if none worked.
+          }
+        }
       },
       async fetchBlob(fromPeerId: string, hash: Hash, store: BlobStore): Promise<void> {
         await fetchBlob(host, { peer: fromPeerId, id: hash, store });

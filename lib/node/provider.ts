@@ -142,6 +142,8 @@ export class ProviderNode {
       const wire = this.#options.wire;
       // The spec is the blob named by the job id, served by the submitter's bound peer.
       const submitterPeer = await peerIdOfAccount(chain, offer.submitter);
+      // Only addresses under the submitter's bound peer id: the offer cannot redirect us.
+      await wire.connect(offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)));
       await wire.fetchBlob(submitterPeer, jobId, this.store);
       const spec = decodeJobSpec(await this.store.get(jobId));
       if (spec.profile !== this.profile) {
@@ -158,6 +160,7 @@ export class ProviderNode {
         spec,
         submitter: offer.submitter,
         submitterPeer,
+        submitterAddrs: offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)),
         status: "claimed",
         slot,
       });
@@ -192,6 +195,7 @@ export class ProviderNode {
       publish({ step: 0, status: "queued" });
       for (const blob of [spec.model, spec.datasetBlob]) {
         if (!(await this.store.has(blob))) {
+          await wire.connect(claimed.submitterAddrs ?? []);
           this.#log(`job ${id}: fetching blob ${short(blob)}`);
           await wire.fetchBlob(submitterPeer, blob, this.store);
         }

@@ -23,6 +23,8 @@ export interface JobRecord {
   readonly submitter: string;
   /** The submitter's libp2p peer id, where the job's blobs are served. */
   readonly submitterPeer: string;
+  /** Multiaddrs the submitter announced (to reach it again after a restart). */
+  readonly submitterAddrs?: readonly string[];
   /** Status. */
   readonly status: JobStatus;
   /** The slot this node claimed. */

@@ -10,6 +10,7 @@
 import type { ProtocolClient } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import type { EventLog } from "../core/event_log.ts";
+import { sleep } from "../core/sleep.ts";
 import type { Hash } from "../core/hash.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32, toBytes32 } from "./settlement.ts";
@@ -120,7 +121,7 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
         }
         fromBlock = toBlock + 1n;
       }
-      await abortableSleep(pollMs, signal);
+      await sleep(pollMs, signal);
     }
   } catch (error) {
     if (!signal.aborted) events.end(error);
@@ -160,20 +161,8 @@ async function followProgress(
     } catch (error) {
       if (signal.aborted || events.ended || committed()) return;
       events.push({ kind: "stalled", reason: `progress stream lost: ${(error as Error).message}` });
-      await abortableSleep(retryMs, signal);
+      await sleep(retryMs, signal);
       retryMs = Math.min(retryMs * 2, 5000);
     }
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -23,6 +23,8 @@ export interface JobOffer {
   readonly priceWei: bigint;
   /** Commit deadline, unix seconds. */
   readonly deadline: number;
+  /** Where the submitter listens (signed with the offer), to reach it directly. */
+  readonly addrs: readonly string[];
 }
 
 /** One progress event of a job, as a provider publishes it. */
@@ -53,6 +55,8 @@ export interface NodeWire {
   announce(spec: JobSpec, jobId: Hash, deadline: number): Promise<void>;
   /** Receives offers whose signature and on-chain escrow checked out. */
   onOffer(handler: (offer: JobOffer) => void): void;
+  /** Connects to a peer at one of its multiaddrs, if not connected already (best effort). */
+  connect(addrs: readonly string[]): Promise<void>;
   /** Fetches a blob by content id from a peer into a store (hash-checked, resumable). */
   fetchBlob(fromPeerId: string, hash: Hash, store: BlobStore): Promise<void>;
   /** Publishes a progress event of a job this node runs. */

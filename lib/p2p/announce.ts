@@ -16,7 +16,18 @@ import { canonicalJson } from "../core/canonical.ts";
 import { PeerError } from "../core/errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import type { P2PHost } from "./host.ts";
-import { address, bytes, hash, literal, object, uint, uint256 } from "./schema.ts";
+import {
+  address,
+  array,
+  bytes,
+  hash,
+  literal,
+  object,
+  optional,
+  str,
+  uint,
+  uint256,
+} from "./schema.ts";
 
 /** Gossip topic of job announcements. */
 export const JOBS_TOPIC = "gensyn/jobs/1";
@@ -43,6 +54,11 @@ export interface JobAnnouncement {
   submitter: Address;
   /** Chain id the job is escrowed on. */
   chainId: number;
+  /**
+   * Multiaddrs where the submitter serves the job's blobs, so providers that are not connected
+   * to it yet can reach it (gossip travels further than direct connections).
+   */
+  addrs?: string[];
 }
 
 /** An announcement with the submitter's signature. */
@@ -63,6 +79,7 @@ const wireSchema = object({
   deadline: uint(),
   submitter: address,
   chainId: uint(),
+  addrs: optional(array(str(256), 8)),
   signature: bytes(65, true),
 });
 
@@ -84,6 +101,7 @@ export function announcementMessage(a: JobAnnouncement): string {
     deadline: a.deadline,
     submitter: a.submitter.toLowerCase(),
     chainId: a.chainId,
+    addrs: a.addrs ?? [],
   });
 }
 

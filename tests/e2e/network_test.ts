@@ -96,11 +96,12 @@ Deno.test("a provider that stops mid-job: after the deadline the escrow comes ba
 Deno.test("an abandoned job is reassigned after its deadline and another provider finishes it", async () => {
   await using network = await Network.local({ providers: 2 });
   const data = await loadMnist({ limit: 4096 });
+  // Long enough that the first provider is still training when it goes away.
   const job = await network.train({
-    model: mlp({ hidden: [256, 128] }),
+    model: mlp({ hidden: [32] }),
     data,
-    steps: 300,
-    batchSize: 64,
+    steps: 3000,
+    batchSize: 32,
     k: 50,
     timeoutSec: 600,
   });

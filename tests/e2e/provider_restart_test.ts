@@ -64,9 +64,9 @@ Deno.test("a provider process killed mid-job restarts, resumes from its checkpoi
     const data = await loadMnist({ limit: 4096 });
     let provider = await startProvider(networkFile, `${dir}/provider`);
     const job = await network.train({
-      model: mlp({ hidden: [256, 128] }),
+      model: mlp({ hidden: [128] }),
       data,
-      steps: 400,
+      steps: 1500, // long enough to be killed mid-job
       batchSize: 64,
       k: 50,
     });
@@ -86,7 +86,7 @@ Deno.test("a provider process killed mid-job restarts, resumes from its checkpoi
       // The resumed run is bit-identical to an uninterrupted one.
       const trainer = await Trainer.create({ spec: job.modelSpec, dataset: data, batchSize: 64 });
       try {
-        const reference = await trainWithProof({ trainer, steps: 400, k: 50, jobId: job.id });
+        const reference = await trainWithProof({ trainer, steps: 1500, k: 50, jobId: job.id });
         assert.equal(result.trace.root, reference.trace.root);
         assert.equal(result.finalHash, reference.finalHash);
       } finally {
