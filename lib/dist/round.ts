@@ -46,6 +46,11 @@ export interface DiLoCoOptions {
   roundTimeoutMs?: number;
   /** Workers that stop (host and all) after their inner steps in a round, before sending. */
   leave?: readonly { round: number; worker: number }[];
+  /**
+   * Workers that stall after their inner steps in a round: they stay connected but never send, so
+   * the others wait for `roundTimeoutMs` and drop them; a stalled worker is then stopped.
+   */
+  stall?: readonly { round: number; worker: number }[];
   /** Workers joining at the start of a round; ids continue after the highest so far. */
   join?: readonly { round: number; count: number }[];
   /** Rewrites a worker's outgoing payload in a round (tests send malformed deltas with it). */
@@ -78,9 +83,15 @@ export interface RoundReport {
   readonly loss: number;
   /** Bytes each worker sent this round. */
   readonly bytesSent: ReadonlyMap<number, number>;
-  /** Milliseconds of inner training, summed over workers. */
+  /**
+   * Milliseconds of inner training, summed over workers (they train one after another in one
+   * process; in a deployment each takes about `innerMs / members`).
+   */
   readonly innerMs: number;
-  /** Milliseconds of delta exchange (wall time of all transfers and waiting). */
+  /**
+   * Milliseconds of delta exchange: wall time from the first send until every worker holds every
+   * delta (all transfers run concurrently, so this bounds each worker's communication time).
+   */
   readonly commMs: number;
   /** Milliseconds of validation, outer steps and commitments, summed over workers. */
   readonly aggregateMs: number;
@@ -189,7 +200,8 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
         live.delete(e.worker);
         await w.stop();
       }
-      const senders = members.filter((m) => live.has(m));
+      const stalled = new Set(options.stall?.filter((e) => e.round === round).map((e) => e.worker));
+      const senders = members.filter((m) => live.has(m) && !stalled.has(m));
 
       t0 = performance.now();
       await Promise.all(senders.map((m) => live.get(m)!.send(members)));

@@ -494,6 +494,15 @@ export class DistWorker {
           `delta of ${req.bytes} bytes is larger than any encoding of ${this.parameterCount} values`,
         );
       }
+      // Only this round's deltas and the next one's (a faster peer may be a round ahead) are
+      // buffered, so a peer cannot fill memory with deltas for arbitrary rounds.
+      if (req.round !== this.outer.round && req.round !== this.outer.round + 1) {
+        throw new PeerError(
+          "PEER_WRONG_ROUND",
+          `delta for round ${req.round} while this worker is in round ${this.outer.round}`,
+          { value: req.round },
+        );
+      }
       const payload = await readExactly(framed, req.bytes);
       this.#store({
         round: req.round,

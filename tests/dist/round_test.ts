@@ -70,6 +70,21 @@ Deno.test("runDiLoCo over libp2p", async (t) => {
     assert.equal(new Set(r2.hashes.values()).size, 1);
   });
 
+  await t.step("a worker that stalls is dropped at the round deadline", async () => {
+    const res = await runDiLoCo({
+      ...base,
+      roundTimeoutMs: 1_000,
+      stall: [{ round: 0, worker: 2 }],
+    });
+    const [r0, r1] = res.rounds;
+    assert.deepEqual(r0.counted, [0, 1]);
+    assert.deepEqual(r0.absent, [2]);
+    assert.ok(r0.commMs >= 900, `waited ${r0.commMs} ms for the deadline`);
+    assert.deepEqual(r1.members, [0, 1]);
+    assert.deepEqual(r1.assignment.get(0), [0, 2]);
+    assert.equal(new Set(r1.hashes.values()).size, 1);
+  });
+
   await t.step(
     "a late joiner fetches the outer state and counts from its first round",
     async () => {
