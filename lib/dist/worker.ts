@@ -161,7 +161,7 @@ export class DistWorker {
     this.id = options.id;
     this.host = host;
     this.#options = options;
-    this.#trainers.set(options.id, base);
+    this.#trainers.set(options.id % options.shards, base);
     const init = base.initialState();
     const nWeights = base.model.weights.length;
     this.outer = initialOuterState(init.variables.slice(0, nWeights));
@@ -193,13 +193,20 @@ export class DistWorker {
       shard: { index: options.id % options.shards, of: options.shards },
       ...(options.profile ? { profile: options.profile } : {}),
     });
-    const host = await createHost({
-      bootstrap: options.bootstrap ?? [],
-      onReject: (r) => options.onReject?.(r.code, `${r.peer} ${r.protocol}: ${r.reason}`),
-    });
-    const worker = new DistWorker(options, host, base);
-    await worker.#serve();
-    return worker;
+    let host: P2PHost | undefined;
+    try {
+      host = await createHost({
+        bootstrap: options.bootstrap ?? [],
+        onReject: (r) => options.onReject?.(r.code, `${r.peer} ${r.protocol}: ${r.reason}`),
+      });
+      const worker = new DistWorker(options, host, base);
+      await worker.#serve();
+      return worker;
+    } catch (e) {
+      await host?.stop();
+      base.dispose();
+      throw e;
+    }
   }
 
   /** Parameters in the model (the length of every delta). */
