@@ -37,6 +37,7 @@ export {
   parameterCount,
   pseudoGradient,
   skipOuterStep,
+  verifyOuterStep,
 } from "./outer.ts";
 export {
   compressDelta,

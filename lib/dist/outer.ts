@@ -12,7 +12,7 @@
  * @module
  */
 
-import { SpecError } from "../core/errors.ts";
+import { SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import type { StateVariable, TrainingState } from "../exec/state.ts";
 import { commitState, encodeState } from "../proof/commitment.ts";
@@ -257,4 +257,40 @@ export function outerFromTrainingState(state: TrainingState): OuterState {
  */
 export function commitOuterState(outer: OuterState): Promise<Hash> {
   return commitState(outerAsTrainingState(outer));
+}
+
+/**
+ * Audits an outer step: recomputes it from the state before the round and the counted deltas (in
+ * ascending worker order) and checks the result's commitment against the claimed one. Throws
+ * `VerificationError` `VERIFY_OUTER_STEP_MISMATCH` when they differ; returns the recomputed state.
+ *
+ * @example
+ * ```ts
+ * import { commitOuterState, initialOuterState, outerStep, verifyOuterStep } from "./outer.ts";
+ * const before = initialOuterState([{ name: "w", shape: [1], data: new Float32Array([1]) }]);
+ * const deltas = [new Float32Array([0.1]), new Float32Array([0.3])];
+ * const claimed = await commitOuterState(outerStep(before, new Float32Array([0.2])));
+ * await verifyOuterStep({ before, deltas, claimed });
+ * ```
+ */
+export async function verifyOuterStep(params: {
+  before: OuterState;
+  deltas: readonly Float32Array[];
+  claimed: Hash;
+  config?: OuterOptimizerConfig;
+}): Promise<OuterState> {
+  const { before, deltas } = params;
+  const after = deltas.length === 0
+    ? skipOuterStep(before)
+    : outerStep(before, aggregateDeltas(deltas), params.config ?? DILOCO_OUTER);
+  const got = await commitOuterState(after);
+  if (got !== params.claimed) {
+    throw new VerificationError(
+      "VERIFY_OUTER_STEP_MISMATCH",
+      `outer step of round ${before.round} recomputes to ${got}, not the claimed ` +
+        `${params.claimed}; the claimant aggregated other deltas or computed it differently`,
+      { value: { claimed: params.claimed, got } },
+    );
+  }
+  return after;
 }

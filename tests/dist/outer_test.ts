@@ -10,9 +10,10 @@ import {
   outerStep,
   pseudoGradient,
   skipOuterStep,
+  verifyOuterStep,
 } from "../../lib/dist/outer.ts";
 import { decodeState } from "../../lib/proof/commitment.ts";
-import { SpecError } from "../../lib/core/errors.ts";
+import { SpecError, VerificationError } from "../../lib/core/errors.ts";
 
 const weights = (xs: number[]) => [{ name: "w", shape: [xs.length], data: new Float32Array(xs) }];
 const f32 = fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e3, max: 1e3 });
@@ -83,5 +84,28 @@ Deno.test("outer step", async (t) => {
     assert.notEqual(await commitOuterState(o0), await commitOuterState(m));
     const back = outerFromTrainingState(decodeState(encodeOuterState(o1)));
     assert.equal(await commitOuterState(back), await commitOuterState(o1));
+  });
+
+  await t.step("verifyOuterStep recomputes the claimed state and rejects another", async () => {
+    const before = initialOuterState(weights([1, -1]));
+    const deltas = [new Float32Array([0.5, 0.25]), new Float32Array([-0.125, 1])];
+    const after = outerStep(before, aggregateDeltas(deltas));
+    const claimed = await commitOuterState(after);
+    const again = await verifyOuterStep({ before, deltas, claimed });
+    assert.equal(await commitOuterState(again), claimed);
+    await assert.rejects(
+      verifyOuterStep({ before, deltas: deltas.slice(0, 1), claimed }),
+      (e) => e instanceof VerificationError && e.code === "VERIFY_OUTER_STEP_MISMATCH",
+    );
+    assert.equal(
+      await commitOuterState(
+        await verifyOuterStep({
+          before,
+          deltas: [],
+          claimed: await commitOuterState(skipOuterStep(before)),
+        }),
+      ),
+      await commitOuterState(skipOuterStep(before)),
+    );
   });
 });
