@@ -59,22 +59,45 @@ export async function loadBurns(
   return points;
 }
 
+/** Options of {@link BurnChart}. */
+export interface BurnChartOptions {
+  /** Where the time axis starts, with nothing burned yet. Default the first burn. */
+  from?: Date;
+  /** Where it ends, the total held since the last burn. Default the last burn. */
+  to?: Date;
+}
+
 /** Burned supply over chain time: a step line of the running total, each burn a labelled dot. */
 export class BurnChart extends RichView {
   /** The burns, oldest first. */
   readonly burns: readonly BurnPoint[];
+  readonly #from: Date | undefined;
+  readonly #to: Date | undefined;
 
   /** Wraps the burns. */
-  constructor(burns: readonly BurnPoint[]) {
+  constructor(burns: readonly BurnPoint[], options: BurnChartOptions = {}) {
     super();
     this.burns = burns;
+    this.#from = options.from;
+    this.#to = options.to;
   }
 
   /** The chart as an SVG string. */
   toSvg(): string {
-    const tokens = (wei: bigint) => Number(wei) / 1e18;
-    const points = this.burns.map((b) => ({ ...b, total: tokens(b.totalWei) }));
-    const start = points.length === 0 ? [] : [{ ...points[0], total: 0 }];
+    const points = this.burns.map((b) => ({ ...b, total: Number(b.totalWei) / 1e18 }));
+    const line = [
+      ...(this.#from ? [{ time: this.#from, total: 0 }] : []),
+      ...points,
+      ...(this.#to && points.length > 0 ? [{ time: this.#to, total: points.at(-1)!.total }] : []),
+    ];
+    const times = line.map((p) => p.time.getTime());
+    const middle = (Math.min(...times) + Math.max(...times)) / 2;
+    const label = (p: BurnPoint) =>
+      `${p.label ? `${p.label} ` : ""}+${formatAmount(p.burnedWei, 18, 4)}`;
+    // Names sit right of their dot in the left half of the axis and left of it in the right half,
+    // so none runs off the chart.
+    const left = points.filter((p) => p.time.getTime() <= middle);
+    const right = points.filter((p) => p.time.getTime() > middle);
     return renderPlot({
       width: 640,
       height: 260,
@@ -83,22 +106,22 @@ export class BurnChart extends RichView {
       x: { label: "chain time", type: "utc" },
       y: { label: "burned AIGENSYN (cumulative)", grid: true, zero: true },
       marks: [
-        Plot.line([...start, ...points], {
+        Plot.line(line, {
           x: "time",
           y: "total",
-          curve: "step-before",
+          curve: "step-after",
           stroke: "#c92a2a",
           strokeWidth: 2,
         }),
         Plot.dot(points, { x: "time", y: "total", fill: "#c92a2a", r: 4 }),
-        Plot.text(points, {
+        Plot.text(left, { x: "time", y: "total", text: label, dx: 8, textAnchor: "start" }),
+        Plot.text(right, {
           x: "time",
           y: "total",
-          text: (p: BurnPoint & { total: number }) =>
-            `${p.label ? `${p.label}: ` : ""}+${formatAmount(p.burnedWei, 18, 4)}`,
+          text: label,
+          dx: -8,
           dy: -10,
           textAnchor: "end",
-          fill: "#333",
         }),
       ],
     });

@@ -668,10 +668,13 @@ Deno.test("the notebooks' provider view, node log and burn chart", async (t) => 
     const chart = new BurnChart([
       { block: 5n, time: new Date(0), burnedWei: 10n ** 18n, totalWei: 10n ** 18n, label: "fees" },
       { block: 9n, time: new Date(day), burnedWei: 2n * 10n ** 18n, totalWei: 3n * 10n ** 18n },
-    ]);
+    ], { from: new Date(-day), to: new Date(2 * day) });
     const svg = chart.toSvg();
+    // From nothing burned, a step at each burn, held to the end: one path through four points.
     assert.match(svg, /aria-label="line"/);
-    assert.match(svg, /fees: \+1/);
+    assert.equal(svg.match(/<circle/g)?.length, 2);
+    assert.match(svg, /text-anchor="start"[^>]*>.*fees \+1</s);
+    assert.match(svg, /text-anchor="end"[^>]*>.*\+2</s);
     assert.match(String(chart.toBundle()["text/html"]), /3 AIGENSYN in 2 burns/);
     assert.match(String(chart), /block 9 \+2 \(total 3\)/);
   });
