@@ -271,3 +271,44 @@ export {
   type TrainingProgressOptions,
   type VerdictCounts,
 } from "./lib/notebook/mod.ts";
+
+export {
+  assignShards,
+  commitOuterState,
+  compressDelta,
+  type CompressionOptions,
+  decideRound,
+  decompressDelta,
+  type DecompressOptions,
+  type DeltaEncoding,
+  type DeltaMessage,
+  type DiLoCoOptions,
+  type DiLoCoResult,
+  DIST_PROTOCOL,
+  DistWorker,
+  type InnerSegment,
+  type OuterOptimizerConfig,
+  type OuterState,
+  type RejectedDelta,
+  type RosterEntry,
+  type RoundDecision,
+  type RoundReport,
+  runDiLoCo,
+  verifyOuterStep,
+} from "./lib/dist/mod.ts";
+
+export {
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditVerdict,
+  VerifierNode,
+  type VerifierNodeOptions,
+} from "./lib/node/verifier.ts";
+export {
+  auditComputeFraction,
+  auditSeed,
+  type AuditSeedInput,
+  detectionProbability,
+  segmentCount,
+  selectAuditSegments,
+} from "./lib/proof/audit.ts";
