@@ -271,6 +271,32 @@ export {
   type TrainingProgressOptions,
   type VerdictCounts,
 } from "./lib/notebook/mod.ts";
+export {
+  type AccountPositions,
+  type DelphiActivity,
+  delphiActivity,
+  DelphiMarketView,
+  formatAmount,
+  loadMarketView,
+  type LoadMarketViewOptions,
+  loadNetworkPanel,
+  type LoadNetworkPanelOptions,
+  type MarketHistorySource,
+  type MarketSource,
+  marketView,
+  type MarketViewData,
+  type NetworkMetricsSource,
+  NetworkPanel,
+  networkPanel,
+  type NetworkPanelData,
+  OUTCOME_COLORS,
+  type PanelTile,
+  type PricePoint,
+  STABLE_UNIT,
+  TOKEN_UNIT,
+  type TokenUnit,
+  type VerificationOverhead,
+} from "./lib/notebook/mod.ts";
 
 export {
   assignShards,
