@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Network } from "../../lib/node/network.ts";
-import { toBytes32 } from "../../lib/node/settlement.ts";
+import { createP2PWire } from "../../lib/node/p2p_wire.ts";
+import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
+import { VerifierNode } from "../../lib/node/verifier.ts";
+import { BlobStore } from "../../lib/proof/store.ts";
 import { auditSeed, selectAuditSegments } from "../../lib/proof/audit.ts";
 
 const TOKEN = 10n ** 18n;
@@ -40,4 +43,52 @@ Deno.test("a verifier audits an honest job from chain randomness and never dispu
   assert.deepEqual(verifier.auditsOf(job.id), [record]);
   const slot = await network.chain.jobs.slot({ jobId: toBytes32(job.id) });
   assert.equal(slot.status, "Paid");
+});
+
+Deno.test("a verifier that cannot reach the provider records the job unverifiable, never disputes it, and keeps its records across restarts", async () => {
+  await using network = await Network.local({ providers: 1, fastSettle: false });
+  const devnet = network.devnet!;
+  const job = await network.train({
+    model: mlp({ hidden: [16] }),
+    data: await loadMnist({ limit: 512 }),
+    steps: 20,
+    batchSize: 16,
+    k: 10,
+    priceWei: 10n * TOKEN,
+  });
+  for await (const e of job.progress()) if (e.kind === "committed") break;
+  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
+  const chain = devnet.client(8);
+  // Joined through the submitter only: it knows no address of the provider.
+  const wire = await createP2PWire({
+    chain,
+    store: new BlobStore(dir),
+    bootstrap: [...network.wire.addrs],
+  });
+  try {
+    await ensurePeerBound(chain, wire.peerPrivateKey);
+    const start = () =>
+      VerifierNode.start({
+        dataDir: dir,
+        chain,
+        wire,
+        referee: devnet.client(devnet.accounts.indexOf(devnet.referee)),
+        fetchTimeoutMs: 2000,
+        mine: () => devnet.increaseTime(0),
+        log: () => {},
+      });
+    const verifier = await start();
+    const record = await verifier.audited(job.id, { timeoutMs: 60_000 });
+    assert.equal(record.outcome, "unverifiable");
+    assert.equal(record.disputed, false);
+    assert.match(record.reason ?? "", /cannot reach the provider/);
+    assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Committed");
+    await verifier.close();
+    const again = await start();
+    assert.deepEqual(again.audits(), [record]);
+    await again.close();
+  } finally {
+    await wire.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
