@@ -372,6 +372,8 @@ export class VerifierNode {
         trainer.dispose();
       }
     } catch (error) {
+      // Closing mid-audit is no verdict: leave the slot to be audited after a restart.
+      if (this.#abort.signal.aborted) return undefined;
       if (!(error instanceof AuditStop)) throw error;
       outcome = error.outcome;
       reason = error.message;
