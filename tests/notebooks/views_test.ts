@@ -30,6 +30,16 @@ import type { JobRecord } from "../../lib/node/records.ts";
 import { forgeCheckpoint } from "../../notebooks/cheating.ts";
 import { NodeLog, ProviderView } from "../../notebooks/provider_view.ts";
 import { BurnChart } from "../../notebooks/token_economics.ts";
+import {
+  bitFlipCheat,
+  describeDispute,
+  disputeOutcome,
+  disputePathView,
+} from "../../notebooks/dispute_path.ts";
+import { allReduceBytes, DiLoCoView } from "../../notebooks/diloco_view.ts";
+import type { DisputePath } from "../../lib/proof/dispute.ts";
+import type { RoundReport } from "../../lib/dist/round.ts";
+import type { TrainingState } from "../../lib/exec/state.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { checkExecuted, checkExpectation, type Notebook, onlyLostOutputs } from "./_expect.ts";
 
@@ -697,3 +707,109 @@ function fakeJobSpec(): JobRecord["spec"] {
     nonce: "00",
   } as unknown as JobRecord["spec"];
 }
+
+function fakeDispute(winner: "challenger" | "provider" | null): DisputePath {
+  return {
+    segment: { segment: 2, fromStep: 50, toStep: 75 },
+    step: 62,
+    opIndex: 79,
+    kernel: "Sub",
+    verdict: {
+      opIndex: 79,
+      kernel: "Sub",
+      winner,
+      faults: [{ side: "provider", reason: "wrong-output", detail: "x".repeat(400) }],
+      recomputed: [H("a")],
+      kernelsRun: 1,
+      programDerived: false,
+    },
+    rounds: { step: 5, op: 7 },
+    transcript: [
+      { phase: "segment", segment: { segment: 2, fromStep: 50, toStep: 75 } },
+      { phase: "step", at: 62, provider: H("1"), challenger: H("1"), answer: "agree" },
+      { phase: "op", at: 79, provider: H("2"), challenger: H("2"), answer: "agree" },
+    ],
+  };
+}
+
+Deno.test("the notebooks' dispute path", async (t) => {
+  await t.step("maps a DisputePath into the trace viewer's dispute slot", () => {
+    const path = fakeDispute("challenger");
+    const d = disputePathView(path);
+    assert.deepEqual(d.steps, { agreed: 62, disputed: 63, rounds: 5 });
+    assert.deepEqual(d.kernel, { index: 79, name: "Sub", actual: H("a") });
+    assert.equal(d.outcome, "provider-wrong");
+    assert.match(d.note!, /provider loses: provider wrong-output · 5 step rounds \+ 7 op rounds/);
+    assert.match(d.note!, /referee recomputed 1 kernel$/);
+    const html = String(traceView(fakeTrace(), { dispute: d }).toBundle()["text/html"]);
+    assert.match(html, /data-gensyn="dispute-path"/);
+    assert.match(html, /kernel #79 Sub/);
+    assert.match(html, /disputed step 63/);
+    assert.equal(disputePathView(fakeDispute("provider")).outcome, "challenger-wrong");
+    assert.equal(disputePathView(fakeDispute(null)).outcome, "pending");
+    assert.equal(disputeOutcome(fakeDispute("provider")), "challenger loses");
+  });
+
+  await t.step("describes each phase and clips long evidence", () => {
+    const text = describeDispute(fakeDispute("challenger"));
+    assert.match(text, /segment {2}2 \(steps 50\.\.75\)/);
+    assert.match(text, /step {5}62 -> 63 after 5 rounds \(asked at 62\)/);
+    assert.match(text, /op {7}#79 Sub after 7 rounds \(asked at 79\)/);
+    assert.match(text, /x…\)/);
+    assert.ok(!text.includes("x".repeat(200)));
+  });
+
+  await t.step("the bit-flip cheat alters only its step", () => {
+    const cheat = bitFlipCheat(3, 1, 0);
+    const state = (step: number): TrainingState => ({
+      step,
+      cursor: step,
+      variables: [{ name: "w", shape: [2], data: new Float32Array([1, 1]) }],
+    });
+    const before = state(2);
+    assert.equal(cheat.afterStep!(before, state(1)), before);
+    const flipped = cheat.afterStep!(state(3), state(2));
+    assert.equal(flipped.variables[0].data[0], 1);
+    assert.notEqual(flipped.variables[0].data[1], 1);
+    assert.ok(cheat.recording);
+  });
+});
+
+function fakeRound(round: number, hashes: string[], loss: number): RoundReport {
+  const workers = hashes.map((_, i) => i);
+  return {
+    round,
+    members: workers,
+    assignment: new Map(workers.map((w) => [w, [w]])),
+    counted: workers,
+    absent: [],
+    rejected: [],
+    outerHash: hashes[0],
+    hashes: new Map(hashes.map((h, i) => [i, h])),
+    segments: [],
+    loss,
+    bytesSent: new Map(workers.map((w) => [w, 1000])),
+    innerMs: 1,
+    commMs: 1,
+    aggregateMs: 1,
+  };
+}
+
+Deno.test("the notebooks' DiLoCo view", () => {
+  assert.equal(allReduceBytes(1000, 4, 10), 10 * 1000 * 4 * 1.5);
+  const rounds = [fakeRound(0, [H("a"), H("a")], 1.5), fakeRound(1, [H("b"), H("b")], 0.5)];
+  const view = new DiLoCoView(rounds, { params: 1000, innerSteps: 10, singleLoss: [1.2, 0.4] });
+  // Two workers: each round a per-step all-reduce sends 10 · 1000 · 4 · 1 bytes, DiLoCo 1000.
+  assert.equal(view.reduction(), 40);
+  assert.ok(view.identicalHashes());
+  const html = String(view.toBundle()["text/html"]);
+  assert.match(html, /data-gensyn="diloco-rounds"/);
+  assert.match(html, /40× fewer bytes than per-step all-reduce/);
+  assert.match(html, /identical outer hash on every worker/);
+  assert.match(html, /aria-label="line"/);
+  assert.match(html, /on all 2/);
+  assert.match(String(view), /round 1 loss 0\.5000 counted \[0,1\] sent 1\.0 kB\/worker/);
+  const split = new DiLoCoView([fakeRound(0, [H("a"), H("b")], 1)], { params: 10, innerSteps: 1 });
+  assert.ok(!split.identicalHashes());
+  assert.match(String(split.toBundle()["text/html"]), /DIVERGED/);
+});
