@@ -65,6 +65,8 @@ export {
   type TrainingProgressOptions,
   type VerdictCounts,
 } from "./progress.ts";
+export { type FollowableJob, followJob, type FollowJobOptions } from "./job_progress.ts";
+export type { JobEvent } from "../node/watch.ts";
 export {
   type DisputePathView,
   SEGMENT_COLORS,

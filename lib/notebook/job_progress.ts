@@ -1,0 +1,59 @@
+/**
+ * Live progress of a network job: the training progress view fed from a {@link Job}'s events
+ * (claim, steps, checkpoints from the provider; commit and payment from the chain), in Jupyter
+ * or a terminal alike.
+ *
+ * @module
+ */
+
+import type { JobEvent } from "../node/watch.ts";
+import {
+  type TrainingProgress,
+  trainingProgress,
+  type TrainingProgressOptions,
+} from "./progress.ts";
+
+/** What {@link followJob} reads from a job (a `Job` from `network.train()` fits). */
+export interface FollowableJob {
+  /** The job's spec: steps, batch size and checkpoint interval. */
+  readonly spec: { readonly steps: number; readonly batchSize: number; readonly k: number };
+  /** The job's events, from the first. */
+  progress(): AsyncIterable<JobEvent>;
+}
+
+/** Options of {@link followJob}. */
+export interface FollowJobOptions extends Partial<TrainingProgressOptions> {
+  /** Stop following at this event. Default `"committed"`. */
+  until?: "committed" | "paid";
+}
+
+/**
+ * Shows a job's training live until it commits (or is paid), and returns the finished view.
+ *
+ * @example
+ * ```ts
+ * import { followJob } from "./job_progress.ts";
+ * declare const job: import("./job_progress.ts").FollowableJob;
+ * const progress = await followJob(job, { title: "MNIST on the network" });
+ * console.log(progress.snapshot().step);
+ * ```
+ */
+export async function followJob(
+  job: FollowableJob,
+  options: FollowJobOptions = {},
+): Promise<TrainingProgress> {
+  const { steps, batchSize, k } = job.spec;
+  const until = options.until ?? "committed";
+  const progress = trainingProgress({ steps, batchSize, k, ...options });
+  for await (const e of job.progress()) {
+    if (e.kind === "step") {
+      progress.onStep({ step: e.step, cursor: e.step * batchSize, loss: e.loss });
+    }
+    if (e.kind === "checkpoint") {
+      progress.onCheckpoint({ step: e.step, cursor: e.step * batchSize, hash: e.hash });
+    }
+    if (e.kind === until) break;
+  }
+  await progress.done();
+  return progress;
+}
