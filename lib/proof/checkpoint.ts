@@ -21,6 +21,8 @@ import { buildTrace, type CheckpointRef, type Trace } from "./trace.ts";
 export class CheckpointWriter {
   readonly #store: BlobStore | undefined;
   readonly #pending: Promise<CheckpointRef>[] = [];
+  /** Buffers whose checkpoint is stored, ready to encode the next one into. */
+  readonly #spare: Uint8Array<ArrayBuffer>[] = [];
 
   /** Writes into `store`; without a store, only commits (hashes) the states. */
   constructor(store?: BlobStore) {
@@ -32,12 +34,13 @@ export class CheckpointWriter {
    * the promise resolves when the checkpoint is hashed and stored.
    */
   add(state: TrainingState): Promise<CheckpointRef> {
-    const bytes = encodeState(state);
+    const bytes = encodeState(state, this.#spare.pop());
     const { step, cursor } = state;
     const store = this.#store;
     const ref = (async () => {
       const hash = await sha256Hex(bytes);
       await store?.putVerified(hash, bytes);
+      this.#spare.push(bytes);
       return { step, cursor, hash };
     })();
     // The failure is reported by finish(); mark it handled so it cannot abort the process while

@@ -36,7 +36,8 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 }
 
 /**
- * Canonical bytes of a training state (the checkpoint file format).
+ * Canonical bytes of a training state (the checkpoint file format), written into `reuse` when it
+ * has exactly the right size.
  *
  * @example
  * ```ts
@@ -48,7 +49,10 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
  * });
  * ```
  */
-export function encodeState(state: TrainingState): Uint8Array<ArrayBuffer> {
+export function encodeState(
+  state: TrainingState,
+  reuse?: Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
   const header = encodeCanonical({
     format: STATE_FORMAT,
     step: state.step,
@@ -57,7 +61,9 @@ export function encodeState(state: TrainingState): Uint8Array<ArrayBuffer> {
   });
   let size = 8 + header.length;
   for (const v of state.variables) size += v.data.byteLength;
-  const out = new Uint8Array(size);
+  // A caller that encodes states of one layout over and over (the checkpoint writer) passes a
+  // spare buffer back in: fresh multi-megabyte buffers cost page faults and GC on every checkpoint.
+  const out = reuse?.length === size ? reuse : new Uint8Array(size);
   out.set(MAGIC, 0);
   new DataView(out.buffer).setUint32(4, header.length, true);
   out.set(header, 8);

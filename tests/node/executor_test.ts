@@ -78,6 +78,9 @@ Deno.test("job executor", async (t) => {
           if (event.kind === "checkpoint") committedStep = event.checkpoint.step;
           // Kill once checkpoint 20 is committed and training has gone well past it.
           if (event.kind === "step" && committedStep >= 20 && event.step >= 35) {
+            // Kill once the job's own record shows a resumable checkpoint on disk (the child may
+            // be a few steps ahead of what it has written down).
+            await waitForRecord(`${jobDir}/checkpoints.json`, 2);
             child.kill("SIGKILL");
             break read;
           }
@@ -111,3 +114,17 @@ Deno.test("job executor", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Waits (up to 30 s) until a job's progress record lists at least `count` checkpoints. */
+async function waitForRecord(path: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((JSON.parse(await Deno.readTextFile(path)) as unknown[]).length >= count) return;
+    } catch {
+      // Not written yet, or caught mid-rename: look again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`${path} never listed ${count} checkpoints`);
+}
