@@ -14,7 +14,7 @@
 import { SpecError, StorageError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, decodeDataset } from "../exec/dataset.ts";
-import { decodeModelSpec } from "../exec/model.ts";
+import { decodeModelSpec, type ModelSpec } from "../exec/model.ts";
 import type { TrainingState } from "../exec/state.ts";
 import { Trainer } from "../exec/trainer.ts";
 import { loadCheckpoint, trainWithProof } from "../proof/checkpoint.ts";
@@ -89,14 +89,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobResult>
     });
   }
   const dataset = await loadDataset(options);
-  const trainer = await Trainer.create({
-    spec: modelSpec,
-    dataset,
-    batchSize: spec.batchSize,
-    dataSeed: spec.dataSeed,
-    profile: spec.profile,
-    ...(spec.shard ? { shard: spec.shard } : {}),
-  });
+  const trainer = await trainerForJob(spec, modelSpec, dataset);
   try {
     await Deno.mkdir(jobDir, { recursive: true });
     const resume = await findResumePoint(store, jobDir, spec.k);
@@ -142,6 +135,22 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobResult>
   } finally {
     trainer.dispose();
   }
+}
+
+/** A trainer for exactly the plan a job pins (its spec, data, batch, data seed, shard, profile). */
+export function trainerForJob(
+  spec: JobSpec,
+  modelSpec: ModelSpec,
+  dataset: Dataset,
+): Promise<Trainer> {
+  return Trainer.create({
+    spec: modelSpec,
+    dataset,
+    batchSize: spec.batchSize,
+    dataSeed: spec.dataSeed,
+    profile: spec.profile,
+    ...(spec.shard ? { shard: spec.shard } : {}),
+  });
 }
 
 async function loadDataset(options: ExecuteJobOptions): Promise<Dataset> {

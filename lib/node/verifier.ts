@@ -29,7 +29,8 @@ import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, decodeDataset } from "../exec/dataset.ts";
 import { decodeModelSpec } from "../exec/model.ts";
-import { Trainer } from "../exec/trainer.ts";
+import type { Trainer } from "../exec/trainer.ts";
+import { trainerForJob } from "./executor.ts";
 import { auditSeed, selectAuditSegments } from "../proof/audit.ts";
 import { decodeJobSpec, type JobSpec, planOfJob } from "../proof/job.ts";
 import {
@@ -535,14 +536,7 @@ export class VerifierNode {
           "the job's model or dataset blob does not match its ids",
         );
       }
-      return await Trainer.create({
-        spec: modelSpec,
-        dataset,
-        batchSize: spec.batchSize,
-        dataSeed: spec.dataSeed,
-        profile: spec.profile,
-        ...(spec.shard ? { shard: spec.shard } : {}),
-      });
+      return await trainerForJob(spec, modelSpec, dataset);
     } catch (error) {
       if (error instanceof AuditStop) throw error;
       throw new AuditStop(
