@@ -5,6 +5,8 @@
  * @module
  */
 
+import { SpecError } from "./errors.ts";
+
 /** A lowercase hex SHA-256 digest: 64 characters. */
 export type Hash = string;
 
@@ -74,4 +76,24 @@ export function concatBytes(parts: readonly Uint8Array[]): Bytes {
     offset += p.length;
   }
   return out;
+}
+
+/**
+ * A 64-hex content id (with or without `0x`) as the `0x`-prefixed lowercase `bytes32` the chain
+ * takes; fails with `SPEC_BAD_ID` on anything else.
+ *
+ * @example
+ * ```ts
+ * import { toBytes32 } from "./hash.ts";
+ * console.log(toBytes32("ab".repeat(32))); // "0xabab..."
+ * ```
+ */
+export function toBytes32(id: string): `0x${string}` {
+  const hex = id.startsWith("0x") ? id.slice(2) : id;
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new SpecError("SPEC_BAD_ID", `"${id}" is not a 32-byte hex id; pass a content id`, {
+      value: id,
+    });
+  }
+  return `0x${hex.toLowerCase()}`;
 }

@@ -18,6 +18,7 @@
 import { encodeAbiParameters, keccak256, toBytes } from "viem";
 import type { Address, Hex } from "../chain/types.ts";
 import { contentId } from "../core/canonical.ts";
+import { toBytes32 } from "../core/hash.ts";
 import { SpecError } from "../core/errors.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import type { ModelSpec } from "../exec/model.ts";
@@ -79,16 +80,8 @@ export interface EvaluationTarget {
   marketId: bigint;
 }
 
-/** A 64-hex content id as a 0x-prefixed bytes32. */
-export function toBytes32(id: string): Hex {
-  const hex = id.startsWith("0x") ? id.slice(2) : id;
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-    throw new SpecError("SPEC_BAD_ID", `"${id}" is not a 32-byte hex id; pass a content id`, {
-      value: id,
-    });
-  }
-  return `0x${hex.toLowerCase()}`;
-}
+/** A 64-hex content id as a 0x-prefixed bytes32 (shared with the node, in `lib/core/hash.ts`). */
+export { toBytes32 };
 
 /**
  * The id of a candidate model: the content id of its spec id and its committed trained state.

@@ -13,16 +13,14 @@ import {
   type ProtocolClient,
 } from "../chain/mod.ts";
 import { ChainError, PeerError } from "../core/errors.ts";
-import { type Hash, toHex } from "../core/hash.ts";
+import { type Hash, toBytes32, toHex } from "../core/hash.ts";
 import { privateKeyToAccount } from "viem/accounts";
 
 /** `0x`-prefixed 32-byte hex, as the chain takes ids and hashes. */
 export type Bytes32 = `0x${string}`;
 
-/** A content id as a `bytes32` chain value. */
-export function toBytes32(hash: Hash): Bytes32 {
-  return `0x${hash}`;
-}
+/** A content id as a `bytes32` chain value (validated; see `lib/core/hash.ts`). */
+export { toBytes32 };
 
 /** A `bytes32` chain value as a content id. */
 export function fromBytes32(value: string): Hash {
