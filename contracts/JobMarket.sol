@@ -37,7 +37,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         Slashed
     }
 
-    /// @notice A job, packed into two storage words.
+    /// @notice A job, packed into two storage words; `steps` and `checkpointInterval` let the
+    /// dispute game map checkpoint segments to steps.
     struct Job {
         address submitter;
         uint40 deadline;
@@ -47,6 +48,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         uint96 paymentPerReplica;
         uint96 requiredStake;
         uint32 checkpointInterval;
+        uint32 steps;
     }
 
     /// @notice One replica of a job: who trains it and what they committed.
@@ -65,6 +67,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         uint256 payment;
         uint8 replicas;
         uint32 checkpointInterval;
+        uint32 steps;
         uint40 deadline;
         uint32 challengeWindow;
         uint96 requiredStake;
@@ -131,6 +134,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error PaymentNotDivisible(uint256 payment, uint256 replicas);
     /// @notice The checkpoint interval is zero.
     error ZeroCheckpointInterval();
+    /// @notice The job's step count is zero.
+    error ZeroSteps();
     /// @notice The deadline is not in the future.
     error DeadlineInPast(uint256 deadline, uint256 nowTimestamp);
     /// @notice The challenge window is outside the governed bounds.
@@ -190,6 +195,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (p.replicas == 0 || p.replicas > MAX_REPLICAS) revert InvalidReplicas(p.replicas, MAX_REPLICAS);
         if (p.payment % p.replicas != 0) revert PaymentNotDivisible(p.payment, p.replicas);
         if (p.checkpointInterval == 0) revert ZeroCheckpointInterval();
+        if (p.steps == 0) revert ZeroSteps();
         if (p.deadline <= block.timestamp) revert DeadlineInPast(p.deadline, block.timestamp);
         if (p.challengeWindow < minChallengeWindow || p.challengeWindow > MAX_CHALLENGE_WINDOW) {
             revert InvalidChallengeWindow(p.challengeWindow, minChallengeWindow, MAX_CHALLENGE_WINDOW);
@@ -203,7 +209,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             feeBps: feeBps,
             paymentPerReplica: (p.payment / p.replicas).toUint96(),
             requiredStake: p.requiredStake,
-            checkpointInterval: p.checkpointInterval
+            checkpointInterval: p.checkpointInterval,
+            steps: p.steps
         });
         emit JobCreated(
             jobId, msg.sender, p.payment, p.replicas, p.checkpointInterval, p.deadline, p.challengeWindow, p.requiredStake

@@ -17,6 +17,8 @@ export interface ProtocolAddresses {
   staking: Address;
   /** Job escrow and settlement. */
   jobMarket: Address;
+  /** Two-phase disputes over committed results (a verifier of the job market). */
+  disputeGame: Address;
   /** Fee buyback, burn and treasury split. */
   feeRouter: Address;
   /** OpenZeppelin governor. */

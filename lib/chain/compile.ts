@@ -29,6 +29,7 @@ const OWN_CONTRACTS: Record<string, string[]> = {
   "Token.sol": ["Token"],
   "Staking.sol": ["Staking"],
   "JobMarket.sol": ["JobMarket"],
+  "DisputeGame.sol": ["DisputeGame"],
   "FeeRouter.sol": ["FeeRouter"],
   "Governance.sol": ["ProtocolGovernor", "ProtocolTimelock"],
   "Delphi.sol": ["Delphi"],

@@ -31,8 +31,14 @@ export interface DeployOptions {
   poolTokenWei?: bigint;
   /** Pool liquidity, stable side (6 decimals); default 500,000 (price 0.5 stable per token). */
   poolStable?: bigint;
-  /** Accounts authorised as verification contracts in the job market (devnet referees). */
+  /** Accounts authorised as verification contracts in the job market besides the dispute game. */
   verifiers?: Address[];
+  /** Bond a challenger posts to open a dispute, wei; default 10 tokens. */
+  disputeBondWei?: bigint;
+  /** Seconds each party has per dispute move; default 600. */
+  moveTimeoutSec?: number;
+  /** Seconds the referee has to rule; default 1800. */
+  refereeTimeoutSec?: number;
 }
 
 const UNSET = zeroAddress;
@@ -151,6 +157,19 @@ export async function deployProtocol(
     feeRouter,
     me,
   ]);
+  const disputeGame = await deploy(
+    client,
+    "DisputeGame",
+    a.disputeGameAbi,
+    a.disputeGameBytecode,
+    [
+      jobMarket,
+      me,
+      options.disputeBondWei ?? 10n * 10n ** 18n,
+      options.moveTimeoutSec ?? 600,
+      options.refereeTimeoutSec ?? 1800,
+    ],
+  );
   // Delphi has no owner: its fee is a constant and its fee router is the job market's.
   const delphi = await deploy(client, "Delphi", a.delphiAbi, a.delphiBytecode, [stable, jobMarket]);
 
@@ -159,6 +178,7 @@ export async function deployProtocol(
 
   // Wiring, while the deployer still owns everything.
   await call(staking, a.stakingAbi, "setAuthorized", [jobMarket, true]);
+  await call(jobMarket, a.jobMarketAbi, "setVerifier", [disputeGame, true]);
   for (const v of options.verifiers ?? []) {
     await call(jobMarket, a.jobMarketAbi, "setVerifier", [v, true]);
     await call(staking, a.stakingAbi, "setAuthorized", [v, true]);
@@ -193,10 +213,12 @@ export async function deployProtocol(
 
   // Hand every parameter to governance; the deployer keeps no admin power.
   for (
-    const [address, abi] of [[staking, a.stakingAbi], [feeRouter, a.feeRouterAbi], [
-      jobMarket,
-      a.jobMarketAbi,
-    ]] as const
+    const [address, abi] of [
+      [staking, a.stakingAbi],
+      [feeRouter, a.feeRouterAbi],
+      [jobMarket, a.jobMarketAbi],
+      [disputeGame, a.disputeGameAbi],
+    ] as const
   ) {
     await call(address, abi, "transferOwnership", [timelock]);
   }
@@ -205,6 +227,7 @@ export async function deployProtocol(
     token,
     staking,
     jobMarket,
+    disputeGame,
     feeRouter,
     governor,
     timelock,

@@ -20,6 +20,7 @@
  */
 
 export * from "./actions/disputes.ts";
+export * from "./actions/dispute_game.ts";
 export * from "./actions/fees.ts";
 export * from "./actions/governance.ts";
 export * from "./actions/identity.ts";

@@ -8,6 +8,7 @@
 
 import type { Account, Address, Hex } from "./types.ts";
 import * as disputes from "./actions/disputes.ts";
+import * as game from "./actions/dispute_game.ts";
 import * as fees from "./actions/fees.ts";
 import * as governance from "./actions/governance.ts";
 import * as identity from "./actions/identity.ts";
@@ -99,6 +100,28 @@ export interface DisputeActions {
   settle(params: disputes.SettleDisputeParams): Promise<TxResult & { slashedWei: bigint }>;
 }
 
+/** Dispute game moves bound to a client. */
+export interface GameActions {
+  /** Opens an execution dispute. */
+  open(params: game.OpenDisputeParams): Promise<game.OpenDisputeResult>;
+  /** Opens an availability dispute. */
+  openAvailability(params: game.OpenAvailabilityParams): Promise<game.OpenDisputeResult>;
+  /** The provider's hash at the midpoint. */
+  post(params: { id: bigint; hash: Hex }): Promise<TxResult>;
+  /** The challenger's hash at the midpoint. */
+  answer(params: { id: bigint; hash: Hex }): Promise<TxResult>;
+  /** Commits a party's op records of the disputed step. */
+  commitOps(params: { id: bigint; count: number; root: Hex }): Promise<TxResult>;
+  /** The referee's ruling. */
+  rule(params: game.RuleParams): Promise<TxResult>;
+  /** Ends a dispute past its deadline. */
+  timeout(id: bigint): Promise<TxResult>;
+  /** Reads a dispute. */
+  get(id: bigint): Promise<game.DisputeView>;
+  /** Disputes opened so far. */
+  count(): Promise<bigint>;
+}
+
 /** Token actions bound to a client. */
 export interface TokenActions {
   /** Balance of an account. */
@@ -135,6 +158,8 @@ export interface ProtocolClient extends ChainClient {
   readonly governance: GovernanceActions;
   /** Verification hooks. */
   readonly disputes: DisputeActions;
+  /** The dispute game. */
+  readonly game: GameActions;
   /** AIGENSYN token. */
   readonly token: TokenActions;
   /** Metrics from events. */
@@ -184,6 +209,17 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
     disputes: {
       open: (p) => disputes.markDisputed(c, p),
       settle: (p) => disputes.settleDispute(c, p),
+    },
+    game: {
+      open: (p) => game.openDispute(c, p),
+      openAvailability: (p) => game.openAvailabilityDispute(c, p),
+      post: (p) => game.postMove(c, p),
+      answer: (p) => game.answerMove(c, p),
+      commitOps: (p) => game.commitOps(c, p),
+      rule: (p) => game.ruleDispute(c, p),
+      timeout: (id) => game.timeoutDispute(c, id),
+      get: (id) => game.getDispute(c, id),
+      count: () => game.disputeCount(c),
     },
     token: {
       balanceOf: (p) => token.balanceOf(c, p),

@@ -117,6 +117,44 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   ZeroSpecHash: () => "pass the job spec's hash as specHash",
   ZeroCommitment: () => "commit non-zero finalStateHash and traceRoot",
   ZeroCheckpointInterval: () => "set checkpointInterval to at least 1 step",
+  ZeroSteps: () => "set steps to the job's number of training steps (at least 1)",
+  UnknownDispute: (a) => `no dispute ${fmt(a[0])}; ids run from 1 to the game's disputeCount`,
+  WrongPhase: (a) =>
+    `dispute ${fmt(a[0])} is in phase ${
+      DISPUTE_PHASE[Number(a[1])] ?? fmt(a[1])
+    }; read it with game.get and make the move that phase needs`,
+  NotYourMove: (a) =>
+    `${fmt(a[1])} does not owe the next move of dispute ${
+      fmt(a[0])
+    }; the provider posts, the challenger answers, the referee rules`,
+  MoveTooLate: (a) =>
+    `the move deadline of dispute ${fmt(a[0])} passed at ${fmt(a[1])}; call game.timeout`,
+  TooEarly: (a) => `dispute ${fmt(a[0])} has until ${fmt(a[1])} for its move; wait for it`,
+  ZeroHash: () => "post a non-zero hash",
+  CommitmentMismatch: (a) =>
+    `slot ${fmt(a[1])} of job ${
+      fmt(a[0])
+    } holds another commitment; pass the final state and trace root it committed`,
+  SegmentOutOfRange: (a) =>
+    `segment ${fmt(a[0])} is outside the trace's ${fmt(a[1])} segments; count from 0`,
+  BadProof: (a) =>
+    `the Merkle proof of checkpoint ${
+      fmt(a[0])
+    } does not lead to the committed trace root; rebuild it from the provider's trace`,
+  NothingDisputed: () =>
+    "your hash at the segment's end equals the provider's; there is nothing to dispute there",
+  StartNotAgreed: (a) =>
+    `you disagree at the start of segment ${
+      fmt(a[0])
+    }; open the dispute on the first segment you disagree on`,
+  BadOpCount: (a) => `op count ${fmt(a[0])} is zero or too large`,
+  AlreadyCommitted: (a) => `${fmt(a[1])} committed its ops of dispute ${fmt(a[0])} already`,
+  InconsistentRuling: (a) =>
+    `the op hashes of the ruling do not extend the agreed prefix to ${
+      fmt(a[1])
+    }'s posted one in dispute ${fmt(a[0])}; judge the records the parties committed`,
+  BadParameter: (a) => `parameter ${fmt(a[0])} cannot be ${fmt(a[1])}`,
+  UnknownSteps: (a) => `job ${fmt(a[0])} was created without its step count; it cannot be bisected`,
   JobExists: (a) => `job ${fmt(a[0])} exists already; a spec hash names one job, change the spec`,
   UnknownJob: (a) => `no job ${fmt(a[0])}; check the id (the spec hash) or create the job first`,
   UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
@@ -243,6 +281,8 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   OutcomeSaturated: () =>
     "the trade would push an outcome's price within e^-40 of one; trade fewer shares",
 };
+
+const DISPUTE_PHASE = ["None", "Steps", "OpsCommit", "Ops", "Referee", "Done"];
 
 const SLOT_STATUS = ["Open", "Claimed", "Committed", "Disputed", "Paid", "Refunded", "Slashed"];
 

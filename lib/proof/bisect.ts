@@ -9,10 +9,11 @@
  * `disagree` (`[a, mid]`), until `b = a + 1`. That takes at most `ceil(log2(b - a))` rounds.
  *
  * **Phase 2, ops.** Inside step `t -> t + 1` each party commits its op records (`lib/proof/ops.ts`).
- * The same bisection runs over *prefix lengths*: `agree(p)` means the Merkle roots of the first
- * `p` record hashes are equal. The empty prefix is agreed by definition; the full common prefix
- * (`min` of the two counts) is the first disputed point. It ends at the first index `i` whose
- * records differ, with every record before `i` agreed.
+ * The same bisection runs over *prefix lengths*: `agree(p)` means the chain hashes
+ * ({@link opChain}) of the first `p` record hashes are equal. The empty prefix is agreed by
+ * definition; the longer of the two record lists is the first disputed point (a chain stays put
+ * past its last record, so a missing or extra record shows as a difference). It ends at the first
+ * index `i` whose records differ, with every record before `i` agreed.
  *
  * **Rules at the first differing op `i`** ({@link findOpFaults}), checked for each side:
  *
@@ -35,8 +36,8 @@
 import { canonicalJson, type CanonicalValue } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
-import { merkleRoot } from "./merkle.ts";
-import { type OpRecord, STEP_INPUT, STEP_OUTPUT, type TensorSource } from "./ops.ts";
+import { fromHex } from "../core/hash.ts";
+import { type OpRecord, sha256Sync, STEP_INPUT, STEP_OUTPUT, type TensorSource } from "./ops.ts";
 import type { CheckpointRef } from "./trace.ts";
 
 /** A challenger's answer to a posted hash. */
@@ -164,16 +165,39 @@ export function disputedSegment(
   return i < 0 ? null : { segment: i - 1, fromStep: ours[i - 1].step, toStep: ours[i].step };
 }
 
-/** Merkle root of the first `length` op-record hashes (what a party posts in phase 2). */
-export async function opPrefixRoot(opHashes: readonly Hash[], length: number): Promise<Hash> {
-  if (!Number.isInteger(length) || length < 1 || length > opHashes.length) {
+/** The chain hash before any op: 32 zero bytes. */
+export const EMPTY_OP_CHAIN: Hash = "00".repeat(32);
+
+/**
+ * Chain hash over the first `length` op-record hashes (what a party posts in phase 2):
+ * `c(0)` is {@link EMPTY_OP_CHAIN}, `c(n + 1) = sha256(c(n) || opHash(n))`, and past the last
+ * record the chain stays put (`c(n) = c(count)` for `n > count`). A chain, unlike a Merkle root,
+ * lets a contract check in one hash that a revealed record extends an agreed prefix.
+ *
+ * @example
+ * ```ts
+ * import { EMPTY_OP_CHAIN, opChain } from "./bisect.ts";
+ * const hashes = ["11".repeat(32), "22".repeat(32)];
+ * console.log(opChain(hashes, 0) === EMPTY_OP_CHAIN, opChain(hashes, 5) === opChain(hashes, 2)); // true true
+ * ```
+ */
+export function opChain(opHashes: readonly Hash[], length: number): Hash {
+  if (!Number.isSafeInteger(length) || length < 0) {
     throw new VerificationError(
       "VERIFY_BAD_INDEX",
-      `prefix length ${length} is outside 1..${opHashes.length}`,
+      `prefix length ${length} must be a non-negative integer`,
       { value: length },
     );
   }
-  return await merkleRoot(opHashes.slice(0, length));
+  let chain = EMPTY_OP_CHAIN;
+  const n = Math.min(length, opHashes.length);
+  for (let i = 0; i < n; i++) chain = extendOpChain(chain, opHashes[i]);
+  return chain;
+}
+
+/** One link of {@link opChain}: `sha256(chain || opHash)`. */
+export function extendOpChain(chain: Hash, opHash: Hash): Hash {
+  return sha256Sync(fromHex(chain + opHash));
 }
 
 /** The value-independent part of an op record: what the program fixes. */

@@ -20,7 +20,7 @@ import {
   claimsFault,
   type DisputedSegment,
   disputedSegment,
-  opPrefixRoot,
+  opChain,
   startBisection,
   startStepBisection,
 } from "./bisect.ts";
@@ -191,7 +191,7 @@ export type DisputeMove =
     readonly challenger: Hash;
     readonly answer: Answer;
   }
-  /** A phase-2 round: both Merkle roots of the first `at` op records. */
+  /** A phase-2 round: both chain hashes of the first `at` op records. */
   | {
     readonly phase: "op";
     readonly at: number;
@@ -260,7 +260,7 @@ export async function runDispute(options: DisputeOptions): Promise<DisputePath |
   const t = steps.agreed;
   const agreedHash = await challenger.stateHashAt(t);
 
-  // Phase 2: ops of step t -> t + 1, bisected over Merkle roots of record prefixes.
+  // Phase 2: ops of step t -> t + 1, bisected over chain hashes of record prefixes.
   const recC = await challenger.recordStep(t);
   const recP = await provider.recordStep(t);
   const finish = (index: number, kernel: string, verdict: Verdict, opRounds: number) => {
@@ -301,18 +301,18 @@ export async function runDispute(options: DisputeOptions): Promise<DisputePath |
     };
     return finish(-1, "(claims)", verdict, 0);
   }
-  const common = Math.min(recC.ops.length, recP.ops.length);
-  const rootC = (n: number) => opPrefixRoot(recC.opHashes, n);
-  const rootP = (n: number) => opPrefixRoot(recP.opHashes, n);
-  let index = common;
+  const longest = Math.max(recC.ops.length, recP.ops.length);
+  const rootC = (n: number) => opChain(recC.opHashes, n);
+  const rootP = (n: number) => opChain(recP.opHashes, n);
+  let index = longest;
   let opRounds = 0;
-  if (await rootC(common) !== await rootP(common)) {
-    const ops = await bisect(startBisection({ agreed: 0, disputed: common }), async (at) => {
-      const p = await rootP(at);
-      const c = await rootC(at);
+  if (rootC(longest) !== rootP(longest)) {
+    const ops = await bisect(startBisection({ agreed: 0, disputed: longest }), (at) => {
+      const p = rootP(at);
+      const c = rootC(at);
       const answer: Answer = p === c ? "agree" : "disagree";
       transcript.push({ phase: "op", at, provider: p, challenger: c, answer });
-      return answer;
+      return Promise.resolve(answer);
     });
     index = ops.agreed;
     opRounds = ops.rounds;

@@ -6,18 +6,19 @@ import {
   bisect,
   claimsFault,
   disputedSegment,
+  EMPTY_OP_CHAIN,
+  extendOpChain,
   findOpFaults,
   isDone,
   maxRounds,
   nextMidpoint,
-  opPrefixRoot,
+  opChain,
   programDeviation,
   programOf,
   sourceMismatch,
   startBisection,
   startStepBisection,
 } from "../../lib/proof/bisect.ts";
-import { merkleRoot } from "../../lib/proof/merkle.ts";
 import { type OpRecord, STEP_INPUT, STEP_OUTPUT } from "../../lib/proof/ops.ts";
 
 const h = (n: number): string => n.toString(16).padStart(64, "0");
@@ -190,12 +191,14 @@ Deno.test("disputed segment and op prefixes", async (t) => {
     assert.throws(() => disputedSegment(cps([1, 2]), cps([5, 2])), VerificationError);
   });
 
-  await t.step("prefix roots are Merkle roots of the first n record hashes", async () => {
+  await t.step("op chains extend one record at a time and stay put past the end", () => {
     const hashes = [h(1), h(2), h(3)];
-    assert.equal(await opPrefixRoot(hashes, 2), await merkleRoot(hashes.slice(0, 2)));
-    for (const n of [0, 4, 1.5]) {
-      await assert.rejects(() => opPrefixRoot(hashes, n), VerificationError);
-    }
+    assert.equal(opChain(hashes, 0), EMPTY_OP_CHAIN);
+    assert.equal(opChain(hashes, 2), extendOpChain(extendOpChain(EMPTY_OP_CHAIN, h(1)), h(2)));
+    assert.equal(opChain(hashes, 3), extendOpChain(opChain(hashes, 2), h(3)));
+    assert.equal(opChain(hashes, 7), opChain(hashes, 3));
+    assert.notEqual(opChain(hashes, 2), opChain([h(1), h(9)], 2));
+    for (const n of [-1, 1.5]) assert.throws(() => opChain(hashes, n), VerificationError);
   });
 });
 

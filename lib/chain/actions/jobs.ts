@@ -27,6 +27,8 @@ export interface CreateJobParams {
   replicas?: number;
   /** Steps between checkpoints; default 100. */
   checkpointInterval?: number;
+  /** Training steps of the job (the dispute game maps checkpoint segments to steps); default `checkpointInterval`. */
+  steps?: number;
   /** Seconds after a commit during which it can be disputed; default 3600. */
   challengeWindowSec?: number;
   /** Stake each provider must lock to claim, in wei; default 0. */
@@ -87,6 +89,7 @@ export async function createJob(
       payment: params.paymentWei,
       replicas: params.replicas ?? 1,
       checkpointInterval: params.checkpointInterval ?? 100,
+      steps: params.steps ?? params.checkpointInterval ?? 100,
       deadline: Number(deadline),
       challengeWindow: params.challengeWindowSec ?? 3600,
       requiredStake: params.requiredStakeWei ?? 0n,
@@ -238,6 +241,8 @@ export interface JobView {
   requiredStakeWei: bigint;
   /** Steps between checkpoints. */
   checkpointInterval: number;
+  /** Training steps of the job. */
+  steps: number;
 }
 
 /** Reads a job; fails with `UNKNOWN_JOB` when there is none. */
@@ -258,6 +263,7 @@ export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> 
       paymentPerReplicaWei: j.paymentPerReplica,
       requiredStakeWei: j.requiredStake,
       checkpointInterval: j.checkpointInterval,
+      steps: j.steps,
     };
   } catch (error) {
     throw toChainError(error, "jobs.get");

@@ -2,6 +2,7 @@
 export * from "./Token.ts";
 export * from "./Staking.ts";
 export * from "./JobMarket.ts";
+export * from "./DisputeGame.ts";
 export * from "./FeeRouter.ts";
 export * from "./ProtocolGovernor.ts";
 export * from "./ProtocolTimelock.ts";

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {JobMarket} from "./JobMarket.sol";
+
+/// @title Two-phase disputes over a committed training result, refereed down to one kernel
+/// @notice A challenger (any account, usually a verifier whose audit failed) bonds AIGENSYN and
+/// opens a dispute on a committed slot of the job market, naming the first checkpoint segment it
+/// disagrees on; the provider's checkpoint hashes at both ends are proven against its committed
+/// trace root.
+///
+/// Phase 1 bisects the segment's steps: the provider posts its state hash at the midpoint, the
+/// challenger posts its own, equal hashes move the agreed step up, different ones move the
+/// disputed step down, until the parties agree at step `t` and disagree at `t + 1`.
+///
+/// Phase 2 bisects the kernels of step `t -> t + 1`: both parties commit the count and the hash
+/// chain of their op records (`c(0) = 0`, `c(n + 1) = sha256(c(n) || opHash(n))`, and past a
+/// party's last op the chain stays put), then the same bisection runs over chain prefixes until
+/// they agree on the first `i` records and differ at record `i`.
+///
+/// The referee (the job's submitter) then recomputes that one kernel off-chain and rules; the
+/// contract checks that the two op hashes it judged extend the agreed prefix to each party's
+/// posted prefix, then settles through the job market: a losing provider is slashed (part to the
+/// challenger, the rest to the submitter, who is refunded) and the challenger gets its bond back;
+/// a losing challenger forfeits its bond (`winnerShareBps` to the provider, the rest burned) and
+/// the slot becomes finalizable again.
+///
+/// Every move has a deadline (`moveTimeout`); past it anyone may call `timeout`, and the party
+/// that owed the move loses. A referee that does not rule within `refereeTimeout` voids the
+/// dispute: the bond goes back and the slot is committed again.
+///
+/// Availability disputes cover what bisection cannot: a provider that withholds its trace or a
+/// checkpoint. The referee tries to fetch what the challenger names and rules whether it was
+/// served.
+/// @dev One active dispute per slot (the job market's `Disputed` status enforces it). Hashes are
+/// SHA-256, as in the off-chain trace format, so the precompile checks Merkle proofs cheaply.
+contract DisputeGame is Ownable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Basis-point denominator.
+    uint256 private constant BPS = 10_000;
+    /// @notice Most op records a step may have; bounds the op bisection.
+    uint32 public constant MAX_OPS = 1 << 24;
+    /// @notice Shortest move timeout governance may set.
+    uint32 public constant MIN_MOVE_TIMEOUT = 10;
+
+    /// @notice What is disputed.
+    enum Kind {
+        Execution,
+        Availability
+    }
+
+    /// @notice Where a dispute is.
+    enum Phase {
+        None,
+        Steps,
+        OpsCommit,
+        Ops,
+        Referee,
+        Done
+    }
+
+    /// @notice Who won.
+    enum Outcome {
+        Pending,
+        ProviderWon,
+        ChallengerWon,
+        BothFaulty,
+        Voided
+    }
+
+    /// @notice Rulings the referee can give.
+    enum Ruling {
+        Provider,
+        Challenger,
+        Both
+    }
+
+    /// @notice One dispute.
+    /// @dev `lo`/`hi` are steps in phase 1 and op-prefix lengths in phase 2. `loHash` is the agreed
+    /// hash at `lo`; `hiProvider`/`hiChallenger` each party's hash at `hi`; `midHash` the
+    /// provider's hash at the midpoint, awaiting the challenger's (zero when none is pending).
+    struct Dispute {
+        bytes32 jobId;
+        address challenger;
+        uint40 deadline;
+        Kind kind;
+        Phase phase;
+        Outcome outcome;
+        address provider;
+        uint32 slot;
+        uint32 lo;
+        uint32 hi;
+        address referee;
+        uint32 step;
+        uint32 providerOps;
+        uint32 challengerOps;
+        uint96 bond;
+        bytes32 loHash;
+        bytes32 hiProvider;
+        bytes32 hiChallenger;
+        bytes32 midHash;
+        bytes32 agreedState;
+        bytes32 subject;
+    }
+
+    /// @notice What a challenger gives to open an execution dispute.
+    /// @dev `leafCount` and the two proofs bind the segment to the provider's committed trace root.
+    struct OpenParams {
+        bytes32 jobId;
+        uint32 slot;
+        bytes32 finalStateHash;
+        bytes32 traceRoot;
+        uint32 segment;
+        bytes32 providerFrom;
+        bytes32[] proofFrom;
+        bytes32 providerTo;
+        bytes32[] proofTo;
+        bytes32 challengerFrom;
+        bytes32 challengerTo;
+    }
+
+    /// @notice The job market whose slots are disputed (this contract is one of its verifiers).
+    JobMarket public immutable market;
+    /// @notice AIGENSYN; bonds are paid in it and forfeited shares burned.
+    IERC20 public immutable token;
+
+    /// @notice Bond a challenger posts to open a dispute.
+    uint96 public bond;
+    /// @notice Seconds each party has for its move.
+    uint32 public moveTimeout;
+    /// @notice Seconds the referee has to rule.
+    uint32 public refereeTimeout;
+    /// @notice Share of a forfeited bond paid to the provider; the rest is burned.
+    uint16 public winnerShareBps;
+    /// @notice Disputes opened so far; ids start at 1.
+    uint256 public disputeCount;
+
+    mapping(uint256 => Dispute) private _disputes;
+
+    /// @notice A dispute was opened; `lo`/`hi` are the disputed steps (or zero for availability).
+    event DisputeOpened(
+        uint256 indexed id,
+        bytes32 indexed jobId,
+        uint256 slot,
+        address indexed challenger,
+        address provider,
+        Kind kind,
+        uint256 lo,
+        uint256 hi,
+        bytes32 subject
+    );
+    /// @notice The provider posted `hash` at midpoint `at` (a step in phase 1, a prefix length in phase 2).
+    event MovePosted(uint256 indexed id, Phase phase, uint256 at, bytes32 hash);
+    /// @notice The challenger answered at `at`; `agreed` tells which way the bisection went.
+    event MoveAnswered(uint256 indexed id, Phase phase, uint256 at, bytes32 hash, bool agreed);
+    /// @notice Step bisection ended: the parties agree at `step` and disagree at `step + 1`.
+    event StepFound(uint256 indexed id, uint256 step, bytes32 agreedState);
+    /// @notice A party committed its op records of the disputed step.
+    event OpsCommitted(uint256 indexed id, address indexed party, uint256 count, bytes32 root);
+    /// @notice The dispute awaits the referee at op `opIndex` of step `step`.
+    event RefereeNeeded(uint256 indexed id, address indexed referee, uint256 step, uint256 opIndex);
+    /// @notice The referee ruled on op `opIndex`, kernel `kernel`.
+    event Ruled(uint256 indexed id, Ruling ruling, uint256 opIndex, string kernel);
+    /// @notice A party missed its deadline.
+    event TimedOut(uint256 indexed id, Phase phase, address indexed party);
+    /// @notice The dispute ended.
+    event DisputeResolved(uint256 indexed id, Outcome outcome, uint256 bondToProvider, uint256 bondBurned);
+    /// @notice A governed value changed.
+    event ParameterSet(bytes32 indexed name, uint256 value);
+
+    /// @notice No dispute has this id.
+    error UnknownDispute(uint256 id);
+    /// @notice The dispute is in `phase`, not one this move belongs to.
+    error WrongPhase(uint256 id, Phase phase);
+    /// @notice `caller` is not the party whose move this is.
+    error NotYourMove(uint256 id, address caller);
+    /// @notice The move's deadline passed at `deadline`; call `timeout`.
+    error MoveTooLate(uint256 id, uint256 deadline);
+    /// @notice The deadline `deadline` has not passed.
+    error TooEarly(uint256 id, uint256 deadline);
+    /// @notice A posted hash is zero.
+    error ZeroHash();
+    /// @notice The committed final state and trace root are not what the slot holds.
+    error CommitmentMismatch(bytes32 jobId, uint256 slot);
+    /// @notice The segment is outside the trace of `segments` segments.
+    error SegmentOutOfRange(uint256 segment, uint256 segments);
+    /// @notice A Merkle proof does not show the provider's checkpoint at `index` under the trace root.
+    error BadProof(uint256 index);
+    /// @notice The challenger agrees with the provider at the end of the segment: nothing to dispute.
+    error NothingDisputed();
+    /// @notice The challenger disagrees at the start of a segment after the first: dispute the first one.
+    error StartNotAgreed(uint256 segment);
+    /// @notice The op count is zero or above `MAX_OPS`.
+    error BadOpCount(uint256 count);
+    /// @notice The party committed its ops already.
+    error AlreadyCommitted(uint256 id, address party);
+    /// @notice The referee's op hashes do not extend the agreed prefix to `party`'s posted one.
+    error InconsistentRuling(uint256 id, address party);
+    /// @notice A value is outside its governed bounds.
+    error BadParameter(bytes32 name, uint256 value);
+    /// @notice The job's steps are unknown to the market (created without them).
+    error UnknownSteps(bytes32 jobId);
+
+    /// @param market_ The job market.
+    /// @param owner_ Owner of the parameters (the governance timelock after deployment).
+    /// @param bond_ Challenger bond, wei.
+    /// @param moveTimeout_ Seconds per move.
+    /// @param refereeTimeout_ Seconds for the referee.
+    constructor(JobMarket market_, address owner_, uint96 bond_, uint32 moveTimeout_, uint32 refereeTimeout_)
+        Ownable(owner_)
+    {
+        market = market_;
+        token = market_.token();
+        _setTimeouts(moveTimeout_, refereeTimeout_);
+        bond = bond_;
+        winnerShareBps = 5_000;
+    }
+
+    // ----- opening -----
+
+    /// @notice Opens an execution dispute on the first segment the caller disagrees on; pulls the
+    /// bond (needs an allowance) and marks the slot disputed in the market.
+    /// @param p The slot, its commitment, the segment with the provider's proven checkpoint hashes,
+    /// and the challenger's own hashes at both ends.
+    /// @return id The dispute id.
+    function open(OpenParams calldata p) external nonReentrant returns (uint256 id) {
+        (JobMarket.Job memory job, address provider) = _committed(p.jobId, p.slot, p.finalStateHash, p.traceRoot);
+        uint256 k = job.checkpointInterval;
+        uint256 steps = job.steps;
+        if (steps == 0) revert UnknownSteps(p.jobId);
+        uint256 segments = (steps + k - 1) / k;
+        if (p.segment >= segments) revert SegmentOutOfRange(p.segment, segments);
+        if (p.providerTo == p.challengerTo) revert NothingDisputed();
+        if (p.challengerFrom == bytes32(0) || p.challengerTo == bytes32(0)) revert ZeroHash();
+        if (!_verify(p.traceRoot, p.providerFrom, p.segment, segments + 1, p.proofFrom)) revert BadProof(p.segment);
+        if (!_verify(p.traceRoot, p.providerTo, p.segment + 1, segments + 1, p.proofTo)) {
+            revert BadProof(p.segment + 1);
+        }
+        uint256 fromStep = uint256(p.segment) * k;
+        uint256 toStep = fromStep + k < steps ? fromStep + k : steps;
+        id = _new(p.jobId, p.slot, provider, job.submitter, Kind.Execution, bytes32(uint256(p.segment)));
+        Dispute storage d = _disputes[id];
+        if (p.challengerFrom != p.providerFrom) {
+            // Only the initial state can be disputed at a segment's start: it is fixed by the spec.
+            if (p.segment != 0) revert StartNotAgreed(p.segment);
+            d.loHash = p.providerFrom;
+            d.hiProvider = p.providerFrom;
+            d.hiChallenger = p.challengerFrom;
+            d.step = type(uint32).max;
+            d.phase = Phase.Referee;
+            d.deadline = uint40(block.timestamp + refereeTimeout);
+            emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, 0, 0, d.subject);
+            emit RefereeNeeded(id, d.referee, type(uint32).max, 0);
+        } else {
+            d.lo = uint32(fromStep);
+            d.hi = uint32(toStep);
+            d.loHash = p.providerFrom;
+            d.hiProvider = p.providerTo;
+            d.hiChallenger = p.challengerTo;
+            emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, fromStep, toStep, d.subject);
+            _afterNarrowing(id, d);
+        }
+        _pullBondAndMark(p.jobId, p.slot);
+    }
+
+    /// @notice Opens an availability dispute: the provider did not serve `subject` (a checkpoint
+    /// hash, or zero for its trace). The referee tries to fetch it and rules.
+    /// @param jobId The job.
+    /// @param slot The slot.
+    /// @param finalStateHash The slot's committed final state.
+    /// @param traceRoot The slot's committed trace root.
+    /// @param subject What was withheld: a checkpoint hash, or zero for the trace itself.
+    /// @return id The dispute id.
+    function openAvailability(
+        bytes32 jobId,
+        uint32 slot,
+        bytes32 finalStateHash,
+        bytes32 traceRoot,
+        bytes32 subject
+    ) external nonReentrant returns (uint256 id) {
+        (JobMarket.Job memory job, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
+        id = _new(jobId, slot, provider, job.submitter, Kind.Availability, subject);
+        Dispute storage d = _disputes[id];
+        d.phase = Phase.Referee;
+        d.deadline = uint40(block.timestamp + refereeTimeout);
+        emit DisputeOpened(id, jobId, slot, msg.sender, provider, Kind.Availability, 0, 0, subject);
+        emit RefereeNeeded(id, d.referee, 0, 0);
+        _pullBondAndMark(jobId, slot);
+    }
+
+    // ----- bisection moves -----
+
+    /// @notice The provider's hash at the current midpoint (state hash in phase 1, op-chain prefix
+    /// in phase 2).
+    /// @param id The dispute.
+    /// @param hash Its hash at `midpoint(id)`.
+    function post(uint256 id, bytes32 hash) external {
+        Dispute storage d = _active(id);
+        if (d.phase != Phase.Steps && d.phase != Phase.Ops) revert WrongPhase(id, d.phase);
+        if (msg.sender != d.provider || d.midHash != bytes32(0)) revert NotYourMove(id, msg.sender);
+        if (hash == bytes32(0)) revert ZeroHash();
+        d.midHash = hash;
+        d.deadline = uint40(block.timestamp + moveTimeout);
+        emit MovePosted(id, d.phase, _mid(d), hash);
+    }
+
+    /// @notice The challenger's own hash at the current midpoint; equal to the provider's means
+    /// agreement there.
+    /// @param id The dispute.
+    /// @param hash Its hash at `midpoint(id)`.
+    function answer(uint256 id, bytes32 hash) external {
+        Dispute storage d = _active(id);
+        if (d.phase != Phase.Steps && d.phase != Phase.Ops) revert WrongPhase(id, d.phase);
+        bytes32 posted = d.midHash;
+        if (msg.sender != d.challenger || posted == bytes32(0)) revert NotYourMove(id, msg.sender);
+        if (hash == bytes32(0)) revert ZeroHash();
+        uint32 mid = _mid(d);
+        bool agreed = hash == posted;
+        if (agreed) {
+            d.lo = mid;
+            d.loHash = posted;
+        } else {
+            d.hi = mid;
+            d.hiProvider = posted;
+            d.hiChallenger = hash;
+        }
+        d.midHash = bytes32(0);
+        emit MoveAnswered(id, d.phase, mid, hash, agreed);
+        _afterNarrowing(id, d);
+    }
+
+    /// @notice Commits the caller's op records of the disputed step: their count and the hash chain
+    /// over their hashes.
+    /// @param id The dispute.
+    /// @param count Number of op records.
+    /// @param root Chain hash over all of them.
+    function commitOps(uint256 id, uint32 count, bytes32 root) external {
+        Dispute storage d = _active(id);
+        if (d.phase != Phase.OpsCommit) revert WrongPhase(id, d.phase);
+        if (count == 0 || count > MAX_OPS) revert BadOpCount(count);
+        if (root == bytes32(0)) revert ZeroHash();
+        if (msg.sender == d.provider) {
+            if (d.providerOps != 0) revert AlreadyCommitted(id, msg.sender);
+            d.providerOps = count;
+            d.hiProvider = root;
+        } else if (msg.sender == d.challenger) {
+            if (d.challengerOps != 0) revert AlreadyCommitted(id, msg.sender);
+            d.challengerOps = count;
+            d.hiChallenger = root;
+        } else {
+            revert NotYourMove(id, msg.sender);
+        }
+        emit OpsCommitted(id, msg.sender, count, root);
+        if (d.providerOps == 0 || d.challengerOps == 0) return;
+        d.lo = 0;
+        d.loHash = bytes32(0);
+        d.hi = d.providerOps > d.challengerOps ? d.providerOps : d.challengerOps;
+        if (d.hiProvider == d.hiChallenger) {
+            // Identical records: only the parties' claims about the step's end can differ.
+            d.lo = d.hi;
+            _toReferee(id, d, d.hi);
+            return;
+        }
+        d.phase = Phase.Ops;
+        _afterNarrowing(id, d);
+    }
+
+    // ----- referee -----
+
+    /// @notice The referee's ruling. For an op dispute, `providerOp`/`challengerOp` are the hashes
+    /// of the two records it judged (zero for a party with no record there); they must extend the
+    /// agreed prefix to each party's posted prefix.
+    /// @param id The dispute.
+    /// @param ruling Who was right.
+    /// @param providerOp Hash of the provider's record at the disputed op.
+    /// @param challengerOp Hash of the challenger's record at the disputed op.
+    /// @param kernel The judged kernel, for the record.
+    function rule(uint256 id, Ruling ruling, bytes32 providerOp, bytes32 challengerOp, string calldata kernel)
+        external
+        nonReentrant
+    {
+        Dispute storage d = _active(id);
+        if (d.phase != Phase.Referee) revert WrongPhase(id, d.phase);
+        if (msg.sender != d.referee) revert NotYourMove(id, msg.sender);
+        if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
+        uint256 opIndex = d.lo;
+        if (d.kind == Kind.Execution && d.step != type(uint32).max && d.hi == d.lo + 1) {
+            if (!_extends(d.loHash, providerOp, d.hiProvider)) revert InconsistentRuling(id, d.provider);
+            if (!_extends(d.loHash, challengerOp, d.hiChallenger)) revert InconsistentRuling(id, d.challenger);
+        }
+        emit Ruled(id, ruling, opIndex, kernel);
+        _resolve(
+            id,
+            d,
+            ruling == Ruling.Provider
+                ? Outcome.ProviderWon
+                : ruling == Ruling.Challenger ? Outcome.ChallengerWon : Outcome.BothFaulty
+        );
+    }
+
+    /// @notice Ends a dispute whose deadline passed: the party that owed the move loses; a silent
+    /// referee voids the dispute. Anyone may call.
+    /// @param id The dispute.
+    function timeout(uint256 id) external nonReentrant {
+        Dispute storage d = _open(id);
+        if (block.timestamp <= d.deadline) revert TooEarly(id, d.deadline);
+        Phase phase = d.phase;
+        if (phase == Phase.Referee) {
+            emit TimedOut(id, phase, d.referee);
+            _resolve(id, d, Outcome.Voided);
+        } else if (phase == Phase.OpsCommit) {
+            // The provider is presumed honest: a challenger that does not commit loses even when
+            // the provider is silent too.
+            bool providerSilent = d.providerOps == 0;
+            bool challengerSilent = d.challengerOps == 0;
+            emit TimedOut(id, phase, challengerSilent ? d.challenger : d.provider);
+            _resolve(id, d, challengerSilent || !providerSilent ? Outcome.ProviderWon : Outcome.ChallengerWon);
+        } else if (d.midHash == bytes32(0)) {
+            emit TimedOut(id, phase, d.provider);
+            _resolve(id, d, Outcome.ChallengerWon);
+        } else {
+            emit TimedOut(id, phase, d.challenger);
+            _resolve(id, d, Outcome.ProviderWon);
+        }
+    }
+
+    // ----- views -----
+
+    /// @notice A dispute by id.
+    /// @param id The dispute.
+    /// @return The dispute.
+    function getDispute(uint256 id) external view returns (Dispute memory) {
+        if (id == 0 || id > disputeCount) revert UnknownDispute(id);
+        return _disputes[id];
+    }
+
+    /// @notice The point the next bisection move is about (a step or a prefix length).
+    /// @param id The dispute.
+    /// @return The midpoint.
+    function midpoint(uint256 id) external view returns (uint256) {
+        if (id == 0 || id > disputeCount) revert UnknownDispute(id);
+        return _mid(_disputes[id]);
+    }
+
+    // ----- governance -----
+
+    /// @notice Sets the challenger bond; governance only.
+    /// @param value Wei.
+    function setBond(uint96 value) external onlyOwner {
+        bond = value;
+        emit ParameterSet("bond", value);
+    }
+
+    /// @notice Sets the move and referee timeouts; governance only.
+    /// @param moveSeconds Seconds per move, at least `MIN_MOVE_TIMEOUT`.
+    /// @param refereeSeconds Seconds for the referee, at least `MIN_MOVE_TIMEOUT`.
+    function setTimeouts(uint32 moveSeconds, uint32 refereeSeconds) external onlyOwner {
+        _setTimeouts(moveSeconds, refereeSeconds);
+    }
+
+    /// @notice Sets the provider's share of a forfeited bond; governance only.
+    /// @param value Basis points; the rest is burned.
+    function setWinnerShareBps(uint16 value) external onlyOwner {
+        if (value > BPS) revert BadParameter("winnerShareBps", value);
+        winnerShareBps = value;
+        emit ParameterSet("winnerShareBps", value);
+    }
+
+    // ----- internals -----
+
+    function _setTimeouts(uint32 moveSeconds, uint32 refereeSeconds) private {
+        if (moveSeconds < MIN_MOVE_TIMEOUT) revert BadParameter("moveTimeout", moveSeconds);
+        if (refereeSeconds < MIN_MOVE_TIMEOUT) revert BadParameter("refereeTimeout", refereeSeconds);
+        moveTimeout = moveSeconds;
+        refereeTimeout = refereeSeconds;
+        emit ParameterSet("moveTimeout", moveSeconds);
+        emit ParameterSet("refereeTimeout", refereeSeconds);
+    }
+
+    function _committed(bytes32 jobId, uint32 slot, bytes32 finalStateHash, bytes32 traceRoot)
+        private
+        view
+        returns (JobMarket.Job memory job, address provider)
+    {
+        job = market.getJob(jobId);
+        JobMarket.Slot memory s = market.getSlot(jobId, slot);
+        if (s.commitment != market.commitmentOf(finalStateHash, traceRoot)) revert CommitmentMismatch(jobId, slot);
+        provider = s.provider;
+    }
+
+    function _new(bytes32 jobId, uint32 slot, address provider, address referee, Kind kind, bytes32 subject)
+        private
+        returns (uint256 id)
+    {
+        id = ++disputeCount;
+        Dispute storage d = _disputes[id];
+        d.jobId = jobId;
+        d.slot = slot;
+        d.challenger = msg.sender;
+        d.provider = provider;
+        d.referee = referee;
+        d.kind = kind;
+        d.bond = bond;
+        d.subject = subject;
+        d.phase = Phase.Steps;
+        d.deadline = uint40(block.timestamp + moveTimeout);
+    }
+
+    /// @dev Marks the slot disputed (the market checks it is committed and inside its challenge
+    /// window) and pulls the bond.
+    function _pullBondAndMark(bytes32 jobId, uint32 slot) private {
+        market.markDisputed(jobId, slot);
+        uint256 amount = bond;
+        if (amount > 0) token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @dev A dispute that is not over, whatever its deadline.
+    function _open(uint256 id) private view returns (Dispute storage d) {
+        if (id == 0 || id > disputeCount) revert UnknownDispute(id);
+        d = _disputes[id];
+        Phase phase = d.phase;
+        if (phase == Phase.Done || phase == Phase.None) revert WrongPhase(id, phase);
+    }
+
+    /// @dev A dispute whose current move is still on time (the referee's deadline is checked in `rule`).
+    function _active(uint256 id) private view returns (Dispute storage d) {
+        d = _open(id);
+        if (d.phase != Phase.Referee && block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
+    }
+
+    function _mid(Dispute storage d) private view returns (uint32) {
+        return d.lo + (d.hi - d.lo) / 2;
+    }
+
+    /// @dev After the interval shrank: go on bisecting, or move to the next phase.
+    function _afterNarrowing(uint256 id, Dispute storage d) private {
+        d.deadline = uint40(block.timestamp + moveTimeout);
+        if (d.hi != d.lo + 1) return;
+        if (d.phase == Phase.Steps) {
+            d.step = d.lo;
+            d.agreedState = d.loHash;
+            d.phase = Phase.OpsCommit;
+            d.hiProvider = bytes32(0);
+            d.hiChallenger = bytes32(0);
+            emit StepFound(id, d.lo, d.loHash);
+        } else {
+            _toReferee(id, d, d.lo);
+        }
+    }
+
+    function _toReferee(uint256 id, Dispute storage d, uint32 opIndex) private {
+        d.phase = Phase.Referee;
+        d.deadline = uint40(block.timestamp + refereeTimeout);
+        emit RefereeNeeded(id, d.referee, d.step, opIndex);
+    }
+
+    /// @dev True if `op` (or no op, when zero) takes the chain from `lo` to `hi`.
+    function _extends(bytes32 lo, bytes32 op, bytes32 hi) private pure returns (bool) {
+        if (op == bytes32(0)) return hi == lo;
+        return sha256(abi.encodePacked(lo, op)) == hi;
+    }
+
+    /// @dev Checks a proof of leaf `index` of `count` under `root`, with the off-chain tree's
+    /// rules: leaves are `sha256(0x00 || leaf)`, nodes `sha256(0x01 || left || right)`, and an
+    /// odd last node moves up a level unchanged.
+    function _verify(bytes32 root, bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof)
+        private
+        pure
+        returns (bool)
+    {
+        bytes32 node = sha256(abi.encodePacked(bytes1(0x00), leaf));
+        uint256 used = 0;
+        while (count > 1) {
+            if (index % 2 == 1) {
+                if (used >= proof.length) return false;
+                node = sha256(abi.encodePacked(bytes1(0x01), proof[used++], node));
+            } else if (index + 1 < count) {
+                if (used >= proof.length) return false;
+                node = sha256(abi.encodePacked(bytes1(0x01), node, proof[used++]));
+            }
+            index /= 2;
+            count = (count + 1) / 2;
+        }
+        return used == proof.length && node == root;
+    }
+
+    /// @dev Settles the slot in the market and the bond here.
+    function _resolve(uint256 id, Dispute storage d, Outcome outcome) private {
+        d.phase = Phase.Done;
+        d.outcome = outcome;
+        bytes32 jobId = d.jobId;
+        uint256 slot = d.slot;
+        address challenger = d.challenger;
+        uint256 amount = d.bond;
+        uint256 toProvider = 0;
+        uint256 burned = 0;
+        if (outcome == Outcome.ProviderWon) {
+            toProvider = amount * winnerShareBps / BPS;
+            burned = amount - toProvider;
+        } else if (outcome == Outcome.BothFaulty) {
+            burned = amount;
+        }
+        emit DisputeResolved(id, outcome, toProvider, burned);
+        if (outcome == Outcome.ChallengerWon) {
+            market.settleDispute(jobId, slot, false, challenger);
+        } else if (outcome == Outcome.BothFaulty) {
+            // A faulty challenger earns nothing from the slash: it all goes to the submitter.
+            market.settleDispute(jobId, slot, false, d.referee);
+        } else {
+            market.settleDispute(jobId, slot, true, challenger);
+        }
+        if (toProvider > 0) token.safeTransfer(d.provider, toProvider);
+        if (burned > 0) ERC20Burnable(address(token)).burn(burned);
+        uint256 refund = amount - toProvider - burned;
+        if (refund > 0) token.safeTransfer(challenger, refund);
+    }
+}

@@ -1,0 +1,351 @@
+/**
+ * The dispute game's moves and reads: open (execution or availability), the bisection moves of
+ * both phases, the referee's ruling and timeouts. Each is a standalone function
+ * `action(client, params)`; `ProtocolClient.game` binds them. See `contracts/DisputeGame.sol` for
+ * the rules.
+ *
+ * @module
+ */
+
+import type { Address, Hex } from "../types.ts";
+import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
+import type { ChainClient } from "../client.ts";
+import { toChainError } from "../revert.ts";
+import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
+
+/** What a dispute is about. */
+export type DisputeKind = "Execution" | "Availability";
+/** Where a dispute is. */
+export type DisputePhase = "None" | "Steps" | "OpsCommit" | "Ops" | "Referee" | "Done";
+/** How a dispute ended. */
+export type DisputeOutcome =
+  | "Pending"
+  | "ProviderWon"
+  | "ChallengerWon"
+  | "BothFaulty"
+  | "Voided";
+/** The referee's ruling. */
+export type DisputeRuling = "Provider" | "Challenger" | "Both";
+
+const KINDS: readonly DisputeKind[] = ["Execution", "Availability"];
+const PHASES: readonly DisputePhase[] = ["None", "Steps", "OpsCommit", "Ops", "Referee", "Done"];
+const OUTCOMES: readonly DisputeOutcome[] = [
+  "Pending",
+  "ProviderWon",
+  "ChallengerWon",
+  "BothFaulty",
+  "Voided",
+];
+const RULINGS: readonly DisputeRuling[] = ["Provider", "Challenger", "Both"];
+
+/** Marks the step of a dispute over the initial state (no step was bisected). */
+export const INITIAL_STATE_STEP = 0xffff_ffff;
+
+/** A dispute as the contract holds it. */
+export interface DisputeView {
+  /** The dispute id. */
+  id: bigint;
+  /** The job. */
+  jobId: Hex;
+  /** The disputed slot. */
+  slot: number;
+  /** Who opened it. */
+  challenger: Address;
+  /** The slot's provider. */
+  provider: Address;
+  /** Who rules (the job's submitter). */
+  referee: Address;
+  /** Execution or availability. */
+  kind: DisputeKind;
+  /** Where it is. */
+  phase: DisputePhase;
+  /** How it ended (`Pending` while open). */
+  outcome: DisputeOutcome;
+  /** When the current move is due, unix seconds. */
+  deadline: bigint;
+  /** Agreed point: a step in phase 1, an op-prefix length in phase 2. */
+  lo: number;
+  /** Disputed point. */
+  hi: number;
+  /** Agreed hash at `lo`. */
+  loHash: Hex;
+  /** The provider's hash at `hi`. */
+  hiProvider: Hex;
+  /** The challenger's hash at `hi`. */
+  hiChallenger: Hex;
+  /** The provider's hash at the midpoint awaiting the challenger's, or zero. */
+  midHash: Hex;
+  /** Agreed step `t` once phase 1 ended (`INITIAL_STATE_STEP` for an initial-state dispute). */
+  step: number;
+  /** The agreed state hash at `step`. */
+  agreedState: Hex;
+  /** Op records the provider committed for the disputed step (0 until it did). */
+  providerOps: number;
+  /** Op records the challenger committed. */
+  challengerOps: number;
+  /** The challenger's bond, wei. */
+  bondWei: bigint;
+  /** Availability: what was withheld (a checkpoint hash, or zero for the trace). Execution: the segment. */
+  subject: Hex;
+}
+
+/** Parameters of {@linkcode openDispute}. */
+export interface OpenDisputeParams {
+  /** The job. */
+  jobId: Hex;
+  /** The slot; default 0. */
+  slot?: number;
+  /** The slot's committed final state hash. */
+  finalStateHash: Hex;
+  /** The slot's committed trace root. */
+  traceRoot: Hex;
+  /** The first segment the challenger disagrees on. */
+  segment: number;
+  /** The provider's checkpoint hash at the segment's start, and its Merkle proof (sibling hashes, leaf to root). */
+  providerFrom: Hex;
+  /** Proof of `providerFrom`. */
+  proofFrom: readonly Hex[];
+  /** The provider's checkpoint hash at the segment's end. */
+  providerTo: Hex;
+  /** Proof of `providerTo`. */
+  proofTo: readonly Hex[];
+  /** The challenger's state hash at the segment's start (equal to `providerFrom` unless segment 0's initial state is disputed). */
+  challengerFrom: Hex;
+  /** The challenger's state hash at the segment's end. */
+  challengerTo: Hex;
+}
+
+/** Result of opening a dispute. */
+export interface OpenDisputeResult extends TxResult {
+  /** The dispute id. */
+  id: bigint;
+  /** The bond approval sent first, when the allowance was short. */
+  approval?: TxResult;
+}
+
+async function bondApproval(client: ChainClient): Promise<TxResult | undefined> {
+  const bond = await client.public.readContract({
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "bond",
+  });
+  if (bond === 0n) return undefined;
+  return await ensureAllowance(client, { spender: client.addresses.disputeGame, amountWei: bond });
+}
+
+function openedId(tx: TxResult): bigint {
+  const [event] = eventsOf(disputeGameAbi, tx.receipt, "DisputeOpened");
+  return event.args.id as bigint;
+}
+
+/**
+ * Opens an execution dispute on a committed slot (approving the bond first when needed).
+ *
+ * @example
+ * ```ts
+ * import { openDispute } from "./dispute_game.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * declare const params: import("./dispute_game.ts").OpenDisputeParams;
+ * const { id } = await openDispute(client, params);
+ * console.log(`dispute ${id} opened`);
+ * ```
+ */
+export async function openDispute(
+  client: ChainClient,
+  params: OpenDisputeParams,
+): Promise<OpenDisputeResult> {
+  const approval = await bondApproval(client);
+  const tx = await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "open",
+    args: [{
+      jobId: params.jobId,
+      slot: params.slot ?? 0,
+      finalStateHash: params.finalStateHash,
+      traceRoot: params.traceRoot,
+      segment: params.segment,
+      providerFrom: params.providerFrom,
+      proofFrom: params.proofFrom,
+      providerTo: params.providerTo,
+      proofTo: params.proofTo,
+      challengerFrom: params.challengerFrom,
+      challengerTo: params.challengerTo,
+    }],
+    action: "game.open",
+  });
+  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
+}
+
+/** Parameters of {@linkcode openAvailabilityDispute}. */
+export interface OpenAvailabilityParams {
+  /** The job. */
+  jobId: Hex;
+  /** The slot; default 0. */
+  slot?: number;
+  /** The slot's committed final state hash. */
+  finalStateHash: Hex;
+  /** The slot's committed trace root. */
+  traceRoot: Hex;
+  /** What the provider withheld: a checkpoint hash, or zero (default) for its trace. */
+  subject?: Hex;
+}
+
+/** Opens an availability dispute: the referee checks whether the provider serves `subject`. */
+export async function openAvailabilityDispute(
+  client: ChainClient,
+  params: OpenAvailabilityParams,
+): Promise<OpenDisputeResult> {
+  const approval = await bondApproval(client);
+  const tx = await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "openAvailability",
+    args: [
+      params.jobId,
+      params.slot ?? 0,
+      params.finalStateHash,
+      params.traceRoot,
+      params.subject ?? `0x${"00".repeat(32)}`,
+    ],
+    action: "game.openAvailability",
+  });
+  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
+}
+
+/** The provider's hash at the current midpoint. */
+export async function postMove(
+  client: ChainClient,
+  params: { id: bigint; hash: Hex },
+): Promise<TxResult> {
+  return await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "post",
+    args: [params.id, params.hash],
+    action: "game.post",
+  });
+}
+
+/** The challenger's hash at the current midpoint. */
+export async function answerMove(
+  client: ChainClient,
+  params: { id: bigint; hash: Hex },
+): Promise<TxResult> {
+  return await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "answer",
+    args: [params.id, params.hash],
+    action: "game.answer",
+  });
+}
+
+/** Commits a party's op records of the disputed step: count and chain hash. */
+export async function commitOps(
+  client: ChainClient,
+  params: { id: bigint; count: number; root: Hex },
+): Promise<TxResult> {
+  return await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "commitOps",
+    args: [params.id, params.count, params.root],
+    action: "game.commitOps",
+  });
+}
+
+/** Parameters of {@linkcode ruleDispute}. */
+export interface RuleParams {
+  /** The dispute. */
+  id: bigint;
+  /** Who was right. */
+  ruling: DisputeRuling;
+  /** Hash of the provider's record at the disputed op (zero when it has none or none applies). */
+  providerOp?: Hex;
+  /** Hash of the challenger's record there. */
+  challengerOp?: Hex;
+  /** The judged kernel. */
+  kernel: string;
+}
+
+/** The referee's ruling; settles the slot and the bond. */
+export async function ruleDispute(client: ChainClient, params: RuleParams): Promise<TxResult> {
+  const zero = `0x${"00".repeat(32)}` as Hex;
+  return await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "rule",
+    args: [
+      params.id,
+      RULINGS.indexOf(params.ruling),
+      params.providerOp ?? zero,
+      params.challengerOp ?? zero,
+      params.kernel,
+    ],
+    action: "game.rule",
+  });
+}
+
+/** Ends a dispute whose move deadline passed; anyone may call. */
+export async function timeoutDispute(client: ChainClient, id: bigint): Promise<TxResult> {
+  return await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "timeout",
+    args: [id],
+    action: "game.timeout",
+  });
+}
+
+/** Reads a dispute; fails with `UNKNOWN_DISPUTE` when there is none. */
+export async function getDispute(client: ChainClient, id: bigint): Promise<DisputeView> {
+  try {
+    const d = await client.public.readContract({
+      address: client.addresses.disputeGame,
+      abi: disputeGameAbi,
+      functionName: "getDispute",
+      args: [id],
+    });
+    return {
+      id,
+      jobId: d.jobId,
+      slot: d.slot,
+      challenger: d.challenger,
+      provider: d.provider,
+      referee: d.referee,
+      kind: KINDS[d.kind],
+      phase: PHASES[d.phase],
+      outcome: OUTCOMES[d.outcome],
+      deadline: BigInt(d.deadline),
+      lo: d.lo,
+      hi: d.hi,
+      loHash: d.loHash,
+      hiProvider: d.hiProvider,
+      hiChallenger: d.hiChallenger,
+      midHash: d.midHash,
+      step: d.step,
+      agreedState: d.agreedState,
+      providerOps: d.providerOps,
+      challengerOps: d.challengerOps,
+      bondWei: d.bond,
+      subject: d.subject,
+    };
+  } catch (error) {
+    throw toChainError(error, "game.get");
+  }
+}
+
+/** Number of disputes opened so far (ids run from 1 to it). */
+export async function disputeCount(client: ChainClient): Promise<bigint> {
+  return await client.public.readContract({
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "disputeCount",
+  });
+}
+
+/** Midpoint of the current bisection move: `lo + floor((hi - lo) / 2)`. */
+export function midpointOf(d: Pick<DisputeView, "lo" | "hi">): number {
+  return d.lo + Math.floor((d.hi - d.lo) / 2);
+}

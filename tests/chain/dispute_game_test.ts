@@ -1,0 +1,340 @@
+import assert from "node:assert/strict";
+import type { Hex } from "viem";
+import { type DisputeView, midpointOf, startDevnet } from "../../lib/chain/mod.ts";
+import { toBytes32 } from "../../lib/core/hash.ts";
+import { opChain } from "../../lib/proof/bisect.ts";
+import { merkleProof, merkleRoot } from "../../lib/proof/merkle.ts";
+import { sha256Sync } from "../../lib/proof/ops.ts";
+import { assertReverts, isolated, TOKEN } from "./_devnet.ts";
+
+/** A SHA-256 hex from a label (no 0x), like the trace's hashes. */
+const hx = (label: string): string => sha256Sync(label);
+const b32 = (hash: string): Hex => toBytes32(hash);
+
+const STEPS = 40;
+const K = 10;
+const BOND = 10n * TOKEN;
+const STAKE = 200n * TOKEN;
+
+Deno.test("dispute game on a real anvil chain", async (t) => {
+  await using devnet = await startDevnet();
+  const submitter = devnet.client(1);
+  const provider = devnet.client(2);
+  const challenger = devnet.client(3);
+  const anyone = devnet.client(4);
+  await provider.staking.stake({ amountWei: 1_000n * TOKEN });
+
+  // The provider's trace: checkpoints at 0, 10, 20, 30, 40. The honest run is `h:<step>`; the
+  // provider went wrong at step 23 (its states from 23 on are `p:<step>`).
+  const honest = (step: number) => hx(`h:${step}`);
+  const claimed = (step: number) => step >= 23 ? hx(`p:${step}`) : honest(step);
+  const leaves = [0, 10, 20, 30, 40].map(claimed);
+  const root = await merkleRoot(leaves);
+  const finalHash = leaves[leaves.length - 1];
+  // Op records of step 22 -> 23: they differ from index 13 on.
+  const opsC = Array.from({ length: 20 }, (_, i) => hx(`op:${i}`));
+  const opsP = opsC.map((h, i) => i === 13 ? hx("forged op") : h);
+
+  let n = 0;
+  const committedJob = async (): Promise<Hex> => {
+    const { jobId } = await submitter.jobs.create({
+      specHash: b32(hx(`job ${n++}`)),
+      paymentWei: 100n * TOKEN,
+      timeoutSec: 3_600,
+      challengeWindowSec: 600,
+      requiredStakeWei: STAKE,
+      checkpointInterval: K,
+      steps: STEPS,
+    });
+    await provider.jobs.claim({ jobId });
+    await provider.jobs.commit({ jobId, finalStateHash: b32(finalHash), traceRoot: b32(root) });
+    return jobId;
+  };
+  const openParams = async (jobId: Hex, segment: number, challengerTo?: string) => ({
+    jobId,
+    finalStateHash: b32(finalHash),
+    traceRoot: b32(root),
+    segment,
+    providerFrom: b32(leaves[segment]),
+    proofFrom: (await merkleProof(leaves, segment)).map((p) => b32(p.hash)),
+    providerTo: b32(leaves[segment + 1]),
+    proofTo: (await merkleProof(leaves, segment + 1)).map((p) => b32(p.hash)),
+    challengerFrom: b32(honest(segment * K)),
+    challengerTo: b32(challengerTo ?? honest((segment + 1) * K)),
+  });
+  /** Plays both bisection phases with the given hash functions; returns the gas used. */
+  const play = async (
+    id: bigint,
+    hashes: { provider: (at: number) => string; challenger: (at: number) => string },
+    ops: { provider: string[]; challenger: string[] },
+  ): Promise<{ gas: bigint; view: DisputeView }> => {
+    let gas = 0n;
+    for (let d = await anyone.game.get(id); d.phase !== "Referee" && d.phase !== "Done";) {
+      if (d.phase === "OpsCommit") {
+        gas += (await provider.game.commitOps({
+          id,
+          count: ops.provider.length,
+          root: b32(opChain(ops.provider, ops.provider.length)),
+        })).receipt.gasUsed;
+        gas += (await challenger.game.commitOps({
+          id,
+          count: ops.challenger.length,
+          root: b32(opChain(ops.challenger, ops.challenger.length)),
+        })).receipt.gasUsed;
+      } else {
+        const mid = midpointOf(d);
+        const [p, c] = d.phase === "Steps"
+          ? [hashes.provider(mid), hashes.challenger(mid)]
+          : [opChain(ops.provider, mid), opChain(ops.challenger, mid)];
+        gas += (await provider.game.post({ id, hash: b32(p) })).receipt.gasUsed;
+        gas += (await challenger.game.answer({ id, hash: b32(c) })).receipt.gasUsed;
+      }
+      d = await anyone.game.get(id);
+    }
+    return { gas, view: await anyone.game.get(id) };
+  };
+
+  await t.step(
+    "a full two-phase dispute ends at the first differing kernel; the cheater is slashed",
+    async () => {
+      await isolated(devnet, async () => {
+        const jobId = await committedJob();
+        const bondBefore = await challenger.token.balanceOf();
+        const stakeBefore = await provider.staking.get();
+        const opened = await challenger.game.open(await openParams(jobId, 2));
+        assert.equal((await provider.jobs.slot({ jobId })).status, "Disputed");
+        assert.equal(await challenger.token.balanceOf(), bondBefore - BOND);
+        let gas = opened.receipt.gasUsed;
+        const played = await play(opened.id, { provider: claimed, challenger: honest }, {
+          provider: opsP,
+          challenger: opsC,
+        });
+        gas += played.gas;
+        const d = played.view;
+        assert.equal(d.phase, "Referee");
+        assert.equal(d.step, 22, "agreed at step 22, disagree at 23");
+        assert.equal(d.agreedState, b32(honest(22)));
+        assert.equal(d.lo, 13, "the first differing op record");
+        assert.equal(d.referee, submitter.account);
+        // Only the referee rules, and only on the records the parties committed.
+        await assertReverts(
+          challenger.game.rule({ id: d.id, ruling: "Challenger", kernel: "MatMul" }),
+          "NotYourMove",
+        );
+        await assertReverts(
+          submitter.game.rule({
+            id: d.id,
+            ruling: "Challenger",
+            providerOp: b32(opsC[13]),
+            challengerOp: b32(opsC[13]),
+            kernel: "MatMul",
+          }),
+          "InconsistentRuling",
+        );
+        const ruled = await submitter.game.rule({
+          id: d.id,
+          ruling: "Challenger",
+          providerOp: b32(opsP[13]),
+          challengerOp: b32(opsC[13]),
+          kernel: "MatMul",
+        });
+        gas += ruled.receipt.gasUsed;
+        assert.ok(gas <= 2_000_000n, `a whole dispute used ${gas} gas`);
+        const done = await anyone.game.get(d.id);
+        assert.equal(done.phase, "Done");
+        assert.equal(done.outcome, "ChallengerWon");
+        assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
+        const stakeAfter = await provider.staking.get();
+        // disputeSlashBps 50% of the required stake; half of it to the challenger.
+        assert.equal(stakeBefore.stakedWei - stakeAfter.stakedWei, STAKE / 2n);
+        assert.equal(await challenger.token.balanceOf(), bondBefore + STAKE / 4n);
+        await assertReverts(provider.game.post({ id: d.id, hash: b32(hx("x")) }), "WrongPhase");
+      });
+    },
+  );
+
+  await t.step(
+    "a false accusation: the challenger forfeits its bond, the provider is paid",
+    async () => {
+      await isolated(devnet, async () => {
+        const jobId = await committedJob();
+        const providerBefore = await provider.token.balanceOf();
+        const supplyBefore = (await anyone.token.supply()).totalSupplyWei;
+        // The lying challenger claims a different state at step 40 and at every step after 35.
+        const lie = (s: number) => s > 35 ? hx(`lie:${s}`) : claimed(s);
+        const { id } = await challenger.game.open(
+          await openParams(jobId, 3, lie(40)).then((p) => ({
+            ...p,
+            challengerFrom: b32(claimed(30)),
+          })),
+        );
+        const opsLie = opsP.map((h, i) => i === 5 ? hx("lie op") : h);
+        const { view } = await play(id, { provider: claimed, challenger: lie }, {
+          provider: opsP,
+          challenger: opsLie,
+        });
+        assert.equal(view.step, 35);
+        assert.equal(view.lo, 5);
+        await submitter.game.rule({
+          id,
+          ruling: "Provider",
+          providerOp: b32(opsP[5]),
+          challengerOp: b32(opsLie[5]),
+          kernel: "Add",
+        });
+        assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+        assert.equal(await provider.token.balanceOf(), providerBefore + BOND / 2n);
+        assert.equal((await anyone.token.supply()).totalSupplyWei, supplyBefore - BOND / 2n);
+        assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+        await devnet.increaseTime(601);
+        const paid = await anyone.jobs.finalize({ jobId });
+        assert.equal(paid.paidWei + paid.feeWei, 100n * TOKEN);
+      });
+    },
+  );
+
+  await t.step("a provider that stops answering loses", async () => {
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const { id } = await challenger.game.open(await openParams(jobId, 2));
+      await assertReverts(anyone.game.timeout(id), "TooEarly");
+      await devnet.increaseTime(601);
+      await assertReverts(provider.game.post({ id, hash: b32(hx("late")) }), "MoveTooLate");
+      await anyone.game.timeout(id);
+      assert.equal((await anyone.game.get(id)).outcome, "ChallengerWon");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
+    });
+  });
+
+  await t.step("a challenger that stops answering loses its bond", async () => {
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const { id } = await challenger.game.open(await openParams(jobId, 2));
+      const d = await anyone.game.get(id);
+      await provider.game.post({ id, hash: b32(claimed(midpointOf(d))) });
+      await devnet.increaseTime(601);
+      await anyone.game.timeout(id);
+      assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+    });
+  });
+
+  await t.step("a silent party at the op commit loses; a silent referee voids", async () => {
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const { id } = await challenger.game.open(await openParams(jobId, 2));
+      const steps = { provider: claimed, challenger: honest };
+      for (let d = await anyone.game.get(id); d.phase === "Steps"; d = await anyone.game.get(id)) {
+        await provider.game.post({ id, hash: b32(steps.provider(midpointOf(d))) });
+        await challenger.game.answer({ id, hash: b32(steps.challenger(midpointOf(d))) });
+      }
+      await challenger.game.commitOps({ id, count: 20, root: b32(opChain(opsC, 20)) });
+      await assertReverts(
+        challenger.game.commitOps({ id, count: 20, root: b32(opChain(opsC, 20)) }),
+        "AlreadyCommitted",
+      );
+      await devnet.increaseTime(601);
+      await anyone.game.timeout(id);
+      assert.equal((await anyone.game.get(id)).outcome, "ChallengerWon");
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const before = await challenger.token.balanceOf();
+      const { id } = await challenger.game.openAvailability({
+        jobId,
+        finalStateHash: b32(finalHash),
+        traceRoot: b32(root),
+      });
+      assert.equal((await anyone.game.get(id)).phase, "Referee");
+      await devnet.increaseTime(1_801);
+      await assertReverts(
+        submitter.game.rule({ id, ruling: "Challenger", kernel: "(availability)" }),
+        "MoveTooLate",
+      );
+      await anyone.game.timeout(id);
+      assert.equal((await anyone.game.get(id)).outcome, "Voided");
+      assert.equal(await challenger.token.balanceOf(), before, "the bond came back");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+    });
+  });
+
+  await t.step("availability and initial-state disputes go straight to the referee", async () => {
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const { id } = await challenger.game.openAvailability({
+        jobId,
+        finalStateHash: b32(finalHash),
+        traceRoot: b32(root),
+        subject: b32(leaves[2]),
+      });
+      await submitter.game.rule({ id, ruling: "Challenger", kernel: "(availability)" });
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const p = await openParams(jobId, 0);
+      const { id } = await challenger.game.open({
+        ...p,
+        challengerFrom: b32(hx("spec init")),
+        challengerTo: b32(hx("spec run at 10")),
+      });
+      const d = await anyone.game.get(id);
+      assert.equal(d.phase, "Referee");
+      assert.equal(d.step, 0xffff_ffff);
+      await submitter.game.rule({ id, ruling: "Provider", kernel: "(initial state)" });
+      assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+    });
+  });
+
+  await t.step("malformed openings and moves get clear errors and move no funds", async () => {
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      const before = await challenger.token.balanceOf();
+      const good = await openParams(jobId, 2);
+      await assertReverts(
+        challenger.game.open({ ...good, proofTo: good.proofFrom }),
+        "BadProof",
+      );
+      await assertReverts(
+        challenger.game.open({ ...good, providerFrom: b32(hx("forged")) }),
+        "BadProof",
+      );
+      await assertReverts(challenger.game.open({ ...good, segment: 4 }), "SegmentOutOfRange");
+      await assertReverts(
+        challenger.game.open({ ...good, challengerTo: good.providerTo }),
+        "NothingDisputed",
+      );
+      await assertReverts(
+        challenger.game.open({ ...good, challengerFrom: b32(hx("other")) }),
+        "StartNotAgreed",
+      );
+      await assertReverts(
+        challenger.game.open({ ...good, traceRoot: b32(hx("other root")) }),
+        "CommitmentMismatch",
+      );
+      assert.equal(await challenger.token.balanceOf(), before);
+      const { id } = await challenger.game.open(good);
+      // One dispute per slot at a time: a replayed opening fails in the market.
+      await assertReverts(anyone.game.open(good), "WrongSlotStatus");
+      await assertReverts(challenger.game.answer({ id, hash: b32(hx("a")) }), "NotYourMove");
+      await assertReverts(challenger.game.post({ id, hash: b32(hx("a")) }), "NotYourMove");
+      await assertReverts(provider.game.post({ id, hash: `0x${"00".repeat(32)}` }), "ZeroHash");
+      await provider.game.post({ id, hash: b32(hx("a")) });
+      await assertReverts(provider.game.post({ id, hash: b32(hx("b")) }), "NotYourMove");
+      await assertReverts(
+        provider.game.commitOps({ id, count: 3, root: b32(hx("r")) }),
+        "WrongPhase",
+      );
+      await assertReverts(anyone.game.get(99n), "UnknownDispute");
+      await assertReverts(anyone.game.timeout(99n), "UnknownDispute");
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedJob();
+      await devnet.increaseTime(601);
+      await assertReverts(
+        challenger.game.open(await openParams(jobId, 2)),
+        "ChallengeWindowClosed",
+      );
+    });
+  });
+});
