@@ -24,7 +24,7 @@ import {JobMarket} from "./JobMarket.sol";
 /// they agree on the first `i` records and differ at record `i`.
 ///
 /// The referee (the job's submitter) then recomputes that one kernel off-chain and rules; the
-/// contract checks that the two op hashes it judged extend the agreed prefix to each party's
+/// contract checks that the winner's record it judged extends the agreed prefix to the winner's
 /// posted prefix, then settles through the job market: a losing provider is slashed (part to the
 /// challenger, the rest to the submitter, who is refunded) and the challenger gets its bond back;
 /// a losing challenger forfeits its bond (`winnerShareBps` to the provider, the rest burned) and
@@ -159,10 +159,14 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     event MovePosted(uint256 indexed id, Phase phase, uint256 at, bytes32 hash);
     /// @notice The challenger answered at `at`; `agreed` tells which way the bisection went.
     event MoveAnswered(uint256 indexed id, Phase phase, uint256 at, bytes32 hash, bool agreed);
-    /// @notice Step bisection ended: the parties agree at `step` and disagree at `step + 1`.
-    event StepFound(uint256 indexed id, uint256 step, bytes32 agreedState);
-    /// @notice A party committed its op records of the disputed step.
-    event OpsCommitted(uint256 indexed id, address indexed party, uint256 count, bytes32 root);
+    /// @notice Step bisection ended: the parties agree at `step` and disagree at `step + 1`, where
+    /// they claim `providerClaim` and `challengerClaim`.
+    event StepFound(
+        uint256 indexed id, uint256 step, bytes32 agreedState, bytes32 providerClaim, bytes32 challengerClaim
+    );
+    /// @notice A party committed its op records of the disputed step; `evidence` is the content id
+    /// of the blob holding the records and their input tensors, which the referee fetches.
+    event OpsCommitted(uint256 indexed id, address indexed party, uint256 count, bytes32 root, bytes32 evidence);
     /// @notice The dispute awaits the referee at op `opIndex` of step `step`.
     event RefereeNeeded(uint256 indexed id, address indexed referee, uint256 step, uint256 opIndex);
     /// @notice The referee ruled on op `opIndex`, kernel `kernel`.
@@ -340,11 +344,12 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @param id The dispute.
     /// @param count Number of op records.
     /// @param root Chain hash over all of them.
-    function commitOps(uint256 id, uint32 count, bytes32 root) external {
+    /// @param evidence Content id of the blob with the records and their input tensors.
+    function commitOps(uint256 id, uint32 count, bytes32 root, bytes32 evidence) external {
         Dispute storage d = _active(id);
         if (d.phase != Phase.OpsCommit) revert WrongPhase(id, d.phase);
         if (count == 0 || count > MAX_OPS) revert BadOpCount(count);
-        if (root == bytes32(0)) revert ZeroHash();
+        if (root == bytes32(0) || evidence == bytes32(0)) revert ZeroHash();
         if (msg.sender == d.provider) {
             if (d.providerOps != 0) revert AlreadyCommitted(id, msg.sender);
             d.providerOps = count;
@@ -356,7 +361,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         } else {
             revert NotYourMove(id, msg.sender);
         }
-        emit OpsCommitted(id, msg.sender, count, root);
+        emit OpsCommitted(id, msg.sender, count, root, evidence);
         if (d.providerOps == 0 || d.challengerOps == 0) return;
         d.lo = 0;
         d.loHash = bytes32(0);
@@ -374,8 +379,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     // ----- referee -----
 
     /// @notice The referee's ruling. For an op dispute, `providerOp`/`challengerOp` are the hashes
-    /// of the two records it judged (zero for a party with no record there); they must extend the
-    /// agreed prefix to each party's posted prefix.
+    /// of the two records it judged (zero for a party with no record there); the winner's must
+    /// extend the agreed prefix to the winner's posted prefix.
     /// @param id The dispute.
     /// @param ruling Who was right.
     /// @param providerOp Hash of the provider's record at the disputed op.
@@ -391,8 +396,14 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
         uint256 opIndex = d.lo;
         if (d.kind == Kind.Execution && d.step != type(uint32).max && d.hi == d.lo + 1) {
-            if (!_extends(d.loHash, providerOp, d.hiProvider)) revert InconsistentRuling(id, d.provider);
-            if (!_extends(d.loHash, challengerOp, d.hiChallenger)) revert InconsistentRuling(id, d.challenger);
+            // The winner's record must be the one it committed; a loser may have served nothing
+            // that matches its own moves, which is why it lost.
+            if (ruling == Ruling.Provider && !_extends(d.loHash, providerOp, d.hiProvider)) {
+                revert InconsistentRuling(id, d.provider);
+            }
+            if (ruling == Ruling.Challenger && !_extends(d.loHash, challengerOp, d.hiChallenger)) {
+                revert InconsistentRuling(id, d.challenger);
+            }
         }
         emit Ruled(id, ruling, opIndex, kernel);
         _resolve(
@@ -546,9 +557,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             d.step = d.lo;
             d.agreedState = d.loHash;
             d.phase = Phase.OpsCommit;
+            emit StepFound(id, d.lo, d.loHash, d.hiProvider, d.hiChallenger);
             d.hiProvider = bytes32(0);
             d.hiChallenger = bytes32(0);
-            emit StepFound(id, d.lo, d.loHash);
         } else {
             _toReferee(id, d, d.lo);
         }

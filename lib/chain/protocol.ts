@@ -111,7 +111,7 @@ export interface GameActions {
   /** The challenger's hash at the midpoint. */
   answer(params: { id: bigint; hash: Hex }): Promise<TxResult>;
   /** Commits a party's op records of the disputed step. */
-  commitOps(params: { id: bigint; count: number; root: Hex }): Promise<TxResult>;
+  commitOps(params: game.CommitOpsParams): Promise<TxResult>;
   /** The referee's ruling. */
   rule(params: game.RuleParams): Promise<TxResult>;
   /** Ends a dispute past its deadline. */
@@ -120,6 +120,8 @@ export interface GameActions {
   get(id: bigint): Promise<game.DisputeView>;
   /** Disputes opened so far. */
   count(): Promise<bigint>;
+  /** Where phase 1 ended and what each party committed for phase 2. */
+  evidence(id: bigint): ReturnType<typeof game.disputeEvidence>;
 }
 
 /** Token actions bound to a client. */
@@ -220,6 +222,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       timeout: (id) => game.timeoutDispute(c, id),
       get: (id) => game.getDispute(c, id),
       count: () => game.disputeCount(c),
+      evidence: (id) => game.disputeEvidence(c, id),
     },
     token: {
       balanceOf: (p) => token.balanceOf(c, p),

@@ -35,6 +35,7 @@ import {
 import {
   type AuditPolicy,
   createJobSpec,
+  decodeJobSpec,
   encodeJobSpec,
   jobIdOf,
   type JobSpec,
@@ -44,6 +45,7 @@ import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { VerifierNode } from "./verifier.ts";
+import { jobTrainer, Referee } from "./disputes.ts";
 import { ensurePeerBound, toBytes32 } from "./settlement.ts";
 import { type JobEvent, watchJob } from "./watch.ts";
 import type { NodeWire } from "./wire.ts";
@@ -90,8 +92,8 @@ export interface LocalNetworkOptions {
   fastSettle?: boolean;
   /**
    * Verifier nodes to start, on dev accounts 7, 8, ... (at most 5 providers then). Default 0.
-   * Devnet shortcut: they mark and settle disputes through dev account 9 (`devnet.referee`), the
-   * account `JobMarket` authorises on devnets in place of the dispute game. With `fastSettle`,
+   * A verifier whose audit fails opens a dispute in the dispute game; the providers answer it and
+   * this network's submitter referees it. With `fastSettle`,
    * time moves past a challenge window only once every verifier has audited the commit.
    */
   verifiers?: number;
@@ -180,6 +182,8 @@ export class Network implements AsyncDisposable {
   readonly providers: readonly ProviderNode[];
   /** Verifier nodes started in this process, for `Network.local({ verifiers })`. */
   readonly verifiers: readonly VerifierNode[];
+  /** This submitter's referee: it rules on disputes over the jobs it submitted. */
+  readonly referee: Referee;
   readonly #cleanup: (() => Promise<void>)[];
   readonly #fastSettle: boolean;
   readonly #abort = new AbortController();
@@ -193,6 +197,7 @@ export class Network implements AsyncDisposable {
     verifiers?: VerifierNode[];
     cleanup: (() => Promise<void>)[];
     fastSettle?: boolean;
+    log?: (line: string) => void;
   }) {
     this.chain = parts.chain;
     this.wire = parts.wire;
@@ -202,6 +207,15 @@ export class Network implements AsyncDisposable {
     this.verifiers = parts.verifiers ?? [];
     this.#cleanup = parts.cleanup;
     this.#fastSettle = parts.fastSettle ?? false;
+    this.referee = Referee.start({
+      chain: parts.chain,
+      wire: parts.wire,
+      store: parts.store,
+      trainerFor: async (jobId) =>
+        await jobTrainer(parts.store, decodeJobSpec(await parts.store.get(jobId))),
+      ...(parts.log ? { log: parts.log } : {}),
+    });
+    this.#cleanup.unshift(() => this.referee.close());
   }
 
   /** Starts the embedded local network: a devnet chain and `providers` nodes on loopback. */
@@ -282,7 +296,6 @@ export class Network implements AsyncDisposable {
           dataDir: nodeDir,
           chain: verifierChain,
           wire: verifierWire,
-          referee: devnet.client(devnet.accounts.indexOf(devnet.referee)),
           segments: options.verifierSegments,
           mine: () => devnet.increaseTime(0),
           log: (line) => log(`[verifier ${i + 1}] ${line}`),
@@ -300,6 +313,7 @@ export class Network implements AsyncDisposable {
         providers,
         cleanup,
         fastSettle: options.fastSettle ?? true,
+        log: (line) => log(`[referee] ${line}`),
       });
     } catch (error) {
       for (const step of cleanup) await step().catch(() => {});
@@ -369,6 +383,7 @@ export class Network implements AsyncDisposable {
       requiredStakeWei: options.requiredStakeWei ?? 100n * TOKEN,
       replicas: spec.replicas,
       checkpointInterval: spec.k,
+      steps: spec.steps,
     });
     const events = new EventLog<JobEvent>();
     const stop = new AbortController();

@@ -20,6 +20,8 @@ import type { Dataset } from "../exec/dataset.ts";
 import { getProfile } from "../exec/profile.ts";
 import { decodeJobSpec } from "../proof/job.ts";
 import { BlobStore } from "../proof/store.ts";
+import { SpecError } from "../core/errors.ts";
+import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { executeJob } from "./executor.ts";
 import { type JobRecord, JobRecords } from "./records.ts";
 import {
@@ -81,6 +83,7 @@ export class ProviderNode {
   #queue: Promise<void> = Promise.resolve();
   #settleTimer: ReturnType<typeof setInterval> | undefined;
   #settling = false;
+  #responder: DisputeResponder | undefined;
   readonly #busy = new Set<Hash>();
   readonly #queued = new Set<Hash>();
 
@@ -109,6 +112,27 @@ export class ProviderNode {
     }
     options.wire.onOffer((offer) => node.#onOffer(offer));
     node.#settleTimer = setInterval(() => node.#settleDue(), options.settlePollMs ?? 1000);
+    // Answer every dispute over this node's results from its own checkpoints.
+    node.#responder = DisputeResponder.start({
+      chain: options.chain,
+      store: node.store,
+      log: node.#log,
+      partyFor: async (dispute) => {
+        const record = await node.records.get(dispute.jobId.slice(2).toLowerCase());
+        if (!record?.traceBlob) {
+          throw new SpecError(
+            "SPEC_UNKNOWN_JOB",
+            `dispute ${dispute.id} is over job ${dispute.jobId}, which this node has no trace of`,
+          );
+        }
+        return await storedRunParty({
+          store: node.store,
+          spec: record.spec,
+          traceBlob: record.traceBlob,
+          datasets: node.#datasets,
+        });
+      },
+    });
     node.#log(`ready: profile ${node.profile}, peer ${options.wire.peerId}`);
     return node;
   }
@@ -123,6 +147,7 @@ export class ProviderNode {
   async close(): Promise<void> {
     clearInterval(this.#settleTimer);
     this.#abort.abort();
+    await this.#responder?.close();
     await this.#queue;
   }
 

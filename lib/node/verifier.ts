@@ -15,15 +15,17 @@
  * verifier cannot check for reasons that are not the provider's fault (the submitter's model or
  * data cannot be found) is recorded as `unverifiable` and never disputed.
  *
- * Until the `DisputeGame` contract exists, `JobMarket` lets an authorised verifier account mark
- * and settle disputes directly. On devnets that is dev account 9 (`devnet.referee`), and
- * `Network.local({ verifiers })` hands it to the verifiers as their `referee` client: a devnet
- * shortcut that trusts the verifier's verdict instead of bisecting it on-chain.
+ * A caught provider is disputed in the dispute game (`contracts/DisputeGame.sol`, played by
+ * `lib/node/disputes.ts`): a segment that re-executes to another state (or starts from another
+ * initial state) opens an execution dispute, bisected on-chain down to one step and one kernel
+ * and ruled by the job's submitter; a withheld or wrong checkpoint, or a trace that does not match
+ * the commitment, opens an availability dispute that the submitter rules by trying to fetch it.
+ * The verifier bonds each dispute and gets the bond back, plus a share of the slash, when it wins.
  *
  * @module
  */
 
-import type { ProtocolClient } from "../chain/mod.ts";
+import { INITIAL_STATE_STEP, type ProtocolClient } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
@@ -43,6 +45,14 @@ import {
 import { BlobStore } from "../proof/store.ts";
 import { buildTrace, checkpointSteps, type Trace } from "../proof/trace.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
+import {
+  checkpointParty,
+  type DisputeResult,
+  openAvailabilityDispute,
+  openExecutionDispute,
+} from "./disputes.ts";
+import { commitState } from "../proof/commitment.ts";
+import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, toBytes32 } from "./settlement.ts";
 import type { NodeWire } from "./wire.ts";
 
@@ -54,11 +64,6 @@ export interface VerifierNodeOptions {
   chain: ProtocolClient;
   /** The node's network. */
   wire: NodeWire;
-  /**
-   * Client of an account authorised on `JobMarket` to mark and settle disputes. Default `chain`
-   * (right when the verifier's own account is authorised). On devnets: `devnet.client(9)`.
-   */
-  referee?: ProtocolClient;
   /**
    * Segments to audit per job, overriding the job's audit policy: a count, or `"all"` (full
    * re-execution, which catches every cheater; tests use it). Default: the job's `audit.segments`.
@@ -124,6 +129,23 @@ export interface AuditRecord {
   readonly reason?: string;
   /** Whether the slot was disputed and settled against the provider. */
   readonly disputed: boolean;
+  /** The on-chain dispute the audit opened, when it was caught. */
+  readonly dispute?: {
+    /** Dispute id in the dispute game. */
+    readonly id: string;
+    /** Execution (bisected) or availability. */
+    readonly kind: "Execution" | "Availability";
+    /** How it ended. */
+    readonly outcome: string;
+    /** The agreed step `t` of an execution dispute (the disputed step is `t -> t + 1`). */
+    readonly step?: number;
+    /** The first differing op record. */
+    readonly opIndex?: number;
+    /** Bisection moves this verifier made. */
+    readonly moves: number;
+    /** Gas this verifier's dispute transactions used. */
+    readonly gasUsed: string;
+  };
   /** What the provider was slashed, wei (decimal), when disputed. */
   readonly slashedWei?: string;
   /** Training steps the verifier re-executed. */
@@ -141,10 +163,37 @@ interface CommitSeen {
   block: bigint;
 }
 
+/** The dispute a failed audit opens. */
+type DisputePlan =
+  /** Bisect segment `segment` (re-executed from the provider's checkpoint, or from the spec's initial state). */
+  | { readonly kind: "execution"; readonly segment: number; readonly fromInitial: boolean }
+  /** The provider withheld `subject` (a checkpoint hash), or its trace when absent. */
+  | { readonly kind: "availability"; readonly subject?: Hash };
+
 /** Why an audit stopped early: the provider's fault (`caught`) or not (`unverifiable`). */
 class AuditStop extends Error {
-  constructor(readonly outcome: "caught" | "unverifiable", message: string) {
+  constructor(
+    readonly outcome: "caught" | "unverifiable",
+    message: string,
+    readonly plan: DisputePlan = { kind: "availability" },
+  ) {
     super(message);
+  }
+}
+
+/** The dispute a failing segment verdict calls for. */
+function planFor(verdict: AuditVerdict, segment: number): DisputePlan {
+  switch (verdict.status) {
+    case "mismatch":
+      return { kind: "execution", segment, fromInitial: false };
+    case "bad-initial-state":
+      return { kind: "execution", segment, fromInitial: true };
+    case "withheld":
+    case "missing-checkpoint":
+    case "corrupt-checkpoint":
+      return { kind: "availability", subject: verdict.hash };
+    default:
+      return { kind: "availability" };
   }
 }
 
@@ -346,48 +395,76 @@ export class VerifierNode {
     let replayedSteps = 0;
     let outcome: AuditOutcome = "passed";
     let reason: string | undefined;
+    let plan: DisputePlan | undefined;
+    let trace: Trace | undefined;
+    let trainer: Trainer | undefined;
     try {
       seed = await this.#seedOf(commit);
       const { spec, providerPeer, submitterPeer } = await this.#jobOf(commit);
-      const trace = await this.#traceOf(commit, spec, providerPeer);
+      trace = await this.#traceOf(commit, spec, providerPeer);
       totalSegments = trace.checkpoints.length - 1;
       const count = this.#options.segments === "all"
         ? totalSegments
         : this.#options.segments ?? spec.audit.segments;
       segments = selectAuditSegments({ seed, segments: totalSegments, count });
       this.#log(`job ${id}: auditing segments [${segments.join(", ")}] of ${totalSegments}`);
-      const trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
-      try {
-        for (const i of segments) {
-          if (this.#abort.signal.aborted) return undefined;
-          const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
-          verdicts.push(verdict);
-          if (verdict.status === "valid" || verdict.status === "mismatch") {
-            replayedSteps += verdict.toStep - verdict.fromStep;
-          }
-          if (verdict.status !== "valid") {
-            throw new AuditStop("caught", `segment ${i}: ${describeVerdict(verdict)}`);
-          }
+      trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
+      for (const i of segments) {
+        if (this.#abort.signal.aborted) return undefined;
+        const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
+        verdicts.push(verdict);
+        if (verdict.status === "valid" || verdict.status === "mismatch") {
+          replayedSteps += verdict.toStep - verdict.fromStep;
         }
-      } finally {
-        trainer.dispose();
+        if (verdict.status !== "valid") {
+          throw new AuditStop(
+            "caught",
+            `segment ${i}: ${describeVerdict(verdict)}`,
+            planFor(verdict, i),
+          );
+        }
       }
     } catch (error) {
       // Closing mid-audit is no verdict: leave the slot to be audited after a restart.
-      if (this.#abort.signal.aborted) return undefined;
-      if (!(error instanceof AuditStop)) throw error;
+      if (this.#abort.signal.aborted) {
+        trainer?.dispose();
+        return undefined;
+      }
+      if (!(error instanceof AuditStop)) {
+        trainer?.dispose();
+        throw error;
+      }
       outcome = error.outcome;
       reason = error.message;
+      plan = error.plan;
     }
     let disputed = false;
     let slashedWei: string | undefined;
-    if (outcome === "caught") {
-      this.#log(`job ${id}: provider ${short(commit.provider)} caught: ${reason}; disputing`);
-      const slashed = await this.#dispute(commit);
-      disputed = slashed !== undefined;
-      slashedWei = slashed?.toString();
-    } else {
-      this.#log(`job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""}`);
+    let dispute: AuditRecord["dispute"];
+    try {
+      if (outcome === "caught" && plan) {
+        this.#log(`job ${id}: provider ${short(commit.provider)} caught: ${reason}; disputing`);
+        const result = await this.#dispute(commit, plan, trace, trainer);
+        if (result) {
+          const d = result.dispute;
+          disputed = d.outcome === "ChallengerWon" || d.outcome === "BothFaulty";
+          if (disputed) slashedWei = result.slashedWei.toString();
+          dispute = {
+            id: d.id.toString(),
+            kind: d.kind,
+            outcome: d.outcome,
+            ...(d.kind === "Execution" && d.step !== INITIAL_STATE_STEP
+              ? { step: d.step, opIndex: d.lo }
+              : {}),
+            moves: result.moves,
+            gasUsed: result.gasUsed.toString(),
+          };
+        }
+      } else {
+        this.#log(`job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""}`);
+      }
+    } finally {
+      trainer?.dispose();
     }
     return {
       jobId: commit.jobId,
@@ -402,6 +479,7 @@ export class VerifierNode {
       ...(reason === undefined ? {} : { reason }),
       disputed,
       ...(slashedWei === undefined ? {} : { slashedWei }),
+      ...(dispute === undefined ? {} : { dispute }),
       replayedSteps,
       durationMs: Date.now() - started,
     };
@@ -581,20 +659,59 @@ export class VerifierNode {
     return await replaySegment(trace, i, { trainer, store: this.store });
   }
 
-  /** Marks the slot disputed and settles it against the provider; returns the slash. */
-  async #dispute(commit: CommitSeen): Promise<bigint | undefined> {
-    const referee = this.#options.referee ?? this.#options.chain;
-    const jobId = toBytes32(commit.jobId);
+  /**
+   * Opens the dispute a failed audit calls for in the dispute game and plays the challenger's side
+   * to the end; undefined when it could not be opened (the slot is no longer open to disputes).
+   */
+  async #dispute(
+    commit: CommitSeen,
+    plan: DisputePlan,
+    trace: Trace | undefined,
+    trainer: Trainer | undefined,
+  ): Promise<DisputeResult | undefined> {
+    const play = {
+      chain: this.#options.chain,
+      store: this.store,
+      pollMs: this.#options.pollMs ?? 200,
+      signal: this.#abort.signal,
+      log: this.#log,
+    };
     try {
-      await referee.disputes.open({ jobId, slot: commit.slot });
-      const settled = await referee.disputes.settle({
-        jobId,
-        slot: commit.slot,
-        providerHonest: false,
-        challenger: this.account as `0x${string}`,
-      });
-      this.#log(`job ${short(commit.jobId)}: provider slashed ${settled.slashedWei} wei`);
-      return settled.slashedWei;
+      let result: DisputeResult;
+      if (plan.kind === "execution" && trace && trainer) {
+        const start = trace.checkpoints[plan.segment];
+        const party = checkpointParty({
+          trainer,
+          checkpoints: [
+            plan.fromInitial
+              ? { ...start, hash: await commitState(trainer.initialState()) }
+              : start,
+          ],
+          load: (hash) =>
+            plan.fromInitial
+              ? Promise.resolve(trainer.initialState())
+              : loadCheckpoint(this.store, hash),
+        });
+        result = await openExecutionDispute({
+          ...play,
+          commit,
+          trace,
+          segment: plan.segment,
+          party,
+        });
+      } else {
+        const subject = plan.kind === "availability" ? plan.subject : undefined;
+        result = await openAvailabilityDispute({
+          ...play,
+          commit,
+          ...(subject ? { subject } : {}),
+        });
+      }
+      this.#log(
+        `job ${short(commit.jobId)}: dispute ${result.dispute.id} ${result.dispute.outcome}` +
+          (result.slashedWei > 0n ? `, provider slashed ${result.slashedWei} wei` : ""),
+      );
+      return result;
     } catch (error) {
       this.#log(`job ${short(commit.jobId)}: dispute failed: ${(error as Error).message}`);
       return undefined;

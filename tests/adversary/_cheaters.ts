@@ -2,8 +2,9 @@
  * Cheating providers for the adversary tests: a provider node that takes jobs from a real local
  * network (anvil, libp2p, tfjs) like `ProviderNode` does (offer -> spec from the submitter ->
  * claim -> model and data -> train with a checkpoint every `k` steps, publishing progress ->
- * commit), except that a {@link Cheat} bends one part of it. Test-only: nothing here belongs in
- * `lib/`.
+ * commit), except that a {@link Cheat} bends one part of it. When disputed, it defends its
+ * committed checkpoints in the dispute game like any provider would. Test-only: nothing here
+ * belongs in `lib/`.
  *
  * @module
  */
@@ -17,6 +18,8 @@ import { Trainer } from "../../lib/exec/trainer.ts";
 import { encodeState } from "../../lib/proof/commitment.ts";
 import { decodeJobSpec, type JobSpec, planOfJob } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
+import { loadCheckpoint } from "../../lib/proof/checkpoint.ts";
+import { checkpointParty, DisputeResponder, jobTrainer } from "../../lib/node/disputes.ts";
 import { buildTrace, type CheckpointRef, checkpointSteps } from "../../lib/proof/trace.ts";
 import type { Network } from "../../lib/node/network.ts";
 import { createP2PWire, peerIdOfAccount } from "../../lib/node/p2p_wire.ts";
@@ -76,6 +79,9 @@ export class CheatingProvider {
   readonly #log: (line: string) => void;
   #closed = false;
   #queue: Promise<void> = Promise.resolve();
+  #responder: DisputeResponder | undefined;
+  /** What it committed per job: the spec and the checkpoints under its trace root. */
+  readonly #runs = new Map<Hash, { spec: JobSpec; refs: CheckpointRef[] }>();
 
   private constructor(
     chain: ProtocolClient,
@@ -106,6 +112,22 @@ export class CheatingProvider {
     await ensureStake(chain, 1000n * TOKEN);
     await ensurePeerBound(chain, wire.peerPrivateKey);
     const node = new CheatingProvider(chain, wire, store, dir, options);
+    node.#responder = DisputeResponder.start({
+      chain,
+      store,
+      ...(options.log ? { log: options.log } : {}),
+      partyFor: async (dispute) => {
+        const run = node.#runs.get(dispute.jobId.slice(2).toLowerCase());
+        if (!run) throw new Error(`no run of job ${dispute.jobId}`);
+        const trainer = await jobTrainer(store, run.spec);
+        const party = checkpointParty({
+          trainer,
+          checkpoints: run.refs,
+          load: (hash) => loadCheckpoint(store, hash),
+        });
+        return { ...party, dispose: () => trainer.dispose() };
+      },
+    });
     wire.onOffer((offer) => {
       node.#queue = node.#queue.then(() => node.#take(offer)).catch((error) =>
         node.#log(`job ${offer.jobId.slice(0, 10)}: ${(error as Error).message}`)
@@ -132,6 +154,7 @@ export class CheatingProvider {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue;
+    await this.#responder?.close();
     await this.#wire.close();
     await Deno.remove(this.#dir, { recursive: true });
   }
@@ -162,6 +185,7 @@ export class CheatingProvider {
       jobId,
       checkpoints: committedRefs,
     });
+    this.#runs.set(jobId, { spec, refs: committedRefs });
     await commitResult(this.chain, {
       jobId,
       finalHash: committedRefs[committedRefs.length - 1].hash,

@@ -1,7 +1,8 @@
 /**
  * Shared setup of the adversary tests: a local network whose only verifier audits every segment,
- * a tiny MNIST job, and the checks that a cheater was caught (disputed, slashed, submitter
- * refunded) or that an honest provider was paid and left alone.
+ * a tiny MNIST job, and the checks that a cheater was caught (disputed in the dispute game, ruled
+ * against by the submitter's referee, slashed, submitter refunded) or that an honest provider was
+ * paid and left alone.
  *
  * @module
  */
@@ -69,6 +70,11 @@ export async function assertCaught(
   assert.equal(record.outcome, "caught", JSON.stringify(record));
   assert.equal(record.disputed, true);
   assert.equal(record.provider, provider);
+  // Caught through the dispute game, and ruled by the submitter's referee.
+  assert.equal(record.dispute?.outcome, "ChallengerWon", JSON.stringify(record.dispute));
+  const ruling = await network.referee.ruled(BigInt(record.dispute!.id));
+  assert.equal(ruling.winner, "challenger");
+  assert.equal(ruling.kind, record.dispute!.kind);
   assert.ok(BigInt(record.slashedWei ?? "0") > 0n);
   await assert.rejects(
     () => job.settled(),

@@ -75,11 +75,13 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
           id,
           count: ops.provider.length,
           root: b32(opChain(ops.provider, ops.provider.length)),
+          evidence: b32(hx("provider evidence")),
         })).receipt.gasUsed;
         gas += (await challenger.game.commitOps({
           id,
           count: ops.challenger.length,
           root: b32(opChain(ops.challenger, ops.challenger.length)),
+          evidence: b32(hx("challenger evidence")),
         })).receipt.gasUsed;
       } else {
         const mid = midpointOf(d);
@@ -116,6 +118,15 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         assert.equal(d.agreedState, b32(honest(22)));
         assert.equal(d.lo, 13, "the first differing op record");
         assert.equal(d.referee, submitter.account);
+        const evidence = await anyone.game.evidence(d.id);
+        assert.equal(evidence.found?.step, 22);
+        assert.equal(evidence.found?.providerClaim, b32(claimed(23)));
+        assert.equal(evidence.found?.challengerClaim, b32(honest(23)));
+        assert.equal(evidence.ops.get(provider.account.toLowerCase())?.count, 20);
+        assert.equal(
+          evidence.ops.get(challenger.account.toLowerCase())?.evidence,
+          b32(hx("challenger evidence")),
+        );
         // Only the referee rules, and only on the records the parties committed.
         await assertReverts(
           challenger.game.rule({ id: d.id, ruling: "Challenger", kernel: "MatMul" }),
@@ -125,8 +136,8 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
           submitter.game.rule({
             id: d.id,
             ruling: "Challenger",
-            providerOp: b32(opsC[13]),
-            challengerOp: b32(opsC[13]),
+            providerOp: b32(opsP[13]),
+            challengerOp: b32(opsP[13]),
             kernel: "MatMul",
           }),
           "InconsistentRuling",
@@ -228,9 +239,19 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         await provider.game.post({ id, hash: b32(steps.provider(midpointOf(d))) });
         await challenger.game.answer({ id, hash: b32(steps.challenger(midpointOf(d))) });
       }
-      await challenger.game.commitOps({ id, count: 20, root: b32(opChain(opsC, 20)) });
+      await challenger.game.commitOps({
+        id,
+        count: 20,
+        root: b32(opChain(opsC, 20)),
+        evidence: b32(hx("e")),
+      });
       await assertReverts(
-        challenger.game.commitOps({ id, count: 20, root: b32(opChain(opsC, 20)) }),
+        challenger.game.commitOps({
+          id,
+          count: 20,
+          root: b32(opChain(opsC, 20)),
+          evidence: b32(hx("e")),
+        }),
         "AlreadyCommitted",
       );
       await devnet.increaseTime(601);
@@ -322,7 +343,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       await provider.game.post({ id, hash: b32(hx("a")) });
       await assertReverts(provider.game.post({ id, hash: b32(hx("b")) }), "NotYourMove");
       await assertReverts(
-        provider.game.commitOps({ id, count: 3, root: b32(hx("r")) }),
+        provider.game.commitOps({ id, count: 3, root: b32(hx("r")), evidence: b32(hx("e")) }),
         "WrongPhase",
       );
       await assertReverts(anyone.game.get(99n), "UnknownDispute");

@@ -72,7 +72,6 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
         dataDir: dir,
         chain,
         wire,
-        referee: devnet.client(devnet.accounts.indexOf(devnet.referee)),
         fetchTimeoutMs: 2000,
         mine: () => devnet.increaseTime(0),
         log: () => {},

@@ -241,16 +241,25 @@ export async function answerMove(
   });
 }
 
-/** Commits a party's op records of the disputed step: count and chain hash. */
-export async function commitOps(
-  client: ChainClient,
-  params: { id: bigint; count: number; root: Hex },
-): Promise<TxResult> {
+/** Parameters of {@linkcode commitOps}. */
+export interface CommitOpsParams {
+  /** The dispute. */
+  id: bigint;
+  /** Number of op records of the disputed step. */
+  count: number;
+  /** Chain hash over all of them (`opChain` in `lib/proof/bisect.ts`). */
+  root: Hex;
+  /** Content id of the evidence blob (records and input tensors) the party serves. */
+  evidence: Hex;
+}
+
+/** Commits a party's op records of the disputed step: count, chain hash and evidence blob. */
+export async function commitOps(client: ChainClient, params: CommitOpsParams): Promise<TxResult> {
   return await send(client, {
     address: client.addresses.disputeGame,
     abi: disputeGameAbi,
     functionName: "commitOps",
-    args: [params.id, params.count, params.root],
+    args: [params.id, params.count, params.root, params.evidence],
     action: "game.commitOps",
   });
 }
@@ -343,6 +352,67 @@ export async function disputeCount(client: ChainClient): Promise<bigint> {
     abi: disputeGameAbi,
     functionName: "disputeCount",
   });
+}
+
+/** What each party committed for the disputed step of dispute `id` (from `OpsCommitted`). */
+export interface OpsCommitment {
+  /** Number of records. */
+  count: number;
+  /** Chain hash over them. */
+  root: Hex;
+  /** Content id of the evidence blob. */
+  evidence: Hex;
+}
+
+/** The end of phase 1 (from `StepFound`): agreed step, agreed state, both claims after it. */
+export interface StepFound {
+  /** The agreed step `t`. */
+  step: number;
+  /** Agreed state hash at `t`. */
+  agreedState: Hex;
+  /** The provider's state hash at `t + 1`. */
+  providerClaim: Hex;
+  /** The challenger's state hash at `t + 1`. */
+  challengerClaim: Hex;
+}
+
+/** The phase-2 evidence of a dispute: where phase 1 ended and each party's op commitment. */
+export async function disputeEvidence(
+  client: ChainClient,
+  id: bigint,
+): Promise<{ found?: StepFound; ops: Map<string, OpsCommitment> }> {
+  const common = { address: client.addresses.disputeGame, abi: disputeGameAbi, fromBlock: 0n };
+  const [found] = await client.public.getContractEvents({
+    ...common,
+    eventName: "StepFound",
+    args: { id },
+  });
+  const committed = await client.public.getContractEvents({
+    ...common,
+    eventName: "OpsCommitted",
+    args: { id },
+  });
+  const ops = new Map<string, OpsCommitment>();
+  for (const log of committed) {
+    const a = log.args as { party: Address; count: bigint; root: Hex; evidence: Hex };
+    ops.set(a.party.toLowerCase(), { count: Number(a.count), root: a.root, evidence: a.evidence });
+  }
+  if (!found) return { ops };
+  const f = found.args as {
+    step: bigint;
+    agreedState: Hex;
+    providerClaim: Hex;
+    challengerClaim: Hex;
+  };
+  return {
+    found: {
+      step: Number(f.step),
+      agreedState: f.agreedState,
+      providerClaim: f.providerClaim,
+      challengerClaim: f.challengerClaim,
+    },
+    ops,
+  };
 }
 
 /** Midpoint of the current bisection move: `lo + floor((hi - lo) / 2)`. */

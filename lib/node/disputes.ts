@@ -1,0 +1,865 @@
+/**
+ * The three roles of an on-chain dispute (`contracts/DisputeGame.sol`), as node components.
+ *
+ * - **Challenger** ({@link openExecutionDispute}, {@link openAvailabilityDispute}): a verifier
+ *   whose audit failed opens a dispute on the first segment it disagrees on (its Merkle proofs
+ *   bind the segment to the committed trace root), or an availability dispute when the provider
+ *   withheld its trace or a checkpoint, and plays its side with {@link playDispute}.
+ * - **Provider** ({@link DisputeResponder}): follows disputes against its account and answers
+ *   every move from its own checkpoints: state hashes at bisection midpoints, then the op records
+ *   of the disputed step, committed as a hash chain with an evidence blob it serves.
+ * - **Referee** ({@link Referee}): the job's submitter. When a dispute reaches it, it fetches both
+ *   parties' evidence blobs over libp2p, checks them against their on-chain moves, applies the
+ *   rules of `lib/proof/bisect.ts` and recomputes at most one kernel (`lib/proof/referee.ts`), and
+ *   posts the ruling; for availability disputes it tries to fetch what was withheld, and for an
+ *   initial-state dispute it derives the spec's initial state.
+ *
+ * Every party polls the game, makes its move when it owes one, and calls `timeout` when the other
+ * side is past its deadline, so a silent counterparty loses without anyone's help.
+ *
+ * @module
+ */
+
+import {
+  chainTime,
+  ContractRevertError,
+  type DisputeView,
+  INITIAL_STATE_STEP,
+  midpointOf,
+  type ProtocolClient,
+} from "../chain/mod.ts";
+import { disputeGameAbi } from "../chain/artifacts/DisputeGame.ts";
+import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
+import { VerificationError } from "../core/errors.ts";
+import { type Hash, toBytes32 } from "../core/hash.ts";
+import { sleep } from "../core/sleep.ts";
+import type { TrainingState } from "../exec/state.ts";
+import type { Trainer } from "../exec/trainer.ts";
+import { claimsFault, opChain, type Side } from "../proof/bisect.ts";
+import { commitState } from "../proof/commitment.ts";
+import type { DisputeParty } from "../proof/dispute.ts";
+import { decodeEvidence, encodeEvidence, type StepEvidence } from "../proof/evidence.ts";
+import { merkleProof } from "../proof/merkle.ts";
+import { recordStep, type StepRecording } from "../proof/ops.ts";
+import { cursorAt, judgeOp, recordProgram, type Reveal, type Verdict } from "../proof/referee.ts";
+import type { BlobStore } from "../proof/store.ts";
+import {
+  buildTrace,
+  type CheckpointRef,
+  checkpointSteps,
+  decodeTrace,
+  type Trace,
+} from "../proof/trace.ts";
+import { loadCheckpoint } from "../proof/checkpoint.ts";
+import type { JobSpec } from "../proof/job.ts";
+import { trainerForJob } from "./executor.ts";
+import { type Dataset, decodeDataset } from "../exec/dataset.ts";
+import { decodeModelSpec } from "../exec/model.ts";
+import { SpecError } from "../core/errors.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import { fromBytes32 } from "./settlement.ts";
+import type { NodeWire } from "./wire.ts";
+
+const ZERO = `0x${"00".repeat(32)}` as const;
+
+/**
+ * A dispute party backed by checkpoints: its state at any step is the last checkpoint at or
+ * before it, trained forward. At a checkpoint step its hash is the checkpoint's (what it
+ * committed), so a provider whose checkpoints lie cannot hide the lie from the bisection.
+ *
+ * @example
+ * ```ts
+ * import { checkpointParty } from "./disputes.ts";
+ * declare const trainer: import("../exec/trainer.ts").Trainer;
+ * declare const store: import("../proof/store.ts").BlobStore;
+ * declare const trace: import("../proof/trace.ts").Trace;
+ * import { loadCheckpoint } from "../proof/checkpoint.ts";
+ * const party = checkpointParty({ trainer, checkpoints: trace.checkpoints, load: (h) => loadCheckpoint(store, h) });
+ * console.log(await party.stateHashAt(7));
+ * ```
+ */
+export function checkpointParty(options: {
+  trainer: Trainer;
+  checkpoints: readonly CheckpointRef[];
+  load: (hash: Hash) => Promise<TrainingState>;
+}): DisputeParty {
+  const { trainer, checkpoints, load } = options;
+  const states = new Map<number, Promise<TrainingState>>();
+  const hashes = new Map<number, Hash>(checkpoints.map((c) => [c.step, c.hash]));
+  const stateAt = (step: number): Promise<TrainingState> => {
+    const base = [...checkpoints].reverse().find((c) => c.step <= step);
+    if (!Number.isSafeInteger(step) || base === undefined) {
+      return Promise.reject(
+        new VerificationError("VERIFY_BAD_STEP", `no checkpoint at or before step ${step}`, {
+          value: step,
+        }),
+      );
+    }
+    let state = states.get(step);
+    if (!state) {
+      state = (async () => {
+        // Start from the nearest state already computed between the checkpoint and `step`.
+        let from = base.step;
+        for (const s of states.keys()) if (s > from && s < step) from = s;
+        const start = from === base.step ? await load(base.hash) : await states.get(from)!;
+        return step === from ? start : await trainer.run(start, step - from);
+      })();
+      states.set(step, state);
+    }
+    return state;
+  };
+  return {
+    checkpoints,
+    stateAt,
+    async stateHashAt(step) {
+      let hash = hashes.get(step);
+      if (hash === undefined) {
+        hash = await commitState(await stateAt(step));
+        hashes.set(step, hash);
+      }
+      return hash;
+    },
+    async recordStep(fromStep) {
+      return await recordStep(trainer, await stateAt(fromStep));
+    },
+  };
+}
+
+/**
+ * A trainer for exactly the plan of `spec`, from the model and dataset blobs in `store` (checked
+ * against the ids the spec pins; a dataset decoded before is reused from `datasets`).
+ */
+export async function jobTrainer(
+  store: BlobStore,
+  spec: JobSpec,
+  datasets?: Map<Hash, Promise<Dataset>>,
+): Promise<Trainer> {
+  const modelSpec = await decodeModelSpec(await store.get(spec.model));
+  let dataset = datasets?.get(spec.datasetBlob);
+  if (!dataset) {
+    dataset = store.get(spec.datasetBlob).then(decodeDataset);
+    datasets?.set(spec.datasetBlob, dataset);
+  }
+  const data = await dataset;
+  if (modelSpec.id !== spec.model || data.id !== spec.datasetId) {
+    throw new SpecError(
+      "SPEC_ID_MISMATCH",
+      "the job's model or dataset blob does not match the ids its spec pins",
+      { value: { model: spec.model, dataset: spec.datasetId } },
+    );
+  }
+  return await trainerForJob(spec, modelSpec, data);
+}
+
+/**
+ * The dispute party of a run this node trained and stored: its trace (a blob) names the
+ * checkpoints, the job's inputs rebuild its trainer. Call `dispose` when the dispute is over.
+ */
+export async function storedRunParty(options: {
+  store: BlobStore;
+  spec: JobSpec;
+  traceBlob: Hash;
+  datasets?: Map<Hash, Promise<Dataset>>;
+}): Promise<DisputeParty & { dispose(): void }> {
+  const { store, spec } = options;
+  const trace = await decodeTrace(await store.get(options.traceBlob));
+  const trainer = await jobTrainer(store, spec, options.datasets);
+  const party = checkpointParty({
+    trainer,
+    checkpoints: trace.checkpoints,
+    load: (hash) => loadCheckpoint(store, hash),
+  });
+  return { ...party, dispose: () => trainer.dispose() };
+}
+
+/** Options shared by the players. */
+export interface PlayOptions {
+  /** The acting party's chain client. */
+  chain: ProtocolClient;
+  /** Where evidence blobs go (served by the party's wire). */
+  store: BlobStore;
+  /** Poll interval. Default 200 ms. */
+  pollMs?: number;
+  /** Stops playing (the dispute goes on without this party). */
+  signal?: AbortSignal;
+  /** Log sink. */
+  log?: (line: string) => void;
+}
+
+/** How the game ended for one dispute, read back from the chain. */
+export interface DisputeResult {
+  /** The dispute as it ended. */
+  readonly dispute: DisputeView;
+  /** What the job market slashed from the provider, wei (0 when it won). */
+  readonly slashedWei: bigint;
+  /** Bisection moves this party sent. */
+  readonly moves: number;
+  /** Gas this party's transactions used. */
+  readonly gasUsed: bigint;
+}
+
+/**
+ * Plays one side of a dispute until it is over: posts (provider) or answers (challenger) at each
+ * midpoint, commits the op records of the disputed step with an evidence blob, and calls `timeout`
+ * when the other side (or the referee) is past its deadline.
+ */
+export async function playDispute(
+  options: PlayOptions & { id: bigint; role: Side; party: DisputeParty },
+): Promise<DisputeResult> {
+  const { chain, id, role, party, store } = options;
+  const pollMs = options.pollMs ?? 200;
+  const log = options.log ?? (() => {});
+  let recording: StepRecording | undefined;
+  let moves = 0;
+  let gasUsed = 0n;
+  let lastError = "";
+  while (true) {
+    const d = await chain.game.get(id);
+    if (d.phase === "Done") {
+      return { dispute: d, slashedWei: await slashedIn(chain, d), moves, gasUsed };
+    }
+    if (options.signal?.aborted) {
+      throw new VerificationError("VERIFY_DISPUTE_ABANDONED", `stopped playing dispute ${id}`);
+    }
+    try {
+      const tx = await move(d);
+      if (tx) {
+        moves++;
+        gasUsed += tx;
+        continue;
+      }
+      if (await chainTime(chain) > d.deadline) {
+        log(`dispute ${id}: the ${d.phase === "Referee" ? "referee" : "other side"} is late`);
+        gasUsed += (await chain.game.timeout(id)).receipt.gasUsed;
+        continue;
+      }
+    } catch (error) {
+      // A move raced a state change (the other side moved, a timeout landed): read and go on.
+      if (!(error instanceof ContractRevertError)) throw error;
+      if (error.message !== lastError) log(`dispute ${id}: ${error.message}`);
+      lastError = error.message;
+    }
+    await sleep(pollMs);
+  }
+
+  async function move(d: DisputeView): Promise<bigint | undefined> {
+    if (d.phase === "Steps" || d.phase === "Ops") {
+      const mine = role === "provider" ? d.midHash === ZERO : d.midHash !== ZERO;
+      if (!mine) return undefined;
+      const mid = midpointOf(d);
+      const hash = d.phase === "Steps"
+        ? await party.stateHashAt(mid)
+        : opChain((recording ??= await party.recordStep(d.step)).opHashes, mid);
+      const send = role === "provider" ? chain.game.post : chain.game.answer;
+      return (await send({ id, hash: toBytes32(hash) })).receipt.gasUsed;
+    }
+    if (d.phase === "OpsCommit") {
+      const committed = role === "provider" ? d.providerOps : d.challengerOps;
+      if (committed !== 0) return undefined;
+      recording ??= await party.recordStep(d.step);
+      const evidence = await store.put(encodeEvidence(recording, await party.stateAt(d.step)));
+      log(`dispute ${id}: step ${d.step} has ${recording.ops.length} op records`);
+      return (await chain.game.commitOps({
+        id,
+        count: recording.ops.length,
+        root: toBytes32(opChain(recording.opHashes, recording.ops.length)),
+        evidence: toBytes32(evidence),
+      })).receipt.gasUsed;
+    }
+    return undefined;
+  }
+}
+
+/** What the job market slashed when dispute `d` settled. */
+async function slashedIn(chain: ProtocolClient, d: DisputeView): Promise<bigint> {
+  const logs = await chain.public.getContractEvents({
+    address: chain.addresses.jobMarket,
+    abi: jobMarketAbi,
+    eventName: "DisputeSettled",
+    args: { jobId: d.jobId },
+    fromBlock: 0n,
+  });
+  const mine = logs.filter((l) => Number((l.args as { slot: bigint }).slot) === d.slot);
+  const last = mine[mine.length - 1];
+  return last ? (last.args as { slashed: bigint }).slashed : 0n;
+}
+
+/** A committed slot as a challenger sees it. */
+export interface CommittedSlot {
+  /** The job. */
+  readonly jobId: Hash;
+  /** The slot. */
+  readonly slot: number;
+  /** Committed final state hash. */
+  readonly finalHash: Hash;
+  /** Committed trace root. */
+  readonly traceRoot: Hash;
+}
+
+/**
+ * Opens an execution dispute on `segment` of the provider's `trace` as the challenger whose own
+ * states are `party` (usually re-executed from the provider's checkpoint at the segment's start),
+ * and plays it to the end.
+ */
+export async function openExecutionDispute(
+  options: PlayOptions & {
+    commit: CommittedSlot;
+    trace: Trace;
+    segment: number;
+    party: DisputeParty;
+  },
+): Promise<DisputeResult> {
+  const { chain, commit, trace, segment, party } = options;
+  const leaves = trace.checkpoints.map((c) => c.hash);
+  const from = trace.checkpoints[segment];
+  const to = trace.checkpoints[segment + 1];
+  const proof = async (i: number) => (await merkleProof(leaves, i)).map((p) => toBytes32(p.hash));
+  const opened = await chain.game.open({
+    jobId: toBytes32(commit.jobId),
+    slot: commit.slot,
+    finalStateHash: toBytes32(commit.finalHash),
+    traceRoot: toBytes32(commit.traceRoot),
+    segment,
+    providerFrom: toBytes32(from.hash),
+    proofFrom: await proof(segment),
+    providerTo: toBytes32(to.hash),
+    proofTo: await proof(segment + 1),
+    challengerFrom: toBytes32(await party.stateHashAt(from.step)),
+    challengerTo: toBytes32(await party.stateHashAt(to.step)),
+  });
+  options.log?.(
+    `dispute ${opened.id}: opened on segment ${segment} (steps ${from.step}..${to.step})`,
+  );
+  const result = await playDispute({ ...options, id: opened.id, role: "challenger" });
+  return { ...result, gasUsed: result.gasUsed + opened.receipt.gasUsed };
+}
+
+/**
+ * Opens an availability dispute (the provider withheld `subject`, a checkpoint hash, or its trace
+ * when absent) and waits for the referee's ruling.
+ */
+export async function openAvailabilityDispute(
+  options: PlayOptions & { commit: CommittedSlot; subject?: Hash },
+): Promise<DisputeResult> {
+  const { chain, commit } = options;
+  const opened = await chain.game.openAvailability({
+    jobId: toBytes32(commit.jobId),
+    slot: commit.slot,
+    finalStateHash: toBytes32(commit.finalHash),
+    traceRoot: toBytes32(commit.traceRoot),
+    ...(options.subject ? { subject: toBytes32(options.subject) } : {}),
+  });
+  options.log?.(
+    `dispute ${opened.id}: opened over the availability of ${options.subject ?? "the trace"}`,
+  );
+  const neverMoves: DisputeParty = {
+    checkpoints: [],
+    stateAt: () => Promise.reject(new Error("availability disputes have no moves")),
+    stateHashAt: () => Promise.reject(new Error("availability disputes have no moves")),
+    recordStep: () => Promise.reject(new Error("availability disputes have no moves")),
+  };
+  const result = await playDispute({
+    ...options,
+    id: opened.id,
+    role: "challenger",
+    party: neverMoves,
+  });
+  return { ...result, gasUsed: result.gasUsed + opened.receipt.gasUsed };
+}
+
+/** Watches the game's events for new dispute ids matching `args`, from `fromBlock` on. */
+async function* newDisputes(
+  chain: ProtocolClient,
+  eventName: "DisputeOpened" | "RefereeNeeded",
+  filter: (args: Record<string, unknown>) => boolean,
+  pollMs: number,
+  signal: AbortSignal,
+  log: (line: string) => void,
+): AsyncGenerator<bigint> {
+  let fromBlock = 0n;
+  const seen = new Set<bigint>();
+  while (!signal.aborted) {
+    try {
+      const toBlock = await chain.public.getBlockNumber();
+      if (toBlock >= fromBlock) {
+        const logs = await chain.public.getContractEvents({
+          address: chain.addresses.disputeGame,
+          abi: disputeGameAbi,
+          eventName,
+          fromBlock,
+          toBlock,
+        });
+        for (const l of logs) {
+          const args = l.args as Record<string, unknown>;
+          const id = args.id as bigint;
+          if (!seen.has(id) && filter(args)) {
+            seen.add(id);
+            yield id;
+          }
+        }
+        fromBlock = toBlock + 1n;
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      log(`dispute poll failed, will retry: ${(error as Error).message}`);
+    }
+    await sleep(pollMs);
+  }
+}
+
+/** Options of {@link DisputeResponder.start}. */
+export interface ResponderOptions extends Omit<PlayOptions, "signal"> {
+  /** The party that answers a dispute over one of this account's slots. */
+  partyFor(dispute: DisputeView): Promise<DisputeParty & { dispose?: () => void }>;
+}
+
+/**
+ * The provider's side: follows disputes opened against its account and plays each one.
+ *
+ * @example
+ * ```ts
+ * import { DisputeResponder } from "./disputes.ts";
+ * declare const options: import("./disputes.ts").ResponderOptions;
+ * const responder = DisputeResponder.start(options);
+ * // ... later
+ * await responder.close();
+ * ```
+ */
+export class DisputeResponder {
+  readonly #abort = new AbortController();
+  readonly #results = new Map<bigint, DisputeResult>();
+  #loop: Promise<void> = Promise.resolve();
+  #running = new Set<Promise<void>>();
+
+  private constructor(readonly options: ResponderOptions) {}
+
+  /** Starts following disputes against `options.chain.account`. */
+  static start(options: ResponderOptions): DisputeResponder {
+    const responder = new DisputeResponder(options);
+    responder.#loop = responder.#follow();
+    return responder;
+  }
+
+  /** Disputes played to the end so far. */
+  results(): readonly DisputeResult[] {
+    return [...this.#results.values()];
+  }
+
+  /** Stops following; moves in flight finish or stop at their next poll. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await Promise.allSettled(this.#running);
+  }
+
+  async #follow(): Promise<void> {
+    const { chain } = this.options;
+    const log = this.options.log ?? (() => {});
+    const me = chain.account.toLowerCase();
+    const ids = newDisputes(
+      chain,
+      "DisputeOpened",
+      (a) => String(a.provider).toLowerCase() === me && Number(a.kind) === 0,
+      this.options.pollMs ?? 200,
+      this.#abort.signal,
+      log,
+    );
+    for await (const id of ids) {
+      const run = this.#play(id).catch((error) =>
+        log(`dispute ${id}: cannot answer: ${(error as Error).message}`)
+      ).finally(() => this.#running.delete(run));
+      this.#running.add(run);
+    }
+  }
+
+  async #play(id: bigint): Promise<void> {
+    const d = await this.options.chain.game.get(id);
+    const party = await this.options.partyFor(d);
+    try {
+      const result = await playDispute({
+        ...this.options,
+        id,
+        role: "provider",
+        party,
+        signal: this.#abort.signal,
+      });
+      this.#results.set(id, result);
+      this.options.log?.(`dispute ${id}: ${result.dispute.outcome}`);
+    } finally {
+      party.dispose?.();
+    }
+  }
+}
+
+/** A referee's decision, as it records it. */
+export interface Ruling {
+  /** The dispute. */
+  readonly id: bigint;
+  /** The job. */
+  readonly jobId: Hash;
+  /** Execution or availability. */
+  readonly kind: "Execution" | "Availability";
+  /** The agreed step `t` (the disputed step is `t -> t + 1`); absent for availability and initial-state disputes. */
+  readonly step?: number;
+  /** The judged op index. */
+  readonly opIndex?: number;
+  /** Who was right. */
+  readonly winner: Side | null;
+  /** The judged kernel (or a pseudo-kernel: `(claims)`, `(availability)`, `(initial state)`, `(evidence)`). */
+  readonly kernel: string;
+  /** Why. */
+  readonly reason: string;
+  /** Kernels the referee recomputed (at most 1). */
+  readonly kernelsRun: number;
+  /** The op-level verdict, when one was reached. */
+  readonly verdict?: Verdict;
+}
+
+/** Options of {@link Referee.start}. */
+export interface RefereeOptions {
+  /** The referee's (the submitter's) chain client. */
+  chain: ProtocolClient;
+  /** Its network, to fetch evidence and test availability. */
+  wire: NodeWire;
+  /** Where fetched blobs go. */
+  store: BlobStore;
+  /** A trainer for a job this account submitted (for the program and the initial state). */
+  trainerFor(jobId: Hash): Promise<Trainer>;
+  /** How long one fetch may take before the blob counts as withheld. Default 15000 ms. */
+  fetchTimeoutMs?: number;
+  /** Poll interval. Default 200 ms. */
+  pollMs?: number;
+  /** Log sink. */
+  log?: (line: string) => void;
+}
+
+/**
+ * The referee: rules on every dispute that reaches this account (the jobs it submitted).
+ *
+ * @example
+ * ```ts
+ * import { Referee } from "./disputes.ts";
+ * declare const options: import("./disputes.ts").RefereeOptions;
+ * const referee = Referee.start(options);
+ * const ruling = await referee.ruled(1n);
+ * console.log(ruling.winner, ruling.kernel, ruling.kernelsRun);
+ * await referee.close();
+ * ```
+ */
+export class Referee {
+  readonly #options: RefereeOptions;
+  readonly #abort = new AbortController();
+  readonly #rulings = new Map<bigint, Ruling>();
+  readonly #waiters = new Map<bigint, ((r: Ruling) => void)[]>();
+  #loop: Promise<void> = Promise.resolve();
+  #queue: Promise<void> = Promise.resolve();
+
+  private constructor(options: RefereeOptions) {
+    this.#options = options;
+  }
+
+  /** Starts ruling on disputes that name `options.chain.account` as referee. */
+  static start(options: RefereeOptions): Referee {
+    const referee = new Referee(options);
+    referee.#loop = referee.#follow();
+    return referee;
+  }
+
+  /** Every ruling so far. */
+  rulings(): readonly Ruling[] {
+    return [...this.#rulings.values()];
+  }
+
+  /** Resolves with the ruling on dispute `id` once there is one. */
+  ruled(id: bigint): Promise<Ruling> {
+    const done = this.#rulings.get(id);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => {
+      this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), resolve]);
+    });
+  }
+
+  /** Stops ruling. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await this.#queue;
+  }
+
+  async #follow(): Promise<void> {
+    const { chain } = this.#options;
+    const log = this.#log;
+    const me = chain.account.toLowerCase();
+    const ids = newDisputes(
+      chain,
+      "RefereeNeeded",
+      (a) => String(a.referee).toLowerCase() === me,
+      this.#options.pollMs ?? 200,
+      this.#abort.signal,
+      log,
+    );
+    for await (const id of ids) {
+      this.#queue = this.#queue.then(() => this.#rule(id)).catch((error) =>
+        log(`dispute ${id}: cannot rule: ${(error as Error).message}`)
+      );
+    }
+  }
+
+  get #log(): (line: string) => void {
+    return this.#options.log ?? (() => {});
+  }
+
+  async #rule(id: bigint): Promise<void> {
+    const { chain } = this.#options;
+    const d = await chain.game.get(id);
+    if (d.phase !== "Referee") return;
+    const ruling = d.kind === "Availability"
+      ? await this.#availability(d)
+      : d.step === INITIAL_STATE_STEP
+      ? await this.#initialState(d)
+      : await this.#execution(d);
+    const winner = ruling.ruling.winner;
+    await chain.game.rule({
+      id,
+      ruling: winner === "provider" ? "Provider" : winner === "challenger" ? "Challenger" : "Both",
+      providerOp: ruling.providerOp,
+      challengerOp: ruling.challengerOp,
+      kernel: ruling.ruling.kernel,
+    });
+    this.#log(
+      `dispute ${id}: ruled for ${
+        winner ?? "neither side"
+      } at ${ruling.ruling.kernel}: ${ruling.ruling.reason}`,
+    );
+    this.#rulings.set(id, ruling.ruling);
+    for (const wake of this.#waiters.get(id) ?? []) wake(ruling.ruling);
+    this.#waiters.delete(id);
+  }
+
+  /** Fetches a blob from a peer into the store within the fetch timeout; true if it arrived. */
+  async #fetched(peer: string, hash: Hash): Promise<boolean> {
+    const { wire, store } = this.#options;
+    if (await store.has(hash)) return true;
+    const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fetching = wire.fetchBlob(peer, hash, store).then(() => true, () => false);
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return await Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async #availability(d: DisputeView): Promise<RulingMove> {
+    const { chain, wire } = this.#options;
+    const jobId = fromBytes32(d.jobId);
+    const base = { id: d.id, jobId, kind: "Availability" as const, kernelsRun: 0 };
+    const kernel = "(availability)";
+    const lost = (reason: string): RulingMove => ({
+      ruling: { ...base, winner: "challenger", kernel, reason },
+    });
+    let peer: string;
+    try {
+      peer = await peerIdOfAccount(chain, d.provider);
+    } catch (error) {
+      return lost(`the provider has no reachable peer: ${(error as Error).message}`);
+    }
+    if (d.subject !== ZERO) {
+      const hash = fromBytes32(d.subject);
+      return await this.#fetched(peer, hash)
+        ? { ruling: { ...base, winner: "provider", kernel, reason: `served ${hash.slice(0, 10)}` } }
+        : lost(`did not serve ${hash.slice(0, 10)}`);
+    }
+    // The trace: every checkpoint hash on the provider's progress stream, matching the commitment.
+    const trainer = await this.#options.trainerFor(jobId);
+    try {
+      const { steps, k } = await chain.jobs.get(d.jobId).then((j) => ({
+        steps: j.steps,
+        k: j.checkpointInterval,
+      }));
+      const hashes = new Map<number, Hash>();
+      const signal = AbortSignal.timeout(this.#options.fetchTimeoutMs ?? 15_000);
+      try {
+        for await (const update of wire.watchProgress(peer, jobId, signal)) {
+          if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
+        }
+      } catch {
+        // Judged by what arrived.
+      }
+      const at = checkpointSteps(steps, k);
+      if (at.some((s) => !hashes.has(s))) return lost("its trace is incomplete");
+      const trace = await buildTrace({
+        plan: trainer.plan,
+        k,
+        steps,
+        jobId,
+        checkpoints: at.map((step) => ({
+          step,
+          cursor: cursorAt(trainer, step),
+          hash: hashes.get(step)!,
+        })),
+      });
+      const committed = await committedRoot(chain, d);
+      return trace.root === committed
+        ? { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } }
+        : lost(`its published trace has root ${trace.root.slice(0, 10)}, not the committed one`);
+    } finally {
+      trainer.dispose();
+    }
+  }
+
+  async #initialState(d: DisputeView): Promise<RulingMove> {
+    const jobId = fromBytes32(d.jobId);
+    const trainer = await this.#options.trainerFor(jobId);
+    try {
+      const expected = await commitState(trainer.initialState());
+      const provider = fromBytes32(d.loHash);
+      const challenger = fromBytes32(d.hiChallenger);
+      const winner: Side | null = provider === expected
+        ? "provider"
+        : challenger === expected
+        ? "challenger"
+        : null;
+      return {
+        ruling: {
+          id: d.id,
+          jobId,
+          kind: "Execution",
+          winner,
+          kernel: "(initial state)",
+          reason: `the spec's initial state is ${expected.slice(0, 10)}`,
+          kernelsRun: 0,
+        },
+      };
+    } finally {
+      trainer.dispose();
+    }
+  }
+
+  async #execution(d: DisputeView): Promise<RulingMove> {
+    const { chain } = this.#options;
+    const jobId = fromBytes32(d.jobId);
+    const { found, ops } = await chain.game.evidence(d.id);
+    if (!found) throw new VerificationError("VERIFY_NO_STEP", `dispute ${d.id} has no step yet`);
+    const t = found.step;
+    const base = { id: d.id, jobId, kind: "Execution" as const, step: t, opIndex: d.lo };
+    // Each side's evidence must exist, decode, and match every move it made on-chain.
+    const evidence = async (side: Side): Promise<StepEvidence | string> => {
+      const account = side === "provider" ? d.provider : d.challenger;
+      const committed = ops.get(account.toLowerCase());
+      if (!committed) return "committed no op records";
+      let peer: string;
+      try {
+        peer = await peerIdOfAccount(chain, account);
+      } catch {
+        return "has no reachable peer";
+      }
+      const hash = fromBytes32(committed.evidence);
+      if (!await this.#fetched(peer, hash)) {
+        return `did not serve its evidence ${hash.slice(0, 10)}`;
+      }
+      let ev: StepEvidence;
+      try {
+        ev = decodeEvidence(await this.#options.store.get(hash));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      const hi = side === "provider" ? d.hiProvider : d.hiChallenger;
+      const consistent = ev.ops.length === committed.count &&
+        toBytes32(opChain(ev.opHashes, ev.ops.length)) === committed.root &&
+        (d.lo === d.hi ||
+          (toBytes32(opChain(ev.opHashes, d.lo)) === d.loHash &&
+            toBytes32(opChain(ev.opHashes, d.hi)) === hi));
+      return consistent ? ev : "its evidence does not match its moves";
+    };
+    const evP = await evidence("provider");
+    const evC = await evidence("challenger");
+    const opOf = (ev: StepEvidence | string) =>
+      typeof ev === "string" || !ev.opHashes[d.lo] ? ZERO : toBytes32(ev.opHashes[d.lo]);
+    const ops_ = { providerOp: opOf(evP), challengerOp: opOf(evC) };
+    if (typeof evP === "string" || typeof evC === "string") {
+      const winner: Side | null = typeof evP === "string"
+        ? (typeof evC === "string" ? null : "challenger")
+        : "provider";
+      const reason = [
+        typeof evP === "string" ? `the provider ${evP}` : "",
+        typeof evC === "string" ? `the challenger ${evC}` : "",
+      ].filter(Boolean).join("; ");
+      return { ruling: { ...base, winner, kernel: "(evidence)", reason, kernelsRun: 0 }, ...ops_ };
+    }
+    const agreedHash = fromBytes32(found.agreedState);
+    const faults = [
+      claimsFault("challenger", evC.ops, {
+        agreedHash,
+        claimedHash: fromBytes32(found.challengerClaim),
+      }),
+      claimsFault("provider", evP.ops, {
+        agreedHash,
+        claimedHash: fromBytes32(found.providerClaim),
+      }),
+    ].filter((f) => f !== null);
+    if (faults.length > 0) {
+      const winner: Side | null = faults.length === 2
+        ? null
+        : faults[0].side === "provider"
+        ? "challenger"
+        : "provider";
+      const reason = faults.map((f) => `${f.side}: ${f.reason}`).join("; ");
+      return {
+        ruling: { ...base, winner, kernel: "(claims)", reason, kernelsRun: 0 },
+        ...ops_,
+      };
+    }
+    const index = d.lo;
+    const trainer = await this.#options.trainerFor(jobId);
+    try {
+      const reveals: Reveal[] = [];
+      if (evC.ops[index]) reveals.push({ by: "challenger", bytes: evC.tensors(index) });
+      if (evP.ops[index]) reveals.push({ by: "provider", bytes: evP.tensors(index) });
+      const before = index === 0 ? evC.stateBefore() : undefined;
+      const verdict = await judgeOp({
+        index,
+        agreed: evC.ops.slice(0, index),
+        challenger: evC.ops[index],
+        provider: evP.ops[index],
+        program: () => recordProgram(trainer, { step: t, cursor: cursorAt(trainer, t) }),
+        profile: trainer.plan.profile,
+        agreedHash,
+        ...(before ? { agreedState: { state: before, by: "challenger" as const } } : {}),
+        reveals,
+      });
+      return {
+        ruling: {
+          ...base,
+          winner: verdict.winner,
+          kernel: verdict.kernel,
+          reason: verdict.faults.map((f) => `${f.side}: ${f.reason}`).join("; "),
+          kernelsRun: verdict.kernelsRun,
+          verdict,
+        },
+        ...ops_,
+      };
+    } finally {
+      trainer.dispose();
+    }
+  }
+}
+
+interface RulingMove {
+  ruling: Ruling;
+  providerOp?: `0x${string}`;
+  challengerOp?: `0x${string}`;
+}
+
+/** The trace root the disputed slot committed (from its `JobCommitted` event). */
+async function committedRoot(chain: ProtocolClient, d: DisputeView): Promise<Hash | undefined> {
+  const logs = await chain.public.getContractEvents({
+    address: chain.addresses.jobMarket,
+    abi: jobMarketAbi,
+    eventName: "JobCommitted",
+    args: { jobId: d.jobId },
+    fromBlock: 0n,
+  });
+  const mine = logs.filter((l) => Number((l.args as { slot: bigint }).slot) === d.slot);
+  const last = mine[mine.length - 1];
+  return last ? fromBytes32(String((last.args as { traceRoot: string }).traceRoot)) : undefined;
+}
