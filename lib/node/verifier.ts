@@ -6,12 +6,12 @@
  * block and derives its sample from `keccak256(blockHash || jobId || verifier)` (see
  * `lib/proof/audit.ts`: the provider could not predict it when it committed) -> fetches the job
  * spec, rebuilds the trace from the checkpoint hashes in the provider's progress stream and checks
- * it against the committed trace root and final state -> fetches the two checkpoints of each
+ * it against the committed trace root and final state -> fetches the starting checkpoint of each
  * sampled segment from the provider over libp2p (hash-checked; a fetch that fails or times out is
  * a withheld checkpoint) -> fetches the model spec and dataset -> re-executes each segment with
  * `replaySegment` (and checks the initial state when segment 0 is sampled). Any mismatch, withheld
- * checkpoint or trace that does not match the commitment makes the verifier mark the slot disputed
- * and settle it against the provider, who is slashed while the submitter is refunded. A job the
+ * checkpoint or trace that does not match the commitment makes the verifier dispute the slot (see
+ * below); a provider that loses is slashed while the submitter is refunded. A job the
  * verifier cannot check for reasons that are not the provider's fault (the submitter's model or
  * data cannot be found) is recorded as `unverifiable` and never disputed.
  *
@@ -624,7 +624,10 @@ export class VerifierNode {
     }
   }
 
-  /** Fetches both checkpoints of segment `i` from the provider and re-executes it. */
+  /**
+   * Fetches the checkpoint segment `i` starts from and re-executes the segment; the end state is
+   * checked against the trace's hash, so its bytes are never needed (half the provider's serving).
+   */
   async #checkSegment(
     trace: Trace,
     i: number,
@@ -632,7 +635,7 @@ export class VerifierNode {
     providerPeer: string,
   ): Promise<AuditVerdict> {
     const range = segmentRange(trace, i);
-    for (const ref of [trace.checkpoints[i], trace.checkpoints[i + 1]]) {
+    for (const ref of [trace.checkpoints[i]]) {
       if (await this.store.has(ref.hash)) continue;
       try {
         await this.#fetch(providerPeer, ref.hash);
