@@ -15,7 +15,9 @@ import { decodeDataset } from "../../lib/exec/dataset.ts";
 import { decodeModelSpec, type ModelSpec } from "../../lib/exec/model.ts";
 import { cloneState, type TrainingState } from "../../lib/exec/state.ts";
 import { Trainer } from "../../lib/exec/trainer.ts";
-import { encodeState } from "../../lib/proof/commitment.ts";
+import { commitState, encodeState } from "../../lib/proof/commitment.ts";
+import { forgeRecording } from "../../lib/proof/dispute.ts";
+import { recordStep } from "../../lib/proof/ops.ts";
 import { decodeJobSpec, type JobSpec, planOfJob } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { loadCheckpoint } from "../../lib/proof/checkpoint.ts";
@@ -44,8 +46,23 @@ export type Cheat =
   }
   /** Trains another model spec (other learning rate or seed) and claims the job's spec. */
   | { readonly kind: "other-spec"; readonly spec: ModelSpec }
-  /** Flips the lowest bit of the first weight right after `step`, then trains on honestly. */
-  | { readonly kind: "flip-bit"; readonly step: number }
+  /**
+   * Flips the lowest bit of the first weight right after `step`, then trains on honestly. With
+   * `forgeRecords`, it defends a dispute with op records forged to match its claim, so the referee
+   * has to recompute a kernel to catch it.
+   */
+  | { readonly kind: "flip-bit"; readonly step: number; readonly forgeRecords?: boolean }
+  /** Never trains: every checkpoint is the initial state relabelled (stale weights). */
+  | { readonly kind: "stale" }
+  /** Trains honestly but commits random final weights. */
+  | { readonly kind: "random" }
+  /**
+   * Trains honestly to the end, then forges every intermediate checkpoint by interpolating between
+   * the initial and the final state (the known spoof of proof-of-learning).
+   */
+  | { readonly kind: "interpolate" }
+  /** Commits the checkpoints of the previous job it ran (copying another job's result). */
+  | { readonly kind: "copy" }
   /** Trains honestly, then refuses to serve its intermediate checkpoints. */
   | { readonly kind: "withhold" }
   /** Trains honestly and commits, then serves other bytes under its checkpoints' hashes. */
@@ -81,7 +98,9 @@ export class CheatingProvider {
   #queue: Promise<void> = Promise.resolve();
   #responder: DisputeResponder | undefined;
   /** What it committed per job: the spec and the checkpoints under its trace root. */
-  readonly #runs = new Map<Hash, { spec: JobSpec; refs: CheckpointRef[] }>();
+  readonly #runs = new Map<Hash, { spec: JobSpec; refs: CheckpointRef[]; forge: boolean }>();
+  /** The checkpoints of the last job it trained, for `copy`. */
+  #last: CheckpointRef[] | undefined;
 
   private constructor(
     chain: ProtocolClient,
@@ -125,7 +144,18 @@ export class CheatingProvider {
           checkpoints: run.refs,
           load: (hash) => loadCheckpoint(store, hash),
         });
-        return { ...party, dispose: () => trainer.dispose() };
+        const forged = {
+          ...party,
+          // Records of the disputed step bent to end in the state it claims.
+          async recordStep(from: number) {
+            const honest = await recordStep(trainer, await party.stateAt(from));
+            const claimed = await party.stateAt(from + 1);
+            return await commitState(claimed) === honest.stateHash
+              ? honest
+              : await forgeRecording(honest, claimed, "producer");
+          },
+        };
+        return { ...(run.forge ? forged : party), dispose: () => trainer.dispose() };
       },
     });
     wire.onOffer((offer) => {
@@ -172,7 +202,10 @@ export class CheatingProvider {
       await this.#wire.fetchBlob(submitterPeer, blob, this.#store);
     }
     this.#log(`job ${jobId.slice(0, 10)}: claimed, cheating with ${cheat.kind}`);
-    const refs = await this.#train(spec, jobId, cheat);
+    const refs = cheat.kind === "copy" && this.#last
+      ? this.#publish(jobId, this.#last)
+      : await this.#train(spec, jobId, cheat);
+    this.#last = refs;
     let committedRefs = refs;
     if (cheat.kind === "commit-other") {
       const other = await this.#train(spec, jobId, { kind: "flip-bit", step: 1 }, false);
@@ -185,7 +218,11 @@ export class CheatingProvider {
       jobId,
       checkpoints: committedRefs,
     });
-    this.#runs.set(jobId, { spec, refs: committedRefs });
+    this.#runs.set(jobId, {
+      spec,
+      refs: committedRefs,
+      forge: cheat.kind === "flip-bit" && cheat.forgeRecords === true,
+    });
     await commitResult(this.chain, {
       jobId,
       finalHash: committedRefs[committedRefs.length - 1].hash,
@@ -203,6 +240,19 @@ export class CheatingProvider {
     }
     this.#wire.publishProgress({ jobId, step: spec.steps, status: "done" });
     this.#log(`job ${jobId.slice(0, 10)}: committed ${trace.root.slice(0, 10)}`);
+  }
+
+  /** Publishes checkpoints it already holds as the progress of `jobId`. */
+  #publish(jobId: Hash, refs: CheckpointRef[]): CheckpointRef[] {
+    for (const ref of refs) {
+      this.#wire.publishProgress({
+        jobId,
+        step: ref.step,
+        checkpoint: { step: ref.step, hash: ref.hash },
+        status: "running",
+      });
+    }
+    return refs;
   }
 
   /** Trains the job under `cheat`, storing and (if `publish`) publishing every checkpoint. */
@@ -239,10 +289,23 @@ export class CheatingProvider {
         }
       };
       let state = trainer.initialState();
+      const initial = cloneState(state);
       await save(state);
       const steps = checkpointSteps(spec.steps, spec.k);
+      if (cheat.kind === "interpolate") {
+        const final = await trainer.run(state, spec.steps);
+        for (const step of steps.slice(1)) {
+          await save(
+            step === spec.steps
+              ? final
+              : lerpState(initial, final, step / spec.steps, step, step * spec.batchSize),
+          );
+        }
+        return refs;
+      }
       for (let i = 1; i < steps.length; i++) {
         state = await trainSegment(trainer, state, steps[i], i - 1, spec.batchSize, cheat);
+        if (cheat.kind === "random" && i === steps.length - 1) state = randomWeights(state);
         await save(state);
       }
       return refs;
@@ -250,6 +313,35 @@ export class CheatingProvider {
       trainer.dispose();
     }
   }
+}
+
+/** `a + (b - a) * t` for every variable, labelled with `step` and `cursor`. */
+function lerpState(
+  a: TrainingState,
+  b: TrainingState,
+  t: number,
+  step: number,
+  cursor: number,
+): TrainingState {
+  return {
+    step,
+    cursor,
+    variables: a.variables.map((v, i) => ({
+      ...v,
+      data: v.data.map((x, j) => x + (b.variables[i].data[j] - x) * t),
+    })),
+  };
+}
+
+/** The same state with every variable replaced by uniform noise in [-0.1, 0.1). */
+function randomWeights(state: TrainingState): TrainingState {
+  return {
+    ...state,
+    variables: state.variables.map((v) => ({
+      ...v,
+      data: v.data.map(() => (Math.random() - 0.5) * 0.2),
+    })),
+  };
 }
 
 /** Trains from `state` to step `to` (segment `segment`), bent by `cheat`. */
@@ -262,6 +354,7 @@ async function trainSegment(
   cheat: Cheat,
 ): Promise<TrainingState> {
   const from = state.step;
+  if (cheat.kind === "stale") return { ...state, step: to, cursor: to * batchSize };
   if (
     cheat.kind === "skip-steps" && (cheat.segments === "all" || cheat.segments.includes(segment))
   ) {
