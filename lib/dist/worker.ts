@@ -28,7 +28,8 @@ import { encodeMessage, FRAME_HEADER_BYTES } from "../p2p/codec.ts";
 import { createHost, type P2PHost } from "../p2p/host.ts";
 import { hash, literal, object, optional, str, uint, union } from "../p2p/schema.ts";
 import type { FramedStream } from "../p2p/stream.ts";
-import { commitState, decodeState } from "../proof/commitment.ts";
+import { commitState, decodeState, encodeState } from "../proof/commitment.ts";
+import type { BlobStore } from "../proof/store.ts";
 import {
   compressDelta,
   compressedSize,
@@ -120,6 +121,18 @@ export interface DistWorkerOptions {
   outer?: OuterOptimizerConfig;
   /** Multiaddrs to dial at start. */
   bootstrap?: string[];
+  /**
+   * Run on this libp2p host (a provider node's own) instead of starting one. A borrowed host is
+   * not stopped by {@link DistWorker.stop}; only this worker's protocol handler is removed.
+   */
+  host?: P2PHost;
+  /** Protocol id to speak (one per job on a shared host). Default {@link DIST_PROTOCOL}. */
+  protocol?: string;
+  /**
+   * Store every inner segment's start and end state here (blob id = the state commitment), so
+   * verifiers can fetch and replay the segments. Default: states are only committed.
+   */
+  store?: BlobStore;
   /** Receives every peer rejection (default: silent; rejections are reported in round reports). */
   onReject?: (code: string, reason: string) => void;
 }
@@ -156,11 +169,16 @@ export class DistWorker {
   #delta: DeltaMessage | undefined;
   #wake: () => void = () => {};
   #stopped = false;
+  readonly #ownsHost: boolean;
+  readonly #protocol: string;
+  readonly #listeners: [string, (event: CustomEvent) => void][] = [];
 
   private constructor(options: DistWorkerOptions, host: P2PHost, base: Trainer) {
     this.id = options.id;
     this.host = host;
     this.#options = options;
+    this.#ownsHost = options.host === undefined;
+    this.#protocol = options.protocol ?? DIST_PROTOCOL;
     this.#trainers.set(options.id % options.shards, base);
     const init = base.initialState();
     const nWeights = base.model.weights.length;
@@ -193,9 +211,9 @@ export class DistWorker {
       shard: { index: options.id % options.shards, of: options.shards },
       ...(options.profile ? { profile: options.profile } : {}),
     });
-    let host: P2PHost | undefined;
+    let host: P2PHost | undefined = options.host;
     try {
-      host = await createHost({
+      host ??= await createHost({
         bootstrap: options.bootstrap ?? [],
         onReject: (r) => options.onReject?.(r.code, `${r.peer} ${r.protocol}: ${r.reason}`),
       });
@@ -203,7 +221,7 @@ export class DistWorker {
       await worker.#serve();
       return worker;
     } catch (e) {
-      await host?.stop();
+      if (!options.host) await host?.stop();
       base.dispose();
       throw e;
     }
@@ -219,6 +237,11 @@ export class DistWorker {
     return { peerId: this.host.peerId.toString(), addr: this.host.multiaddrs()[0] };
   }
 
+  /** The inner optimizer step counter (it runs on across rounds, like DiLoCo's inner Adam). */
+  get innerStep(): number {
+    return this.#innerStep;
+  }
+
   /** Sets who is who: worker index to peer. Deltas from peers not on it are refused. */
   setRoster(roster: ReadonlyMap<number, RosterEntry>): void {
     this.#roster = new Map(roster);
@@ -226,7 +249,7 @@ export class DistWorker {
 
   /** Replaces the outer state with the one a member serves (a late joiner's first act). */
   async fetchOuter(from: number): Promise<Hash> {
-    const framed = await this.host.open(this.#addrOf(from), DIST_PROTOCOL);
+    const framed = await this.host.open(this.#addrOf(from), this.#protocol);
     try {
       await framed.write({ t: "state?" });
       const reply = await framed.readOne(ackSchema);
@@ -272,7 +295,7 @@ export class DistWorker {
       // The data position is a function of (round, shard) only, so a shard's new owner after a
       // reassignment knows where to read without any handover.
       const start: TrainingState = { ...state, cursor: round * innerSteps * batchSize };
-      const startHash = await commitState(start);
+      const startHash = await this.#commit(start);
       let lossSum = 0;
       state = await trainer.run(start, split[i], { onStep: (s) => lossSum += s.loss });
       segments.push({
@@ -281,7 +304,7 @@ export class DistWorker {
         shard,
         steps: split[i],
         startHash,
-        endHash: await commitState(state),
+        endHash: await this.#commit(state),
         loss: lossSum / split[i],
       });
     }
@@ -327,7 +350,7 @@ export class DistWorker {
       members.filter((m) => m !== this.id).map(async (m) => {
         let framed: FramedStream;
         try {
-          framed = await this.host.open(this.#addrOf(m), DIST_PROTOCOL);
+          framed = await this.host.open(this.#addrOf(m), this.#protocol);
         } catch (e) {
           // A member that left cannot be reached; the round rule counts it as absent.
           this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
@@ -360,7 +383,7 @@ export class DistWorker {
     const deadline = Date.now() + timeoutMs;
     const pending = (): number[] =>
       members.filter((m) => !this.#inbox.get(round)?.has(m) && !this.#gone.has(m));
-    while (pending().length > 0) {
+    while (pending().length > 0 && !this.#stopped) {
       const left = deadline - Date.now();
       if (left <= 0) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -404,12 +427,27 @@ export class DistWorker {
     return { step: 0, cursor: 0, variables: [...this.outer.weights, ...this.#slots] };
   }
 
-  /** Stops the host and frees the trainers. */
+  /** Stops the host (or, on a borrowed host, this worker's protocol) and frees the trainers. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.host.stop();
+    this.#wake();
+    if (this.#ownsHost) {
+      await this.host.stop();
+    } else {
+      for (const [type, listener] of this.#listeners) {
+        this.host.libp2p.removeEventListener(type as "peer:connect", listener as EventListener);
+      }
+      await this.host.libp2p.unhandle(this.#protocol);
+    }
     for (const t of this.#trainers.values()) t.dispose();
+  }
+
+  /** Commits a state; with a store, also keeps it as the blob named by the commitment. */
+  async #commit(state: TrainingState): Promise<Hash> {
+    const store = this.#options.store;
+    if (!store) return commitState(state);
+    return await store.put(encodeState(state));
   }
 
   /** Stops the worker at the end of an `await using` scope. */
@@ -464,20 +502,24 @@ export class DistWorker {
 
   async #serve(): Promise<void> {
     // A member that reconnects (a transient drop) is waited for again.
-    this.host.libp2p.addEventListener("peer:connect", (event) => {
-      const w = this.#workerOf(event.detail.toString());
+    const onConnect = (event: CustomEvent): void => {
+      const w = this.#workerOf(String(event.detail));
       if (w !== undefined) this.#gone.delete(w);
-    });
-    this.host.libp2p.addEventListener("peer:disconnect", (event) => {
-      const w = this.#workerOf(event.detail.toString());
+    };
+    const onDisconnect = (event: CustomEvent): void => {
+      const w = this.#workerOf(String(event.detail));
       if (w !== undefined) {
         this.#gone.add(w);
         this.#wake();
       }
-    });
+    };
+    this.#listeners.push(["peer:connect", onConnect], ["peer:disconnect", onDisconnect]);
+    for (const [type, listener] of this.#listeners) {
+      this.host.libp2p.addEventListener(type as "peer:connect", listener as EventListener);
+    }
     // Largest payload any encoding can have for this model, so a peer cannot make us buffer more.
     const maxBytes = compressedSize(this.parameterCount, { encoding: "fp32" });
-    await this.host.handle(DIST_PROTOCOL, async ({ framed, peer }) => {
+    await this.host.handle(this.#protocol, async ({ framed, peer }) => {
       const req = await framed.readOne(requestSchema);
       const from = this.#workerOf(peer.toString());
       if (from === undefined) {

@@ -82,13 +82,7 @@ const PROGRESS_FILE = "checkpoints.json";
  */
 export async function executeJob(options: ExecuteJobOptions): Promise<JobResult> {
   const { spec, jobId, store, jobDir } = options;
-  const modelSpec = await decodeModelSpec(await store.get(spec.model));
-  if (modelSpec.id !== spec.model) {
-    throw new SpecError("SPEC_ID_MISMATCH", `model blob decodes to spec ${modelSpec.id}`, {
-      value: spec.model,
-    });
-  }
-  const dataset = await loadDataset(options);
+  const { modelSpec, dataset } = await loadJobInputs(options);
   const trainer = await trainerForJob(spec, modelSpec, dataset);
   try {
     await Deno.mkdir(jobDir, { recursive: true });
@@ -153,7 +147,26 @@ export function trainerForJob(
   });
 }
 
-async function loadDataset(options: ExecuteJobOptions): Promise<Dataset> {
+/**
+ * The model spec and dataset a job pins, decoded from their blobs in `store` and checked against
+ * the ids the job names (a dataset already decoded in this process is reused from `datasets`).
+ */
+export async function loadJobInputs(
+  options: Pick<ExecuteJobOptions, "spec" | "store" | "datasets">,
+): Promise<{ modelSpec: ModelSpec; dataset: Dataset }> {
+  const { spec, store } = options;
+  const modelSpec = await decodeModelSpec(await store.get(spec.model));
+  if (modelSpec.id !== spec.model) {
+    throw new SpecError("SPEC_ID_MISMATCH", `model blob decodes to spec ${modelSpec.id}`, {
+      value: spec.model,
+    });
+  }
+  return { modelSpec, dataset: await loadDataset(options) };
+}
+
+async function loadDataset(
+  options: Pick<ExecuteJobOptions, "spec" | "store" | "datasets">,
+): Promise<Dataset> {
   const { spec, store } = options;
   const cached = options.datasets?.get(spec.datasetBlob);
   const dataset = await (cached ?? store.get(spec.datasetBlob).then(decodeDataset));

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { TrainingError, VerificationError } from "../core/errors.ts";
+import { SpecError, TrainingError, VerificationError } from "../core/errors.ts";
 import type { EventLog } from "../core/event_log.ts";
 import type { Hash } from "../core/hash.ts";
 import { buildModel, type LayersModel, type ModelSpec } from "../exec/model.ts";
@@ -23,6 +23,12 @@ import type { ProtocolClient } from "../chain/mod.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { toBytes32 } from "./settlement.ts";
 import type { JobEvent } from "./watch.ts";
+import {
+  type DistributedResult,
+  type RoundSummary,
+  summarizeRounds,
+  verifiedDistributedResult,
+} from "./dist_result.ts";
 import type { NodeWire } from "./wire.ts";
 
 /** A trained, verified result. */
@@ -81,6 +87,7 @@ export class Job {
   readonly modelSpec: ModelSpec;
   readonly #context: JobContext;
   #result: Promise<TrainedResult> | undefined;
+  #distResult: Promise<DistributedResult> | undefined;
 
   /** Wraps a submitted job. */
   constructor(id: Hash, spec: JobSpec, modelSpec: ModelSpec, context: JobContext) {
@@ -95,15 +102,120 @@ export class Job {
     return this.#context.events;
   }
 
-  /** Waits for the commit and returns the verified result with the weights loaded. */
+  /** Whether the job is trained by several workers together (`network.train({ workers })`). */
+  get distributed(): boolean {
+    return this.spec.distributed !== undefined;
+  }
+
+  /**
+   * Waits for the commit and returns the verified result with the weights loaded. For a
+   * distributed job use {@link Job.distributedResult}.
+   */
   result(): Promise<TrainedResult> {
+    if (this.spec.distributed) {
+      return Promise.reject(
+        new SpecError(
+          "SPEC_DISTRIBUTED_JOB",
+          `job ${this.id.slice(0, 10)} is trained by ${this.spec.distributed.workers} workers; ` +
+            "await job.distributedResult() for its outer state, weights and rounds",
+        ),
+      );
+    }
     return this.#result ??= this.#verifiedResult();
   }
 
-  /** Waits until the provider has been paid. */
+  /**
+   * Waits until the workers of a distributed job commit and returns the verified final outer
+   * state with the weights loaded, and per-round summaries (loss, bytes, who counted).
+   *
+   * @example
+   * ```ts ignore
+   * const job = await network.train({ model, data, steps: 200, batchSize: 64, workers: 3, rounds: 4 });
+   * const { model, finalHash, rounds } = await job.distributedResult();
+   * for (const r of rounds) console.log(r.round, r.loss, r.counted, r.bytesSent);
+   * ```
+   */
+  distributedResult(): Promise<DistributedResult> {
+    const dist = this.spec.distributed;
+    if (!dist) {
+      return Promise.reject(
+        new SpecError(
+          "SPEC_NOT_DISTRIBUTED",
+          `job ${this.id.slice(0, 10)} has one provider; await job.result() instead`,
+        ),
+      );
+    }
+    return this.#distResult ??= (async () => {
+      const { events } = this.#context;
+      await nextEvent(events, this.id, "committed");
+      // Every worker still counted after the last round commits; wait for all their commits.
+      await this.#waitForFinalCommits();
+      return verifiedDistributedResult({
+        spec: this.spec,
+        modelSpec: this.modelSpec,
+        events: events.events,
+        chain: this.#context.chain,
+        wire: this.#context.wire,
+        store: this.#context.store,
+      });
+    })();
+  }
+
+  /** Per-round summaries of a distributed job so far (empty for a plain job). */
+  rounds(): RoundSummary[] {
+    return summarizeRounds(this.#context.events.events);
+  }
+
+  /**
+   * Waits until the provider has been paid. For a distributed job, until every worker that
+   * committed the final outer state has been paid; the amounts are summed.
+   */
   async settled(): Promise<Settlement> {
-    const paid = await nextEvent(this.#context.events, this.id, "paid");
-    return { paidWei: paid.paidWei, feeWei: paid.feeWei };
+    if (!this.spec.distributed) {
+      const paid = await nextEvent(this.#context.events, this.id, "paid");
+      return { paidWei: paid.paidWei, feeWei: paid.feeWei };
+    }
+    await this.distributedResult();
+    const { events } = this.#context;
+    const committed = new Set(
+      events.events.filter((e) => e.kind === "committed").map((e) => (e as { slot: number }).slot),
+    );
+    const paid = new Map<number, { paidWei: bigint; feeWei: bigint }>();
+    for await (const e of events) {
+      if (e.kind === "paid") paid.set(e.slot, e);
+      if ([...committed].every((s) => paid.has(s))) break;
+    }
+    let paidWei = 0n;
+    let feeWei = 0n;
+    for (const p of paid.values()) {
+      paidWei += p.paidWei;
+      feeWei += p.feeWei;
+    }
+    return { paidWei, feeWei };
+  }
+
+  /**
+   * Waits for the commits of the workers that counted in the last round (from the round
+   * reports), or, without reports, for every slot, up to the job's deadline.
+   */
+  async #waitForFinalCommits(): Promise<void> {
+    const { events } = this.#context;
+    const dist = this.spec.distributed!;
+    const expected = (): number[] | undefined => {
+      const last = summarizeRounds(events.events).find((r) => r.round === dist.rounds - 1);
+      return last ? [...last.counted] : undefined;
+    };
+    const done = (): boolean => {
+      const slots = new Set(
+        events.events.filter((e) => e.kind === "committed").map((e) =>
+          (e as { slot: number }).slot
+        ),
+      );
+      const want = expected() ?? Array.from({ length: dist.workers }, (_, i) => i);
+      return want.every((s) => slots.has(s));
+    };
+    if (done()) return;
+    for await (const _ of events) if (done()) return;
   }
 
   /**

@@ -39,7 +39,9 @@ import {
   encodeJobSpec,
   jobIdOf,
   type JobSpec,
+  type JobSpecInput,
 } from "../proof/job.ts";
+import type { CompressionOptions } from "../dist/compress.ts";
 import { BlobStore } from "../proof/store.ts";
 import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
@@ -47,7 +49,7 @@ import { ProviderNode } from "./provider.ts";
 import { VerifierNode } from "./verifier.ts";
 import { jobTrainer, Referee } from "./disputes.ts";
 import { ensurePeerBound, toBytes32 } from "./settlement.ts";
-import { type JobEvent, watchJob } from "./watch.ts";
+import { followDistributedJob, type JobEvent, watchJob } from "./watch.ts";
 import type { NodeWire } from "./wire.ts";
 
 /** One AIGENSYN in wei. */
@@ -153,6 +155,71 @@ export interface TrainOptions {
   requiredStakeWei?: bigint;
   /** Audit policy. Default: `DEFAULT_AUDIT` of `lib/proof/job.ts`. */
   audit?: AuditPolicy;
+  /**
+   * Providers training the job together, DiLoCo-style (`lib/dist`): each takes one on-chain slot
+   * and one data shard; `steps` is then each worker's total inner steps, `rounds * innerSteps`.
+   * Default 1: one provider trains the whole job.
+   */
+  workers?: number;
+  /** Outer rounds of a distributed job. Default: `steps / innerSteps`, else up to 10. */
+  rounds?: number;
+  /** Inner steps per round of a distributed job (DiLoCo's H). Default `steps / rounds`. */
+  innerSteps?: number;
+  /** Delta compression of a distributed job. Default int8 in blocks of 256 values. */
+  compression?: CompressionOptions;
+  /** Seconds a worker waits for the others' deltas in a round. Default 60. */
+  roundTimeoutSec?: number;
+}
+
+/** The distributed part of a job from `train()`'s options, or undefined for one worker. */
+function distributedOf(options: TrainOptions): JobSpecInput["distributed"] {
+  const workers = options.workers ?? 1;
+  if (!Number.isSafeInteger(workers) || workers < 1) {
+    throw new SpecError("SPEC_INVALID_DIST", `workers must be a positive integer, got ${workers}`, {
+      value: workers,
+    });
+  }
+  if (workers === 1) return undefined;
+  const { steps } = options;
+  let rounds = options.rounds;
+  let innerSteps = options.innerSteps;
+  if (rounds === undefined && innerSteps === undefined) {
+    rounds = 1;
+    for (let r = Math.min(10, steps); r >= 1; r--) {
+      if (steps % r === 0) {
+        rounds = r;
+        break;
+      }
+    }
+  }
+  rounds ??= steps / innerSteps!;
+  innerSteps ??= steps / rounds;
+  if (!Number.isSafeInteger(rounds) || !Number.isSafeInteger(innerSteps) || rounds < 1) {
+    throw new SpecError(
+      "SPEC_INVALID_DIST",
+      `steps (${steps}) must be rounds * innerSteps for a distributed job; got rounds ` +
+        `${options.rounds ?? "-"} and innerSteps ${
+          options.innerSteps ?? "-"
+        }: pick values that divide`,
+      { value: { steps, rounds: options.rounds, innerSteps: options.innerSteps } },
+    );
+  }
+  if (rounds * innerSteps !== steps) {
+    throw new SpecError(
+      "SPEC_INVALID_DIST",
+      `steps (${steps}) must equal rounds (${rounds}) * innerSteps (${innerSteps})`,
+      { value: steps },
+    );
+  }
+  const compression = options.compression ?? { encoding: "int8" };
+  return {
+    workers,
+    rounds,
+    innerSteps,
+    encoding: compression.encoding,
+    ...(compression.encoding === "int8" ? { blockSize: compression.blockSize ?? 256 } : {}),
+    roundTimeoutSec: options.roundTimeoutSec ?? 60,
+  };
 }
 
 /**
@@ -360,17 +427,21 @@ export class Network implements AsyncDisposable {
       });
     await this.store.put(encodeModelSpec(modelSpec));
     const datasetBlob = await this.store.put(encodeDataset(options.data));
+    const distributed = distributedOf(options);
+    const workers = distributed?.workers ?? 1;
     const spec = createJobSpec({
+      distributed,
       model: modelSpec.id,
       datasetBlob,
       datasetId: options.data.id,
       steps: options.steps,
       batchSize: options.batchSize,
-      k: options.k,
+      k: distributed ? distributed.innerSteps : options.k,
       profile: options.profile,
       dataSeed: options.dataSeed,
       audit: options.audit,
-      priceWei: options.priceWei ?? 10n * TOKEN,
+      // The default price splits evenly over the workers' slots.
+      priceWei: options.priceWei ?? 10n * TOKEN - (10n * TOKEN) % BigInt(workers),
     });
     const jobId = await jobIdOf(spec);
     // The spec itself is a blob named by the job id: providers fetch it from this node.
@@ -388,7 +459,9 @@ export class Network implements AsyncDisposable {
     const events = new EventLog<JobEvent>();
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, this.#abort.signal]);
-    watchJob({ chain: this.chain, wire: this.wire, jobId, events, signal });
+    const watch = { chain: this.chain, wire: this.wire, jobId, events, signal };
+    watchJob({ ...watch, slots: spec.replicas });
+    if (spec.distributed) followDistributedJob(watch);
     if (this.#fastSettle) this.#fastForwardOnCommit(jobId, events);
     const job = new Job(jobId, spec, modelSpec, {
       chain: this.chain,
@@ -454,15 +527,18 @@ export class Network implements AsyncDisposable {
     const devnet = this.devnet;
     if (!devnet) return;
     try {
-      const committed = await events.first((e) => e.kind === "committed");
-      // Disputes must land inside the challenge window: wait for every verifier's audit first.
-      const slot = committed.kind === "committed" ? committed.slot : 0;
-      await Promise.all(
-        // A failed or stuck audit is in the verifier's log; settling goes on without it.
-        this.verifiers.map((v) => v.audited(jobId, { slot, timeoutMs: 300_000 }).catch(() => {})),
-      );
-      const onChain = await this.chain.jobs.get(toBytes32(jobId));
-      await devnet.increaseTime(onChain.challengeWindowSec + 1);
+      // Every commit (one per worker of a distributed job) gets its window moved past.
+      for await (const committed of events) {
+        if (committed.kind !== "committed") continue;
+        // Disputes must land inside the challenge window: wait for every verifier's audit first.
+        const slot = committed.slot;
+        await Promise.all(
+          // A failed or stuck audit is in the verifier's log; settling goes on without it.
+          this.verifiers.map((v) => v.audited(jobId, { slot, timeoutMs: 300_000 }).catch(() => {})),
+        );
+        const onChain = await this.chain.jobs.get(toBytes32(jobId));
+        await devnet.increaseTime(onChain.challengeWindowSec + 1);
+      }
     } catch {
       // Not a job of this chain (or the devnet is closing): nothing to fast-forward.
     }

@@ -102,6 +102,7 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
       peerId: host.peerId.toString(),
       addrs: host.multiaddrs(),
       peerPrivateKey: identity.secretKeyBytes(),
+      host,
       async announce(spec: JobSpec, jobId: Hash, deadline: number): Promise<void> {
         const signed = await signAnnouncement(signer, {
           jobId,

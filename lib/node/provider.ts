@@ -21,8 +21,9 @@ import { getProfile } from "../exec/profile.ts";
 import { decodeJobSpec } from "../proof/job.ts";
 import { BlobStore } from "../proof/store.ts";
 import { SpecError } from "../core/errors.ts";
+import { runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
-import { executeJob } from "./executor.ts";
+import { executeJob, loadJobInputs } from "./executor.ts";
 import { type JobRecord, JobRecords } from "./records.ts";
 import {
   commitResult,
@@ -76,6 +77,8 @@ export class ProviderNode {
   readonly store: BlobStore;
   /** The profile this node runs. */
   readonly profile: string;
+  /** The node's network. */
+  readonly wire: NodeWire;
   readonly #options: ProviderNodeOptions;
   readonly #log: (line: string) => void;
   readonly #datasets = new Map<Hash, Promise<Dataset>>();
@@ -89,6 +92,7 @@ export class ProviderNode {
 
   private constructor(options: ProviderNodeOptions) {
     this.#options = options;
+    this.wire = options.wire;
     this.records = new JobRecords(options.dataDir);
     this.store = new BlobStore(options.dataDir);
     this.profile = getProfile(options.profile ?? "wasm").id;
@@ -225,6 +229,7 @@ export class ProviderNode {
           await wire.fetchBlob(submitterPeer, blob, this.store);
         }
       }
+      if (spec.distributed) return await this.#runDistributed(claimed, publish);
       await this.records.update(jobId, { status: "training" });
       let lastLog = 0;
       const result = await executeJob({
@@ -270,6 +275,81 @@ export class ProviderNode {
       publish({ step: 0, status: "failed", message: reason.slice(0, 1000) });
       this.#log(`job ${id}: failed: ${reason}`);
     }
+  }
+
+  /** Takes part in a distributed job as worker `slot` (see `dist_run.ts`). */
+  async #runDistributed(
+    claimed: JobRecord,
+    publish: (update: Omit<ProgressUpdate, "jobId">) => void,
+  ): Promise<void> {
+    const { jobId, spec, slot } = claimed;
+    const dist = spec.distributed!;
+    const id = short(jobId);
+    const host = this.#options.wire.host;
+    if (!host) {
+      throw new SpecError(
+        "SPEC_NO_HOST",
+        "distributed jobs need a libp2p wire (createP2PWire); this node's wire has no host",
+      );
+    }
+    if (claimed.status === "training") {
+      // The other workers went on without this one: a distributed worker cannot rejoin mid-job.
+      throw new SpecError(
+        "SPEC_DIST_NO_RESUME",
+        `job ${id} is distributed and this node stopped during it; the round rule dropped it, ` +
+          "so it leaves the job (its slot is refunded to the submitter at the deadline)",
+      );
+    }
+    await this.records.update(jobId, { status: "training" });
+    const { modelSpec, dataset } = await loadJobInputs({
+      spec,
+      store: this.store,
+      datasets: this.#datasets,
+    });
+    this.#log(`job ${id}: distributed, worker ${slot} of ${dist.workers}`);
+    const run = await runDistributedJob({
+      spec,
+      jobId,
+      slot,
+      chain: this.#options.chain,
+      host,
+      store: this.store,
+      modelSpec,
+      dataset,
+      signal: this.#abort.signal,
+      onRound: (r) => {
+        publish({ step: (r.round + 1) * dist.innerSteps, loss: r.loss, status: "running" });
+        this.#log(
+          `job ${id}: round ${r.round} loss ${r.loss.toFixed(4)} counted [${r.counted}] ` +
+            `outer ${short(r.outerHash)}`,
+        );
+      },
+    });
+    if (!run.finished) {
+      const round = run.rounds[run.rounds.length - 1]?.round ?? 0;
+      const reason = `the round rule dropped this worker in round ${round}; it does not commit`;
+      await this.records.update(jobId, {
+        status: "failed",
+        error: reason,
+        traceBlob: run.traceBlob,
+      });
+      publish({ step: 0, status: "cancelled", message: reason });
+      this.#log(`job ${id}: ${reason}`);
+      return;
+    }
+    await commitResult(this.#options.chain, {
+      jobId,
+      finalHash: run.finalHash,
+      traceRoot: run.trace.root,
+    });
+    await this.records.update(jobId, {
+      status: "committed",
+      finalHash: run.finalHash,
+      traceRoot: run.trace.root,
+      traceBlob: run.traceBlob,
+    });
+    publish({ step: spec.steps, status: "done" });
+    this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
   }
 
   async #settleDue(): Promise<void> {

@@ -15,6 +15,7 @@ import type { Hash } from "../core/hash.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32, toBytes32 } from "./settlement.ts";
 import type { NodeWire } from "./wire.ts";
+import { checkSender, joinDistTopic } from "./dist_topic.ts";
 
 /** What happens to a job, as its submitter sees it. */
 export type JobEvent =
@@ -34,6 +35,24 @@ export type JobEvent =
     readonly paidWei: bigint;
     readonly feeWei: bigint;
   }
+  | {
+    /** One worker's report of one round of a distributed job (from the job's gossip topic). */
+    readonly kind: "round";
+    readonly round: number;
+    /** The reporting worker (its slot). */
+    readonly worker: number;
+    readonly members: readonly number[];
+    /** Workers whose delta counted, as this worker computed under the round rule. */
+    readonly counted: readonly number[];
+    readonly absent: readonly number[];
+    readonly rejected: readonly number[];
+    /** Mean inner training loss of the worker's segments. */
+    readonly loss: number;
+    /** Bytes the worker sent this round. */
+    readonly bytesSent: number;
+    /** Outer-state hash after the round. */
+    readonly outerHash: Hash;
+  }
   | { readonly kind: "refunded"; readonly amountWei: bigint }
   | { readonly kind: "failed"; readonly reason: string }
   | { readonly kind: "stalled"; readonly reason: string };
@@ -52,6 +71,11 @@ export interface WatchJobOptions {
   signal: AbortSignal;
   /** Chain polling interval. Default 200 ms. */
   pollMs?: number;
+  /**
+   * Slots of the job. The log ends once every slot is paid, or at a refund once every committed
+   * slot is paid. Default 1.
+   */
+  slots?: number;
 }
 
 /**
@@ -72,6 +96,13 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
   const pollMs = options.pollMs ?? 200;
   let fromBlock = 0n;
   const watching = new Set<string>();
+  const slots = options.slots ?? 1;
+  const committed = new Set<number>();
+  const paid = new Set<number>();
+  let refunded = false;
+  const endIfSettled = (): void => {
+    if (paid.size >= slots || (refunded && paid.size >= committed.size)) events.end();
+  };
   try {
     while (!signal.aborted && !events.ended) {
       const toBlock = await chain.public.getBlockNumber();
@@ -96,6 +127,7 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
               break;
             }
             case "JobCommitted":
+              committed.add(Number(args.slot));
               events.push({
                 kind: "committed",
                 slot: Number(args.slot),
@@ -111,11 +143,13 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
                 paidWei: args.paid as bigint,
                 feeWei: args.fee as bigint,
               });
-              events.end();
+              paid.add(Number(args.slot));
+              endIfSettled();
               break;
             case "JobRefunded":
               events.push({ kind: "refunded", amountWei: args.amount as bigint });
-              events.end();
+              refunded = true;
+              endIfSettled();
               break;
           }
         }
@@ -165,4 +199,58 @@ async function followProgress(
       retryMs = Math.min(retryMs * 2, 5000);
     }
   }
+}
+
+/**
+ * Follows a distributed job's gossip topic: every worker's round report becomes a `round` event.
+ * Reports are taken only from the bound peer of a claimed slot (`checkSender`). Subscribing also
+ * makes the submitter's node relay the topic between workers that reach only it.
+ *
+ * @example
+ * ```ts ignore
+ * followDistributedJob({ chain, wire, jobId, events, signal });
+ * ```
+ */
+export function followDistributedJob(options: WatchJobOptions): void {
+  const { chain, wire, jobId, events, signal } = options;
+  if (!wire.host) return;
+  const topic = joinDistTopic(wire.host, jobId);
+  const peerOfSlot = new Map<number, string>();
+  topic.onMessage((from, message) => {
+    if (message.t !== "round" || events.ended) return;
+    try {
+      checkSender(from, message, peerOfSlot);
+    } catch {
+      // Not (yet known as) the slot's bound peer: a stranger's or an early report is dropped;
+      // the worker's trace, committed on-chain, is the record that counts.
+      return;
+    }
+    events.push({
+      kind: "round",
+      round: message.round,
+      worker: message.slot,
+      members: message.members,
+      counted: message.counted,
+      absent: message.absent,
+      rejected: message.rejected,
+      loss: message.loss,
+      bytesSent: message.bytesSent,
+      outerHash: message.outerHash,
+    });
+  });
+  const close = (): void => topic.close();
+  signal.addEventListener("abort", close, { once: true });
+  // Claims arrive before any report: look each slot's bound peer up as it is claimed.
+  (async () => {
+    for await (const e of events) {
+      if (e.kind !== "claimed" || peerOfSlot.has(e.slot)) continue;
+      try {
+        peerOfSlot.set(e.slot, await peerIdOfAccount(chain, e.provider));
+      } catch {
+        // A claimant without a bound peer cannot take part; its reports stay unheard.
+      }
+    }
+  })().catch(() => {
+    // The log ended with an error; the topic closes below.
+  }).finally(close);
 }

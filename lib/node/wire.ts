@@ -12,6 +12,7 @@
 import type { Hash } from "../core/hash.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
+import type { P2PHost } from "../p2p/host.ts";
 
 /** A job offered on the network: signed by the submitter and checked against its escrow. */
 export interface JobOffer {
@@ -51,6 +52,11 @@ export interface NodeWire {
   readonly addrs: readonly string[];
   /** The node's secp256k1 peer key (for binding it on-chain). */
   readonly peerPrivateKey: Uint8Array;
+  /**
+   * The libp2p host under the wire, when there is one: distributed training runs its own
+   * protocol and gossip topic on it.
+   */
+  readonly host?: P2PHost;
   /** Signs (with the node's chain account) and gossips a job offer. */
   announce(spec: JobSpec, jobId: Hash, deadline: number): Promise<void>;
   /** Receives offers whose signature and on-chain escrow checked out. */

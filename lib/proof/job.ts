@@ -29,6 +29,26 @@ export interface AuditPolicy {
 /** The default audit policy: one verifier re-executes two segments. */
 export const DEFAULT_AUDIT: AuditPolicy = { segments: 2, verifiers: 1 };
 
+/**
+ * How a distributed (DiLoCo) job runs: `workers` providers (one on-chain slot each) take
+ * `rounds` outer rounds of `innerSteps` inner steps on their data shards, exchanging compressed
+ * pseudo-gradients. Present only on jobs with more than one worker, so plain jobs keep their ids.
+ */
+export interface DistributedSpec {
+  /** Workers (also the number of data shards and of on-chain slots). */
+  readonly workers: number;
+  /** Outer rounds. */
+  readonly rounds: number;
+  /** Inner steps per worker per round (DiLoCo's H). */
+  readonly innerSteps: number;
+  /** Delta encoding. */
+  readonly encoding: "fp32" | "fp16" | "int8";
+  /** Values per int8 block (int8 only). */
+  readonly blockSize?: number;
+  /** Seconds a worker waits for the others' deltas after sending its own. */
+  readonly roundTimeoutSec: number;
+}
+
 /** A training job, content-addressed. */
 export interface JobSpec {
   /** Always {@link JOB_SPEC_FORMAT}. */
@@ -59,6 +79,8 @@ export interface JobSpec {
   readonly priceWei: string;
   /** Random hex that makes otherwise identical jobs distinct. */
   readonly nonce: string;
+  /** Distributed training, for jobs with more than one worker. */
+  readonly distributed?: DistributedSpec;
 }
 
 /** Fields of a job as a submitter writes them; the rest get defaults. */
@@ -89,6 +111,18 @@ export interface JobSpecInput {
   audit?: AuditPolicy;
   /** Nonce; default 16 random bytes. */
   nonce?: string;
+  /**
+   * Distributed training. With `workers > 1`, `replicas` becomes `workers` (one slot per worker)
+   * and `steps` must be `rounds * innerSteps`; with one worker it is dropped (a plain job).
+   */
+  distributed?: {
+    workers: number;
+    rounds: number;
+    innerSteps: number;
+    encoding?: "fp32" | "fp16" | "int8";
+    blockSize?: number;
+    roundTimeoutSec?: number;
+  };
 }
 
 const positiveInt = (name: string, v: unknown): number => {
@@ -118,6 +152,17 @@ const positiveInt = (name: string, v: unknown): number => {
  * ```
  */
 export function createJobSpec(input: JobSpecInput): JobSpec {
+  const d = input.distributed;
+  const dist: DistributedSpec | undefined = d && d.workers > 1
+    ? {
+      workers: d.workers,
+      rounds: d.rounds,
+      innerSteps: d.innerSteps,
+      encoding: d.encoding ?? "int8",
+      ...((d.encoding ?? "int8") === "int8" ? { blockSize: d.blockSize ?? 256 } : {}),
+      roundTimeoutSec: d.roundTimeoutSec ?? 60,
+    }
+    : undefined;
   const nonce = input.nonce ??
     Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
       .join("");
@@ -136,6 +181,7 @@ export function createJobSpec(input: JobSpecInput): JobSpec {
     audit: input.audit ?? DEFAULT_AUDIT,
     priceWei: typeof input.priceWei === "bigint" ? input.priceWei.toString() : input.priceWei,
     nonce,
+    ...(dist ? { replicas: dist.workers, distributed: dist } : {}),
   });
 }
 
@@ -174,7 +220,29 @@ export function validateJobSpec(value: unknown): JobSpec {
     bad("priceWei must be a decimal string");
   }
   if (typeof s.nonce !== "string" || !/^[0-9a-f]{1,64}$/.test(s.nonce)) bad("nonce must be hex");
+  if (s.distributed !== undefined) validateDistributed(s, bad);
   return s;
+}
+
+function validateDistributed(s: JobSpec, bad: (what: string) => never): void {
+  const d = s.distributed!;
+  if (typeof d !== "object" || d === null) bad("distributed must be an object");
+  for (const f of ["workers", "rounds", "innerSteps", "roundTimeoutSec"] as const) {
+    if (!Number.isSafeInteger(d[f]) || d[f] < 1) bad(`distributed.${f} must be a positive integer`);
+  }
+  if (d.workers < 2 || d.workers > 16) {
+    bad("distributed.workers must be 2..16 (one on-chain slot each); use a plain job for one");
+  }
+  if (s.replicas !== d.workers) bad("a distributed job has one replica (slot) per worker");
+  if (s.steps !== d.rounds * d.innerSteps) bad("a distributed job's steps are rounds * innerSteps");
+  if (s.shard !== undefined) bad("a distributed job shards its data itself; drop shard");
+  if (!["fp32", "fp16", "int8"].includes(d.encoding)) bad("distributed.encoding");
+  if (d.encoding === "int8") {
+    if (!Number.isSafeInteger(d.blockSize) || d.blockSize! < 1) bad("distributed.blockSize");
+  } else if (d.blockSize !== undefined) bad("distributed.blockSize is for int8 only");
+  if (BigInt(s.priceWei) % BigInt(d.workers) !== 0n) {
+    bad(`priceWei ${s.priceWei} must split evenly over ${d.workers} workers`);
+  }
 }
 
 /** The job id: SHA-256 hex of the spec's canonical bytes (`0x` + this is the on-chain id). */

@@ -1,0 +1,356 @@
+/**
+ * A provider's part in a distributed (DiLoCo) job: it is worker `slot` of the job. The shell
+ * around `lib/dist`'s {@link DistWorker}, on the provider node's own libp2p host.
+ *
+ * 1. Roster: wait until every slot of the job is claimed on-chain; each slot's provider's bound
+ *    peer id (`Staking.peerOf`) is who that worker is. Addresses come from `hello` messages on the
+ *    job's gossip topic (`dist_topic.ts`); only addresses ending in the bound peer id are used,
+ *    and the Noise handshake proves the peer behind them, so nobody can stand in for a worker.
+ * 2. Rounds: train `innerSteps` on the shards the round rule assigns (every segment's start and
+ *    end state stored as blobs, so verifiers fetch and replay them), send the compressed delta to
+ *    the other members, collect theirs, apply the round rule and the outer Nesterov step, store
+ *    the new outer state as a blob, and publish the round's report on the topic.
+ * 3. Trace: the worker's rounds (members, counted, segments, outer hash after) as canonical
+ *    records; the Merkle root over `[initial outer hash, round records...]` is the trace root the
+ *    provider commits, next to the final outer-state hash.
+ *
+ * A worker the round rule drops (its delta was absent or rejected) stops: it committed to no
+ * final state, so it does not commit and its slot is refunded to the submitter at the deadline.
+ *
+ * @module
+ */
+
+import type { ProtocolClient } from "../chain/mod.ts";
+import { contentId, encodeCanonical } from "../core/canonical.ts";
+import { PeerError, SpecError } from "../core/errors.ts";
+import type { Hash } from "../core/hash.ts";
+import { sleep } from "../core/sleep.ts";
+import type { Dataset } from "../exec/dataset.ts";
+import type { ModelSpec } from "../exec/model.ts";
+import { activateProfile } from "../exec/profile.ts";
+import type { P2PHost } from "../p2p/host.ts";
+import type { JobSpec } from "../proof/job.ts";
+import { merkleRoot } from "../proof/merkle.ts";
+import type { BlobStore } from "../proof/store.ts";
+import { nextMembers } from "../dist/membership.ts";
+import { commitOuterState, encodeOuterState } from "../dist/outer.ts";
+import { DIST_PROTOCOL, DistWorker, type RosterEntry } from "../dist/worker.ts";
+import { type DistRoundMessage, type DistTopic, joinDistTopic } from "./dist_topic.ts";
+import { peerIdOfAccount } from "./p2p_wire.ts";
+import { toBytes32 } from "./settlement.ts";
+
+/** Format tag of a worker's distributed trace. */
+export const DIST_TRACE_FORMAT = "dist-trace/1";
+
+/** One round of a worker's distributed trace. */
+export interface DistTraceRound {
+  /** Round index. */
+  readonly round: number;
+  /** Members at the start of the round. */
+  readonly members: readonly number[];
+  /** Workers whose delta counted. */
+  readonly counted: readonly number[];
+  /** This worker's inner segments of the round. */
+  readonly segments: readonly {
+    readonly shard: number;
+    readonly steps: number;
+    readonly startHash: Hash;
+    readonly endHash: Hash;
+  }[];
+  /** The outer-state hash after the round. */
+  readonly outerHash: Hash;
+}
+
+/** A worker's distributed trace: what it commits the root of. */
+export interface DistTrace {
+  /** Always {@link DIST_TRACE_FORMAT}. */
+  readonly format: typeof DIST_TRACE_FORMAT;
+  /** The job. */
+  readonly jobId: Hash;
+  /** The worker (its slot). */
+  readonly worker: number;
+  /** Hash of the outer state before round 0. */
+  readonly initialOuter: Hash;
+  /** Rounds the worker took part in. */
+  readonly rounds: readonly DistTraceRound[];
+  /** Merkle root over `[initialOuter, contentId(round)...]`. */
+  readonly root: Hash;
+}
+
+/**
+ * The Merkle root of a distributed trace: leaves are the initial outer hash, then the content id
+ * of each round record in order.
+ */
+export async function distTraceRoot(
+  initialOuter: Hash,
+  rounds: readonly DistTraceRound[],
+): Promise<Hash> {
+  const leaves = [initialOuter];
+  for (const r of rounds) leaves.push(await contentId(r));
+  return merkleRoot(leaves);
+}
+
+/** Options of {@link runDistributedJob}. */
+export interface DistributedRunOptions {
+  /** The job (with `distributed`). */
+  spec: JobSpec;
+  /** Its id. */
+  jobId: Hash;
+  /** This provider's slot: its worker index. */
+  slot: number;
+  /** The provider's chain client. */
+  chain: ProtocolClient;
+  /** The provider node's libp2p host. */
+  host: P2PHost;
+  /** Receives segment states, outer states and the trace. */
+  store: BlobStore;
+  /** The decoded model spec. */
+  modelSpec: ModelSpec;
+  /** The decoded dataset. */
+  dataset: Dataset;
+  /** Stops the worker between phases. */
+  signal?: AbortSignal;
+  /** Called after every round with this worker's report. */
+  onRound?: (report: DistRoundMessage) => void;
+  /** How long to wait for every slot to be claimed and every worker to say hello. Default 120 s. */
+  rosterTimeoutMs?: number;
+}
+
+/** What a worker's run yields. */
+export interface DistributedRunResult {
+  /** Whether the worker counted in every round (only then does it commit). */
+  readonly finished: boolean;
+  /** Hash of the outer state after the last round the worker took part in. */
+  readonly finalHash: Hash;
+  /** The worker's trace. */
+  readonly trace: DistTrace;
+  /** Blob id of the encoded trace. */
+  readonly traceBlob: Hash;
+  /** The worker's round reports. */
+  readonly rounds: readonly DistRoundMessage[];
+}
+
+/**
+ * Runs this provider's worker of a distributed job to the end (or until the round rule drops it).
+ *
+ * @example
+ * ```ts ignore
+ * const run = await runDistributedJob({ spec, jobId, slot, chain, host, store, modelSpec, dataset });
+ * if (run.finished) await commitResult(chain, { jobId, finalHash: run.finalHash, traceRoot: run.trace.root });
+ * ```
+ */
+export async function runDistributedJob(
+  options: DistributedRunOptions,
+): Promise<DistributedRunResult> {
+  const { spec, jobId, slot, host, store, signal } = options;
+  const dist = spec.distributed;
+  if (!dist) {
+    throw new SpecError("SPEC_NOT_DISTRIBUTED", `job ${jobId.slice(0, 10)} is not distributed`);
+  }
+  const rosterTimeoutMs = options.rosterTimeoutMs ?? 120_000;
+  const peers = await claimedPeers(options, rosterTimeoutMs);
+  await activateSerially(spec.profile);
+  const topic = joinDistTopic(host, jobId);
+  let worker: DistWorker | undefined;
+  let helloTimer: ReturnType<typeof setInterval> | undefined;
+  try {
+    worker = await DistWorker.start({
+      id: slot,
+      spec: options.modelSpec,
+      dataset: options.dataset,
+      shards: dist.workers,
+      batchSize: spec.batchSize,
+      innerSteps: dist.innerSteps,
+      dataSeed: spec.dataSeed,
+      profile: spec.profile,
+      compression: {
+        encoding: dist.encoding,
+        ...(dist.blockSize === undefined ? {} : { blockSize: dist.blockSize }),
+      },
+      host,
+      protocol: `${DIST_PROTOCOL}/${jobId}`,
+      store,
+    });
+    // Inbound deltas are matched to workers by peer id from the start: a faster worker may send
+    // before this one has heard its hello.
+    worker.setRoster(new Map([...peers].map(([s, peerId]) => [s, { peerId, addr: peerId }])));
+    // The handler is up: say hello (again and again: gossip before the mesh forms is lost, and a
+    // worker that starts later needs it too) until the job ends.
+    const roster = await gatherRoster(topic, host, slot, peers, rosterTimeoutMs, signal, (t) => {
+      helloTimer = t;
+    });
+    worker.setRoster(roster);
+    const initialOuter = await commitOuterState(worker.outer);
+    await store.put(encodeOuterState(worker.outer));
+    const rounds: DistTraceRound[] = [];
+    const reports: DistRoundMessage[] = [];
+    let members = [...roster.keys()].sort((a, b) => a - b);
+    let finished = true;
+    for (let round = 0; round < dist.rounds; round++) {
+      signal?.throwIfAborted();
+      const sentBefore = worker.bytesSent;
+      const segments = await worker.train(members);
+      signal?.throwIfAborted();
+      await worker.send(members);
+      await worker.collect(members, dist.roundTimeoutSec * 1000);
+      signal?.throwIfAborted();
+      const decision = await worker.aggregate(members);
+      await store.put(encodeOuterState(worker.outer));
+      const steps = segments.reduce((a, s) => a + s.steps, 0);
+      const report: DistRoundMessage = {
+        t: "round",
+        slot,
+        round,
+        members,
+        counted: decision.counted,
+        absent: decision.absent,
+        rejected: decision.rejected.map((r) => r.worker),
+        loss: segments.reduce((a, s) => a + s.loss * s.steps, 0) / Math.max(1, steps),
+        bytesSent: worker.bytesSent - sentBefore,
+        outerHash: decision.hash,
+        segments: segments.map((s) => ({
+          shard: s.shard,
+          steps: s.steps,
+          startHash: s.startHash,
+          endHash: s.endHash,
+        })),
+      };
+      rounds.push({
+        round,
+        members,
+        counted: decision.counted,
+        segments: report.segments,
+        outerHash: decision.hash,
+      });
+      reports.push(report);
+      await topic.publish(report).catch(() => {
+        // Nobody subscribed right now; the report is also in the trace the worker commits.
+      });
+      options.onRound?.(report);
+      if (!decision.counted.includes(slot)) {
+        finished = false;
+        break;
+      }
+      members = nextMembers({ counted: decision.counted });
+    }
+    const trace: DistTrace = {
+      format: DIST_TRACE_FORMAT,
+      jobId,
+      worker: slot,
+      initialOuter,
+      rounds,
+      root: await distTraceRoot(initialOuter, rounds),
+    };
+    const traceBlob = await store.put(encodeCanonical(trace));
+    return {
+      finished,
+      finalHash: rounds.length > 0 ? rounds[rounds.length - 1].outerHash : initialOuter,
+      trace,
+      traceBlob,
+      rounds: reports,
+    };
+  } finally {
+    clearInterval(helloTimer);
+    topic.close();
+    await worker?.stop();
+  }
+}
+
+let activating: Promise<unknown> = Promise.resolve();
+
+/**
+ * Activates the job's profile one caller at a time: workers of several in-process providers
+ * start together, and concurrent `tf.setBackend("wasm")` calls race (one of them reports failure).
+ */
+function activateSerially(profile: string): Promise<unknown> {
+  const next = activating.then(() => activateProfile(profile));
+  activating = next.catch(() => {
+    // Reported to the caller that asked; the next one tries again.
+  });
+  return next;
+}
+
+/** Waits until every slot is claimed; returns each slot's bound peer id. */
+async function claimedPeers(
+  options: DistributedRunOptions,
+  timeoutMs: number,
+): Promise<Map<number, string>> {
+  const { chain, jobId, signal } = options;
+  const workers = options.spec.distributed!.workers;
+  const deadline = Date.now() + timeoutMs;
+  const peers = new Map<number, string>();
+  while (peers.size < workers) {
+    signal?.throwIfAborted();
+    for (let s = 0; s < workers; s++) {
+      if (peers.has(s)) continue;
+      const view = await chain.jobs.slot({ jobId: toBytes32(jobId), slot: s });
+      if (view.status !== "Open") peers.set(s, await peerIdOfAccount(chain, view.provider));
+    }
+    if (peers.size === workers) break;
+    if (Date.now() > deadline) {
+      throw new PeerError(
+        "PEER_WORKERS_MISSING",
+        `only ${peers.size} of ${workers} workers claimed job ${jobId.slice(0, 10)} within ` +
+          `${timeoutMs / 1000} s; the job needs more providers running its profile`,
+        { value: peers.size },
+      );
+    }
+    await sleep(250, signal);
+  }
+  return peers;
+}
+
+/** Collects every worker's address from `hello` messages, saying hello until the job ends. */
+async function gatherRoster(
+  topic: DistTopic,
+  host: P2PHost,
+  slot: number,
+  peers: ReadonlyMap<number, string>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  keepTimer: (timer: ReturnType<typeof setInterval>) => void,
+): Promise<Map<number, RosterEntry>> {
+  const own = host.peerId.toString();
+  const roster = new Map<number, RosterEntry>([[slot, {
+    peerId: own,
+    addr: host.multiaddrs()[0],
+  }]]);
+  let wake = (): void => {};
+  topic.onMessage((from, message) => {
+    if (message.t !== "hello" || peers.get(message.slot) !== from) return;
+    const addr = message.addrs.find((a) => a.endsWith(`/p2p/${from}`));
+    if (addr !== undefined && !roster.has(message.slot)) {
+      roster.set(message.slot, { peerId: from, addr });
+      wake();
+    }
+  });
+  const hello = (): void => {
+    topic.publish({ t: "hello", slot, addrs: host.multiaddrs().slice(0, 8) }).catch(() => {
+      // No topic peer yet; the next hello goes out in a moment.
+    });
+  };
+  hello();
+  keepTimer(setInterval(hello, 500));
+  const deadline = Date.now() + timeoutMs;
+  while (roster.size < peers.size) {
+    signal?.throwIfAborted();
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const missing = [...peers.keys()].filter((s) => !roster.has(s));
+      throw new PeerError(
+        "PEER_WORKERS_UNREACHABLE",
+        `workers ${missing.join(", ")} of the job never said hello on its topic within ` +
+          `${timeoutMs / 1000} s; check that the providers reach the submitter's node`,
+        { value: missing },
+      );
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(left, 500));
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+  return roster;
+}
