@@ -88,6 +88,8 @@ const TOKEN = 10n ** 18n;
 export class CheatingProvider {
   /** The cheat applied to the next job. */
   cheat: Cheat;
+  /** When set, it answers the first move of a dispute, then goes silent. */
+  silentInDisputes = false;
   /** The cheater's chain client. */
   readonly chain: ProtocolClient;
   readonly #wire: NodeWire;
@@ -155,7 +157,18 @@ export class CheatingProvider {
               : await forgeRecording(honest, claimed, "producer");
           },
         };
-        return { ...(run.forge ? forged : party), dispose: () => trainer.dispose() };
+        const chosen = run.forge ? forged : party;
+        let answered = 0;
+        return {
+          ...chosen,
+          stateHashAt: (step: number) => {
+            if (node.silentInDisputes && ++answered > 1) {
+              return Promise.reject(new Error("went silent mid-dispute"));
+            }
+            return chosen.stateHashAt(step);
+          },
+          dispose: () => trainer.dispose(),
+        };
       },
     });
     wire.onOffer((offer) => {
