@@ -138,6 +138,7 @@ export {
   createJobSpec,
   decodeJobSpec,
   DEFAULT_AUDIT,
+  type DistributedSpec,
   encodeJobSpec,
   JOB_SPEC_FORMAT,
   jobIdOf,
@@ -154,6 +155,7 @@ export {
 } from "./lib/node/network.ts";
 export { Job, type JobContext, type Settlement, type TrainedResult } from "./lib/node/job.ts";
 export type { JobEvent } from "./lib/node/watch.ts";
+export type { DistributedResult, RoundSummary } from "./lib/node/dist_result.ts";
 export { ProviderNode, type ProviderNodeOptions } from "./lib/node/provider.ts";
 export { type JobRecord, JobRecords, type JobStatus } from "./lib/node/records.ts";
 export type { JobOffer, NodeWire, ProgressUpdate } from "./lib/node/wire.ts";

@@ -7,7 +7,13 @@
  * step would send per worker: `2·(W−1)/W · params · 4` bytes per step, times the inner steps each
  * worker took (`rounds · H`). DiLoCo here sends each delta directly to the W−1 other workers.
  *
- * Options: `--rounds N` (default 16), `--inner H` (default 100).
+ * `dist.network_*` run a smaller job the way a user does, through `Network.local()` and
+ * `network.train({ workers: 4 })`: 4 provider nodes claim one slot each, exchange deltas over their
+ * own libp2p hosts, commit, and are paid on the devnet. `dist.network_agreed` is 1 when every
+ * worker committed the same outer state and every round's reports agree on who counted.
+ *
+ * Options: `--rounds N` (default 16), `--inner H` (default 100), `--network-rounds N` (default 4,
+ * H = `--inner` / 2; 0 skips the network run).
  *
  * @module
  */
@@ -19,11 +25,16 @@ import { defineModel } from "../lib/exec/model.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { Trainer } from "../lib/exec/trainer.ts";
 import { mlp } from "../lib/exec/zoo.ts";
+import { Network } from "../lib/node/network.ts";
 import { figure } from "./figure.ts";
 
 const { values } = parseArgs({
   args: Deno.args.slice(1),
-  options: { rounds: { type: "string", default: "16" }, inner: { type: "string", default: "100" } },
+  options: {
+    rounds: { type: "string", default: "16" },
+    inner: { type: "string", default: "100" },
+    "network-rounds": { type: "string", default: "4" },
+  },
 });
 const WORKERS = 4;
 const BATCH = 64;
@@ -95,3 +106,48 @@ figure(
   "ratio",
 );
 figure("dist.reproducible", reproducible ? 1 : 0, "bool");
+
+const NETWORK_ROUNDS = Number(values["network-rounds"]);
+if (NETWORK_ROUNDS > 0) {
+  const innerSteps = Math.max(1, Math.floor(H / 2));
+  log(`network: ${WORKERS} provider nodes, ${NETWORK_ROUNDS} rounds of H=${innerSteps}`);
+  await using network = await Network.local({ providers: WORKERS });
+  const t0 = performance.now();
+  const job = await network.train({
+    model: spec,
+    data: train,
+    steps: NETWORK_ROUNDS * innerSteps,
+    batchSize: BATCH,
+    workers: WORKERS,
+    rounds: NETWORK_ROUNDS,
+    compression: { encoding: "int8", blockSize: 256 },
+    priceWei: 40n * 10n ** 18n,
+  });
+  const result = await job.distributedResult();
+  const wallS = (performance.now() - t0) / 1000;
+  const { paidWei, feeWei } = await job.settled();
+  // distributedResult() already refused commits that disagree on the final outer state.
+  const agreed = result.rounds.length === NETWORK_ROUNDS &&
+    result.rounds.every((r) => r.agreed && r.reporters.length === WORKERS) &&
+    result.traceRoots.size === WORKERS;
+  const evaluator = await Trainer.create({ spec, dataset: test, batchSize: BATCH });
+  const slots = evaluator.initialState().variables.slice(result.state.variables.length);
+  const accuracy = evaluator.evaluate({
+    ...result.state,
+    variables: [...result.state.variables, ...slots],
+  }, test).accuracy;
+  evaluator.dispose();
+  result.model.dispose();
+  for (const r of result.rounds) {
+    log(`network round ${r.round}: loss ${r.loss.toFixed(4)} counted ${r.counted}`);
+  }
+  figure("dist.network_wall", wallS, "s");
+  figure(
+    "dist.network_bytes_per_worker",
+    result.rounds.reduce((a, r) => a + r.bytesSent, 0) / WORKERS,
+    "bytes",
+  );
+  figure("dist.network_accuracy", accuracy, "fraction");
+  figure("dist.network_agreed", agreed ? 1 : 0, "bool");
+  figure("dist.network_paid", Number(paidWei + feeWei) / 1e18, "AIGENSYN");
+}

@@ -55,6 +55,8 @@ export interface NodeWire {
   /**
    * The libp2p host under the wire, when there is one: distributed training runs its own
    * protocol and gossip topic on it.
+   *
+   * @ignore
    */
   readonly host?: P2PHost;
   /** Signs (with the node's chain account) and gossips a job offer. */
