@@ -57,8 +57,22 @@ export interface TrainingProgressOptions {
 /** Counts of replay verdicts by status. */
 export type VerdictCounts = Record<SegmentVerdict["status"], number>;
 
+/** One round of a distributed job, as the progress view shows it. */
+export interface RoundProgress {
+  /** Round index. */
+  readonly round: number;
+  /** Mean inner loss of the round. */
+  readonly loss: number;
+  /** Bytes the workers sent in the round. */
+  readonly bytesSent: number;
+  /** Workers whose delta counted. */
+  readonly counted: readonly number[];
+}
+
 /** The numbers a progress view shows at one moment. */
 export interface ProgressSnapshot {
+  /** The last round of a distributed job, when there is one. */
+  readonly lastRound?: RoundProgress | null;
   /** Label of the run. */
   readonly title: string;
   /** Last step reported (0 before the first). */
@@ -129,6 +143,7 @@ export class TrainingProgress extends RichView {
     "corrupt-checkpoint": 0,
   };
   #checkpoints = 0;
+  #lastRound: RoundProgress | null = null;
   #lastCheckpoint: CheckpointRef | null = null;
   #first: { step: number; at: number } | null = null;
   #lastAt = 0;
@@ -186,6 +201,12 @@ export class TrainingProgress extends RichView {
     this.#maybeDraw(false);
   };
 
+  /** Records a finished round of a distributed job (loss, bytes sent, who counted). */
+  readonly onRound = (round: RoundProgress): void => {
+    this.#lastRound = round;
+    this.#maybeDraw(true);
+  };
+
   /** Records a verifier's verdict on a segment (from `replaySegment`). */
   readonly onVerdict = (verdict: SegmentVerdict): void => {
     this.#verdicts[verdict.status] += 1;
@@ -227,6 +248,7 @@ export class TrainingProgress extends RichView {
         ? null
         : stepsPerSecond * this.#batchSize,
       checkpoints: this.#checkpoints,
+      lastRound: this.#lastRound,
       expectedCheckpoints: this.#expected,
       lastCheckpoint: this.#lastCheckpoint,
       verdicts: { ...this.#verdicts },
@@ -344,6 +366,13 @@ function statParts(s: ProgressSnapshot): string[] {
       s.expectedCheckpoints === null ? "" : `/${s.expectedCheckpoints}`
     }`,
   );
+  if (s.lastRound) {
+    const r = s.lastRound;
+    parts.push(
+      `round ${r.round}: counted [${r.counted.join(",")}], ` +
+        `${Math.round(r.bytesSent / 1024).toLocaleString("en-US")} KiB sent`,
+    );
+  }
   const v = s.verdicts;
   const audited = v.valid + v.mismatch + v["missing-checkpoint"] + v["corrupt-checkpoint"];
   if (audited > 0) {
