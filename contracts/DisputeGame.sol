@@ -84,7 +84,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @notice One dispute.
     /// @dev `lo`/`hi` are steps in phase 1 and op-prefix lengths in phase 2. `loHash` is the agreed
     /// hash at `lo`; `hiProvider`/`hiChallenger` each party's hash at `hi`; `midHash` the
-    /// provider's hash at the midpoint, awaiting the challenger's (zero when none is pending).
+    /// provider's hash at the midpoint, awaiting the challenger's while `pending`. (`midHash` is
+    /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one.)
     struct Dispute {
         bytes32 jobId;
         address challenger;
@@ -92,6 +93,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         Kind kind;
         Phase phase;
         Outcome outcome;
+        bool pending;
         address provider;
         uint32 slot;
         uint32 lo;
@@ -307,9 +309,10 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     function post(uint256 id, bytes32 hash) external {
         Dispute storage d = _active(id);
         if (d.phase != Phase.Steps && d.phase != Phase.Ops) revert WrongPhase(id, d.phase);
-        if (msg.sender != d.provider || d.midHash != bytes32(0)) revert NotYourMove(id, msg.sender);
+        if (msg.sender != d.provider || d.pending) revert NotYourMove(id, msg.sender);
         if (hash == bytes32(0)) revert ZeroHash();
         d.midHash = hash;
+        d.pending = true;
         d.deadline = uint40(block.timestamp + moveTimeout);
         emit MovePosted(id, d.phase, _mid(d), hash);
     }
@@ -321,8 +324,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     function answer(uint256 id, bytes32 hash) external {
         Dispute storage d = _active(id);
         if (d.phase != Phase.Steps && d.phase != Phase.Ops) revert WrongPhase(id, d.phase);
+        if (msg.sender != d.challenger || !d.pending) revert NotYourMove(id, msg.sender);
         bytes32 posted = d.midHash;
-        if (msg.sender != d.challenger || posted == bytes32(0)) revert NotYourMove(id, msg.sender);
         if (hash == bytes32(0)) revert ZeroHash();
         uint32 mid = _mid(d);
         bool agreed = hash == posted;
@@ -334,7 +337,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             d.hiProvider = posted;
             d.hiChallenger = hash;
         }
-        d.midHash = bytes32(0);
+        d.pending = false;
         emit MoveAnswered(id, d.phase, mid, hash, agreed);
         _afterNarrowing(id, d);
     }
@@ -432,7 +435,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             bool challengerSilent = d.challengerOps == 0;
             emit TimedOut(id, phase, challengerSilent ? d.challenger : d.provider);
             _resolve(id, d, challengerSilent || !providerSilent ? Outcome.ProviderWon : Outcome.ChallengerWon);
-        } else if (d.midHash == bytes32(0)) {
+        } else if (!d.pending) {
             emit TimedOut(id, phase, d.provider);
             _resolve(id, d, Outcome.ChallengerWon);
         } else {

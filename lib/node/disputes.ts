@@ -244,7 +244,7 @@ export async function playDispute(
 
   async function move(d: DisputeView): Promise<bigint | undefined> {
     if (d.phase === "Steps" || d.phase === "Ops") {
-      const mine = role === "provider" ? d.midHash === ZERO : d.midHash !== ZERO;
+      const mine = role === "provider" ? !d.pending : d.pending;
       if (!mine) return undefined;
       const mid = midpointOf(d);
       const hash = d.phase === "Steps"

@@ -73,8 +73,10 @@ export interface DisputeView {
   hiProvider: Hex;
   /** The challenger's hash at `hi`. */
   hiChallenger: Hex;
-  /** The provider's hash at the midpoint awaiting the challenger's, or zero. */
+  /** The provider's last midpoint hash. */
   midHash: Hex;
+  /** Whether that hash awaits the challenger's answer. */
+  pending: boolean;
   /** Agreed step `t` once phase 1 ended (`INITIAL_STATE_STEP` for an initial-state dispute). */
   step: number;
   /** The agreed state hash at `step`. */
@@ -333,6 +335,7 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
       hiProvider: d.hiProvider,
       hiChallenger: d.hiChallenger,
       midHash: d.midHash,
+      pending: d.pending,
       step: d.step,
       agreedState: d.agreedState,
       providerOps: d.providerOps,
