@@ -103,8 +103,9 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
   const endIfSettled = (): void => {
     if (paid.size >= slots || (refunded && paid.size >= committed.size)) events.end();
   };
-  try {
-    while (!signal.aborted && !events.ended) {
+  let failures = 0;
+  while (!signal.aborted && !events.ended) {
+    try {
       const toBlock = await chain.public.getBlockNumber();
       if (toBlock >= fromBlock) {
         const logs = await chain.public.getContractEvents({
@@ -155,12 +156,20 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
         }
         fromBlock = toBlock + 1n;
       }
-      await sleep(pollMs, signal);
+      failures = 0;
+    } catch (error) {
+      // A slow or briefly unreachable RPC endpoint (a busy machine) is retried; only a chain that
+      // keeps failing ends the watch.
+      if (signal.aborted) return;
+      if (++failures >= MAX_POLL_FAILURES) return events.end(error);
+      events.push({ kind: "stalled", reason: `chain poll failed: ${(error as Error).message}` });
     }
-  } catch (error) {
-    if (!signal.aborted) events.end(error);
+    await sleep(pollMs * (failures > 0 ? 5 : 1), signal);
   }
 }
+
+/** Consecutive failed chain polls after which a watch gives up. */
+const MAX_POLL_FAILURES = 20;
 
 /**
  * Streams a provider's training progress into the job's events. A lost stream (the provider
