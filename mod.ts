@@ -260,6 +260,7 @@ export {
   type ProgressOutput,
   type ProgressSnapshot,
   RichView,
+  type RoundProgress,
   SEGMENT_COLORS,
   type SegmentRow,
   type SegmentStatus,
@@ -335,6 +336,28 @@ export {
   VerifierNode,
   type VerifierNodeOptions,
 } from "./lib/node/verifier.ts";
+export {
+  checkpointParty,
+  type CommittedSlot,
+  DisputeResponder,
+  type DisputeResult,
+  jobTrainer,
+  openAvailabilityDispute,
+  openExecutionDispute,
+  playDispute,
+  type PlayOptions,
+  Referee,
+  type RefereeOptions,
+  type ResponderOptions,
+  type Ruling,
+  storedRunParty,
+} from "./lib/node/disputes.ts";
+export {
+  decodeEvidence,
+  encodeEvidence,
+  EVIDENCE_VERSION,
+  type StepEvidence,
+} from "./lib/proof/evidence.ts";
 export {
   auditComputeFraction,
   auditSeed,

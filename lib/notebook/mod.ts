@@ -60,6 +60,7 @@ export {
   progressLine,
   type ProgressOutput,
   type ProgressSnapshot,
+  type RoundProgress,
   TrainingProgress,
   trainingProgress,
   type TrainingProgressOptions,
