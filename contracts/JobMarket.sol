@@ -16,6 +16,9 @@ import {MarketParameters} from "./MarketParameters.sol";
 /// the FeeRouter) and its stake is released. Past the deadline, unclaimed and abandoned slots are
 /// refunded (an abandoning provider is slashed) or reassigned. Authorised verification contracts
 /// mark slots disputed and settle the dispute.
+/// A distributed job (`workUnits > 0`, one unit per training round) pays by verified work: a worker
+/// commits with `commitWork` the units it counted in, and its slot pays `units / workUnits` of the
+/// replica's share; the rest goes back to the submitter when the slot is finalized.
 /// @dev Governed values live in `MarketParameters`; each job snapshots the fee at creation so a fee
 /// change never touches open escrows. Token flows follow checks-effects-interactions and every
 /// state-changing entry point is `nonReentrant`.
@@ -54,10 +57,13 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @notice One replica of a job: who trains it and what they committed.
     /// @dev Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
     /// two); both values are in the `JobCommitted` event, and `commitmentOf` recomputes the hash.
+    /// `units` (work units committed; 0 = the whole replica) shares the first word with the
+    /// provider, so `commitWork` writes no extra storage word.
     struct Slot {
         address provider;
         uint40 committedAt;
         SlotStatus status;
+        uint32 units;
         bytes32 commitment;
     }
 
@@ -71,6 +77,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         uint40 deadline;
         uint32 challengeWindow;
         uint96 requiredStake;
+        uint32 workUnits;
     }
 
     /// @notice The payment token (AIGENSYN).
@@ -82,6 +89,10 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @dev Accrued here rather than transferred per payment: one warm storage write instead of a
     /// token transfer on every finalize; `sweepFees` moves them in one transfer.
     uint256 public accruedFees;
+
+    /// @notice Work units (training rounds) of each distributed job; 0 for a plain job.
+    /// @dev Kept out of `Job` (two full words) so plain jobs pay for no third word.
+    mapping(bytes32 => uint32) public workUnitsOf;
 
     mapping(bytes32 => Job) private _jobs;
     mapping(bytes32 => mapping(uint256 => Slot)) private _slots;
@@ -103,6 +114,10 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     event JobCommitted(
         bytes32 indexed jobId, uint256 slot, address indexed provider, bytes32 finalStateHash, bytes32 traceRoot
     );
+    /// @notice The provider of `slot` committed `units` of the job's `workUnits` (a distributed job).
+    event WorkCommitted(bytes32 indexed jobId, uint256 slot, uint256 units, uint256 workUnits);
+    /// @notice Finalizing `slot` for partial work sent `amount` (the unworked share) back to `submitter`.
+    event WorkRefunded(bytes32 indexed jobId, uint256 slot, address indexed submitter, uint256 amount);
     /// @notice Slot `slot` was paid: `paid` to the provider, `fee` accrued for the fee router.
     event JobFinalized(bytes32 indexed jobId, uint256 slot, address indexed provider, uint256 paid, uint256 fee);
     /// @notice `amount` of accrued fees went to the fee router.
@@ -168,6 +183,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error NoFeesAccrued();
     /// @notice The slot index is out of range.
     error UnknownSlot(bytes32 jobId, uint256 slot);
+    /// @notice Work units must be between 1 and the job's `workUnits` (0 when the job is not distributed).
+    error InvalidWorkUnits(bytes32 jobId, uint256 units, uint256 workUnits);
 
     modifier onlyVerifier() {
         if (!verifiers[msg.sender]) revert NotVerifier(msg.sender);
@@ -186,7 +203,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice Creates a job and escrows its payment from the caller (needs an allowance).
-    /// @param p The job's parameters; `p.specHash` becomes its id.
+    /// @param p The job's parameters; `p.specHash` becomes its id, `p.workUnits` is the number of
+    /// rounds of a distributed job (0 for a plain job).
     /// @return jobId The job id (the spec hash).
     function createJob(CreateJobParams calldata p) external nonReentrant returns (bytes32 jobId) {
         jobId = p.specHash;
@@ -201,6 +219,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             revert InvalidChallengeWindow(p.challengeWindow, minChallengeWindow, MAX_CHALLENGE_WINDOW);
         }
         if (_jobs[jobId].submitter != address(0)) revert JobExists(jobId);
+        if (p.workUnits != 0) workUnitsOf[jobId] = p.workUnits;
         _jobs[jobId] = Job({
             submitter: msg.sender,
             deadline: p.deadline,
@@ -240,7 +259,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         staking.lock(msg.sender, job.requiredStake);
     }
 
-    /// @notice Commits the caller's result for its slot of `jobId`, opening the challenge window.
+    /// @notice Commits the caller's result for its slot of `jobId`, opening the challenge window. On
+    /// a distributed job this claims the whole replica's work, like `commitWork` with every unit.
     /// @param jobId The job.
     /// @param finalStateHash Hash of the final training state.
     /// @param traceRoot Merkle root of the checkpoint trace.
@@ -250,15 +270,27 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 slot)
     {
-        Job storage job = _existing(jobId);
-        if (finalStateHash == bytes32(0) || traceRoot == bytes32(0)) revert ZeroCommitment();
-        if (block.timestamp >= job.deadline) revert JobExpired(jobId, job.deadline);
-        slot = _slotOf(jobId, job.replicas, msg.sender);
-        Slot storage s = _slots[jobId][slot];
-        s.committedAt = uint40(block.timestamp);
-        s.status = SlotStatus.Committed;
-        s.commitment = commitmentOf(finalStateHash, traceRoot);
-        emit JobCommitted(jobId, slot, msg.sender, finalStateHash, traceRoot);
+        slot = _commit(jobId, finalStateHash, traceRoot, 0);
+    }
+
+    /// @notice Commits the caller's partial or full work on a distributed job: its result and the
+    /// number of work units (rounds) it counted in, opening the challenge window. The slot pays
+    /// `units / workUnits` of its share. `traceRoot` covers the worker's per-round records (who
+    /// counted in each round), so a verifier can dispute a wrong count.
+    /// @param jobId The job (created with `workUnits > 0`).
+    /// @param finalStateHash Hash of the outer state after the worker's last round.
+    /// @param traceRoot Merkle root of the worker's round records.
+    /// @param units Rounds the worker counted in, between 1 and the job's `workUnits`.
+    /// @return slot The caller's slot index.
+    function commitWork(bytes32 jobId, bytes32 finalStateHash, bytes32 traceRoot, uint32 units)
+        external
+        nonReentrant
+        returns (uint256 slot)
+    {
+        uint256 total = workUnitsOf[jobId];
+        if (units == 0 || units > total) revert InvalidWorkUnits(jobId, units, total);
+        slot = _commit(jobId, finalStateHash, traceRoot, units);
+        emit WorkCommitted(jobId, slot, units, total);
     }
 
     /// @notice Pays the provider of a committed slot whose challenge window has passed and accrues
@@ -276,8 +308,18 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (status != SlotStatus.Committed) revert WrongSlotStatus(jobId, slot, status);
         uint256 endsAt = uint256(s.committedAt) + job.challengeWindow;
         if (block.timestamp < endsAt) revert ChallengeWindowOpen(jobId, slot, endsAt);
+        uint256 units = s.units;
         uint256 payment = job.paymentPerReplica;
         uint256 required = job.requiredStake;
+        uint256 refund;
+        if (units != 0) {
+            // Partial work: the share scales with the units; the unworked rest (rounded up, so the
+            // provider is never overpaid) goes back to the submitter. Cannot overflow: payment <
+            // 2^96 and units < 2^32; units <= workUnits, so worked <= payment.
+            uint256 worked = payment * units / workUnitsOf[jobId];
+            refund = payment - worked;
+            payment = worked;
+        }
         uint256 fee;
         // Cannot overflow: payment < 2^96 and feeBps < 2^16. Cannot underflow: feeBps <= MAX_FEE_BPS
         // < BPS, so fee <= payment. Fee rounds down: the provider gets the sub-wei remainder.
@@ -290,6 +332,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         emit JobFinalized(jobId, slot, provider, paid, fee);
         staking.unlock(provider, required);
         token.safeTransfer(provider, paid);
+        if (refund > 0) {
+            address submitter = job.submitter;
+            emit WorkRefunded(jobId, slot, submitter, refund);
+            token.safeTransfer(submitter, refund);
+        }
     }
 
     /// @notice Sends every accrued protocol fee to the fee router; anyone may call.
@@ -425,6 +472,23 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @return The commitment.
     function commitmentOf(bytes32 finalStateHash, bytes32 traceRoot) public pure returns (bytes32) {
         return keccak256(abi.encode(finalStateHash, traceRoot));
+    }
+
+    /// @dev Records a commit (`units` 0 = the whole replica) on the caller's claimed slot.
+    function _commit(bytes32 jobId, bytes32 finalStateHash, bytes32 traceRoot, uint32 units)
+        private
+        returns (uint256 slot)
+    {
+        Job storage job = _existing(jobId);
+        if (finalStateHash == bytes32(0) || traceRoot == bytes32(0)) revert ZeroCommitment();
+        if (block.timestamp >= job.deadline) revert JobExpired(jobId, job.deadline);
+        slot = _slotOf(jobId, job.replicas, msg.sender);
+        Slot storage s = _slots[jobId][slot];
+        s.committedAt = uint40(block.timestamp);
+        s.status = SlotStatus.Committed;
+        s.units = units;
+        s.commitment = commitmentOf(finalStateHash, traceRoot);
+        emit JobCommitted(jobId, slot, msg.sender, finalStateHash, traceRoot);
     }
 
     function _existing(bytes32 jobId) private view returns (Job storage job) {

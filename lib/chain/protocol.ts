@@ -32,6 +32,8 @@ export interface JobActions {
   claim(params: { jobId: Hex }): Promise<jobs.SlotResult>;
   /** Commits a result. */
   commit(params: jobs.CommitJobParams): Promise<jobs.SlotResult>;
+  /** Commits a distributed worker's result and the work units (rounds) it counted in. */
+  commitWork(params: jobs.CommitWorkParams): Promise<jobs.SlotResult>;
   /** Pays a committed slot after its challenge window. */
   finalize(params: { jobId: Hex; slot?: number }): Promise<jobs.FinalizeJobResult>;
   /** Refunds unclaimed and abandoned slots after the deadline. */
@@ -179,6 +181,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       create: (p) => jobs.createJob(c, p),
       claim: (p) => jobs.claimJob(c, p),
       commit: (p) => jobs.commitJob(c, p),
+      commitWork: (p) => jobs.commitWork(c, p),
       finalize: (p) => jobs.finalizeJob(c, p),
       refund: (p) => jobs.refundJob(c, p),
       reassign: (p) => jobs.reassignJob(c, p),

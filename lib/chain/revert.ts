@@ -118,6 +118,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   ZeroCommitment: () => "commit non-zero finalStateHash and traceRoot",
   ZeroCheckpointInterval: () => "set checkpointInterval to at least 1 step",
   ZeroSteps: () => "set steps to the job's number of training steps (at least 1)",
+  InvalidWorkUnits: (a) =>
+    Number(a[2]) === 0
+      ? `job ${fmt(a[0])} is not distributed (no work units); commit with jobs.commit`
+      : `commit between 1 and ${fmt(a[2])} work units (rounds counted in), not ${fmt(a[1])}`,
   UnknownDispute: (a) => `no dispute ${fmt(a[0])}; ids run from 1 to the game's disputeCount`,
   WrongPhase: (a) =>
     `dispute ${fmt(a[0])} is in phase ${

@@ -3,10 +3,30 @@
  * shard in the next one, and who the members of the next round are. Every party applies the same
  * pure functions to the same inputs, so they agree without a coordinator.
  *
- * - A worker counts in round `r` if its delta for `r` arrived before the round's deadline (or
- *   before the worker disconnected) and validates: it decodes under the announced encoding to
- *   exactly the model's parameter count, and every value is finite. A delta that fails is rejected
- *   with a `PeerError`, treated as absent, and reported.
+ * - Receipts: after the delta phase (every member's delta in, the member disconnected, or the
+ *   round's deadline) each member snapshots which deltas it holds, as `(sender, delta hash)` pairs
+ *   ({@link deltaHash}), and sends that receipt set to every other member. It then waits for the
+ *   receipt set of every member still connected (or the deadline again).
+ * - Agreement ({@link agreeRound}): a worker's delta is agreed in round `r` iff one hash of it
+ *   appears in the receipt sets of a strict majority of the round's members (the sender's own set
+ *   counts: it holds its delta). A worker whose receipts name two different hashes equivocated and
+ *   is rejected (`PEER_EQUIVOCATION`). The rule reads only the exchanged sets, so every worker that
+ *   holds the same sets decides the same; a worker that gathered sets from no more than half the
+ *   members cannot decide (`PEER_NO_QUORUM`) and leaves the job, as does one that cannot fetch an
+ *   agreed delta from any holder (`PEER_DELTA_UNAVAILABLE`).
+ * - Fetch: before aggregating, a worker that lacks an agreed delta (it arrived late or never)
+ *   fetches it by hash from the holders named in the receipts, ascending, and checks the hash.
+ * - A worker counts in round `r` if its delta is agreed and validates: it decodes under the
+ *   announced encoding to exactly the model's parameter count, and every value is finite. A delta
+ *   that fails is rejected with a `PeerError`, treated as absent, and reported. Validation is a
+ *   function of the bytes, which the hash fixes, so every worker rejects the same deltas.
+ * - Why a majority and not all: a worker that dies halfway through sending, or a slow one whose
+ *   delta reached some members before their deadline, still counts when most members hold its
+ *   delta (the others fetch it), and is dropped by everyone when few do. What the rule cannot
+ *   settle is a second failure during the receipt exchange itself (a member whose receipt set
+ *   reached only some peers, at a delta held by exactly half): then views can still split, the
+ *   workers commit different outer hashes, and their traces (which record every counted set) show
+ *   the round where they split. Closing that needs an echo round (reliable broadcast).
  * - The members of round `r + 1` are the workers that counted in `r`, plus workers that asked to
  *   join at that boundary (they fetch the outer state first). A worker that did not count leaves
  *   the membership; it may join again later.
@@ -17,7 +37,9 @@
  * @module
  */
 
+import { contentId } from "../core/canonical.ts";
 import { PeerError, SpecError } from "../core/errors.ts";
+import { type Hash, sha256Hex } from "../core/hash.ts";
 import { decompressDelta, type DeltaEncoding } from "./compress.ts";
 
 /** A delta as received: the sender's claimed worker id, its encoding, and the payload. */
@@ -32,6 +54,107 @@ export interface DeltaMessage {
   readonly blockSize?: number;
   /** Encoded delta. */
   readonly payload: Uint8Array;
+}
+
+/**
+ * The hash that names a delta in receipt sets and fetches: the content id of its header fields
+ * and the SHA-256 of its payload.
+ *
+ * @example
+ * ```ts
+ * import { deltaHash } from "./membership.ts";
+ * const h = await deltaHash({ round: 0, worker: 1, encoding: "fp32", payload: new Uint8Array(4) });
+ * ```
+ */
+export async function deltaHash(message: DeltaMessage): Promise<Hash> {
+  return await contentId({
+    round: message.round,
+    worker: message.worker,
+    encoding: message.encoding,
+    blockSize: message.blockSize ?? 0,
+    payload: await sha256Hex(message.payload),
+  });
+}
+
+/** One member's receipt set for a round: the hash of each delta it held, by sender. */
+export type ReceiptSet = ReadonlyMap<number, Hash>;
+
+/** A delta the members agreed on: whose, its hash, and which members hold it. */
+export interface AgreedDelta {
+  /** The sender. */
+  readonly worker: number;
+  /** The delta's {@link deltaHash}. */
+  readonly hash: Hash;
+  /** Members whose receipt sets name it, ascending (where to fetch it from). */
+  readonly holders: readonly number[];
+}
+
+/** Outcome of the agreement step of a round. */
+export interface RoundAgreement {
+  /** Round agreed. */
+  readonly round: number;
+  /** Deltas held by a strict majority of the members, ascending by sender. */
+  readonly agreed: readonly AgreedDelta[];
+  /** Members whose receipts name two different deltas of theirs, ascending. */
+  readonly equivocated: readonly number[];
+  /** Members whose receipt sets the decision used, ascending. */
+  readonly reporters: readonly number[];
+}
+
+/**
+ * The agreement rule (see the module doc): which members' deltas count in the round, from the
+ * receipt sets the members exchanged. Throws `PeerError` `PEER_NO_QUORUM` when the receipt sets
+ * come from no more than half of the members.
+ *
+ * @example
+ * ```ts
+ * import { agreeRound } from "./membership.ts";
+ * const a = agreeRound({
+ *   round: 0,
+ *   members: [0, 1, 2],
+ *   receipts: new Map([
+ *     [0, new Map([[0, "aa"], [2, "cc"]])],
+ *     [1, new Map([[1, "bb"]])],
+ *     [2, new Map([[2, "cc"]])],
+ *   ]),
+ * });
+ * console.log(a.agreed.map((d) => d.worker)); // [2]: only its delta reached a majority
+ * ```
+ */
+export function agreeRound(params: {
+  round: number;
+  members: readonly number[];
+  receipts: ReadonlyMap<number, ReceiptSet>;
+}): RoundAgreement {
+  const members = [...new Set(params.members)].sort((a, b) => a - b);
+  const reporters = members.filter((m) => params.receipts.has(m));
+  if (reporters.length * 2 <= members.length) {
+    throw new PeerError(
+      "PEER_NO_QUORUM",
+      `round ${params.round}: receipt sets from only ${reporters.length} of ${members.length} ` +
+        "members (workers " + `[${reporters}]); this worker is cut off from most of the job and ` +
+        "leaves it: check its network",
+      { value: reporters },
+    );
+  }
+  const agreed: AgreedDelta[] = [];
+  const equivocated: number[] = [];
+  for (const worker of members) {
+    const holders = new Map<Hash, number[]>();
+    for (const r of reporters) {
+      const h = params.receipts.get(r)!.get(worker);
+      if (h !== undefined) holders.set(h, [...(holders.get(h) ?? []), r]);
+    }
+    if (holders.size > 1) {
+      equivocated.push(worker);
+      continue;
+    }
+    const [entry] = holders;
+    if (entry && entry[1].length * 2 > members.length) {
+      agreed.push({ worker, hash: entry[0], holders: entry[1] });
+    }
+  }
+  return { round: params.round, agreed, equivocated, reporters };
 }
 
 /** A delta that failed validation, for the audit report. */

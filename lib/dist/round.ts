@@ -1,6 +1,6 @@
 /**
  * DiLoCo rounds with W workers over real libp2p: the driver that takes every {@link DistWorker}
- * through train → send → collect → aggregate, applies membership changes at round boundaries, and
+ * through train → send → collect → exchange → aggregate, applies membership changes at round boundaries, and
  * checks that every worker that finished a round holds the same outer-state hash.
  *
  * In one process the phases run in lock-step, so the times reported per phase are clean: inner
@@ -51,6 +51,12 @@ export interface DiLoCoOptions {
    * the others wait for `roundTimeoutMs` and drop them; a stalled worker is then stopped.
    */
   stall?: readonly { round: number; worker: number }[];
+  /**
+   * Workers whose delta in a round reaches only the members in `to` (a sender that fails halfway
+   * through sending, or a slow one whose delta made some deadlines and missed others); with
+   * `leave`, the worker stops right after (it sends no receipt set either).
+   */
+  sendTo?: readonly { round: number; worker: number; to: readonly number[]; leave?: boolean }[];
   /** Workers joining at the start of a round; ids continue after the highest so far. */
   join?: readonly { round: number; count: number }[];
   /** Rewrites a worker's outgoing payload in a round (tests send malformed deltas with it). */
@@ -89,8 +95,9 @@ export interface RoundReport {
    */
   readonly innerMs: number;
   /**
-   * Milliseconds of delta exchange: wall time from the first send until every worker holds every
-   * delta (all transfers run concurrently, so this bounds each worker's communication time).
+   * Milliseconds of delta exchange and agreement: wall time from the first send until every worker
+   * holds every delta and every receipt set (all transfers run concurrently, so this bounds each
+   * worker's communication time).
    */
   readonly commMs: number;
   /** Milliseconds of validation, outer steps and commitments, summed over workers. */
@@ -182,15 +189,17 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
         members = nextMembers({ counted: members, joining });
       }
       const assignment = assignShards({ shards: initial, members });
-      const sentBefore = new Map(members.map((m) => [m, live.get(m)!.bytesSent]));
+      const sentBefore = new Map(members.map((m) => [m, all.get(m)!.bytesSent]));
 
       let t0 = performance.now();
       const segments: InnerSegment[] = [];
       for (const m of members) {
-        const w = live.get(m)!;
+        // A member that died after its delta counted is still a member; it just never trains.
+        const w = live.get(m);
+        if (!w) continue;
         segments.push(...await w.train(members));
         if (options.tamper) {
-          w.tamper((p) => options.tamper!({ round, worker: m }, p) ?? p);
+          await w.tamper((p) => options.tamper!({ round, worker: m }, p) ?? p);
         }
       }
       const innerMs = performance.now() - t0;
@@ -204,14 +213,26 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
       const senders = members.filter((m) => live.has(m) && !stalled.has(m));
 
       t0 = performance.now();
-      await Promise.all(senders.map((m) => live.get(m)!.send(members)));
-      await Promise.all(senders.map((m) => live.get(m)!.collect(members, timeoutMs)));
+      const partial = new Map(
+        options.sendTo?.filter((e) => e.round === round).map((e) => [e.worker, e]),
+      );
+      await Promise.all(
+        senders.map((m) => live.get(m)!.send(members, { to: partial.get(m)?.to ?? members })),
+      );
+      for (const e of partial.values()) {
+        if (!e.leave || !live.has(e.worker)) continue;
+        await live.get(e.worker)!.stop();
+        live.delete(e.worker);
+      }
+      const agreeing = senders.filter((m) => live.has(m));
+      await Promise.all(agreeing.map((m) => live.get(m)!.collect(members, timeoutMs)));
+      await Promise.all(agreeing.map((m) => live.get(m)!.exchange(members, timeoutMs)));
       const commMs = performance.now() - t0;
 
       t0 = performance.now();
       const hashes = new Map<number, Hash>();
       let decision: Awaited<ReturnType<DistWorker["aggregate"]>> | undefined;
-      for (const m of senders) {
+      for (const m of agreeing) {
         const d = await live.get(m)!.aggregate(members);
         hashes.set(m, d.hash);
         decision ??= d;
@@ -219,7 +240,7 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
           throw new VerificationError(
             "VERIFY_OUTER_DIVERGED",
             `after round ${round} worker ${m} holds outer state ${d.hash} (counted ` +
-              `${d.counted}) but worker ${senders[0]} holds ${decision.hash} (counted ` +
+              `${d.counted}) but worker ${agreeing[0]} holds ${decision.hash} (counted ` +
               `${decision.counted}); a delta reached only some workers`,
             { value: Object.fromEntries(hashes) },
           );

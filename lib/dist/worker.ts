@@ -11,7 +11,11 @@
  * 2. `send`: the compressed pseudo-gradient to every other member (a header frame, then the raw
  *    payload; the receiver acknowledges once stored).
  * 3. `collect`: wait until every member's delta is in, the member disconnected, or the deadline.
- * 4. `aggregate`: apply the round rule, the outer step, and commit the new outer state.
+ * 4. `exchange`: send the set of `(sender, delta hash)` this worker holds to every other member
+ *    and wait for theirs (the agreement step of `membership.ts`).
+ * 5. `aggregate`: agree on the counted set from the receipt sets, fetch any agreed delta this
+ *    worker lacks from a member that holds it (by hash), apply the round rule and the outer step,
+ *    and commit the new outer state.
  *
  * `round.ts` drives W workers through these phases.
  *
@@ -26,7 +30,7 @@ import type { TrainingState } from "../exec/state.ts";
 import { Trainer } from "../exec/trainer.ts";
 import { encodeMessage, FRAME_HEADER_BYTES } from "../p2p/codec.ts";
 import { createHost, type P2PHost } from "../p2p/host.ts";
-import { hash, literal, object, optional, str, uint, union } from "../p2p/schema.ts";
+import { array, hash, literal, object, optional, str, uint, union } from "../p2p/schema.ts";
 import type { FramedStream } from "../p2p/stream.ts";
 import { commitState, decodeState, encodeState } from "../proof/commitment.ts";
 import type { BlobStore } from "../proof/store.ts";
@@ -37,9 +41,13 @@ import {
   DEFAULT_INT8_BLOCK_SIZE,
 } from "./compress.ts";
 import {
+  type AgreedDelta,
+  agreeRound,
   assignShards,
   decideRound,
+  deltaHash,
   type DeltaMessage,
+  type ReceiptSet,
   type RejectedDelta,
   splitSteps,
 } from "./membership.ts";
@@ -71,13 +79,31 @@ const requestSchema = union({
     bytes: uint(1 << 30),
   }),
   "state?": object({ t: literal("state?") }),
+  seen: object({
+    t: literal("seen"),
+    round: uint(),
+    deltas: array(object({ worker: uint(1 << 16), hash }), 1 << 10),
+  }),
+  "delta?": object({ t: literal("delta?"), round: uint(), worker: uint(1 << 16), hash }),
 });
 
 const ackSchema = union({
   ok: object({ t: literal("ok") }),
   state: object({ t: literal("state"), round: uint(), bytes: uint(1 << 30), hash }),
+  held: object({
+    t: literal("held"),
+    encoding: literal("fp32", "fp16", "int8"),
+    blockSize: optional(uint(1 << 20)),
+    bytes: uint(1 << 30),
+  }),
   err: object({ t: literal("err"), code: str(64), message: str(4096) }),
 });
+
+/** A received delta and its {@link deltaHash}. */
+interface HeldDelta {
+  readonly message: DeltaMessage;
+  readonly hash: Hash;
+}
 
 /** One auditable inner segment: a worker's steps on one shard in one round. */
 export interface InnerSegment {
@@ -161,12 +187,13 @@ export class DistWorker {
   bytesSent = 0;
   readonly #options: DistWorkerOptions;
   readonly #trainers = new Map<number, Trainer>();
-  readonly #inbox = new Map<number, Map<number, DeltaMessage>>();
+  readonly #inbox = new Map<number, Map<number, HeldDelta>>();
+  readonly #receipts = new Map<number, Map<number, ReceiptSet>>();
   readonly #gone = new Set<number>();
   #roster = new Map<number, RosterEntry>();
   #slots: TrainingState["variables"];
   #innerStep = 0;
-  #delta: DeltaMessage | undefined;
+  #delta: HeldDelta | undefined;
   #wake: () => void = () => {};
   #stopped = false;
   readonly #ownsHost: boolean;
@@ -313,13 +340,14 @@ export class DistWorker {
     this.#innerStep = state.step;
     const delta = pseudoGradient(this.outer.weights, state.variables);
     const compression = this.#compression;
-    this.#delta = {
+    const message: DeltaMessage = {
       round,
       worker: this.id,
       encoding: compression.encoding,
       ...(compression.encoding === "int8" ? { blockSize: compression.blockSize } : {}),
       payload: compressDelta(delta, compression),
     };
+    this.#delta = { message, hash: await deltaHash(message) };
     return segments;
   }
 
@@ -327,16 +355,25 @@ export class DistWorker {
    * Replaces this round's outgoing payload (tests use it to send a malformed delta). The worker
    * counts exactly what it sends, so it judges its own delta as the others do.
    */
-  tamper(change: (payload: Uint8Array) => Uint8Array): void {
+  async tamper(change: (payload: Uint8Array) => Uint8Array): Promise<void> {
     if (!this.#delta) throw new SpecError("SPEC_NO_DELTA", "train before tampering");
-    this.#delta = { ...this.#delta, payload: change(this.#delta.payload) };
+    const message = { ...this.#delta.message, payload: change(this.#delta.message.payload) };
+    this.#delta = { message, hash: await deltaHash(message) };
   }
 
-  /** Phase 2: sends this round's delta to every other member; resolves when all acknowledged. */
-  async send(members: readonly number[]): Promise<void> {
-    const delta = this.#delta;
-    if (!delta) throw new SpecError("SPEC_NO_DELTA", "call train() before send()");
-    this.#store(delta);
+  /**
+   * Phase 2: sends this round's delta to every other member (or only to `options.to`: tests
+   * model a sender that fails halfway with it); resolves when all acknowledged.
+   */
+  async send(
+    members: readonly number[],
+    options: { to?: readonly number[] } = {},
+  ): Promise<void> {
+    const held = this.#delta;
+    if (!held) throw new SpecError("SPEC_NO_DELTA", "call train() before send()");
+    const delta = held.message;
+    this.#store(held, this.id);
+    const to = options.to ?? members;
     const header = {
       t: "delta",
       round: delta.round,
@@ -347,7 +384,7 @@ export class DistWorker {
     };
     const headerBytes = FRAME_HEADER_BYTES + encodeMessage(header).length;
     await Promise.all(
-      members.filter((m) => m !== this.id).map(async (m) => {
+      members.filter((m) => m !== this.id && to.includes(m)).map(async (m) => {
         let framed: FramedStream;
         try {
           framed = await this.host.open(this.#addrOf(m), this.#protocol);
@@ -380,9 +417,15 @@ export class DistWorker {
    */
   async collect(members: readonly number[], timeoutMs: number): Promise<void> {
     const round = this.outer.round;
+    await this.#waitFor(
+      () => members.filter((m) => !this.#inbox.get(round)?.has(m) && !this.#gone.has(m)),
+      timeoutMs,
+    );
+  }
+
+  /** Waits until `pending()` is empty, the worker stops, or `timeoutMs` passed. */
+  async #waitFor(pending: () => number[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const pending = (): number[] =>
-      members.filter((m) => !this.#inbox.get(round)?.has(m) && !this.#gone.has(m));
     while (pending().length > 0 && !this.#stopped) {
       const left = deadline - Date.now();
       if (left <= 0) return;
@@ -395,7 +438,127 @@ export class DistWorker {
     }
   }
 
-  /** Phase 4: applies the round rule and the outer step; returns the decision and the new hash. */
+  /** Opens the job's protocol to a member, writes `request`, and hands the stream to `reply`. */
+  async #request<T>(
+    worker: number,
+    request: Record<string, unknown>,
+    reply: (framed: FramedStream) => Promise<T>,
+  ): Promise<T> {
+    const framed = await this.host.open(this.#addrOf(worker), this.#protocol);
+    try {
+      await framed.write(request);
+      return await reply(framed);
+    } finally {
+      await framed.close().catch(() => {
+        // Already reset by the remote; nothing to close.
+      });
+    }
+  }
+
+  /** Fetches an agreed delta from the members that hold it, ascending, checking its hash. */
+  async #fetchDelta(agreed: AgreedDelta): Promise<DeltaMessage> {
+    const round = this.outer.round;
+    const maxBytes = compressedSize(this.parameterCount, { encoding: "fp32" });
+    const failures: string[] = [];
+    for (const holder of agreed.holders) {
+      if (holder === this.id) continue;
+      try {
+        const message = await this.#request(
+          holder,
+          { t: "delta?", round, worker: agreed.worker, hash: agreed.hash },
+          async (framed) => {
+            const reply = await framed.readOne(ackSchema);
+            if (reply.t !== "held") {
+              throw new PeerError(
+                "PEER_DELTA_UNAVAILABLE",
+                reply.t === "err" ? reply.message : `unexpected ${reply.t}`,
+              );
+            }
+            if (reply.bytes > maxBytes) {
+              throw new PeerError(
+                "PEER_OVERSIZED",
+                `${reply.bytes} bytes is more than any encoding`,
+              );
+            }
+            return {
+              round,
+              worker: agreed.worker,
+              encoding: reply.encoding,
+              ...(reply.blockSize === undefined ? {} : { blockSize: reply.blockSize }),
+              payload: await readExactly(framed, reply.bytes),
+            } satisfies DeltaMessage;
+          },
+        );
+        if ((await deltaHash(message)) !== agreed.hash) {
+          throw new PeerError(
+            "PEER_WRONG_DELTA",
+            `worker ${holder} served a delta of worker ${agreed.worker} that does not hash to ` +
+              agreed.hash,
+          );
+        }
+        this.#store({ message, hash: agreed.hash }, agreed.worker, true);
+        return message;
+      } catch (e) {
+        failures.push(`worker ${holder}: ${(e as Error).message}`);
+        this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
+      }
+    }
+    throw new PeerError(
+      "PEER_DELTA_UNAVAILABLE",
+      `round ${round}: the members agreed on worker ${agreed.worker}'s delta ` +
+        `${agreed.hash.slice(0, 10)} but no holder served it (${failures.join("; ")}); this ` +
+        "worker cannot compute the outer step and leaves the job",
+      { value: agreed.worker },
+    );
+  }
+
+  /**
+   * Phase 4, the agreement step: sends the set of deltas this worker holds for the round (sender
+   * and hash) to every other member, then waits until every member still connected sent its set,
+   * or `timeoutMs` passed. The set is a snapshot: deltas arriving later do not change it.
+   */
+  async exchange(members: readonly number[], timeoutMs: number): Promise<void> {
+    const round = this.outer.round;
+    const box = this.#inbox.get(round) ?? new Map<number, HeldDelta>();
+    const mine = new Map<number, Hash>();
+    for (const m of members) {
+      const held = box.get(m);
+      if (held) mine.set(m, held.hash);
+    }
+    this.#storeReceipts(round, this.id, mine);
+    const request = {
+      t: "seen" as const,
+      round,
+      deltas: [...mine].map(([worker, hash]) => ({ worker, hash })),
+    };
+    const bytes = FRAME_HEADER_BYTES + encodeMessage(request).length;
+    await Promise.all(
+      members.filter((m) => m !== this.id).map(async (m) => {
+        try {
+          await this.#request(m, request, async (framed) => {
+            const ack = await framed.readOne(ackSchema);
+            if (ack.t === "err") this.#options.onReject?.(ack.code, `worker ${m}: ${ack.message}`);
+          });
+          this.bytesSent += bytes;
+        } catch (e) {
+          // A member that left cannot be reached; the agreement rule goes on without its set.
+          this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
+        }
+      }),
+    );
+    await this.#waitFor(
+      () => members.filter((m) => !this.#receipts.get(round)?.has(m) && !this.#gone.has(m)),
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Phase 5: agrees on the counted set from the exchanged receipt sets, fetches any agreed delta
+   * this worker lacks from a member that holds it, applies the round rule and the outer step;
+   * returns the decision and the new hash. Throws `PeerError` (`PEER_NO_QUORUM`,
+   * `PEER_DELTA_UNAVAILABLE`) when this worker cannot compute the round's outer step: it must
+   * leave the job then.
+   */
   async aggregate(members: readonly number[]): Promise<{
     counted: number[];
     absent: number[];
@@ -403,21 +566,37 @@ export class DistWorker {
     hash: Hash;
   }> {
     const round = this.outer.round;
-    const decision = decideRound({
+    const agreement = agreeRound({
       round,
-      count: this.parameterCount,
       members,
-      received: this.#inbox.get(round) ?? new Map(),
+      receipts: this.#receipts.get(round) ?? new Map(),
     });
+    const received = new Map<number, DeltaMessage>();
+    for (const agreed of agreement.agreed) {
+      const held = this.#inbox.get(round)?.get(agreed.worker);
+      const message = held?.hash === agreed.hash ? held.message : await this.#fetchDelta(agreed);
+      received.set(agreed.worker, message);
+    }
+    const decision = decideRound({ round, count: this.parameterCount, members, received });
     this.outer = decision.counted.length > 0
       ? outerStep(this.outer, aggregateDeltas(decision.deltas), this.#options.outer ?? DILOCO_OUTER)
       : skipOuterStep(this.outer);
-    this.#inbox.delete(round);
+    // This round's deltas stay one more round: a slower member may still fetch one from here.
+    for (const r of [...this.#inbox.keys()]) if (r < round) this.#inbox.delete(r);
+    for (const r of [...this.#receipts.keys()]) if (r <= round) this.#receipts.delete(r);
     this.#delta = undefined;
+    const equivocated = new Set(agreement.equivocated);
     return {
       counted: [...decision.counted],
-      absent: [...decision.absent],
-      rejected: [...decision.rejected],
+      absent: decision.absent.filter((w) => !equivocated.has(w)),
+      rejected: [
+        ...decision.rejected,
+        ...agreement.equivocated.map((worker) => ({
+          worker,
+          code: "PEER_EQUIVOCATION",
+          reason: `worker ${worker} sent different deltas for round ${round} to different members`,
+        })),
+      ].sort((a, b) => a.worker - b.worker),
       hash: await commitOuterState(this.outer),
     };
   }
@@ -438,7 +617,9 @@ export class DistWorker {
       for (const [type, listener] of this.#listeners) {
         this.host.libp2p.removeEventListener(type as "peer:connect", listener as EventListener);
       }
-      await this.host.libp2p.unhandle(this.#protocol);
+      await this.host.libp2p.unhandle(this.#protocol).catch(() => {
+        // The node's host stopped first (the node is shutting down): no handler is left.
+      });
     }
     for (const t of this.#trainers.values()) t.dispose();
   }
@@ -475,11 +656,23 @@ export class DistWorker {
     return undefined;
   }
 
-  #store(message: DeltaMessage, from: number = message.worker): void {
-    let box = this.#inbox.get(message.round);
-    if (!box) this.#inbox.set(message.round, box = new Map());
-    // First delta wins: a peer cannot replace what it sent.
-    if (!box.has(from)) box.set(from, message);
+  /**
+   * Keeps a delta received from `from` (first one wins: a peer cannot replace what it sent); a
+   * delta fetched by an agreed hash replaces whatever was held.
+   */
+  #store(held: HeldDelta, from: number, agreed = false): void {
+    const round = held.message.round;
+    let box = this.#inbox.get(round);
+    if (!box) this.#inbox.set(round, box = new Map());
+    if (agreed || !box.has(from)) box.set(from, held);
+    this.#wake();
+  }
+
+  /** Keeps a member's receipt set for a round (first one wins). */
+  #storeReceipts(round: number, from: number, receipts: ReceiptSet): void {
+    let box = this.#receipts.get(round);
+    if (!box) this.#receipts.set(round, box = new Map());
+    if (!box.has(from)) box.set(from, receipts);
     this.#wake();
   }
 
@@ -537,29 +730,65 @@ export class DistWorker {
         await framed.close();
         return;
       }
+      if (req.t === "delta?") {
+        // Served from this round's deltas or the last one's (the asker may be a round behind).
+        const held = this.#inbox.get(req.round)?.get(req.worker);
+        if (held?.hash !== req.hash) {
+          await framed.write({
+            t: "err",
+            code: "PEER_DELTA_UNAVAILABLE",
+            message: `worker ${this.id} holds no delta ${req.hash.slice(0, 10)} of worker ` +
+              `${req.worker} for round ${req.round}`,
+          });
+          await framed.close();
+          return;
+        }
+        const m = held.message;
+        await framed.write({
+          t: "held",
+          encoding: m.encoding,
+          ...(m.blockSize === undefined ? {} : { blockSize: m.blockSize }),
+          bytes: m.payload.length,
+        });
+        await framed.writeBytes(m.payload);
+        this.bytesSent += m.payload.length;
+        await framed.close();
+        return;
+      }
+      // Only this round's receipt sets and deltas and the next one's (a faster peer may be a round
+      // ahead) are buffered, so a peer cannot fill memory with messages for arbitrary rounds.
+      if (req.round !== this.outer.round && req.round !== this.outer.round + 1) {
+        throw new PeerError(
+          "PEER_WRONG_ROUND",
+          `${req.t} for round ${req.round} while this worker is in round ${this.outer.round}`,
+          { value: req.round },
+        );
+      }
+      if (req.t === "seen") {
+        this.#storeReceipts(
+          req.round,
+          from,
+          new Map(req.deltas.map((d) => [d.worker, d.hash])),
+        );
+        await framed.write({ t: "ok" });
+        await framed.close();
+        return;
+      }
       if (req.bytes > maxBytes) {
         throw new PeerError(
           "PEER_OVERSIZED",
           `delta of ${req.bytes} bytes is larger than any encoding of ${this.parameterCount} values`,
         );
       }
-      // Only this round's deltas and the next one's (a faster peer may be a round ahead) are
-      // buffered, so a peer cannot fill memory with deltas for arbitrary rounds.
-      if (req.round !== this.outer.round && req.round !== this.outer.round + 1) {
-        throw new PeerError(
-          "PEER_WRONG_ROUND",
-          `delta for round ${req.round} while this worker is in round ${this.outer.round}`,
-          { value: req.round },
-        );
-      }
       const payload = await readExactly(framed, req.bytes);
-      this.#store({
+      const message: DeltaMessage = {
         round: req.round,
         worker: req.worker,
         encoding: req.encoding,
         ...(req.blockSize === undefined ? {} : { blockSize: req.blockSize }),
         payload,
-      }, from);
+      };
+      this.#store({ message, hash: await deltaHash(message) }, from);
       await framed.write({ t: "ok" });
       await framed.close();
     });

@@ -2,9 +2,10 @@
  * The submitter's view of a distributed job: per-round summaries folded from the workers' round
  * reports (pure), and the verified final outer state fetched from a worker that committed it.
  *
- * The result is accepted only if every commit on-chain names the same final outer-state hash, the
- * outer state fetched from a committing worker hashes to it, and it is the state after the job's
- * last round.
+ * The result is accepted only if every commit of the whole job on-chain (every round's work)
+ * names the same final outer-state hash, the outer state fetched from such a worker hashes to it,
+ * and it is the state after the job's last round. Partial commits (a worker dropped after some
+ * rounds, paid for those) name an earlier outer state and are not part of that check.
  *
  * @module
  */
@@ -60,6 +61,8 @@ export interface DistributedResult {
   readonly traceRoots: ReadonlyMap<number, Hash>;
   /** Accounts of the committing workers, by slot. */
   readonly providers: ReadonlyMap<number, string>;
+  /** Work units (rounds counted in) of every worker that committed so far, partial ones too. */
+  readonly units: ReadonlyMap<number, number>;
   /** Per-round summaries from the workers' reports. */
   readonly rounds: readonly RoundSummary[];
 }
@@ -116,9 +119,20 @@ export async function verifiedDistributedResult(params: {
   store: BlobStore;
 }): Promise<DistributedResult> {
   const { spec, events } = params;
-  const commits = events.filter((e): e is Extract<JobEvent, { kind: "committed" }> =>
+  const rounds = spec.distributed!.rounds;
+  const all = events.filter((e): e is Extract<JobEvent, { kind: "committed" }> =>
     e.kind === "committed"
   );
+  const commits = all.filter((c) => c.units === undefined || c.units === rounds);
+  if (commits.length === 0) {
+    throw new VerificationError(
+      "VERIFY_NO_FINAL_COMMIT",
+      `no worker committed all ${rounds} rounds of the job (partial commits only: ` +
+        `${all.map((c) => `slot ${c.slot}, ${c.units} rounds`).join("; ")}); nobody holds the ` +
+        "final outer state: resubmit the job",
+      { value: all.map((c) => c.slot) },
+    );
+  }
   const finalHash = commits[0].finalHash;
   const odd = commits.find((c) => c.finalHash !== finalHash);
   if (odd) {
@@ -143,7 +157,6 @@ export async function verifiedDistributedResult(params: {
   if (!(await params.store.has(finalHash))) throw lastError;
   const outer = outerFromTrainingState(await loadCheckpoint(params.store, finalHash));
   const got = await commitOuterState(outer);
-  const rounds = spec.distributed!.rounds;
   if (got !== finalHash || outer.round !== rounds) {
     throw new VerificationError(
       "VERIFY_TRACE_MISMATCH",
@@ -161,6 +174,7 @@ export async function verifiedDistributedResult(params: {
     finalHash,
     traceRoots: new Map(commits.map((c) => [c.slot, c.traceRoot])),
     providers: new Map(commits.map((c) => [c.slot, c.provider])),
+    units: new Map(all.map((c) => [c.slot, c.units ?? rounds])),
     rounds: summarizeRounds(events),
   };
 }

@@ -8,14 +8,20 @@
  *    and the Noise handshake proves the peer behind them, so nobody can stand in for a worker.
  * 2. Rounds: train `innerSteps` on the shards the round rule assigns (every segment's start and
  *    end state stored as blobs, so verifiers fetch and replay them), send the compressed delta to
- *    the other members, collect theirs, apply the round rule and the outer Nesterov step, store
- *    the new outer state as a blob, and publish the round's report on the topic.
+ *    the other members, collect theirs, exchange receipt sets and agree on who counted
+ *    (`lib/dist/membership.ts`), apply the round rule and the outer Nesterov step, store the new
+ *    outer state as a blob, and publish the round's report on the topic.
  * 3. Trace: the worker's rounds (members, counted, segments, outer hash after) as canonical
  *    records; the Merkle root over `[initial outer hash, round records...]` is the trace root the
  *    provider commits, next to the final outer-state hash.
  *
- * A worker the round rule drops (its delta was absent or rejected) stops: it committed to no
- * final state, so it does not commit and its slot is refunded to the submitter at the deadline.
+ * Work: a worker's units are the rounds it counted in. A worker the round rule drops (its delta
+ * was not agreed or was rejected), or one cut off from most of the job (no quorum of receipt
+ * sets), stops and commits its partial work: the outer hash after its last round, its trace root
+ * and its units (`JobMarket.commitWork`), and is paid that fraction of its share. The units are
+ * checkable: each trace record names the round's counted set, and the other workers' traces name
+ * the same sets, so a verifier disputes a count by opening the records (Merkle proofs against the
+ * committed roots) where this worker's slot is or is not in `counted`.
  *
  * @module
  */
@@ -118,8 +124,12 @@ export interface DistributedRunOptions {
 
 /** What a worker's run yields. */
 export interface DistributedRunResult {
-  /** Whether the worker counted in every round (only then does it commit). */
+  /** Whether the worker counted in every round. */
   readonly finished: boolean;
+  /** Rounds the worker counted in: the work units it commits. */
+  readonly units: number;
+  /** Why the worker left early (absent when finished). */
+  readonly dropped?: string;
   /** Hash of the outer state after the last round the worker took part in. */
   readonly finalHash: Hash;
   /** The worker's trace. */
@@ -131,12 +141,15 @@ export interface DistributedRunResult {
 }
 
 /**
- * Runs this provider's worker of a distributed job to the end (or until the round rule drops it).
+ * Runs this provider's worker of a distributed job to the end (or until the round rule drops it
+ * or it is cut off from most of the job).
  *
  * @example
  * ```ts ignore
  * const run = await runDistributedJob({ spec, jobId, slot, chain, host, store, modelSpec, dataset });
- * if (run.finished) await commitResult(chain, { jobId, finalHash: run.finalHash, traceRoot: run.trace.root });
+ * if (run.units > 0) {
+ *   await chain.jobs.commitWork({ jobId, finalStateHash, traceRoot, units: run.units });
+ * }
  * ```
  */
 export async function runDistributedJob(
@@ -185,7 +198,7 @@ export async function runDistributedJob(
     const rounds: DistTraceRound[] = [];
     const reports: DistRoundMessage[] = [];
     let members = [...roster.keys()].sort((a, b) => a - b);
-    let finished = true;
+    let dropped: string | undefined;
     for (let round = 0; round < dist.rounds; round++) {
       signal?.throwIfAborted();
       const sentBefore = worker.bytesSent;
@@ -193,8 +206,18 @@ export async function runDistributedJob(
       signal?.throwIfAborted();
       await worker.send(members);
       await worker.collect(members, dist.roundTimeoutSec * 1000);
+      await worker.exchange(members, dist.roundTimeoutSec * 1000);
       signal?.throwIfAborted();
-      const decision = await worker.aggregate(members);
+      let decision: Awaited<ReturnType<DistWorker["aggregate"]>>;
+      try {
+        decision = await worker.aggregate(members);
+      } catch (error) {
+        // Cut off from the job (no quorum, or an agreed delta nobody served): this worker cannot
+        // compute the round's outer state, so its work ends with the last round it completed.
+        if (!(error instanceof PeerError)) throw error;
+        dropped = `round ${round}: ${error.message}`;
+        break;
+      }
       await store.put(encodeOuterState(worker.outer));
       const steps = segments.reduce((a, s) => a + s.steps, 0);
       const report: DistRoundMessage = {
@@ -228,7 +251,7 @@ export async function runDistributedJob(
       });
       options.onRound?.(report);
       if (!decision.counted.includes(slot)) {
-        finished = false;
+        dropped = `round ${round}: the members did not count this worker's delta`;
         break;
       }
       members = nextMembers({ counted: decision.counted });
@@ -243,7 +266,9 @@ export async function runDistributedJob(
     };
     const traceBlob = await store.put(encodeCanonical(trace));
     return {
-      finished,
+      finished: dropped === undefined,
+      units: rounds.filter((r) => r.counted.includes(slot)).length,
+      ...(dropped === undefined ? {} : { dropped }),
       finalHash: rounds.length > 0 ? rounds[rounds.length - 1].outerHash : initialOuter,
       trace,
       traceBlob,

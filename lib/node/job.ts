@@ -51,6 +51,11 @@ export interface Settlement {
   readonly paidWei: bigint;
   /** Protocol fee, wei (70% burned, 30% treasury once distributed). */
   readonly feeWei: bigint;
+  /**
+   * Sent back to the submitter at finalize for the rounds a distributed worker did not count in
+   * (0 for a plain job and for workers that counted throughout), wei.
+   */
+  readonly refundedWei: bigint;
 }
 
 /** What {@link Job} needs from its network. */
@@ -167,13 +172,14 @@ export class Job {
   }
 
   /**
-   * Waits until the provider has been paid. For a distributed job, until every worker that
-   * committed the final outer state has been paid; the amounts are summed.
+   * Waits until the provider has been paid. For a distributed job, until every worker that had
+   * committed when the result was verified has been paid, each for the rounds it counted in
+   * (`JobMarket.commitWork`); the amounts are summed, with the unworked shares refunded.
    */
   async settled(): Promise<Settlement> {
     if (!this.spec.distributed) {
       const paid = await nextEvent(this.#context.events, this.id, "paid");
-      return { paidWei: paid.paidWei, feeWei: paid.feeWei };
+      return { paidWei: paid.paidWei, feeWei: paid.feeWei, refundedWei: 0n };
     }
     await this.distributedResult();
     const { events } = this.#context;
@@ -185,13 +191,19 @@ export class Job {
       if (e.kind === "paid") paid.set(e.slot, e);
       if ([...committed].every((s) => paid.has(s))) break;
     }
+    // A work refund is logged in its slot's finalize transaction, so the watch pushed it in the
+    // same poll as the payment, before this loop resumed.
+    let refundedWei = 0n;
+    for (const e of events.events) {
+      if (e.kind === "work-refunded" && committed.has(e.slot)) refundedWei += e.amountWei;
+    }
     let paidWei = 0n;
     let feeWei = 0n;
     for (const p of paid.values()) {
       paidWei += p.paidWei;
       feeWei += p.feeWei;
     }
-    return { paidWei, feeWei };
+    return { paidWei, feeWei, refundedWei };
   }
 
   /**

@@ -455,6 +455,8 @@ export class Network implements AsyncDisposable {
       replicas: spec.replicas,
       checkpointInterval: spec.k,
       steps: spec.steps,
+      // A distributed job pays each worker by the rounds it counted in.
+      ...(spec.distributed ? { workUnits: spec.distributed.rounds } : {}),
     });
     const events = new EventLog<JobEvent>();
     const stop = new AbortController();

@@ -325,22 +325,23 @@ export class ProviderNode {
         );
       },
     });
-    if (!run.finished) {
-      const round = run.rounds[run.rounds.length - 1]?.round ?? 0;
-      const reason = `the round rule dropped this worker in round ${round}; it does not commit`;
+    if (run.units === 0) {
+      const reason = `${run.dropped}; it counted in no round, so it has no work to commit`;
       await this.records.update(jobId, {
         status: "failed",
         error: reason,
         traceBlob: run.traceBlob,
       });
-      publish({ step: 0, status: "cancelled", message: reason });
+      publish({ step: 0, status: "cancelled", message: reason.slice(0, 1000) });
       this.#log(`job ${id}: ${reason}`);
       return;
     }
-    await commitResult(this.#options.chain, {
-      jobId,
-      finalHash: run.finalHash,
-      traceRoot: run.trace.root,
+    // Paid by the rounds it counted in: all of them when it finished, fewer when it was dropped.
+    await this.#options.chain.jobs.commitWork({
+      jobId: toBytes32(jobId),
+      finalStateHash: toBytes32(run.finalHash),
+      traceRoot: toBytes32(run.trace.root),
+      units: run.units,
     });
     await this.records.update(jobId, {
       status: "committed",
@@ -348,6 +349,17 @@ export class ProviderNode {
       traceRoot: run.trace.root,
       traceBlob: run.traceBlob,
     });
+    if (!run.finished) {
+      const reason =
+        `left the job (${run.dropped}); committed ${run.units} of ${dist.rounds} rounds`;
+      publish({
+        step: run.units * dist.innerSteps,
+        status: "done",
+        message: reason.slice(0, 1000),
+      });
+      this.#log(`job ${id}: ${reason}`);
+      return;
+    }
     publish({ step: spec.steps, status: "done" });
     this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
   }

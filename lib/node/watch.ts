@@ -28,6 +28,8 @@ export type JobEvent =
     readonly provider: string;
     readonly finalHash: Hash;
     readonly traceRoot: Hash;
+    /** Work units (rounds counted in) a distributed worker committed; absent for a whole commit. */
+    readonly units?: number;
   }
   | {
     readonly kind: "paid";
@@ -54,6 +56,12 @@ export type JobEvent =
     readonly outerHash: Hash;
   }
   | { readonly kind: "refunded"; readonly amountWei: bigint }
+  | {
+    /** The unworked share of a slot paid for partial work, sent back to the submitter. */
+    readonly kind: "work-refunded";
+    readonly slot: number;
+    readonly amountWei: bigint;
+  }
   | { readonly kind: "failed"; readonly reason: string }
   | { readonly kind: "stalled"; readonly reason: string };
 
@@ -115,6 +123,13 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
           fromBlock,
           toBlock,
         });
+        // A commitWork emits JobCommitted then WorkCommitted in one transaction.
+        const unitsOf = new Map<string, number>();
+        for (const log of logs) {
+          if (log.eventName !== "WorkCommitted") continue;
+          const args = log.args as Record<string, unknown>;
+          unitsOf.set(`${log.transactionHash}/${args.slot}`, Number(args.units));
+        }
         for (const log of logs) {
           const args = log.args as Record<string, unknown>;
           switch (log.eventName) {
@@ -135,6 +150,16 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
                 provider: String(args.provider),
                 finalHash: fromBytes32(String(args.finalStateHash)),
                 traceRoot: fromBytes32(String(args.traceRoot)),
+                ...(unitsOf.has(`${log.transactionHash}/${args.slot}`)
+                  ? { units: unitsOf.get(`${log.transactionHash}/${args.slot}`)! }
+                  : {}),
+              });
+              break;
+            case "WorkRefunded":
+              events.push({
+                kind: "work-refunded",
+                slot: Number(args.slot),
+                amountWei: args.amount as bigint,
               });
               break;
             case "JobFinalized":
@@ -145,15 +170,15 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
                 feeWei: args.fee as bigint,
               });
               paid.add(Number(args.slot));
-              endIfSettled();
               break;
             case "JobRefunded":
               events.push({ kind: "refunded", amountWei: args.amount as bigint });
               refunded = true;
-              endIfSettled();
               break;
           }
         }
+        // After the whole batch: a payment's work refund is logged after it in the same block.
+        endIfSettled();
         fromBlock = toBlock + 1n;
       }
       failures = 0;

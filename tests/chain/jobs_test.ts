@@ -176,6 +176,96 @@ Deno.test("job market on a real anvil chain", async (t) => {
     });
   });
 
+  await t.step(
+    "a distributed job pays each worker for the rounds it counted in and refunds the rest",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("work", { replicas: 2, paymentWei: 60n * TOKEN, workUnits: 3 });
+        assert.equal((await submitter.jobs.get(jobId)).workUnits, 3);
+        await provider.jobs.claim({ jobId });
+        await other.jobs.claim({ jobId });
+        await assertReverts(
+          other.jobs.commitWork({ jobId, finalStateHash: state, traceRoot: trace, units: 0 }),
+          "InvalidWorkUnits",
+        );
+        await assertReverts(
+          other.jobs.commitWork({ jobId, finalStateHash: state, traceRoot: trace, units: 4 }),
+          "InvalidWorkUnits",
+        );
+        // Worker 0 counted in every round, worker 1 in one of the three.
+        await provider.jobs.commitWork({
+          jobId,
+          finalStateHash: state,
+          traceRoot: trace,
+          units: 3,
+        });
+        await other.jobs.commitWork({
+          jobId,
+          finalStateHash: id("early"),
+          traceRoot: trace,
+          units: 1,
+        });
+        const partial = await other.jobs.slot({ jobId, slot: 1 });
+        assert.equal(partial.units, 1);
+        assert.equal(partial.commitment, commitmentOf(id("early"), trace));
+        await devnet.increaseTime(601);
+        const before = await submitter.token.balanceOf();
+        const full = await submitter.jobs.finalize({ jobId, slot: 0 });
+        assert.equal(full.paidWei + full.feeWei, 30n * TOKEN);
+        assert.equal(full.refundedWei, 0n);
+        const part = await submitter.jobs.finalize({ jobId, slot: 1 });
+        assert.equal(part.paidWei + part.feeWei, 10n * TOKEN);
+        assert.equal(
+          part.feeWei,
+          10n * TOKEN * 50n / 10_000n,
+          "the fee is on the worked share only",
+        );
+        assert.equal(part.refundedWei, 20n * TOKEN);
+        assert.equal((await submitter.token.balanceOf()) - before, 20n * TOKEN);
+        assert.equal((await other.staking.get()).lockedWei, 0n);
+        assert.equal(
+          await submitter.token.balanceOf({ account: devnet.addresses.jobMarket }),
+          await submitter.fees.accrued(),
+          "nothing of the escrow is left but fees",
+        );
+      });
+    },
+  );
+
+  await t.step(
+    "partial work rounds the worker's share down and refunds the remainder",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("work-rounding", { workUnits: 3 });
+        await provider.jobs.claim({ jobId });
+        await provider.jobs.commitWork({
+          jobId,
+          finalStateHash: state,
+          traceRoot: trace,
+          units: 1,
+        });
+        await devnet.increaseTime(601);
+        const paid = await other.jobs.finalize({ jobId });
+        assert.equal(paid.paidWei + paid.feeWei, 33_333_333_333_333_333_333n);
+        assert.equal(paid.refundedWei, 66_666_666_666_666_666_667n);
+        assert.equal(paid.paidWei + paid.feeWei + paid.refundedWei, 100n * TOKEN);
+      });
+    },
+  );
+
+  await t.step("a plain commit on a distributed job claims every unit", async () => {
+    await isolated(devnet, async () => {
+      const { jobId } = await job("work-plain-commit", { workUnits: 4 });
+      await provider.jobs.claim({ jobId });
+      await provider.jobs.commit({ jobId, finalStateHash: state, traceRoot: trace });
+      assert.equal((await provider.jobs.slot({ jobId })).units, 0);
+      await devnet.increaseTime(601);
+      const paid = await other.jobs.finalize({ jobId });
+      assert.equal(paid.paidWei + paid.feeWei, 100n * TOKEN);
+      assert.equal(paid.refundedWei, 0n);
+    });
+  });
+
   await t.step("bad input reverts with a decoded custom error and moves no funds", async () => {
     await isolated(devnet, async () => {
       const balances = async () =>
@@ -207,6 +297,11 @@ Deno.test("job market on a real anvil chain", async (t) => {
       await provider.jobs.claim({ jobId });
       const afterClaim = await balances();
       await assertReverts(provider.jobs.claim({ jobId }), "AlreadyClaimed");
+      const plain = await assertReverts(
+        provider.jobs.commitWork({ jobId, finalStateHash: state, traceRoot: trace, units: 1 }),
+        "InvalidWorkUnits",
+      );
+      assert.match(plain.message, /not distributed/);
       await assertReverts(
         provider.jobs.commit({ jobId, finalStateHash: `0x${"00".repeat(32)}`, traceRoot: trace }),
         "ZeroCommitment",

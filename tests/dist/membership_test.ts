@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { compressDelta } from "../../lib/dist/compress.ts";
 import {
+  agreeRound,
   assignShards,
   decideRound,
+  deltaHash,
   type DeltaMessage,
   nextMembers,
   splitSteps,
@@ -111,5 +113,82 @@ Deno.test("round rule", async (t) => {
         assert.ok(Math.max(...s) - Math.min(...s) <= 1);
       }),
     );
+  });
+
+  await t.step("deltaHash names the bytes and the header", async () => {
+    const a = msg(0, [1, 2]);
+    assert.equal(await deltaHash(a), await deltaHash(msg(0, [1, 2])));
+    for (const b of [msg(0, [1, 3]), msg(1, [1, 2]), msg(0, [1, 2], 1)]) {
+      assert.notEqual(await deltaHash(a), await deltaHash(b));
+    }
+  });
+
+  await t.step("agreeRound: a delta counts iff a strict majority of the members hold it", () => {
+    const sets = (entries: [number, [number, string][]][]) =>
+      new Map(entries.map(([m, ds]) => [m, new Map(ds)]));
+    const members = [0, 1, 2, 3];
+    // 0 reached everyone, 1 reached two others (3 of 4), 2 reached one (2 of 4), 3 sent nothing.
+    const a = agreeRound({
+      round: 4,
+      members,
+      receipts: sets([
+        [0, [[0, "h0"], [1, "h1"], [2, "h2"]]],
+        [1, [[0, "h0"], [1, "h1"]]],
+        [2, [[0, "h0"], [1, "h1"], [2, "h2"]]],
+        [3, [[0, "h0"]]],
+      ]),
+    });
+    assert.deepEqual(a.agreed, [
+      { worker: 0, hash: "h0", holders: [0, 1, 2, 3] },
+      { worker: 1, hash: "h1", holders: [0, 1, 2] },
+    ]);
+    assert.deepEqual(a.reporters, [0, 1, 2, 3]);
+    // Two hashes for worker 1: it equivocated and is out, whatever the counts.
+    const b = agreeRound({
+      round: 0,
+      members: [0, 1, 2],
+      receipts: sets([[0, [[0, "h0"], [1, "x"]]], [1, [[1, "y"]]], [2, [[0, "h0"], [1, "x"]]]]),
+    });
+    assert.deepEqual(b.agreed.map((d) => d.worker), [0]);
+    assert.deepEqual(b.equivocated, [1]);
+    // Receipts from non-members are ignored; half the members is not a quorum.
+    assert.throws(
+      () =>
+        agreeRound({
+          round: 0,
+          members,
+          receipts: sets([[0, [[0, "h0"]]], [1, [[0, "h0"]]], [9, [[0, "h0"]]]]),
+        }),
+      (e) => e instanceof PeerError && e.code === "PEER_NO_QUORUM",
+    );
+  });
+
+  await t.step("agreeRound decides the same from the same receipt sets, in any order", () => {
+    fc.assert(fc.property(
+      fc.array(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 }), {
+        minLength: 3,
+        maxLength: 5,
+      }),
+      (held) => {
+        const members = held.map((_, i) => i);
+        const entries = held.map((ws, m) =>
+          [m, new Map([...new Set([...ws, m])].map((w) => [w, `h${w}`]))] as const
+        );
+        const one = agreeRound({ round: 0, members, receipts: new Map(entries) });
+        const two = agreeRound({
+          round: 0,
+          members: [...members].reverse(),
+          receipts: new Map([...entries].reverse()),
+        });
+        assert.deepEqual(one, two);
+        for (const d of one.agreed) assert.ok(d.holders.length * 2 > members.length);
+        // Every member holds its own delta, so with all sets in, nothing short of a majority.
+        const counts = members.map((w) => entries.filter(([, s]) => s.has(w)).length);
+        assert.deepEqual(
+          one.agreed.map((d) => d.worker),
+          members.filter((w) => counts[w] * 2 > members.length),
+        );
+      },
+    ));
   });
 });

@@ -104,6 +104,67 @@ Deno.test("runDiLoCo over libp2p", async (t) => {
     },
   );
 
+  await t.step(
+    "a delta that reached only a minority: every worker drops its sender alike",
+    async () => {
+      // Worker 3 of 4 reaches only worker 0: held by 2 of 4 members, not a majority. Without the
+      // agreement step worker 0 would count it and workers 1 and 2 would not.
+      const res = await runDiLoCo({
+        ...base,
+        workers: 4,
+        roundTimeoutMs: 2_000,
+        sendTo: [{ round: 0, worker: 3, to: [0] }],
+      });
+      const [r0, r1] = res.rounds;
+      assert.deepEqual(r0.counted, [0, 1, 2]);
+      assert.deepEqual(r0.absent, [3]);
+      assert.deepEqual([...r0.hashes.keys()], [0, 1, 2, 3], "the dropped worker agrees too");
+      assert.equal(new Set(r0.hashes.values()).size, 1);
+      assert.deepEqual(r1.members, [0, 1, 2]);
+      assert.equal(new Set(r1.hashes.values()).size, 1);
+    },
+  );
+
+  await t.step(
+    "a delta that reached a majority counts; a member that missed it fetches it by hash",
+    async () => {
+      // Worker 3 of 4 reaches workers 0 and 1 (held by 3 of 4 members with its own set): it
+      // counts, and worker 2, which waited for it until the deadline, fetches it from worker 0.
+      const res = await runDiLoCo({
+        ...base,
+        workers: 4,
+        roundTimeoutMs: 2_000,
+        sendTo: [{ round: 0, worker: 3, to: [0, 1] }],
+      });
+      const [r0, r1] = res.rounds;
+      assert.deepEqual(r0.counted, [0, 1, 2, 3]);
+      assert.equal(r0.hashes.size, 4);
+      assert.equal(new Set(r0.hashes.values()).size, 1);
+      assert.deepEqual(r1.counted, [0, 1, 2, 3]);
+      assert.equal(new Set(r1.hashes.values()).size, 1);
+    },
+  );
+
+  await t.step(
+    "a sender that dies halfway still counts when a majority of the members hold its delta",
+    async () => {
+      // Worker 4 of 5 reaches workers 0, 1 and 2, then dies (no receipt set of its own): held by
+      // 3 of 5. Worker 3 fetches it; in the next round worker 4 is absent and dropped.
+      const res = await runDiLoCo({
+        ...base,
+        workers: 5,
+        sendTo: [{ round: 0, worker: 4, to: [0, 1, 2], leave: true }],
+      });
+      const [r0, r1] = res.rounds;
+      assert.deepEqual(r0.counted, [0, 1, 2, 3, 4]);
+      assert.deepEqual([...r0.hashes.keys()], [0, 1, 2, 3]);
+      assert.equal(new Set(r0.hashes.values()).size, 1);
+      assert.deepEqual(r1.counted, [0, 1, 2, 3]);
+      assert.deepEqual(r1.absent, [4]);
+      assert.equal(new Set(r1.hashes.values()).size, 1);
+    },
+  );
+
   await t.step("a wrong-sized or non-finite delta is rejected and treated as absent", async () => {
     const res = await runDiLoCo({
       ...base,

@@ -63,6 +63,7 @@ Deno.test("DistWorker at the wire boundary", async (t) => {
     await b.train(members);
     await Promise.all([a.send(members), b.send(members)]);
     await Promise.all([a.collect(members, 10_000), b.collect(members, 10_000)]);
+    await Promise.all([a.exchange(members, 10_000), b.exchange(members, 10_000)]);
     const [da, db] = [await a.aggregate(members), await b.aggregate(members)];
     assert.deepEqual(da.counted, [0, 1]);
     assert.equal(da.hash, db.hash);

@@ -1,5 +1,6 @@
 /**
- * Job market actions: create (escrow), claim, commit, finalize, refund, reassign, and reads. Each
+ * Job market actions: create (escrow), claim, commit (whole or by work units), finalize, refund,
+ * reassign, and reads. Each
  * is a standalone function `action(client, params)`; `ProtocolClient.jobs` binds them.
  *
  * @module
@@ -33,6 +34,11 @@ export interface CreateJobParams {
   challengeWindowSec?: number;
   /** Stake each provider must lock to claim, in wei; default 0. */
   requiredStakeWei?: bigint;
+  /**
+   * Work units (rounds) of a distributed job: each worker commits the units it counted in
+   * ({@linkcode commitWork}) and is paid that fraction of its share. Default 0: a plain job.
+   */
+  workUnits?: number;
 }
 
 /** Result of {@linkcode createJob}. */
@@ -93,6 +99,7 @@ export async function createJob(
       deadline: Number(deadline),
       challengeWindow: params.challengeWindowSec ?? 3600,
       requiredStake: params.requiredStakeWei ?? 0n,
+      workUnits: params.workUnits ?? 0,
     }],
     action: "jobs.create",
   });
@@ -141,6 +148,36 @@ export async function commitJob(client: ChainClient, params: CommitJobParams): P
   return { ...tx, slot: Number(event.args.slot) };
 }
 
+/** Parameters of {@linkcode commitWork}. */
+export interface CommitWorkParams extends CommitJobParams {
+  /** Work units (rounds) the worker counted in: 1 to the job's `workUnits`. */
+  units: number;
+}
+
+/**
+ * Commits the client's work on a distributed job: its result and the units it counted in. The
+ * slot pays `units / workUnits` of its share; the rest is refunded to the submitter at finalize.
+ *
+ * @example
+ * ```ts ignore
+ * await commitWork(client, { jobId, finalStateHash, traceRoot, units: 2 });
+ * ```
+ */
+export async function commitWork(
+  client: ChainClient,
+  params: CommitWorkParams,
+): Promise<SlotResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "commitWork",
+    args: [params.jobId, params.finalStateHash, params.traceRoot, params.units],
+    action: "jobs.commitWork",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobCommitted");
+  return { ...tx, slot: Number(event.args.slot) };
+}
+
 /** The commitment the market stores for a result: keccak256 of the ABI-encoded pair. */
 export function commitmentOf(finalStateHash: Hex, traceRoot: Hex): Hex {
   return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [
@@ -157,6 +194,8 @@ export interface FinalizeJobResult extends TxResult {
   feeWei: bigint;
   /** The provider paid. */
   provider: Address;
+  /** The unworked share sent back to the submitter (partial work on a distributed job), or 0. */
+  refundedWei: bigint;
 }
 
 /** Pays a committed slot whose challenge window has passed; anyone may call. */
@@ -172,11 +211,13 @@ export async function finalizeJob(
     action: "jobs.finalize",
   });
   const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobFinalized");
+  const [refund] = eventsOf(jobMarketAbi, tx.receipt, "WorkRefunded");
   return {
     ...tx,
     paidWei: event.args.paid as bigint,
     feeWei: event.args.fee as bigint,
     provider: event.args.provider as Address,
+    refundedWei: (refund?.args.amount as bigint | undefined) ?? 0n,
   };
 }
 
@@ -243,17 +284,27 @@ export interface JobView {
   checkpointInterval: number;
   /** Training steps of the job. */
   steps: number;
+  /** Work units (rounds) of a distributed job; 0 for a plain job. */
+  workUnits: number;
 }
 
 /** Reads a job; fails with `UNKNOWN_JOB` when there is none. */
 export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> {
   try {
-    const j = await client.public.readContract({
-      address: client.addresses.jobMarket,
-      abi: jobMarketAbi,
-      functionName: "getJob",
-      args: [jobId],
-    });
+    const [j, workUnits] = await Promise.all([
+      client.public.readContract({
+        address: client.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: "getJob",
+        args: [jobId],
+      }),
+      client.public.readContract({
+        address: client.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: "workUnitsOf",
+        args: [jobId],
+      }),
+    ]);
     return {
       submitter: j.submitter,
       deadline: BigInt(j.deadline),
@@ -264,6 +315,7 @@ export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> 
       requiredStakeWei: j.requiredStake,
       checkpointInterval: j.checkpointInterval,
       steps: j.steps,
+      workUnits: Number(workUnits),
     };
   } catch (error) {
     throw toChainError(error, "jobs.get");
@@ -290,6 +342,8 @@ export interface SlotView {
   committedAt: bigint;
   /** keccak256 of the committed `(finalStateHash, traceRoot)`, zero before the commit. */
   commitment: Hex;
+  /** Work units committed with `commitWork`; 0 for a whole-replica commit (or none yet). */
+  units: number;
 }
 
 /** Reads one slot of a job. */
@@ -309,6 +363,7 @@ export async function getSlot(
       status: slotStatusName(s.status) as SlotStatus,
       committedAt: BigInt(s.committedAt),
       commitment: s.commitment,
+      units: s.units,
     };
   } catch (error) {
     throw toChainError(error, "jobs.getSlot");
