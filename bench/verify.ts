@@ -1,16 +1,21 @@
 /**
- * `deno task bench verify`: what audits cost and what they buy.
+ * `deno task bench verify`: what verification costs an honest provider, what audits buy, and what
+ * a dispute costs, all on real local networks (anvil, libp2p, tfjs).
  *
- * - `verify.overhead_pct`: steps the verifier re-executed / steps the provider trained × 100, for
- *   the default audit policy, measured on a real local network (anvil, libp2p, tfjs) with one
- *   verifier auditing a 20-segment job; next to it the policy's theoretical value
- *   (`s * k / steps`).
- * - `verify.detection_prob`: the default policy's chance to catch a cheater who corrupts 1 segment
- *   of a 20-segment job (hypergeometric, `lib/proof/audit.ts`).
- * - For policies of 1, 2, 4 and 8 segments: `verify.detection_prob.s<N>` (theory),
- *   `verify.detection_prob_measured.s<N>` (the share of 20,000 simulated audits, with the real
- *   seed derivation and segment selection, that hit a randomly placed corrupted segment) and
- *   `verify.overhead_pct.s<N>`.
+ * - `verify.overhead_pct` / `verify.audit_compute_fraction`: steps the verifier re-executed /
+ *   steps the provider trained, for the default audit policy on a 20-segment job; next to it the
+ *   policy's theoretical value (`s * k / steps`).
+ * - `verify.detection_prob` / `verify.detection_probability`: the default policy's chance to
+ *   catch a cheater who corrupts 1 segment of a 20-segment job (hypergeometric,
+ *   `lib/proof/audit.ts`), and for 1, 2, 4 and 8 segments the theory next to the share of 20,000
+ *   simulated audits (real seed derivation and segment selection) that hit the corrupted segment.
+ * - `verify.cheaters_total` / `verify.cheaters_missed`: every cheater of the adversary catalogue
+ *   (`tests/adversary/_cheaters.ts`) run through a full audit and the dispute game to a verdict;
+ *   `verify.cheaters_caught_sampled`: the same catalogue under the default 2-segment sample.
+ * - `verify.false_slashes` over `verify.honest_jobs` honest jobs on two honest providers.
+ * - `dispute.*`: one full two-phase dispute on the MNIST MLP (a provider that flips a bit and
+ *   forges its op records): rounds per phase, the gas of every on-chain move, the kernels the
+ *   referee recomputed, and the wall time from opening to the ruling.
  *
  * @module
  */
@@ -26,6 +31,11 @@ import {
 } from "../lib/proof/audit.ts";
 import { DEFAULT_AUDIT } from "../lib/proof/job.ts";
 import { figure } from "./figure.ts";
+import { defineModel } from "../lib/exec/model.ts";
+import { toBytes32 } from "../lib/core/hash.ts";
+import { disputeGameAbi } from "../lib/chain/artifacts/DisputeGame.ts";
+import { type Cheat, CheatingProvider } from "../tests/adversary/_cheaters.ts";
+import { submitAndAudit, tinySpec } from "../tests/adversary/_suite.ts";
 
 const SEGMENTS = 20;
 const K = 10;
@@ -48,6 +58,7 @@ const TRIALS = 20_000;
   await job.settled();
   if (record.outcome !== "passed") throw new Error(`honest job not passed: ${record.reason}`);
   figure("verify.overhead_pct", (record.replayedSteps / STEPS) * 100, "pct");
+  figure("verify.audit_compute_fraction", record.replayedSteps / STEPS, "ratio");
   figure(
     "verify.overhead_pct_theory",
     auditComputeFraction({ steps: STEPS, k: K, sampled: DEFAULT_AUDIT.segments }) * 100,
@@ -58,11 +69,13 @@ const TRIALS = 20_000;
   figure("verify.job_to_settled_seconds", (performance.now() - started) / 1000, "s");
 }
 
-figure(
-  "verify.detection_prob",
-  detectionProbability({ segments: SEGMENTS, corrupted: 1, sampled: DEFAULT_AUDIT.segments }),
-  "prob",
-);
+const defaultDetection = detectionProbability({
+  segments: SEGMENTS,
+  corrupted: 1,
+  sampled: DEFAULT_AUDIT.segments,
+});
+figure("verify.detection_prob", defaultDetection, "prob");
+figure("verify.detection_probability", defaultDetection, "prob");
 
 // Policies: theory next to simulated audits with the real selection function.
 const verifier = "0x" + "77".repeat(20);
@@ -86,4 +99,169 @@ for (const s of [1, 2, 4, 8]) {
     auditComputeFraction({ steps: STEPS, k: K, sampled: s }) * 100,
     "pct",
   );
+}
+
+// The adversary catalogue, each cheater through audit and dispute to a verdict. Every job gets its
+// own model seed, so no verifier holds a checkpoint of it from an earlier job.
+const catalogue: { name: string; cheat: (seed: number) => Promise<Cheat> | Cheat }[] = [
+  { name: "skip-steps-one-segment", cheat: () => ({ kind: "skip-steps", segments: [2], skip: 3 }) },
+  { name: "fewer-steps", cheat: () => ({ kind: "skip-steps", segments: "all", skip: 5 }) },
+  {
+    name: "other-learning-rate",
+    cheat: async (seed) => ({
+      kind: "other-spec",
+      spec: await tinySpec({ seed, learningRate: 0.02 }),
+    }),
+  },
+  {
+    name: "other-seed",
+    cheat: async (seed) => ({ kind: "other-spec", spec: await tinySpec({ seed: seed + 1000 }) }),
+  },
+  { name: "flip-bit", cheat: () => ({ kind: "flip-bit", step: 27 }) },
+  {
+    name: "flip-bit-forged-records",
+    cheat: () => ({ kind: "flip-bit", step: 30, forgeRecords: true }),
+  },
+  { name: "stale-weights", cheat: () => ({ kind: "stale" }) },
+  { name: "random-weights", cheat: () => ({ kind: "random" }) },
+  { name: "interpolated-checkpoints", cheat: () => ({ kind: "interpolate" }) },
+  { name: "copied-result", cheat: () => ({ kind: "copy" }) },
+  { name: "withheld-checkpoints", cheat: () => ({ kind: "withhold" }) },
+  { name: "served-other-bytes", cheat: () => ({ kind: "serve-other" }) },
+  { name: "committed-other-root", cheat: () => ({ kind: "commit-other" }) },
+];
+
+/** Runs the catalogue on a fresh network; returns how many cheaters were slashed. */
+async function runCatalogue(segments: "all" | undefined, seedBase: number): Promise<number> {
+  await using network = await Network.local({
+    providers: 0,
+    verifiers: 1,
+    ...(segments ? { verifierSegments: segments } : {}),
+  });
+  const cheater = await CheatingProvider.start({ network, account: 2, cheat: { kind: "honest" } });
+  let caught = 0;
+  try {
+    for (const [i, { name, cheat }] of catalogue.entries()) {
+      const seed = seedBase + i;
+      cheater.cheat = await cheat(seed);
+      const run = await submitAndAudit(network, await tinySpec({ seed }));
+      const slot = await network.chain.jobs.slot({ jobId: toBytes32(run.job.id) });
+      const slashed = run.record.outcome === "caught" && slot.status === "Slashed";
+      if (slashed) caught++;
+      console.log(
+        `# ${segments ? "full" : "sampled"} audit: ${name}: ${run.record.outcome}, slot ` +
+          `${slot.status}, dispute ${run.record.dispute?.kind ?? "-"} ${
+            run.record.dispute?.outcome ?? ""
+          }`,
+      );
+    }
+  } finally {
+    await cheater.close();
+  }
+  return caught;
+}
+
+{
+  const caught = await runCatalogue("all", 100);
+  figure("verify.cheaters_total", catalogue.length, "cheaters");
+  figure("verify.cheaters_missed", catalogue.length - caught, "cheaters");
+  figure("verify.cheaters_caught_sampled", await runCatalogue(undefined, 200), "cheaters");
+}
+
+// One full two-phase dispute on the MNIST MLP: a bit flipped at step 75, op records forged.
+{
+  await using network = await Network.local({
+    providers: 0,
+    verifiers: 1,
+    verifierSegments: "all",
+  });
+  const cheater = await CheatingProvider.start({
+    network,
+    account: 2,
+    cheat: { kind: "flip-bit", step: 75, forgeRecords: true },
+  });
+  try {
+    const model = mlp({ hidden: [256, 128] });
+    const spec = await defineModel(model, {
+      seed: 3,
+      optimizer: { name: "adam", learningRate: 0.001 },
+    });
+    model.dispose();
+    const before = await network.chain.game.count();
+    const job = await network.train({
+      model: spec,
+      data: await loadMnist({ limit: 4096 }),
+      steps: 100,
+      batchSize: 128,
+      k: 50,
+    });
+    let opened = 0;
+    while (await network.chain.game.count() === before) await new Promise((r) => setTimeout(r, 20));
+    opened = performance.now();
+    const record = await network.verifiers[0].audited(job.id, { timeoutMs: 600_000 });
+    const id = BigInt(record.dispute!.id);
+    const ruling = await network.referee.ruled(id);
+    const seconds = (performance.now() - opened) / 1000;
+    const topic = toBytes32(id.toString(16).padStart(64, "0"));
+    const logs = await network.chain.public.getLogs({
+      address: network.chain.addresses.disputeGame,
+      fromBlock: 0n,
+    });
+    const txs = new Set(logs.filter((l) => l.topics[1] === topic).map((l) => l.transactionHash!));
+    let gas = 0n;
+    for (const hash of txs) {
+      gas += (await network.chain.public.getTransactionReceipt({ hash })).gasUsed;
+    }
+    const answered = await network.chain.public.getContractEvents({
+      address: network.chain.addresses.disputeGame,
+      abi: disputeGameAbi,
+      eventName: "MoveAnswered",
+      args: { id },
+      fromBlock: 0n,
+    });
+    const phases = answered.map((l) => Number((l.args as { phase: number }).phase));
+    figure("dispute.rounds", answered.length, "rounds");
+    figure("dispute.rounds_steps", phases.filter((p) => p === 1).length, "rounds");
+    figure("dispute.rounds_ops", phases.filter((p) => p === 3).length, "rounds");
+    figure("dispute.transactions", txs.size, "txs");
+    figure("dispute.gas_total", Number(gas), "gas");
+    figure("dispute.referee_kernels", ruling.kernelsRun, "kernels");
+    figure("dispute.seconds", seconds, "s");
+    console.log(
+      `# dispute ${id}: ${record.dispute?.outcome}, step ${ruling.step} -> ${
+        ruling.step! + 1
+      }, op ${ruling.opIndex} (${ruling.kernel}): ${ruling.reason}`,
+    );
+  } finally {
+    await cheater.close();
+  }
+}
+
+// False slashes: honest jobs on honest providers, audited under the default policy. Every job has
+// its own model seed, so no verifier holds its checkpoints from an earlier job.
+{
+  const JOBS = 100;
+  await using network = await Network.local({ providers: 2, verifiers: 1 });
+  const data = await loadMnist({ limit: 512 });
+  let slashed = 0;
+  let paid = 0;
+  let disputes = 0;
+  for (let batch = 0; batch < JOBS / 10; batch++) {
+    const jobs = [];
+    for (let i = 0; i < 10; i++) {
+      const spec = await tinySpec({ seed: 1000 + batch * 10 + i });
+      jobs.push(await network.train({ model: spec, data, steps: 10, batchSize: 16, k: 5 }));
+    }
+    for (const job of jobs) {
+      const record = await network.verifiers[0].audited(job.id, { timeoutMs: 300_000 });
+      const slot = await network.chain.jobs.slot({ jobId: toBytes32(job.id) });
+      if (slot.status === "Slashed") slashed++;
+      if (record.dispute) disputes++;
+      if ((await job.settled()).paidWei > 0n) paid++;
+    }
+  }
+  figure("verify.honest_jobs", JOBS, "jobs");
+  figure("verify.honest_jobs_paid", paid, "jobs");
+  figure("verify.honest_jobs_disputed", disputes, "jobs");
+  figure("verify.false_slashes", slashed, "slashes");
 }

@@ -11,6 +11,7 @@
  */
 
 import {
+  chainTime,
   createChainClient,
   createProtocolClient,
   type Devnet,
@@ -61,6 +62,9 @@ const TOKEN = 10n ** 18n;
  */
 const LOCAL_PASSWORD = Deno.env.get("GENSYN_NODE_PASSWORD") ?? "local-devnet";
 const LOCAL_KEY_ITERATIONS = 1_000;
+
+/** Seconds past its target a fast-forward may land; slots whose windows close that soon are audited first. */
+const FORWARD_MARGIN_SEC = 5n;
 
 /** How often an unclaimed job is announced again. */
 const REANNOUNCE_MS = 3_000;
@@ -254,6 +258,10 @@ export class Network implements AsyncDisposable {
   readonly #cleanup: (() => Promise<void>)[];
   readonly #fastSettle: boolean;
   readonly #abort = new AbortController();
+  /** Jobs this network submitted that still have a slot in play (for `fastSettle`). */
+  readonly #submitted = new Set<Hash>();
+  /** The last fast-forward, so moves of chain time never overlap. */
+  #forwarding: Promise<void> = Promise.resolve();
 
   private constructor(parts: {
     chain: ProtocolClient;
@@ -524,25 +532,58 @@ export class Network implements AsyncDisposable {
     }
   }
 
-  /** On a devnet with `fastSettle`, moves chain time past a committed job's challenge window. */
+  /**
+   * On a devnet with `fastSettle`, moves chain time just past a committed slot's challenge window,
+   * once every verifier has audited every slot of this network's jobs whose window that closes.
+   * Chain time is global: moving it for one commit also closes the windows of commits made before
+   * it, so those must be audited first, and moving only to this commit's window end keeps later
+   * commits open. Moves are serialized.
+   */
   async #fastForwardOnCommit(jobId: Hash, events: EventLog<JobEvent>): Promise<void> {
     const devnet = this.devnet;
     if (!devnet) return;
+    this.#submitted.add(jobId);
     try {
       // Every commit (one per worker of a distributed job) gets its window moved past.
       for await (const committed of events) {
         if (committed.kind !== "committed") continue;
-        // Disputes must land inside the challenge window: wait for every verifier's audit first.
-        const slot = committed.slot;
-        await Promise.all(
-          // A failed or stuck audit is in the verifier's log; settling goes on without it.
-          this.verifiers.map((v) => v.audited(jobId, { slot, timeoutMs: 300_000 }).catch(() => {})),
-        );
-        const onChain = await this.chain.jobs.get(toBytes32(jobId));
-        await devnet.increaseTime(onChain.challengeWindowSec + 1);
+        const forward = this.#forwarding.then(() => this.#forwardPast(jobId, committed.slot));
+        this.#forwarding = forward.catch(() => {});
+        await forward;
       }
     } catch {
       // Not a job of this chain (or the devnet is closing): nothing to fast-forward.
     }
+  }
+
+  /** Moves chain time past the window of `jobId`'s `slot` once every slot it closes is audited. */
+  async #forwardPast(jobId: Hash, slot: number): Promise<void> {
+    const devnet = this.devnet!;
+    const view = await this.chain.jobs.slot({ jobId: toBytes32(jobId), slot });
+    if (view.status !== "Committed") return;
+    const window = BigInt((await this.chain.jobs.get(toBytes32(jobId))).challengeWindowSec);
+    const target = view.committedAt + window + 1n;
+    // Disputes must land inside the challenge window: audit everything this move closes first.
+    for (const id of [...this.#submitted]) {
+      const job = await this.chain.jobs.get(toBytes32(id));
+      let open = false;
+      for (let i = 0; i < job.replicas; i++) {
+        const s = await this.chain.jobs.slot({ jobId: toBytes32(id), slot: i });
+        if (s.status === "Open" || s.status === "Claimed" || s.status === "Disputed") open = true;
+        if (s.status !== "Committed") continue;
+        open = true;
+        // A few seconds of margin: a move lands a moment after the time it was computed from.
+        if (s.committedAt + BigInt(job.challengeWindowSec) > target + FORWARD_MARGIN_SEC) continue;
+        await Promise.all(
+          // A failed or stuck audit is in the verifier's log; settling goes on without it.
+          this.verifiers.map((v) => v.audited(id, { slot: i, timeoutMs: 300_000 }).catch(() => {})),
+        );
+      }
+      if (!open) this.#submitted.delete(id);
+    }
+    // Mine first: the next block's time runs on from the wall clock, not from the latest block.
+    await devnet.increaseTime(0);
+    const now = await chainTime(this.chain);
+    if (target > now) await devnet.increaseTime(target - now);
   }
 }
