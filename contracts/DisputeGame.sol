@@ -85,7 +85,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @dev `lo`/`hi` are steps in phase 1 and op-prefix lengths in phase 2. `loHash` is the agreed
     /// hash at `lo`; `hiProvider`/`hiChallenger` each party's hash at `hi`; `midHash` the
     /// provider's hash at the midpoint, awaiting the challenger's while `pending`. (`midHash` is
-    /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one.)
+    /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one.) The referee
+    /// (the job's submitter) and the agreed state after phase 1 (in `StepFound`) are not stored:
+    /// every stored word costs 20k gas to open. `subject` is stored for availability disputes only.
     struct Dispute {
         bytes32 jobId;
         address challenger;
@@ -98,7 +100,6 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint32 slot;
         uint32 lo;
         uint32 hi;
-        address referee;
         uint32 step;
         uint32 providerOps;
         uint32 challengerOps;
@@ -107,7 +108,6 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         bytes32 hiProvider;
         bytes32 hiChallenger;
         bytes32 midHash;
-        bytes32 agreedState;
         bytes32 subject;
     }
 
@@ -250,7 +250,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         }
         uint256 fromStep = uint256(p.segment) * k;
         uint256 toStep = fromStep + k < steps ? fromStep + k : steps;
-        id = _new(p.jobId, p.slot, provider, job.submitter, Kind.Execution, bytes32(uint256(p.segment)));
+        id = _new(p.jobId, p.slot, provider, Kind.Execution);
         Dispute storage d = _disputes[id];
         if (p.challengerFrom != p.providerFrom) {
             // Only the initial state can be disputed at a segment's start: it is fixed by the spec.
@@ -261,15 +261,17 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             d.step = type(uint32).max;
             d.phase = Phase.Referee;
             d.deadline = uint40(block.timestamp + refereeTimeout);
-            emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, 0, 0, d.subject);
-            emit RefereeNeeded(id, d.referee, type(uint32).max, 0);
+            emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, 0, 0, bytes32(0));
+            emit RefereeNeeded(id, job.submitter, type(uint32).max, 0);
         } else {
             d.lo = uint32(fromStep);
             d.hi = uint32(toStep);
             d.loHash = p.providerFrom;
             d.hiProvider = p.providerTo;
             d.hiChallenger = p.challengerTo;
-            emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, fromStep, toStep, d.subject);
+            emit DisputeOpened(
+                id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, fromStep, toStep, bytes32(uint256(p.segment))
+            );
             _afterNarrowing(id, d);
         }
         _pullBondAndMark(p.jobId, p.slot);
@@ -291,12 +293,13 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         bytes32 subject
     ) external nonReentrant returns (uint256 id) {
         (JobMarket.Job memory job, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
-        id = _new(jobId, slot, provider, job.submitter, Kind.Availability, subject);
+        id = _new(jobId, slot, provider, Kind.Availability);
         Dispute storage d = _disputes[id];
+        d.subject = subject;
         d.phase = Phase.Referee;
         d.deadline = uint40(block.timestamp + refereeTimeout);
         emit DisputeOpened(id, jobId, slot, msg.sender, provider, Kind.Availability, 0, 0, subject);
-        emit RefereeNeeded(id, d.referee, 0, 0);
+        emit RefereeNeeded(id, job.submitter, 0, 0);
         _pullBondAndMark(jobId, slot);
     }
 
@@ -395,7 +398,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     {
         Dispute storage d = _active(id);
         if (d.phase != Phase.Referee) revert WrongPhase(id, d.phase);
-        if (msg.sender != d.referee) revert NotYourMove(id, msg.sender);
+        if (msg.sender != _refereeOf(d.jobId)) revert NotYourMove(id, msg.sender);
         if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
         uint256 opIndex = d.lo;
         if (d.kind == Kind.Execution && d.step != type(uint32).max && d.hi == d.lo + 1) {
@@ -426,7 +429,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (block.timestamp <= d.deadline) revert TooEarly(id, d.deadline);
         Phase phase = d.phase;
         if (phase == Phase.Referee) {
-            emit TimedOut(id, phase, d.referee);
+            emit TimedOut(id, phase, _refereeOf(d.jobId));
             _resolve(id, d, Outcome.Voided);
         } else if (phase == Phase.OpsCommit) {
             // The provider is presumed honest: a challenger that does not commit loses even when
@@ -508,20 +511,15 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         provider = s.provider;
     }
 
-    function _new(bytes32 jobId, uint32 slot, address provider, address referee, Kind kind, bytes32 subject)
-        private
-        returns (uint256 id)
-    {
+    function _new(bytes32 jobId, uint32 slot, address provider, Kind kind) private returns (uint256 id) {
         id = ++disputeCount;
         Dispute storage d = _disputes[id];
         d.jobId = jobId;
         d.slot = slot;
         d.challenger = msg.sender;
         d.provider = provider;
-        d.referee = referee;
         d.kind = kind;
         d.bond = bond;
-        d.subject = subject;
         d.phase = Phase.Steps;
         d.deadline = uint40(block.timestamp + moveTimeout);
     }
@@ -558,7 +556,6 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (d.hi != d.lo + 1) return;
         if (d.phase == Phase.Steps) {
             d.step = d.lo;
-            d.agreedState = d.loHash;
             d.phase = Phase.OpsCommit;
             emit StepFound(id, d.lo, d.loHash, d.hiProvider, d.hiChallenger);
             d.hiProvider = bytes32(0);
@@ -571,7 +568,12 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     function _toReferee(uint256 id, Dispute storage d, uint32 opIndex) private {
         d.phase = Phase.Referee;
         d.deadline = uint40(block.timestamp + refereeTimeout);
-        emit RefereeNeeded(id, d.referee, d.step, opIndex);
+        emit RefereeNeeded(id, _refereeOf(d.jobId), d.step, opIndex);
+    }
+
+    /// @dev The referee of a job's disputes: its submitter.
+    function _refereeOf(bytes32 jobId) private view returns (address) {
+        return market.getJob(jobId).submitter;
     }
 
     /// @dev True if `op` (or no op, when zero) takes the chain from `lo` to `hi`.
@@ -625,7 +627,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             market.settleDispute(jobId, slot, false, challenger);
         } else if (outcome == Outcome.BothFaulty) {
             // A faulty challenger earns nothing from the slash: it all goes to the submitter.
-            market.settleDispute(jobId, slot, false, d.referee);
+            market.settleDispute(jobId, slot, false, _refereeOf(jobId));
         } else {
             market.settleDispute(jobId, slot, true, challenger);
         }

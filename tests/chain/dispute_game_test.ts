@@ -115,11 +115,11 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         const d = played.view;
         assert.equal(d.phase, "Referee");
         assert.equal(d.step, 22, "agreed at step 22, disagree at 23");
-        assert.equal(d.agreedState, b32(honest(22)));
         assert.equal(d.lo, 13, "the first differing op record");
         assert.equal(d.referee, submitter.account);
         const evidence = await anyone.game.evidence(d.id);
         assert.equal(evidence.found?.step, 22);
+        assert.equal(evidence.found?.agreedState, b32(honest(22)));
         assert.equal(evidence.found?.providerClaim, b32(claimed(23)));
         assert.equal(evidence.found?.challengerClaim, b32(honest(23)));
         assert.equal(evidence.ops.get(provider.account.toLowerCase())?.count, 20);

@@ -9,6 +9,7 @@
 
 import type { Address, Hex } from "../types.ts";
 import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
+import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";
 import { toChainError } from "../revert.ts";
 import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
@@ -79,15 +80,13 @@ export interface DisputeView {
   pending: boolean;
   /** Agreed step `t` once phase 1 ended (`INITIAL_STATE_STEP` for an initial-state dispute). */
   step: number;
-  /** The agreed state hash at `step`. */
-  agreedState: Hex;
   /** Op records the provider committed for the disputed step (0 until it did). */
   providerOps: number;
   /** Op records the challenger committed. */
   challengerOps: number;
   /** The challenger's bond, wei. */
   bondWei: bigint;
-  /** Availability: what was withheld (a checkpoint hash, or zero for the trace). Execution: the segment. */
+  /** Availability: what was withheld (a checkpoint hash, or zero for the trace); zero for execution. */
   subject: Hex;
 }
 
@@ -324,7 +323,12 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
       slot: d.slot,
       challenger: d.challenger,
       provider: d.provider,
-      referee: d.referee,
+      referee: (await client.public.readContract({
+        address: client.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: "getJob",
+        args: [d.jobId],
+      })).submitter,
       kind: KINDS[d.kind],
       phase: PHASES[d.phase],
       outcome: OUTCOMES[d.outcome],
@@ -337,7 +341,6 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
       midHash: d.midHash,
       pending: d.pending,
       step: d.step,
-      agreedState: d.agreedState,
       providerOps: d.providerOps,
       challengerOps: d.challengerOps,
       bondWei: d.bond,
