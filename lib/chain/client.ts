@@ -19,6 +19,8 @@ export interface ProtocolAddresses {
   jobMarket: Address;
   /** Two-phase disputes over committed results (a verifier of the job market). */
   disputeGame: Address;
+  /** Staked verifiers that jobs' auditors are drawn from. */
+  verifierRegistry: Address;
   /** Fee buyback, burn and treasury split. */
   feeRouter: Address;
   /** OpenZeppelin governor. */

@@ -28,6 +28,7 @@ export const SOLC_VERSION = "0.8.37";
 const OWN_CONTRACTS: Record<string, string[]> = {
   "Token.sol": ["Token"],
   "Staking.sol": ["Staking"],
+  "VerifierRegistry.sol": ["VerifierRegistry"],
   "JobMarket.sol": ["JobMarket"],
   "DisputeGame.sol": ["DisputeGame"],
   "FeeRouter.sol": ["FeeRouter"],

@@ -1,7 +1,7 @@
 /**
  * Deployment and wiring of the whole protocol on an empty chain: token, Uniswap V2 (factory,
  * WETH9, router02, an AIGENSYN/stable pair with liquidity), timelock + governor, staking, fee
- * router, job market and Delphi markets; then ownership of every parameter goes to the timelock.
+ * router, job market, dispute game, verifier registry and Delphi markets; then ownership of every parameter goes to the timelock.
  *
  * @module
  */
@@ -39,6 +39,8 @@ export interface DeployOptions {
   moveTimeoutSec?: number;
   /** Seconds the referee has to rule; default 1800. */
   refereeTimeoutSec?: number;
+  /** Active stake a verifier needs to register in the verifier registry, wei; default 100 tokens. */
+  minVerifierStakeWei?: bigint;
 }
 
 const UNSET = zeroAddress;
@@ -170,6 +172,13 @@ export async function deployProtocol(
       options.refereeTimeoutSec ?? 1800,
     ],
   );
+  const verifierRegistry = await deploy(
+    client,
+    "VerifierRegistry",
+    a.verifierRegistryAbi,
+    a.verifierRegistryBytecode,
+    [staking, me, options.minVerifierStakeWei ?? 100n * 10n ** 18n],
+  );
   // Delphi has no owner: its fee is a constant and its fee router is the job market's.
   const delphi = await deploy(client, "Delphi", a.delphiAbi, a.delphiBytecode, [stable, jobMarket]);
 
@@ -218,6 +227,7 @@ export async function deployProtocol(
       [feeRouter, a.feeRouterAbi],
       [jobMarket, a.jobMarketAbi],
       [disputeGame, a.disputeGameAbi],
+      [verifierRegistry, a.verifierRegistryAbi],
     ] as const
   ) {
     await call(address, abi, "transferOwnership", [timelock]);
@@ -228,6 +238,7 @@ export async function deployProtocol(
     staking,
     jobMarket,
     disputeGame,
+    verifierRegistry,
     feeRouter,
     governor,
     timelock,

@@ -27,6 +27,7 @@ export * from "./actions/identity.ts";
 export * from "./actions/jobs.ts";
 export * from "./actions/staking.ts";
 export * from "./actions/token.ts";
+export * from "./actions/verifiers.ts";
 export * from "./anvil.ts";
 export * from "./client.ts";
 export * from "./deploy.ts";

@@ -1,6 +1,6 @@
 /**
  * The protocol client: a `ChainClient` with every action bound under a namespace, so that code
- * reads like sentences (`jobs.create`, `staking.stake`, `governance.propose`). The standalone
+ * reads like sentences (`jobs.create`, `staking.stake`, `verifiers.register`, `governance.propose`). The standalone
  * actions stay the primitive (viem's shape); this is sugar over them.
  *
  * @module
@@ -15,6 +15,7 @@ import * as identity from "./actions/identity.ts";
 import * as jobs from "./actions/jobs.ts";
 import * as staking from "./actions/staking.ts";
 import * as token from "./actions/token.ts";
+import * as verifiers from "./actions/verifiers.ts";
 import * as metrics from "./metrics.ts";
 import {
   type ChainClient,
@@ -60,6 +61,20 @@ export interface StakingActions {
   bindPeer(params: { peerPrivateKey: Hex }): Promise<identity.BindPeerResult>;
   /** The account bound to a peer id. */
   ownerOfPeer(peerId: Uint8Array): Promise<Address | undefined>;
+}
+
+/** Verifier registry actions bound to a client. */
+export interface VerifierActions {
+  /** Registers this account as a staked verifier. */
+  register(): Promise<TxResult>;
+  /** Leaves the registry. */
+  deregister(): Promise<TxResult>;
+  /** Registered verifiers (by default the eligible ones: the candidates of a draw). */
+  list(params?: verifiers.ListVerifiersParams): Promise<Address[]>;
+  /** Whether an account (default: this one) is registered. */
+  isRegistered(account?: Address): Promise<boolean>;
+  /** Active stake a verifier needs, wei. */
+  minStake(): Promise<bigint>;
 }
 
 /** Fee router actions bound to a client. */
@@ -156,6 +171,8 @@ export interface ProtocolClient extends ChainClient {
   readonly jobs: JobActions;
   /** Staking and identity. */
   readonly staking: StakingActions;
+  /** Verifier registry. */
+  readonly verifiers: VerifierActions;
   /** Fee routing. */
   readonly fees: FeeActions;
   /** Governance. */
@@ -195,6 +212,13 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       get: (account) => staking.getStake(c, account),
       bindPeer: (p) => identity.bindPeer(c, p),
       ownerOfPeer: (peerId) => identity.ownerOfPeer(c, peerId),
+    },
+    verifiers: {
+      register: () => verifiers.registerVerifier(c),
+      deregister: () => verifiers.deregisterVerifier(c),
+      list: (p) => verifiers.listVerifiers(c, p),
+      isRegistered: (account) => verifiers.isRegisteredVerifier(c, account),
+      minStake: () => verifiers.minVerifierStake(c),
     },
     fees: {
       distribute: () => fees.distributeFees(c),

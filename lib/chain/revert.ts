@@ -195,6 +195,17 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   NothingToWithdraw: (a) => `${fmt(a[0])} has nothing unbonding; call staking.requestUnstake first`,
   StillUnbonding: (a) => `stake of ${fmt(a[0])} unbonds at ${fmt(a[1])}; withdraw after that`,
   NotAuthorized: (a) => `${fmt(a[0])} is not an authorised protocol contract`,
+  VerifierAlreadyRegistered: (a) =>
+    `${fmt(a[0])} is registered as a verifier already; nothing to do`,
+  VerifierNotRegistered: (a) =>
+    `${fmt(a[0])} is not a registered verifier; register first (verifiers.register)`,
+  VerifierStakeTooLow: (a) =>
+    `${fmt(a[0])} has ${fmt(a[1])} wei of active stake, the verifier minimum is ${
+      fmt(a[2])
+    }; stake more (staking.stake) before registering`,
+  VerifierRegistryFull: (a) =>
+    `the verifier registry holds its maximum of ${fmt(a[0])} verifiers; wait for one to leave`,
+  ZeroStaking: () => "the verifier registry needs the staking contract's address",
   UnbondingDelayTooLong: (a) => `unbonding delay ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
   InvalidPublicKey: (a) => `the peer public key must be 64 bytes (x || y), got ${fmt(a[0])}`,
   InvalidPeerSignature: (a) =>

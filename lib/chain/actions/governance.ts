@@ -12,6 +12,7 @@ import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import { protocolGovernorAbi } from "../artifacts/ProtocolGovernor.ts";
 import { stakingAbi } from "../artifacts/Staking.ts";
 import { tokenAbi } from "../artifacts/Token.ts";
+import { verifierRegistryAbi } from "../artifacts/VerifierRegistry.ts";
 import type { ChainClient } from "../client.ts";
 import { eventsOf, send, type TxResult } from "../transact.ts";
 
@@ -42,13 +43,17 @@ export type ParameterChange =
   | { contract: "jobMarket"; functionName: "setMinChallengeWindow"; value: number }
   | { contract: "feeRouter"; functionName: "setBurnBps"; value: number }
   | { contract: "feeRouter"; functionName: "setMaxSlippageBps"; value: number }
-  | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint };
+  | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint }
+  | { contract: "verifierRegistry"; functionName: "setMinVerifierStake"; value: bigint };
 
 /** The proposal call that changes one protocol parameter. */
 export function parameterCall(client: ChainClient, change: ParameterChange): ProposalCall {
-  const abi = { jobMarket: jobMarketAbi, feeRouter: feeRouterAbi, staking: stakingAbi }[
-    change.contract
-  ];
+  const abi = {
+    jobMarket: jobMarketAbi,
+    feeRouter: feeRouterAbi,
+    staking: stakingAbi,
+    verifierRegistry: verifierRegistryAbi,
+  }[change.contract];
   return {
     target: client.addresses[change.contract],
     data: encodeFunctionData(
