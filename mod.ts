@@ -335,6 +335,7 @@ export {
   type AuditVerdict,
   VerifierNode,
   type VerifierNodeOptions,
+  type VerifierSelection,
 } from "./lib/node/verifier.ts";
 export {
   checkpointParty,
@@ -365,4 +366,8 @@ export {
   detectionProbability,
   segmentCount,
   selectAuditSegments,
+  selectionSeed,
+  type SelectionSeedInput,
+  selectVerifiers,
+  type SelectVerifiersParams,
 } from "./lib/proof/audit.ts";

@@ -2,10 +2,24 @@
  * The verifier node: follows committed jobs, re-executes randomly sampled segments of their
  * traces, and disputes providers whose work does not hold up.
  *
+ * Who audits what: a verifier with stake registers in the verifier registry on start
+ * (`contracts/VerifierRegistry.sol`). For each commit, the verifiers eligible at the commit's block
+ * are ranked by `keccak256(keccak256(blockHash || jobId) || account)`, `blockHash` being the next
+ * block's hash, and the first `audit.verifiers` of the job's policy audit it (`selectVerifiers` in
+ * `lib/proof/audit.ts`): neither the provider nor the verifiers choose. A registered verifier that
+ * is not drawn records nothing for the slot (`audited` fails with `VERIFY_NOT_SELECTED`). A node
+ * without stake is not in the registry; it watches every commit (anyone may challenge in the
+ * dispute game).
+ *
+ * Replicated jobs (`replicas >= 2`, not distributed): when two committed slots disagree on the
+ * final state, the drawn verifier audits every segment of the slot (not a sample) and re-audits in
+ * full the disagreeing slots it had only sampled, so the wrong one is disputed and the honest one
+ * passes.
+ *
  * Life of an audit: a `JobCommitted` event appears on-chain -> the verifier waits for the next
  * block and derives its sample from `keccak256(blockHash || jobId || verifier)` (see
  * `lib/proof/audit.ts`: the provider could not predict it when it committed) -> fetches the job
- * spec, rebuilds the trace from the checkpoint hashes in the provider's progress stream and checks
+ * spec and checks the draw, rebuilds the trace from the checkpoint hashes in the provider's progress stream and checks
  * it against the committed trace root and final state -> fetches the starting checkpoint of each
  * sampled segment from the provider over libp2p (hash-checked; a fetch that fails or times out is
  * a withheld checkpoint) -> fetches the model spec and dataset -> re-executes each segment with
@@ -33,8 +47,8 @@ import { type Dataset, decodeDataset } from "../exec/dataset.ts";
 import { decodeModelSpec } from "../exec/model.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { trainerForJob } from "./executor.ts";
-import { auditSeed, selectAuditSegments } from "../proof/audit.ts";
-import { decodeJobSpec, type JobSpec, planOfJob } from "../proof/job.ts";
+import { auditSeed, selectAuditSegments, selectionSeed, selectVerifiers } from "../proof/audit.ts";
+import { decodeJobSpec, DEFAULT_AUDIT, type JobSpec, planOfJob } from "../proof/job.ts";
 import {
   replaySegment,
   type SegmentRange,
@@ -73,7 +87,11 @@ export interface VerifierNodeOptions {
   fetchTimeoutMs?: number;
   /** Chain polling interval. Default 200 ms. */
   pollMs?: number;
-  /** Stake to keep locked up as a verifier. Default 0. */
+  /**
+   * Stake to keep as a verifier. With stake the node registers in the verifier registry (it needs
+   * the registry's minimum, `VerifierStakeTooLow` otherwise) and audits only the commits it is
+   * drawn for. Default 0: no stake; a node that is not registered watches every commit.
+   */
   stakeWei?: bigint;
   /**
    * Mines a block when none follows a commit within `pollMs * 5` (devnets with automine only make
@@ -117,6 +135,13 @@ export interface AuditRecord {
   readonly commitBlock: string;
   /** The audit seed (from the next block's hash, the job id and this verifier's address). */
   readonly seed: Hash | null;
+  /** The draw of the slot's verifiers, when this verifier is registered. */
+  readonly selection?: VerifierSelection;
+  /**
+   * Other slots of the (replicated) job that committed another final state: every segment of
+   * this slot was audited then.
+   */
+  readonly conflictsWith?: readonly number[];
   /** Number of segments of the trace. */
   readonly totalSegments: number;
   /** Sampled segment indices, ascending. */
@@ -154,6 +179,16 @@ export interface AuditRecord {
   readonly durationMs: number;
 }
 
+/** Who was drawn to audit one committed slot. */
+export interface VerifierSelection {
+  /** The draw's seed, `keccak256(blockHash || jobId)` of the block after the commit. */
+  readonly seed: Hash;
+  /** Verifiers eligible at the commit's block. */
+  readonly candidates: number;
+  /** The drawn verifiers, best rank first. */
+  readonly selected: readonly string[];
+}
+
 interface CommitSeen {
   jobId: Hash;
   slot: number;
@@ -161,6 +196,13 @@ interface CommitSeen {
   finalHash: Hash;
   traceRoot: Hash;
   block: bigint;
+}
+
+/** A committed job's spec and both parties' peers. */
+interface JobOfCommit {
+  spec: JobSpec;
+  providerPeer: string;
+  submitterPeer: string | undefined;
 }
 
 /** The dispute a failed audit opens. */
@@ -221,6 +263,12 @@ export class VerifierNode {
   readonly #abort = new AbortController();
   readonly #records = new Map<string, AuditRecord>();
   readonly #seen = new Set<string>();
+  /** Why this verifier has no record of a slot it was not drawn for, by job:slot. */
+  readonly #notSelected = new Map<string, VerificationError>();
+  /** Every commit seen, by job, to compare the replicas of a job. */
+  readonly #commits = new Map<Hash, CommitSeen[]>();
+  /** Whether the account is in the verifier registry (it then audits only when drawn). */
+  #registered = false;
   readonly #waiters = new Map<
     string,
     { resolve: (r: AuditRecord) => void; reject: (e: Error) => void }[]
@@ -239,14 +287,27 @@ export class VerifierNode {
     this.#log = options.log ?? ((line) => console.log(`[verifier ${account}] ${line}`));
   }
 
-  /** Starts a verifier: loads its audit records, stakes if asked, and starts following commits. */
+  /**
+   * Starts a verifier: loads its audit records, stakes and registers in the verifier registry if
+   * given stake, and starts following commits.
+   */
   static async start(options: VerifierNodeOptions): Promise<VerifierNode> {
     const node = new VerifierNode(options);
-    if (options.stakeWei) await ensureStake(options.chain, options.stakeWei);
+    const { chain } = options;
+    if (options.stakeWei) {
+      await ensureStake(chain, options.stakeWei);
+      if (!(await chain.verifiers.isRegistered())) await chain.verifiers.register();
+    }
+    node.#registered = await chain.verifiers.isRegistered();
     await node.#loadRecords();
     node.#loop = node.#follow();
     node.#log(`ready: peer ${options.wire.peerId}`);
     return node;
+  }
+
+  /** Whether this verifier is in the registry, so that it audits only the commits it is drawn for. */
+  get registered(): boolean {
+    return this.#registered;
   }
 
   /** Where this verifier listens (providers it should audit may connect here). */
@@ -266,13 +327,16 @@ export class VerifierNode {
 
   /**
    * Waits for the audit of a job's slot (past or future) and returns it; fails with
-   * `VERIFY_AUDIT_TIMEOUT` after `timeoutMs` (default: wait as long as the node runs), and with
+   * `VERIFY_AUDIT_TIMEOUT` after `timeoutMs` (default: wait as long as the node runs), with
+   * `VERIFY_NOT_SELECTED` when this verifier was not drawn to audit the slot, and with
    * `VERIFY_NOT_AUDITED` (or the audit's own error) when the slot could not be audited.
    */
   audited(jobId: Hash, options: { slot?: number; timeoutMs?: number } = {}): Promise<AuditRecord> {
     const key = keyOf(jobId, options.slot ?? 0);
     const done = this.#records.get(key);
     if (done) return Promise.resolve(done);
+    const skipped = this.#notSelected.get(key);
+    if (skipped) return Promise.reject(skipped);
     return new Promise((resolve, reject) => {
       const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
         reject(
@@ -351,12 +415,35 @@ export class VerifierNode {
 
   #onCommit(commit: CommitSeen): void {
     const key = keyOf(commit.jobId, commit.slot);
+    const replicas = this.#commits.get(commit.jobId) ?? [];
+    if (!replicas.some((c) => c.slot === commit.slot)) {
+      this.#commits.set(commit.jobId, [...replicas, commit]);
+    }
     if (this.#seen.has(key) || this.#records.has(key)) return;
     this.#seen.add(key);
+    this.#enqueue(commit, false);
+  }
+
+  /** Queues the audit of a slot; `full` audits every segment (a replica disagreed with it). */
+  #enqueue(commit: CommitSeen, full: boolean): void {
+    const key = keyOf(commit.jobId, commit.slot);
     this.#pending++;
     this.#queue = this.#queue.then(async () => {
       if (this.#abort.signal.aborted) return;
-      const record = await this.#audit(commit);
+      const record = await this.#audit(commit, full);
+      if (record && "notSelected" in record) {
+        const error = new VerificationError(
+          "VERIFY_NOT_SELECTED",
+          `verifier ${this.account} was not drawn to audit job ${short(commit.jobId)} slot ` +
+            `${commit.slot}: the draw picked ${record.selection.selected.join(", ") || "no one"} ` +
+            `of ${record.selection.candidates} eligible verifiers; ask their nodes for the audit`,
+          { value: commit.jobId },
+        );
+        this.#notSelected.set(key, error);
+        for (const w of this.#waiters.get(key) ?? []) w.reject(error);
+        this.#waiters.delete(key);
+        return;
+      }
       if (!record) {
         throw new VerificationError(
           "VERIFY_NOT_AUDITED",
@@ -365,10 +452,27 @@ export class VerifierNode {
           { value: commit.jobId },
         );
       }
+      this.#records.delete(key); // a full re-audit goes last in the order of records
       this.#records.set(key, record);
+      this.#notSelected.delete(key);
       await this.#saveRecord(record);
       for (const w of this.#waiters.get(key) ?? []) w.resolve(record);
       this.#waiters.delete(key);
+      // Replicas disagree: a slot this verifier only sampled (or skipped) before the disagreement
+      // showed is audited again in full, so that whichever side is wrong gets disputed.
+      for (const slot of record.conflictsWith ?? []) {
+        const other = this.#commits.get(commit.jobId)?.find((c) => c.slot === slot);
+        const otherKey = keyOf(commit.jobId, slot);
+        const prior = this.#records.get(otherKey);
+        const sampledOnly = prior !== undefined && prior.outcome === "passed" &&
+          prior.segments.length < prior.totalSegments;
+        if (other && (sampledOnly || (!prior && this.#notSelected.has(otherKey)))) {
+          this.#log(
+            `job ${short(commit.jobId)}: replicas disagree, re-auditing slot ${slot} in full`,
+          );
+          this.#enqueue(other, true);
+        }
+      }
     }).catch((error) => {
       this.#log(`audit of job ${short(commit.jobId)} failed: ${(error as Error).message}`);
       for (const w of this.#waiters.get(key) ?? []) w.reject(error as Error);
@@ -378,8 +482,14 @@ export class VerifierNode {
     });
   }
 
-  /** Audits one committed slot; undefined when it is no longer open to disputes. */
-  async #audit(commit: CommitSeen): Promise<AuditRecord | undefined> {
+  /**
+   * Audits one committed slot (every segment with `full`); undefined when it is no longer open to
+   * disputes, `notSelected` when this registered verifier was not drawn for it.
+   */
+  async #audit(
+    commit: CommitSeen,
+    full: boolean,
+  ): Promise<AuditRecord | { notSelected: true; selection: VerifierSelection } | undefined> {
     const { chain } = this.#options;
     const started = Date.now();
     const id = short(commit.jobId);
@@ -389,6 +499,8 @@ export class VerifierNode {
       return undefined;
     }
     let seed: Hash | null = null;
+    let selection: VerifierSelection | undefined;
+    let conflictsWith: number[] = [];
     let totalSegments = 0;
     let segments: number[] = [];
     const verdicts: AuditVerdict[] = [];
@@ -399,11 +511,33 @@ export class VerifierNode {
     let trace: Trace | undefined;
     let trainer: Trainer | undefined;
     try {
-      seed = await this.#seedOf(commit);
-      const { spec, providerPeer, submitterPeer } = await this.#jobOf(commit);
+      const blockHash = await this.#blockHashAfter(commit);
+      seed = auditSeed({ blockHash, jobId: commit.jobId, verifier: this.account });
+      let job: JobOfCommit | undefined;
+      let jobError: AuditStop | undefined;
+      try {
+        job = await this.#jobOf(commit);
+      } catch (error) {
+        if (!(error instanceof AuditStop)) throw error;
+        jobError = error; // reported below if this verifier is drawn
+      }
+      if (this.#registered) {
+        // Without the spec the policy is unknown: draw as many as the default policy does.
+        const count = job?.spec.audit.verifiers ?? DEFAULT_AUDIT.verifiers;
+        selection = await this.#drawOf(commit, blockHash, count);
+        const me = this.account.toLowerCase();
+        const drawn = selection.selected.some((a) => a.toLowerCase() === me);
+        if (!drawn && !full) {
+          this.#log(`job ${id} slot ${commit.slot}: not drawn to audit it`);
+          return { notSelected: true, selection };
+        }
+      }
+      if (!job) throw jobError;
+      const { spec, providerPeer, submitterPeer } = job;
+      conflictsWith = this.#conflictsOf(commit, spec);
       trace = await this.#traceOf(commit, spec, providerPeer);
       totalSegments = trace.checkpoints.length - 1;
-      const count = this.#options.segments === "all"
+      const count = this.#options.segments === "all" || full || conflictsWith.length > 0
         ? totalSegments
         : this.#options.segments ?? spec.audit.segments;
       segments = selectAuditSegments({ seed, segments: totalSegments, count });
@@ -472,6 +606,8 @@ export class VerifierNode {
       provider: commit.provider,
       commitBlock: commit.block.toString(),
       seed,
+      ...(selection ? { selection } : {}),
+      ...(conflictsWith.length > 0 ? { conflictsWith } : {}),
       totalSegments,
       segments,
       verdicts,
@@ -485,8 +621,32 @@ export class VerifierNode {
     };
   }
 
-  /** The audit seed from the first block after the commit (mined on devnets if asked). */
-  async #seedOf(commit: CommitSeen): Promise<Hash> {
+  /**
+   * Slots of a replicated job whose committed final state differs from this one's. Replicas of a
+   * distributed job train different shards, so they are never compared.
+   */
+  #conflictsOf(commit: CommitSeen, spec: JobSpec): number[] {
+    // `distributed` marks a DiLoCo job (one shard per slot); plain replicas must agree bit for bit.
+    if (spec.replicas < 2 || "distributed" in spec) return [];
+    return (this.#commits.get(commit.jobId) ?? [])
+      .filter((c) => c.slot !== commit.slot && c.finalHash !== commit.finalHash)
+      .map((c) => c.slot)
+      .sort((a, b) => a - b);
+  }
+
+  /** The draw of a commit's verifiers: the registry as of the commit's block, ranked by seed. */
+  async #drawOf(commit: CommitSeen, blockHash: string, count: number): Promise<VerifierSelection> {
+    const candidates = await this.#options.chain.verifiers.list({ blockNumber: commit.block });
+    const seed = selectionSeed({ blockHash, jobId: commit.jobId });
+    return {
+      seed,
+      candidates: candidates.length,
+      selected: selectVerifiers({ seed, candidates, count }),
+    };
+  }
+
+  /** The hash of the first block after the commit (mined on devnets if asked). */
+  async #blockHashAfter(commit: CommitSeen): Promise<Hash> {
     const { chain } = this.#options;
     const pollMs = this.#options.pollMs ?? 200;
     const target = commit.block + 1n;
@@ -502,13 +662,11 @@ export class VerifierNode {
       waited += pollMs;
     }
     const block = await chain.public.getBlock({ blockNumber: target });
-    return auditSeed({ blockHash: block.hash!, jobId: commit.jobId, verifier: this.account });
+    return block.hash!;
   }
 
   /** The job spec (from the provider, else the submitter) and both parties' peers. */
-  async #jobOf(
-    commit: CommitSeen,
-  ): Promise<{ spec: JobSpec; providerPeer: string; submitterPeer: string | undefined }> {
+  async #jobOf(commit: CommitSeen): Promise<JobOfCommit> {
     const { chain } = this.#options;
     const onChain = await chain.jobs.get(toBytes32(commit.jobId));
     let providerPeer: string;

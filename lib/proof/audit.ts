@@ -1,6 +1,11 @@
 /**
- * Audits of single-replica jobs: which segments a verifier re-executes, what that buys, and what
- * it costs.
+ * Audits: which verifiers audit a committed job, which segments each re-executes, what that buys,
+ * and what it costs.
+ *
+ * Who audits: the registered verifiers eligible at the commit's block (the `VerifierRegistry`
+ * contract) are ranked by `keccak256(selectionSeed || account)`, with
+ * `selectionSeed = keccak256(blockHash || jobId)` from the first block after the commit; the first
+ * `audit.verifiers` of the job's policy audit it. The provider neither picks nor predicts them.
  *
  * A verifier samples `s` distinct segments of an `n`-segment trace from randomness that neither it
  * nor the provider controls: `keccak256(blockHash || jobId || verifier)`, where `blockHash` is the
@@ -41,6 +46,72 @@ export function auditSeed(input: AuditSeedInput): Hash {
   message.set(job, 32);
   message.set(verifier, 64);
   return toHex(keccak_256(message));
+}
+
+/** Inputs of {@link selectionSeed}: the block after the commit and the job. */
+export interface SelectionSeedInput {
+  /** Hash of the first block after the commit's block (`0x` hex or bare hex, 32 bytes). */
+  readonly blockHash: string;
+  /** The job id (`0x` hex or bare hex, 32 bytes). */
+  readonly jobId: string;
+}
+
+/**
+ * The seed of a commit's verifier draw: `keccak256(blockHash || jobId)` as bare hex. Unlike
+ * {@link auditSeed} it holds no verifier address: every verifier computes the same draw.
+ */
+export function selectionSeed(input: SelectionSeedInput): Hash {
+  const message = new Uint8Array(64);
+  message.set(bytesOf(input.blockHash, 32, "blockHash"), 0);
+  message.set(bytesOf(input.jobId, 32, "jobId"), 32);
+  return toHex(keccak_256(message));
+}
+
+/** Inputs of {@link selectVerifiers}. */
+export interface SelectVerifiersParams {
+  /** The draw's seed ({@link selectionSeed}). */
+  readonly seed: Hash;
+  /** Eligible verifier accounts (`0x` hex, 20 bytes); order and letter case do not matter. */
+  readonly candidates: readonly string[];
+  /** Verifiers to draw (the job's `audit.verifiers`); more than the candidates draws all of them. */
+  readonly count: number;
+}
+
+/**
+ * Draws a job's verifiers: ranks the candidates by `keccak256(seed || account)` (ties cannot
+ * happen between distinct accounts short of a hash collision) and returns the first `count`,
+ * best rank first. Deterministic, independent of the candidates' order, and uniform over the
+ * candidates when the seed is; duplicates count once.
+ *
+ * @example
+ * ```ts
+ * import { selectionSeed, selectVerifiers } from "./audit.ts";
+ * const seed = selectionSeed({ blockHash: "0x" + "11".repeat(32), jobId: "22".repeat(32) });
+ * const candidates = ["0x" + "aa".repeat(20), "0x" + "bb".repeat(20), "0x" + "cc".repeat(20)];
+ * console.log(selectVerifiers({ seed, candidates, count: 1 })); // one of the three
+ * ```
+ */
+export function selectVerifiers(params: SelectVerifiersParams): string[] {
+  const { count } = params;
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new VerificationError("VERIFY_BAD_AUDIT", `count must be >= 0, got ${count}`, {
+      value: count,
+    });
+  }
+  const seed = bytesOf(params.seed, 32, "seed");
+  const ranked = new Map<string, { account: string; rank: string }>();
+  for (const account of params.candidates) {
+    const key = account.toLowerCase();
+    if (ranked.has(key)) continue;
+    const message = new Uint8Array(52);
+    message.set(seed, 0);
+    message.set(bytesOf(account, 20, "candidate"), 32);
+    ranked.set(key, { account, rank: toHex(keccak_256(message)) });
+  }
+  return [...ranked.values()]
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
+    .slice(0, count)
+    .map((r) => r.account);
 }
 
 /**

@@ -6,6 +6,8 @@ import {
   detectionProbability,
   segmentCount,
   selectAuditSegments,
+  selectionSeed,
+  selectVerifiers,
 } from "../../lib/proof/audit.ts";
 import { VerificationError } from "../../lib/core/errors.ts";
 
@@ -95,6 +97,98 @@ Deno.test("segment selection", async (t) => {
     assert.throws(
       () => selectAuditSegments({ seed: seedOf(1), segments: 5, count: -1 }),
       VerificationError,
+    );
+  });
+});
+
+const accountOf = (i: number) => "0x" + (i + 1).toString(16).padStart(40, "0");
+const drawSeed = (n: number) =>
+  selectionSeed({ blockHash: "0x" + n.toString(16).padStart(64, "0"), jobId: "ab".repeat(32) });
+
+Deno.test("verifier selection", async (t) => {
+  await t.step("the seed is keccak256(blockHash || jobId) and holds no verifier", () => {
+    const base = { blockHash: "0x" + "11".repeat(32), jobId: "22".repeat(32) };
+    const seed = selectionSeed(base);
+    assert.match(seed, /^[0-9a-f]{64}$/);
+    // keccak256 of 64 zero bytes
+    assert.equal(
+      selectionSeed({ blockHash: "00".repeat(32), jobId: "0x" + "00".repeat(32) }),
+      "ad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5",
+    );
+    assert.notEqual(selectionSeed({ ...base, jobId: "23".repeat(32) }), seed);
+    assert.notEqual(selectionSeed({ ...base, blockHash: "0x" + "12".repeat(32) }), seed);
+    assert.throws(
+      () => selectionSeed({ blockHash: "0x12", jobId: "22".repeat(32) }),
+      (e) => e instanceof VerificationError && e.code === "VERIFY_BAD_AUDIT",
+    );
+  });
+  await t.step("deterministic, distinct, drawn from the candidates, order-independent", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(1000),
+        fc.uniqueArray(fc.nat(200), { maxLength: 12 }),
+        fc.integer({ min: 0, max: 15 }),
+        (s, ids, count) => {
+          const seed = drawSeed(s);
+          const candidates = ids.map(accountOf);
+          const picked = selectVerifiers({ seed, candidates, count });
+          assert.equal(picked.length, Math.min(count, candidates.length));
+          assert.equal(new Set(picked).size, picked.length);
+          assert.ok(picked.every((a) => candidates.includes(a)));
+          assert.deepEqual(selectVerifiers({ seed, candidates, count }), picked);
+          const shuffled = [...candidates].reverse();
+          assert.deepEqual(selectVerifiers({ seed, candidates: shuffled, count }), picked);
+          // Drawing more keeps the first ones: the ranking is one order over the candidates.
+          const more = selectVerifiers({ seed, candidates, count: count + 1 });
+          assert.deepEqual(more.slice(0, picked.length), picked);
+        },
+      ),
+    );
+  });
+  await t.step("count above the candidates draws every candidate once", () => {
+    const candidates = [accountOf(1), accountOf(2), accountOf(3)];
+    const picked = selectVerifiers({
+      seed: drawSeed(7),
+      candidates: [...candidates, accountOf(2).toUpperCase().replace("0X", "0x")],
+      count: 10,
+    });
+    assert.equal(picked.length, 3);
+    assert.deepEqual([...picked].sort(), [...candidates].sort());
+    assert.deepEqual(selectVerifiers({ seed: drawSeed(7), candidates: [], count: 2 }), []);
+    assert.deepEqual(selectVerifiers({ seed: drawSeed(7), candidates, count: 0 }), []);
+  });
+  await t.step("is roughly uniform over candidates", () => {
+    const candidates = Array.from({ length: 5 }, (_, i) => accountOf(i));
+    const hits = new Map(candidates.map((a) => [a, 0]));
+    for (let s = 0; s < 2000; s++) {
+      const [first] = selectVerifiers({ seed: drawSeed(s), candidates, count: 1 });
+      hits.set(first, hits.get(first)! + 1);
+    }
+    // 400 expected each; 5 standard deviations is about 90.
+    assert.ok([...hits.values()].every((h) => h > 310 && h < 490), String([...hits.values()]));
+  });
+  await t.step(
+    "does not depend on the provider: only the block after the commit and the job",
+    () => {
+      // Everything a provider controls (its account, its commitment) is outside the seed, so a
+      // provider that commits again or from another account cannot change who audits it; only
+      // another block hash (which it cannot predict) or another job does.
+      const candidates = Array.from({ length: 8 }, (_, i) => accountOf(i));
+      const draws = new Set<string>();
+      for (let s = 0; s < 64; s++) {
+        draws.add(selectVerifiers({ seed: drawSeed(s), candidates, count: 2 }).join());
+      }
+      assert.ok(draws.size > 10, `only ${draws.size} distinct draws over 64 blocks`);
+    },
+  );
+  await t.step("rejects malformed input", () => {
+    assert.throws(
+      () => selectVerifiers({ seed: drawSeed(1), candidates: [accountOf(1)], count: -1 }),
+      (e) => e instanceof VerificationError && e.code === "VERIFY_BAD_AUDIT",
+    );
+    assert.throws(
+      () => selectVerifiers({ seed: drawSeed(1), candidates: ["0x1234"], count: 1 }),
+      (e) => e instanceof VerificationError && e.code === "VERIFY_BAD_AUDIT",
     );
   });
 });
