@@ -372,6 +372,8 @@ export class Network implements AsyncDisposable {
           chain: verifierChain,
           wire: verifierWire,
           segments: options.verifierSegments,
+          // Staked, so it registers and audits the commits it is drawn for.
+          stakeWei: 1000n * TOKEN,
           mine: () => devnet.increaseTime(0),
           log: (line) => log(`[verifier ${i + 1}] ${line}`),
         });
