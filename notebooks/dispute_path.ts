@@ -1,6 +1,8 @@
 /**
- * A dispute path for the notebooks: maps a {@link DisputePath} (segment → step → op → referee)
- * into the trace viewer's {@link DisputePathView} slot, and describes it as a few lines.
+ * A dispute path for the notebooks: maps a {@link DisputePath} (segment → step → op → referee),
+ * played in-process, or an on-chain dispute (a verifier's {@link AuditRecord} and the referee's
+ * {@link Ruling}) into the trace viewer's {@link DisputePathView} slot, and describes it as a few
+ * lines.
  *
  * Kept in a module (not a notebook cell) so it is type-checked; notebooks import it.
  *
@@ -8,8 +10,11 @@
  */
 
 import type { TrainingState } from "../lib/exec/state.ts";
-import type { DisputePathView } from "../lib/notebook/mod.ts";
+import type { Ruling } from "../lib/node/disputes.ts";
+import type { AuditRecord } from "../lib/node/verifier.ts";
+import { type DisputePathView, formatAmount, TOKEN_UNIT } from "../lib/notebook/mod.ts";
 import { type Cheat, type DisputePath, forgeRecording } from "../lib/proof/dispute.ts";
+import type { SegmentVerdict } from "../lib/proof/replay.ts";
 
 /**
  * A provider that flips one bit of its first weight tensor when it reaches `step`, and lies about
@@ -82,6 +87,71 @@ export function disputePathView(path: DisputePath): DisputePathView {
       ` · ${path.rounds.step} step rounds + ${path.rounds.op} op rounds` +
       ` · referee recomputed ${verdict.kernelsRun} kernel${verdict.kernelsRun === 1 ? "" : "s"}`,
   };
+}
+
+/**
+ * The trace viewer's form of a dispute a verifier opened on-chain: the segment its audit failed
+ * on, the step the game bisected to, the kernel the referee judged (with its recomputed output,
+ * if it ran one) and the outcome; the note carries the dispute id, the chain's outcome, the
+ * verifier's moves and gas, the slash and the kernels recomputed.
+ *
+ * @example
+ * ```ts
+ * import { onChainDisputeView } from "./dispute_path.ts";
+ * import { traceView } from "../lib/notebook/mod.ts";
+ * import type { Ruling } from "../lib/node/disputes.ts";
+ * import type { AuditRecord } from "../lib/node/verifier.ts";
+ * import type { Trace } from "../mod.ts";
+ * const draw = (trace: Trace, record: AuditRecord, ruling: Ruling) =>
+ *   traceView(trace, { dispute: onChainDisputeView(record, ruling) });
+ * console.log(typeof draw); // "function"
+ * ```
+ */
+export function onChainDisputeView(record: AuditRecord, ruling: Ruling): DisputePathView {
+  const dispute = record.dispute;
+  if (!dispute) throw new Error(`the audit of job ${record.jobId} opened no dispute`);
+  const step = ruling.step ?? dispute.step;
+  const failed = record.verdicts.filter((v) => v.status !== "valid");
+  // The segment that holds the disputed step `step -> step + 1`, else the first that failed.
+  const segment =
+    (step === undefined
+      ? undefined
+      : record.verdicts.find((v) => v.fromStep <= step && step + 1 <= v.toStep)) ?? failed[0];
+  if (!segment) throw new Error(`the audit of job ${record.jobId} has no failed segment`);
+  const recomputed = ruling.verdict?.recomputed?.[0];
+  const slashed = BigInt(record.slashedWei ?? "0");
+  return {
+    segment: segment.segment,
+    ...(step === undefined ? {} : { steps: { agreed: step, disputed: step + 1 } }),
+    ...(ruling.opIndex === undefined ? {} : {
+      kernel: {
+        index: ruling.opIndex,
+        name: ruling.kernel,
+        ...(recomputed === undefined ? {} : { actual: recomputed }),
+      },
+    }),
+    outcome: ruling.winner === "challenger"
+      ? "provider-wrong"
+      : ruling.winner === "provider"
+      ? "challenger-wrong"
+      : "pending",
+    note: `dispute #${dispute.id} ${dispute.outcome}: ${ruling.reason}` +
+      ` · ${dispute.moves} verifier moves, ${BigInt(dispute.gasUsed).toLocaleString("en-US")} gas` +
+      (slashed > 0n
+        ? ` · provider slashed ${formatAmount(slashed, TOKEN_UNIT.decimals, 4)} AIGENSYN`
+        : "") +
+      ` · referee recomputed ${ruling.kernelsRun} kernel${ruling.kernelsRun === 1 ? "" : "s"}`,
+  };
+}
+
+/**
+ * The replay verdicts of an audit, for the trace viewer: segments that were re-executed (a
+ * withheld checkpoint or a wrong initial state has no replay verdict to draw).
+ */
+export function replayVerdicts(record: AuditRecord): SegmentVerdict[] {
+  return record.verdicts.filter((v): v is SegmentVerdict =>
+    v.status !== "withheld" && v.status !== "bad-initial-state"
+  );
 }
 
 /** The path as lines of text: one per phase, then the verdict. */

@@ -181,6 +181,8 @@ export interface RenderReport {
   readonly selectors: Readonly<Record<string, number>>;
   /** Error outputs shown on the page. */
   readonly errorOutputs: number;
+  /** Height of the laid-out page in CSS pixels (the full-page screenshot is this tall). */
+  readonly pageHeight: number;
 }
 
 /**
@@ -206,7 +208,8 @@ function probeScript(selectors: readonly string[]): string {
   }.map((s) => [s, document.querySelectorAll(s).length]));
   const errorOutputs = document.querySelectorAll(
     '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').length;
-  const json = JSON.stringify({ plots, selectors, errorOutputs });
+  const pageHeight = document.documentElement.scrollHeight;
+  const json = JSON.stringify({ plots, selectors, errorOutputs, pageHeight });
   document.body.setAttribute("data-render-check", btoa(unescape(encodeURIComponent(json))));
 })();</script>`;
 }
@@ -222,6 +225,9 @@ export interface RenderOptions {
   /** Also save a full-page screenshot here (PNG). */
   screenshot?: string;
 }
+
+/** Tallest screenshot taken, in CSS pixels (Chromium's compositor caps textures at 16384). */
+const MAX_SCREENSHOT_HEIGHT = 16_000;
 
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -257,14 +263,17 @@ export async function renderInChromium(
   assert.equal(dumped.code, 0, `chromium failed to load ${url}:\n${tail(dumped.stderr)}`);
   const match = dumped.stdout.match(/data-render-check="([A-Za-z0-9+/=]+)"/);
   assert(match, `the page's render probe did not run in chromium:\n${tail(dumped.stderr)}`);
+  const bytes = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
+  const report = JSON.parse(new TextDecoder().decode(bytes)) as RenderReport;
   if (options.screenshot) {
+    // As tall as the page (the window is the screenshot), within what Chromium will capture.
+    const height = Math.min(MAX_SCREENSHOT_HEIGHT, Math.max(1000, Math.ceil(report.pageHeight)));
     const shot = await runCommand(
       tools.chromium,
-      [...flags, "--window-size=1100,6000", `--screenshot=${options.screenshot}`, url],
+      [...flags, `--window-size=1100,${height}`, `--screenshot=${options.screenshot}`, url],
       { timeoutMs: 90_000 },
     );
     assert.equal(shot.code, 0, `chromium could not screenshot ${url}:\n${tail(shot.stderr)}`);
   }
-  const bytes = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes)) as RenderReport;
+  return report;
 }

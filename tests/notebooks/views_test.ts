@@ -35,7 +35,11 @@ import {
   describeDispute,
   disputeOutcome,
   disputePathView,
+  onChainDisputeView,
+  replayVerdicts,
 } from "../../notebooks/dispute_path.ts";
+import type { AuditRecord } from "../../lib/node/verifier.ts";
+import type { Ruling } from "../../lib/node/disputes.ts";
 import { allReduceBytes, DiLoCoView } from "../../notebooks/diloco_view.ts";
 import type { DisputePath } from "../../lib/proof/dispute.ts";
 import type { RoundReport } from "../../lib/dist/round.ts";
@@ -748,6 +752,82 @@ Deno.test("the notebooks' dispute path", async (t) => {
     assert.equal(disputePathView(fakeDispute("provider")).outcome, "challenger-wrong");
     assert.equal(disputePathView(fakeDispute(null)).outcome, "pending");
     assert.equal(disputeOutcome(fakeDispute("provider")), "challenger loses");
+  });
+
+  await t.step("maps an on-chain dispute (audit record and ruling) into the dispute slot", () => {
+    const record: AuditRecord = {
+      jobId: H("j"),
+      slot: 0,
+      provider: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+      commitBlock: "59",
+      seed: null,
+      totalSegments: 4,
+      segments: [0, 1, 2, 3],
+      verdicts: [
+        { segment: 0, fromStep: 0, toStep: 40, status: "valid", hash: H("0") },
+        {
+          segment: 1,
+          fromStep: 40,
+          toStep: 80,
+          status: "mismatch",
+          expected: H("1"),
+          actual: H("2"),
+        },
+        {
+          segment: 2,
+          fromStep: 80,
+          toStep: 120,
+          status: "withheld",
+          hash: H("3"),
+          reason: "timed out",
+        },
+      ],
+      outcome: "caught",
+      disputed: true,
+      dispute: {
+        id: "4",
+        kind: "Execution",
+        outcome: "ChallengerWon",
+        step: 61,
+        opIndex: 79,
+        moves: 12,
+        gasUsed: "929500",
+      },
+      slashedWei: "50000000000000000000",
+      replayedSteps: 80,
+      durationMs: 1000,
+    };
+    const ruling: Ruling = {
+      id: 4n,
+      jobId: H("j"),
+      kind: "Execution",
+      step: 61,
+      opIndex: 79,
+      winner: "challenger",
+      kernel: "Sub",
+      reason: "provider: wrong-output",
+      kernelsRun: 1,
+      verdict: fakeDispute("challenger").verdict,
+    };
+    const d = onChainDisputeView(record, ruling);
+    assert.equal(d.segment, 1);
+    assert.deepEqual(d.steps, { agreed: 61, disputed: 62 });
+    assert.deepEqual(d.kernel, { index: 79, name: "Sub", actual: H("a") });
+    assert.equal(d.outcome, "provider-wrong");
+    assert.equal(
+      d.note,
+      "dispute #4 ChallengerWon: provider: wrong-output · 12 verifier moves, 929,500 gas · " +
+        "provider slashed 50 AIGENSYN · referee recomputed 1 kernel",
+    );
+    assert.deepEqual(replayVerdicts(record).map((v) => v.status), ["valid", "mismatch"]);
+    assert.equal(
+      onChainDisputeView(record, { ...ruling, winner: "provider" }).outcome,
+      "challenger-wrong",
+    );
+    assert.throws(
+      () => onChainDisputeView({ ...record, dispute: undefined }, ruling),
+      /no dispute/,
+    );
   });
 
   await t.step("describes each phase and clips long evidence", () => {
