@@ -1,7 +1,7 @@
 /**
  * Live progress of a network job: the training progress view fed from a {@link Job}'s events
- * (claim, steps, checkpoints from the provider; commit and payment from the chain), in Jupyter
- * or a terminal alike.
+ * (claim, steps, checkpoints from the provider; the round reports of a distributed job's workers;
+ * commit and payment from the chain), in Jupyter or a terminal alike.
  *
  * @module
  */
@@ -15,8 +15,13 @@ import {
 
 /** What {@link followJob} reads from a job (a `Job` from `network.train()` fits). */
 export interface FollowableJob {
-  /** The job's spec: steps, batch size and checkpoint interval. */
-  readonly spec: { readonly steps: number; readonly batchSize: number; readonly k: number };
+  /** The job's spec: steps, batch size, checkpoint interval, and whether it is distributed. */
+  readonly spec: {
+    readonly steps: number;
+    readonly batchSize: number;
+    readonly k: number;
+    readonly distributed?: unknown;
+  };
   /** The job's events, from the first. */
   progress(): AsyncIterable<JobEvent>;
 }
@@ -42,10 +47,22 @@ export async function followJob(
   job: FollowableJob,
   options: FollowJobOptions = {},
 ): Promise<TrainingProgress> {
-  const { steps, batchSize, k } = job.spec;
+  const { steps, batchSize } = job.spec;
+  // Workers of a distributed job commit outer states per round, not checkpoints every k steps.
+  const k = job.spec.distributed ? undefined : job.spec.k;
   const until = options.until ?? "committed";
   const progress = trainingProgress({ steps, batchSize, k, ...options });
+  // Each worker reports its own round (the first report of a worker stands); the view shows the
+  // bytes all of them sent.
+  const sent = new Map<number, Map<number, number>>();
   for await (const e of job.progress()) {
+    if (e.kind === "round") {
+      const byWorker = sent.get(e.round) ?? new Map<number, number>();
+      if (!byWorker.has(e.worker)) byWorker.set(e.worker, e.bytesSent);
+      sent.set(e.round, byWorker);
+      const bytesSent = [...byWorker.values()].reduce((a, b) => a + b, 0);
+      progress.onRound({ round: e.round, loss: e.loss, counted: e.counted, bytesSent });
+    }
     if (e.kind === "step") {
       progress.onStep({ step: e.step, cursor: e.step * batchSize, loss: e.loss });
     }
