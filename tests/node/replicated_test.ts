@@ -144,14 +144,14 @@ Deno.test("a replica that passed its sample is audited again in full once anothe
     // A policy of no sampled segments: alone, the cheater's commit passes its audit.
     const id = await submitReplicated(network, offering.signal, { segments: 0, verifiers: 1 });
     const jobId = toBytes32(id);
-    const first = await verifier.audited(id, { slot: 0, timeoutMs: 120_000 });
+    const first = await verifier.audited(id, { slot: 0, timeoutMs: 300_000 });
     assert.equal(first.provider, cheater.chain.account);
     assert.equal(first.outcome, "passed");
     assert.deepEqual(first.segments, []);
     assert.equal(first.conflictsWith, undefined);
     // The second replica arrives later, trains honestly, and disagrees.
     honest = await CheatingProvider.start({ network, account: 4, cheat: { kind: "honest" } });
-    const second = await verifier.audited(id, { slot: 1, timeoutMs: 120_000 });
+    const second = await verifier.audited(id, { slot: 1, timeoutMs: 300_000 });
     await verifier.idle();
     assert.equal(second.provider, honest.chain.account);
     assert.equal(second.outcome, "passed", JSON.stringify(second));
