@@ -11,6 +11,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { DatasetError, SpecError, TrainingError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, gatherBatch } from "./dataset.ts";
@@ -78,8 +79,10 @@ export interface RunOptions {
   /** Call `onCheckpoint` whenever the step counter is a multiple of this. */
   checkpointEvery?: number;
   /**
-   * Receives the state at each checkpoint step. A returned promise is awaited; return quickly and
-   * finish slow work (hashing, disk) in the background to keep training going.
+   * Receives the state at each checkpoint step. The state borrows the backend's memory (reading
+   * it out costs no copy): read its variables before the callback returns, and copy them
+   * (`cloneState`) to keep them. A returned promise is awaited; return quickly and finish slow
+   * work (hashing, disk) in the background to keep training going.
    */
   onCheckpoint?: (state: TrainingState) => void | Promise<void>;
   /** Stops training at the next step boundary with a `TRAINING_ABORTED` error. */
@@ -244,7 +247,7 @@ export class Trainer {
       cursor = this.sampler.next(cursor);
       options.onStep?.({ step, cursor, loss });
       if (every !== undefined && step % every === 0 && options.onCheckpoint) {
-        await options.onCheckpoint(this.#readState(step, cursor));
+        await options.onCheckpoint(this.#borrowState(step, cursor));
       }
       // Let timers, I/O completions and progress consumers run between steps.
       if (i % YIELD_EVERY_STEPS === YIELD_EVERY_STEPS - 1) await yieldToEventLoop();
@@ -387,6 +390,25 @@ export class Trainer {
       const data = v.dataSync() as Float32Array;
       return { name: this.#names[i], shape: [...v.shape], data: copy ? data.slice() : data };
     });
+    return { step, cursor, variables };
+  }
+
+  /**
+   * The live state without copying it: the variables' data are views of the backend's memory,
+   * valid until the next tfjs operation. A checkpoint encodes them straight into its own reused
+   * buffer; a copy here would cost a fresh multi-megabyte allocation per checkpoint.
+   */
+  #borrowState(step: number, cursor: number): TrainingState {
+    const backend = tf.backend();
+    const variables: StateVariable[] = this.#liveVariables().map((v, i) => ({
+      name: this.#names[i],
+      shape: [...v.shape],
+      // The cpu backend's dataSync hands out its own storage, other backends a copy.
+      data:
+        (backend instanceof BackendWasm
+          ? backend.typedArrayFromHeap(v)
+          : v.dataSync()) as Float32Array,
+    }));
     return { step, cursor, variables };
   }
 

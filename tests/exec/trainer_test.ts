@@ -4,7 +4,7 @@ import { DatasetError, SpecError, TrainingError } from "../../lib/core/errors.ts
 import { createDataset } from "../../lib/exec/dataset.ts";
 import { defineModel } from "../../lib/exec/model.ts";
 import { Trainer } from "../../lib/exec/trainer.ts";
-import { commitState } from "../../lib/proof/commitment.ts";
+import { commitState, encodeState } from "../../lib/proof/commitment.ts";
 import { mnistSubset, smallMlpSpec } from "../_fixtures/mlp.ts";
 
 Deno.test("deterministic trainer", async (t) => {
@@ -89,6 +89,35 @@ Deno.test("deterministic trainer", async (t) => {
       trainer.dispose();
     }
   });
+
+  for (const profile of ["wasm", "cpu"]) {
+    await t.step(
+      `${profile}: a checkpoint's state, read straight from the backend, is run's`,
+      async () => {
+        const trainer = await Trainer.create({
+          spec: await smallMlpSpec(),
+          dataset,
+          batchSize: 32,
+          profile,
+        });
+        try {
+          const checkpoints: Uint8Array[] = [];
+          await trainer.run(trainer.initialState(), 8, {
+            checkpointEvery: 4,
+            // The state borrows the backend's memory: encode (copy) it before returning.
+            onCheckpoint: (s) => {
+              checkpoints.push(encodeState(s));
+            },
+          });
+          const s4 = await trainer.run(trainer.initialState(), 4);
+          const s8 = await trainer.run(s4, 4);
+          assert.deepEqual(checkpoints, [encodeState(s4), encodeState(s8)]);
+        } finally {
+          trainer.dispose();
+        }
+      },
+    );
+  }
 
   await t.step("the trained weights load into a tfjs model", async () => {
     const trainer = await Trainer.create({ spec: await smallMlpSpec(), dataset, batchSize: 64 });
