@@ -26,7 +26,6 @@ import { type Hash, isHash, sha256Hex } from "../core/hash.ts";
 export class BlobStore {
   /** Folder holding the `blobs/` tree. */
   readonly root: string;
-  #tmpCounter = 0;
 
   /** Opens (lazily creates) a store rooted at `root`. */
   constructor(root: string) {
@@ -54,13 +53,32 @@ export class BlobStore {
 
   /** Stores bytes whose hash the caller has just computed (skips hashing them again). */
   async putVerified(hash: Hash, bytes: Uint8Array): Promise<void> {
-    const path = this.pathOf(hash);
+    const { path, dir, tmp } = this.#placement(hash);
     if (await exists(path)) return;
-    const dir = path.slice(0, path.lastIndexOf("/"));
     await Deno.mkdir(dir, { recursive: true });
-    const tmp = `${dir}/.tmp-${Deno.pid}-${this.#tmpCounter++}`;
     await Deno.writeFile(tmp, bytes);
     await Deno.rename(tmp, path);
+  }
+
+  /**
+   * {@link BlobStore.putVerified}, blocking: for a worker thread that does its file work on its
+   * own thread (Deno runs async file operations on a shared thread pool).
+   */
+  putVerifiedSync(hash: Hash, bytes: Uint8Array): void {
+    const { path, dir, tmp } = this.#placement(hash);
+    if (existsSync(path)) return;
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeFileSync(tmp, bytes);
+    Deno.renameSync(tmp, path);
+  }
+
+  /** Where a blob goes, and a temporary file to write it to first. */
+  #placement(hash: Hash): { path: string; dir: string; tmp: string } {
+    const path = this.pathOf(hash);
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    // Unique across every store object and thread writing to this folder (a checkpoint writer's
+    // worker has its own), so concurrent writes never share a temporary file.
+    return { path, dir, tmp: `${dir}/.tmp-${Deno.pid}-${crypto.randomUUID()}` };
   }
 
   /** True if the store holds the blob. */
@@ -94,6 +112,16 @@ export class BlobStore {
       );
     }
     return bytes;
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
 }
 

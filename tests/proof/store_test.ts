@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { StorageError } from "../../lib/core/errors.ts";
+import { sha256Hex } from "../../lib/core/hash.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 
 Deno.test("blob store", async (t) => {
@@ -14,6 +15,24 @@ Deno.test("blob store", async (t) => {
       assert.deepEqual(await store.get(id), bytes);
       assert.match(store.pathOf(id), new RegExp(`/blobs/sha256/${id.slice(0, 2)}/${id.slice(2)}$`));
       assert.equal(await store.put(bytes), id); // idempotent
+    });
+
+    await t.step("blocking puts, and stores sharing a folder, write whole blobs", async () => {
+      const other = new BlobStore(dir);
+      const blobs = Array.from({ length: 32 }, (_, i) => new TextEncoder().encode(`blob ${i % 8}`));
+      // Two store objects writing the same blobs at once never share a temporary file.
+      const ids = await Promise.all(blobs.map((b, i) => (i % 2 ? other : store).put(b)));
+      for (const [i, b] of blobs.entries()) assert.deepEqual(await store.get(ids[i]), b);
+      const sync = new TextEncoder().encode("written blocking");
+      const syncId = await sha256Hex(sync);
+      store.putVerifiedSync(syncId, sync);
+      store.putVerifiedSync(syncId, sync); // idempotent
+      assert.deepEqual(await other.get(syncId), sync);
+      const leftovers = [];
+      for await (const e of Deno.readDir(store.pathOf(syncId).slice(0, -63))) {
+        if (e.name.startsWith(".tmp-")) leftovers.push(e.name);
+      }
+      assert.deepEqual(leftovers, []);
     });
 
     await t.step("a corrupted or truncated file is reported, never returned", async () => {
