@@ -36,8 +36,7 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 }
 
 /**
- * Canonical bytes of a training state (the checkpoint file format), written into `reuse` when it
- * has exactly the right size.
+ * Canonical bytes of a training state (the checkpoint file format).
  *
  * @example
  * ```ts
@@ -49,30 +48,58 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
  * });
  * ```
  */
-export function encodeState(
-  state: TrainingState,
-  reuse?: Uint8Array<ArrayBuffer>,
-): Uint8Array<ArrayBuffer> {
-  const header = encodeCanonical({
+export function encodeState(state: TrainingState): Uint8Array<ArrayBuffer> {
+  const header = headerOf(state);
+  const out = new Uint8Array(encodedLength(state, header));
+  writeState(state, header, out);
+  return out;
+}
+
+/**
+ * Writes the canonical bytes of a state at the start of `target` and returns their length; when
+ * they do not fit (or there is no target) it writes nothing and returns the length they need. A
+ * caller that encodes states of one layout over and over (the checkpoint writer) keeps one target:
+ * fresh multi-megabyte buffers cost page faults and GC on every checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { encodeStateInto } from "./commitment.ts";
+ * declare const state: import("../exec/state.ts").TrainingState;
+ * const target = new Uint8Array(encodeStateInto(state));
+ * const length = encodeStateInto(state, target); // target.subarray(0, length) holds the bytes
+ * ```
+ */
+export function encodeStateInto(state: TrainingState, target?: Uint8Array): number {
+  const header = headerOf(state);
+  const length = encodedLength(state, header);
+  if (target && length <= target.length) writeState(state, header, target);
+  return length;
+}
+
+function headerOf(state: TrainingState): Uint8Array {
+  return encodeCanonical({
     format: STATE_FORMAT,
     step: state.step,
     cursor: state.cursor,
     variables: state.variables.map((v) => ({ name: v.name, shape: [...v.shape] })),
   });
-  let size = 8 + header.length;
-  for (const v of state.variables) size += v.data.byteLength;
-  // A caller that encodes states of one layout over and over (the checkpoint writer) passes a
-  // spare buffer back in: fresh multi-megabyte buffers cost page faults and GC on every checkpoint.
-  const out = reuse?.length === size ? reuse : new Uint8Array(size);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setUint32(4, header.length, true);
-  out.set(header, 8);
+}
+
+function encodedLength(state: TrainingState, header: Uint8Array): number {
+  let length = 8 + header.length;
+  for (const v of state.variables) length += v.data.byteLength;
+  return length;
+}
+
+function writeState(state: TrainingState, header: Uint8Array, target: Uint8Array): void {
+  target.set(MAGIC, 0);
+  new DataView(target.buffer, target.byteOffset, 8).setUint32(4, header.length, true);
+  target.set(header, 8);
   let offset = 8 + header.length;
   for (const v of state.variables) {
-    out.set(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength), offset);
+    target.set(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength), offset);
     offset += v.data.byteLength;
   }
-  return out;
 }
 
 /**

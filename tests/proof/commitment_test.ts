@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StorageError } from "../../lib/core/errors.ts";
-import { commitState, decodeState, encodeState } from "../../lib/proof/commitment.ts";
+import { CheckpointWriter } from "../../lib/proof/checkpoint.ts";
+import {
+  commitState,
+  decodeState,
+  encodeState,
+  encodeStateInto,
+} from "../../lib/proof/commitment.ts";
+import { BlobStore } from "../../lib/proof/store.ts";
 import type { TrainingState } from "../../lib/exec/state.ts";
 
 const stateArb: fc.Arbitrary<TrainingState> = fc.record({
@@ -66,5 +73,67 @@ Deno.test("state commitments", async (t) => {
     const badHeader = bytes.slice();
     badHeader[9] = 0x20;
     assert.throws(() => decodeState(badHeader), corrupt);
+  });
+
+  await t.step("encodeStateInto writes encodeState's bytes, or nothing if they do not fit", () => {
+    fc.assert(
+      fc.property(stateArb, fc.nat(64), fc.boolean(), (state, spare, shared) => {
+        const bytes = encodeState(state);
+        const size = bytes.length + spare;
+        const target = new Uint8Array(
+          shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size),
+        );
+        assert.equal(encodeStateInto(state, target), bytes.length);
+        assert.deepEqual(target.slice(0, bytes.length), bytes);
+        assert.ok(target.subarray(bytes.length).every((b) => b === 0));
+        const small = new Uint8Array(bytes.length - 1);
+        assert.equal(encodeStateInto(state, small), bytes.length);
+        assert.ok(small.every((b) => b === 0));
+        assert.equal(encodeStateInto(state), bytes.length);
+      }),
+    );
+  });
+
+  await t.step("the checkpoint writer's background commitments are commitState's", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const store = new BlobStore(dir);
+      const states = fc.sample(stateArb, { numRuns: 12, seed: 7 });
+      for (const target of [store, undefined]) {
+        const writer = new CheckpointWriter(target);
+        // A finished writer takes more checkpoints (on a new worker) and lists them all.
+        const added = states.slice(0, 5).map((s) => writer.add(s));
+        await writer.finish();
+        added.push(...states.slice(5).map((s) => writer.add(s)));
+        const refs = await writer.finish();
+        assert.deepEqual(refs, await Promise.all(added));
+        for (const [i, state] of states.entries()) {
+          assert.deepEqual(refs[i], {
+            step: state.step,
+            cursor: state.cursor,
+            hash: await commitState(state),
+          });
+          if (target) assert.deepEqual(await store.get(refs[i].hash), encodeState(state));
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  await t.step("a checkpoint the writer cannot store is a typed error", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // A store under a regular file: its folders cannot be made.
+      await Deno.writeTextFile(`${dir}/file`, "");
+      const writer = new CheckpointWriter(new BlobStore(`${dir}/file/store`));
+      writer.add(fc.sample(stateArb, { numRuns: 1, seed: 1 })[0]);
+      await assert.rejects(
+        () => writer.finish(),
+        (e: unknown) => e instanceof StorageError && e.code === "STORAGE_WRITE_FAILED",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });
