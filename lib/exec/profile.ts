@@ -109,8 +109,12 @@ export function getProfile(idOrAlias: string): ExecutionProfile {
 let activeProfile: ExecutionProfile | undefined;
 let wasmSimd: boolean | undefined;
 
+/** The activation in flight: activations run one at a time (tfjs cannot start a backend twice at once). */
+let activating: Promise<unknown> = Promise.resolve();
+
 /**
  * Switches the tfjs engine to a profile and checks that what runs is what the profile pins.
+ * Concurrent calls (several nodes of one process starting at once) run one after the other.
  *
  * The wasm backend chooses its SIMD or scalar build once per process; asking for the other one
  * later fails with `PROFILE_PROCESS_BOUND`.
@@ -121,9 +125,15 @@ let wasmSimd: boolean | undefined;
  * await activateProfile("cpu");
  * ```
  */
-export async function activateProfile(
+export function activateProfile(
   profileOrId: ExecutionProfile | string,
 ): Promise<ExecutionProfile> {
+  const run = activating.then(() => activateNow(profileOrId));
+  activating = run.catch(() => {});
+  return run;
+}
+
+async function activateNow(profileOrId: ExecutionProfile | string): Promise<ExecutionProfile> {
   const p = typeof profileOrId === "string" ? getProfile(profileOrId) : getProfile(profileOrId.id);
   if (activeProfile?.id === p.id && tf.getBackend() === p.backend) return p;
   if (p.backend === "wasm") {
