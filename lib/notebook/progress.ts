@@ -361,11 +361,14 @@ function statParts(s: ProgressSnapshot): string[] {
   } else if (s.stepsPerSecond !== null) {
     parts.push(`${formatNumber(s.stepsPerSecond, 3)} steps/s`);
   }
-  parts.push(
-    `checkpoints ${s.checkpoints}${
-      s.expectedCheckpoints === null ? "" : `/${s.expectedCheckpoints}`
-    }`,
-  );
+  // A run with no checkpoint interval and none so far (a distributed job's rounds) shows none.
+  if (s.checkpoints > 0 || s.expectedCheckpoints !== null) {
+    parts.push(
+      `checkpoints ${s.checkpoints}${
+        s.expectedCheckpoints === null ? "" : `/${s.expectedCheckpoints}`
+      }`,
+    );
+  }
   if (s.lastRound) {
     const r = s.lastRound;
     parts.push(
