@@ -15,6 +15,7 @@ import { mlp } from "../lib/exec/zoo.ts";
 import { CheckpointWriter, trainWithProof } from "../lib/proof/checkpoint.ts";
 import { BlobStore } from "../lib/proof/store.ts";
 import { figure } from "./figure.ts";
+import { measureCommitOverhead } from "./_commit_overhead.ts";
 
 const { values } = parseArgs({
   args: Deno.args.slice(1),
@@ -85,52 +86,11 @@ try {
   const K = 50;
   const PAIRS = 24;
   await trainer.run(trainer.initialState(), 20); // warm-up
-  // Side by side at a fine grain: blocks of k steps, each either plain or with a checkpoint,
-  // alternating in order. This VM's speed drifts by tens of percent over seconds, so whole runs
-  // compared one after the other cannot resolve 1%; adjacent 0.4 s blocks share the same
-  // conditions, and the median of the pairs' ratios ignores the odd stalled block. A checkpoint
-  // block holds all of one checkpoint's work: it checkpoints after its first step (read-out and
-  // encoding on the training thread, hashing and writing to the store in the background, exactly
-  // as trainWithProof does), and its time runs until that checkpoint is stored, so no background
-  // work spills into the next block. One pair first, not counted, warms up that path.
   log(`commit overhead: ${PAIRS} pairs of ${K}-step blocks, plain vs with a checkpoint`);
-  const pairWriter = new CheckpointWriter(store);
-  const ratios: number[] = [];
-  let plainMs = 0;
-  let state = trainer.initialState();
-  for (let pair = -1; pair < PAIRS; pair++) {
-    const times = { plain: 0, committed: 0 };
-    for (
-      const kind of pair % 2 === 0
-        ? ["plain", "committed"] as const
-        : ["committed", "plain"] as const
-    ) {
-      const from = { ...state, step: K - 1 }; // the block's first step ends on a checkpoint
-      const t = performance.now();
-      if (kind === "plain") {
-        state = await trainer.run(from, K);
-      } else {
-        let stored: Promise<unknown> = Promise.resolve();
-        state = await trainer.run(from, K, {
-          checkpointEvery: K,
-          onCheckpoint: (s) => {
-            stored = pairWriter.add(s);
-          },
-        });
-        await stored;
-      }
-      times[kind] = performance.now() - t;
-    }
-    if (pair < 0) continue;
-    plainMs += times.plain;
-    ratios.push(times.committed / times.plain);
-  }
-  await pairWriter.finish();
-  ratios.sort((a, b) => a - b);
-  const median = (ratios[PAIRS / 2 - 1] + ratios[PAIRS / 2]) / 2;
-  const wasmRate = (PAIRS * K * BATCH) / (plainMs / 1000);
+  const measured = await measureCommitOverhead(trainer, store, { k: K, pairs: PAIRS });
+  const wasmRate = (measured.plainSteps * BATCH) / (measured.plainMs / 1000);
   figure("train.samples_per_s.wasm", wasmRate, "samples/s");
-  figure("train.commit_overhead", median - 1, "ratio");
+  figure("train.commit_overhead", measured.overhead, "ratio");
   // The same cost measured directly: time the training thread spends committing (reading the
   // state out of the backend, encoding it, handing it to the background hash and write) plus the
   // wait for the last checkpoint to land, relative to the run. Immune to the machine's drift,

@@ -9,6 +9,9 @@
  *   catch a cheater who corrupts 1 segment of a 20-segment job (hypergeometric,
  *   `lib/proof/audit.ts`), and for 1, 2, 4 and 8 segments the theory next to the share of 20,000
  *   simulated audits (real seed derivation and segment selection) that hit the corrupted segment.
+ * - `verify.honest_overhead`: what verification asks of an honest provider over its training time:
+ *   commitments and checkpoints (`.commit`, measured side by side with plain training) plus serving
+ *   the checkpoints the default audit samples (`.serve`), on a 1000-step MNIST MLP job.
  * - `verify.cheaters_total` / `verify.cheaters_missed`: every cheater of the adversary catalogue
  *   (`tests/adversary/_cheaters.ts`) run through a full audit and the dispute game to a verdict;
  *   `verify.cheaters_caught_sampled`: the same catalogue under the default 2-segment sample.
@@ -31,6 +34,10 @@ import {
 } from "../lib/proof/audit.ts";
 import { DEFAULT_AUDIT } from "../lib/proof/job.ts";
 import { figure } from "./figure.ts";
+import { measureCommitOverhead } from "./_commit_overhead.ts";
+import { Trainer } from "../lib/exec/trainer.ts";
+import { BlobStore } from "../lib/proof/store.ts";
+import { createP2PWire } from "../lib/node/p2p_wire.ts";
 import { defineModel } from "../lib/exec/model.ts";
 import { toBytes32 } from "../lib/core/hash.ts";
 import { disputeGameAbi } from "../lib/chain/artifacts/DisputeGame.ts";
@@ -99,6 +106,75 @@ for (const s of [1, 2, 4, 8]) {
     auditComputeFraction({ steps: STEPS, k: K, sampled: s }) * 100,
     "pct",
   );
+}
+
+// Honest overhead: everything verification asks of an honest provider, over its training time.
+// Commitments and checkpoints are measured side by side with plain training (as in `bench
+// trainer`); serving is the wall time of a peer fetching, over real libp2p from a provider node,
+// the checkpoints the default audit policy samples per job (one per sampled segment per verifier).
+{
+  const HK = 50;
+  const HSTEPS = 1000;
+  const train = await loadMnist();
+  const model = mlp(); // 784-256-128-10
+  const spec = await defineModel(model, {
+    seed: 5,
+    optimizer: { name: "adam", learningRate: 1e-3 },
+  });
+  model.dispose();
+  const trainer = await Trainer.create({ spec, dataset: train, batchSize: 128 });
+  const dir = await Deno.makeTempDir({ prefix: "bench-verify-" });
+  try {
+    await trainer.run(trainer.initialState(), 10); // warm-up
+    const commit = await measureCommitOverhead(trainer, new BlobStore(`${dir}/own`), {
+      k: HK,
+      pairs: 24,
+    });
+    const trainSeconds = (HSTEPS * commit.plainMs) / commit.plainSteps / 1000;
+    await using network = await Network.local({ providers: 1 });
+    const job = await network.train({
+      model: spec,
+      data: train,
+      steps: HSTEPS,
+      batchSize: 128,
+      k: HK,
+    });
+    const checkpoints: string[] = [];
+    for await (const e of job.progress()) {
+      if (e.kind === "checkpoint") checkpoints.push(e.hash);
+      if (e.kind === "committed") break;
+    }
+    const [provider] = network.providers;
+    const fetched = new BlobStore(`${dir}/fetched`);
+    const wire = await createP2PWire({
+      chain: network.devnet!.client(8),
+      store: fetched,
+      bootstrap: [...provider.wire.addrs],
+    });
+    let serveMs = 0;
+    const served = DEFAULT_AUDIT.segments * DEFAULT_AUDIT.verifiers;
+    try {
+      for (let i = 0; i < served; i++) {
+        const hash = checkpoints[1 + ((i * 7) % (checkpoints.length - 2))];
+        const t = performance.now();
+        await wire.fetchBlob(provider.wire.peerId, hash, fetched);
+        serveMs += performance.now() - t;
+      }
+    } finally {
+      await wire.close();
+    }
+    const serve = serveMs / 1000 / trainSeconds;
+    figure("verify.honest_overhead.commit", commit.overhead, "ratio");
+    figure("verify.honest_overhead.serve", serve, "ratio");
+    figure("verify.honest_overhead", commit.overhead + serve, "ratio");
+    console.log(
+      `# ${HSTEPS} steps of batch 128 (${trainSeconds.toFixed(1)} s of plain training), ` +
+        `${served} checkpoints of 2.8 MB served in ${serveMs.toFixed(0)} ms`,
+    );
+  } finally {
+    trainer.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 // The adversary catalogue, each cheater through audit and dispute to a verdict. Every job gets its
