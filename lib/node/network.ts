@@ -63,8 +63,11 @@ const TOKEN = 10n ** 18n;
 const LOCAL_PASSWORD = Deno.env.get("GENSYN_NODE_PASSWORD") ?? "local-devnet";
 const LOCAL_KEY_ITERATIONS = 1_000;
 
-/** Seconds past its target a fast-forward may land; slots whose windows close that soon are audited first. */
-const FORWARD_MARGIN_SEC = 5n;
+/**
+ * Margin of a fast-forward, seconds: it waits for chain time to run this far past the commit, and
+ * audits first the slots whose windows close within it of the move's target.
+ */
+const FORWARD_MARGIN_SEC = 3n;
 
 /** How often an unclaimed job is announced again. */
 const REANNOUNCE_MS = 3_000;
@@ -565,6 +568,14 @@ export class Network implements AsyncDisposable {
     if (view.status !== "Committed") return;
     const window = BigInt((await this.chain.jobs.get(toBytes32(jobId))).challengeWindowSec);
     const target = view.committedAt + window + 1n;
+    // Let chain time run on with the clock (mining, never jumping) until it is a margin past the
+    // commit: any commit the scan below cannot see lands after that, so its window outlasts the move.
+    while (true) {
+      if (this.#abort.signal.aborted) return;
+      await devnet.increaseTime(0);
+      if (await chainTime(this.chain) >= view.committedAt + FORWARD_MARGIN_SEC) break;
+      await sleep(250, this.#abort.signal);
+    }
     // Disputes must land inside the challenge window: audit everything this move closes first.
     for (const id of [...this.#submitted]) {
       const job = await this.chain.jobs.get(toBytes32(id));
@@ -574,8 +585,8 @@ export class Network implements AsyncDisposable {
         if (s.status === "Open" || s.status === "Claimed" || s.status === "Disputed") open = true;
         if (s.status !== "Committed") continue;
         open = true;
-        // A few seconds of margin: a move lands a moment after the time it was computed from.
-        if (s.committedAt + BigInt(job.challengeWindowSec) > target + FORWARD_MARGIN_SEC) continue;
+        // With a margin: a move lands a moment after the time it was computed from.
+        if (s.committedAt + BigInt(job.challengeWindowSec) >= target + FORWARD_MARGIN_SEC) continue;
         await Promise.all(
           // A failed or stuck audit is in the verifier's log; settling goes on without it.
           this.verifiers.map((v) => v.audited(id, { slot: i, timeoutMs: 300_000 }).catch(() => {})),
