@@ -172,6 +172,7 @@ export {
   type DisputeOptions,
   type DisputeParty,
   type DisputePath,
+  partyOf,
   type PartyOptions,
   runDispute,
   trainParty,

@@ -37,7 +37,7 @@ import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { claimsFault, opChain, type Side } from "../proof/bisect.ts";
 import { commitState } from "../proof/commitment.ts";
-import type { DisputeParty } from "../proof/dispute.ts";
+import { type DisputeParty, partyOf } from "../proof/dispute.ts";
 import { decodeEvidence, encodeEvidence, type StepEvidence } from "../proof/evidence.ts";
 import { merkleProof } from "../proof/merkle.ts";
 import { recordStep, type StepRecording } from "../proof/ops.ts";
@@ -85,7 +85,6 @@ export function checkpointParty(options: {
 }): DisputeParty {
   const { trainer, checkpoints, load } = options;
   const states = new Map<number, Promise<TrainingState>>();
-  const hashes = new Map<number, Hash>(checkpoints.map((c) => [c.step, c.hash]));
   const stateAt = (step: number): Promise<TrainingState> => {
     const base = [...checkpoints].reverse().find((c) => c.step <= step);
     if (!Number.isSafeInteger(step) || base === undefined) {
@@ -108,21 +107,11 @@ export function checkpointParty(options: {
     }
     return state;
   };
-  return {
+  return partyOf({
     checkpoints,
     stateAt,
-    async stateHashAt(step) {
-      let hash = hashes.get(step);
-      if (hash === undefined) {
-        hash = await commitState(await stateAt(step));
-        hashes.set(step, hash);
-      }
-      return hash;
-    },
-    async recordStep(fromStep) {
-      return await recordStep(trainer, await stateAt(fromStep));
-    },
-  };
+    recordStep: async (fromStep) => await recordStep(trainer, await stateAt(fromStep)),
+  });
 }
 
 /**

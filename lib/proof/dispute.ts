@@ -93,7 +93,6 @@ export async function trainParty(trainer: Trainer, options: PartyOptions): Promi
     saved.set(step, state);
     checkpoints.push({ step, cursor: state.cursor, hash: await commitState(state) });
   }
-  const hashes = new Map<number, Hash>(checkpoints.map((c) => [c.step, c.hash]));
   const stateAt = async (step: number): Promise<TrainingState> => {
     if (!Number.isInteger(step) || step < 0 || step > steps) {
       throw new VerificationError("VERIFY_BAD_STEP", `step ${step} is outside 0..${steps}`, {
@@ -103,6 +102,39 @@ export async function trainParty(trainer: Trainer, options: PartyOptions): Promi
     const base = step - (step % k);
     return saved.get(step) ?? await advance(saved.get(base)!, step - base);
   };
+  return partyOf({
+    checkpoints,
+    stateAt,
+    async recordStep(fromStep) {
+      const honest = await recordStep(trainer, await stateAt(fromStep));
+      return cheat?.recording ? cheat.recording(honest, await stateAt(fromStep + 1)) : honest;
+    },
+  });
+}
+
+/**
+ * A dispute party from its checkpoints, its state at any step and its recording of a step. Its
+ * hash at a checkpoint step is the checkpoint's (what it committed); at any other step the
+ * commitment of its state, computed once.
+ *
+ * @example
+ * ```ts
+ * import { partyOf } from "./dispute.ts";
+ * declare const trainer: import("../exec/trainer.ts").Trainer;
+ * declare const checkpoints: import("./trace.ts").CheckpointRef[];
+ * declare const stateAt: (step: number) => Promise<import("../exec/state.ts").TrainingState>;
+ * import { recordStep } from "./ops.ts";
+ * const party = partyOf({ checkpoints, stateAt, recordStep: async (t) => recordStep(trainer, await stateAt(t)) });
+ * console.log(await party.stateHashAt(7));
+ * ```
+ */
+export function partyOf(parts: {
+  checkpoints: readonly CheckpointRef[];
+  stateAt(step: number): Promise<TrainingState>;
+  recordStep(fromStep: number): Promise<StepRecording>;
+}): DisputeParty {
+  const { checkpoints, stateAt } = parts;
+  const hashes = new Map<number, Hash>(checkpoints.map((c) => [c.step, c.hash]));
   return {
     checkpoints,
     stateAt,
@@ -114,10 +146,7 @@ export async function trainParty(trainer: Trainer, options: PartyOptions): Promi
       }
       return hash;
     },
-    async recordStep(fromStep) {
-      const honest = await recordStep(trainer, await stateAt(fromStep));
-      return cheat?.recording ? cheat.recording(honest, await stateAt(fromStep + 1)) : honest;
-    },
+    recordStep: parts.recordStep,
   };
 }
 
