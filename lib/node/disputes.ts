@@ -39,23 +39,15 @@ import { claimsFault, opChain, type Side } from "../proof/bisect.ts";
 import { commitState } from "../proof/commitment.ts";
 import { type DisputeParty, partyOf } from "../proof/dispute.ts";
 import { decodeEvidence, encodeEvidence, type StepEvidence } from "../proof/evidence.ts";
-import { merkleProof } from "../proof/merkle.ts";
+import { merkleProof, merkleRoot } from "../proof/merkle.ts";
 import { recordStep, type StepRecording } from "../proof/ops.ts";
 import { cursorAt, judgeOp, recordProgram, type Reveal, type Verdict } from "../proof/referee.ts";
 import type { BlobStore } from "../proof/store.ts";
-import {
-  buildTrace,
-  type CheckpointRef,
-  checkpointSteps,
-  decodeTrace,
-  type Trace,
-} from "../proof/trace.ts";
+import { type CheckpointRef, checkpointSteps, decodeTrace, type Trace } from "../proof/trace.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import type { JobSpec } from "../proof/job.ts";
-import { trainerForJob } from "./executor.ts";
-import { type Dataset, decodeDataset } from "../exec/dataset.ts";
-import { decodeModelSpec } from "../exec/model.ts";
-import { SpecError } from "../core/errors.ts";
+import { loadJobInputs, trainerForJob } from "./executor.ts";
+import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32 } from "./settlement.ts";
 import type { NodeWire } from "./wire.ts";
@@ -123,21 +115,12 @@ export async function jobTrainer(
   spec: JobSpec,
   datasets?: Map<Hash, Promise<Dataset>>,
 ): Promise<Trainer> {
-  const modelSpec = await decodeModelSpec(await store.get(spec.model));
-  let dataset = datasets?.get(spec.datasetBlob);
-  if (!dataset) {
-    dataset = store.get(spec.datasetBlob).then(decodeDataset);
-    datasets?.set(spec.datasetBlob, dataset);
-  }
-  const data = await dataset;
-  if (modelSpec.id !== spec.model || data.id !== spec.datasetId) {
-    throw new SpecError(
-      "SPEC_ID_MISMATCH",
-      "the job's model or dataset blob does not match the ids its spec pins",
-      { value: { model: spec.model, dataset: spec.datasetId } },
-    );
-  }
-  return await trainerForJob(spec, modelSpec, data);
+  const { modelSpec, dataset } = await loadJobInputs({
+    spec,
+    store,
+    ...(datasets ? { datasets } : {}),
+  });
+  return await trainerForJob(spec, modelSpec, dataset);
 }
 
 /**
@@ -259,18 +242,26 @@ export async function playDispute(
   }
 }
 
-/** What the job market slashed when dispute `d` settled. */
-async function slashedIn(chain: ProtocolClient, d: DisputeView): Promise<bigint> {
+/** The arguments of the disputed slot's latest `eventName` event in the job market, if any. */
+async function lastSlotEvent(
+  chain: ProtocolClient,
+  d: DisputeView,
+  eventName: "DisputeSettled" | "JobCommitted",
+): Promise<Record<string, unknown> | undefined> {
   const logs = await chain.public.getContractEvents({
     address: chain.addresses.jobMarket,
     abi: jobMarketAbi,
-    eventName: "DisputeSettled",
+    eventName,
     args: { jobId: d.jobId },
     fromBlock: 0n,
   });
   const mine = logs.filter((l) => Number((l.args as { slot: bigint }).slot) === d.slot);
-  const last = mine[mine.length - 1];
-  return last ? (last.args as { slashed: bigint }).slashed : 0n;
+  return mine.at(-1)?.args as Record<string, unknown> | undefined;
+}
+
+/** What the job market slashed when dispute `d` settled. */
+async function slashedIn(chain: ProtocolClient, d: DisputeView): Promise<bigint> {
+  return ((await lastSlotEvent(chain, d, "DisputeSettled"))?.slashed as bigint | undefined) ?? 0n;
 }
 
 /** A committed slot as a challenger sees it. */
@@ -658,42 +649,24 @@ export class Referee {
         ? { ruling: { ...base, winner: "provider", kernel, reason: `served ${hash.slice(0, 10)}` } }
         : lost(`did not serve ${hash.slice(0, 10)}`);
     }
-    // The trace: every checkpoint hash on the provider's progress stream, matching the commitment.
-    const trainer = await this.#options.trainerFor(jobId);
+    // The trace: every checkpoint hash on the provider's progress stream, and their Merkle root
+    // (the trace root) the one it committed.
+    const job = await chain.jobs.get(d.jobId);
+    const hashes = new Map<number, Hash>();
+    const signal = AbortSignal.timeout(this.#options.fetchTimeoutMs ?? 15_000);
     try {
-      const { steps, k } = await chain.jobs.get(d.jobId).then((j) => ({
-        steps: j.steps,
-        k: j.checkpointInterval,
-      }));
-      const hashes = new Map<number, Hash>();
-      const signal = AbortSignal.timeout(this.#options.fetchTimeoutMs ?? 15_000);
-      try {
-        for await (const update of wire.watchProgress(peer, jobId, signal)) {
-          if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
-        }
-      } catch {
-        // Judged by what arrived.
+      for await (const update of wire.watchProgress(peer, jobId, signal)) {
+        if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
       }
-      const at = checkpointSteps(steps, k);
-      if (at.some((s) => !hashes.has(s))) return lost("its trace is incomplete");
-      const trace = await buildTrace({
-        plan: trainer.plan,
-        k,
-        steps,
-        jobId,
-        checkpoints: at.map((step) => ({
-          step,
-          cursor: cursorAt(trainer, step),
-          hash: hashes.get(step)!,
-        })),
-      });
-      const committed = await committedRoot(chain, d);
-      return trace.root === committed
-        ? { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } }
-        : lost(`its published trace has root ${trace.root.slice(0, 10)}, not the committed one`);
-    } finally {
-      trainer.dispose();
+    } catch {
+      // Judged by what arrived.
     }
+    const at = checkpointSteps(job.steps, job.checkpointInterval);
+    if (at.some((s) => !hashes.has(s))) return lost("its trace is incomplete");
+    const root = await merkleRoot(at.map((step) => hashes.get(step)!));
+    return root === await committedRoot(chain, d)
+      ? { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } }
+      : lost(`its published trace has root ${root.slice(0, 10)}, not the committed one`);
   }
 
   async #initialState(d: DisputeView): Promise<RulingMove> {
@@ -841,14 +814,6 @@ interface RulingMove {
 
 /** The trace root the disputed slot committed (from its `JobCommitted` event). */
 async function committedRoot(chain: ProtocolClient, d: DisputeView): Promise<Hash | undefined> {
-  const logs = await chain.public.getContractEvents({
-    address: chain.addresses.jobMarket,
-    abi: jobMarketAbi,
-    eventName: "JobCommitted",
-    args: { jobId: d.jobId },
-    fromBlock: 0n,
-  });
-  const mine = logs.filter((l) => Number((l.args as { slot: bigint }).slot) === d.slot);
-  const last = mine[mine.length - 1];
-  return last ? fromBytes32(String((last.args as { traceRoot: string }).traceRoot)) : undefined;
+  const root = (await lastSlotEvent(chain, d, "JobCommitted"))?.traceRoot;
+  return root === undefined ? undefined : fromBytes32(String(root));
 }
