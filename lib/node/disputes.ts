@@ -50,7 +50,7 @@ import { loadJobInputs, trainerForJob } from "./executor.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32 } from "./settlement.ts";
-import type { NodeWire } from "./wire.ts";
+import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 
 const ZERO = `0x${"00".repeat(32)}` as const;
 
@@ -621,12 +621,7 @@ export class Referee {
     const { wire, store } = this.#options;
     if (await store.has(hash)) return true;
     const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const fetching = wire.fetchBlob(peer, hash, store).then(() => true, () => false);
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    return await Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
+    return await fetchBlobWithin(wire, peer, hash, store, timeoutMs).then(() => true, () => false);
   }
 
   async #availability(d: DisputeView): Promise<RulingMove> {

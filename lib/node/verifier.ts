@@ -68,7 +68,7 @@ import {
 import { commitState } from "../proof/commitment.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, toBytes32 } from "./settlement.ts";
-import type { NodeWire } from "./wire.ts";
+import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 
 /** Options of {@link VerifierNode.start}. */
 export interface VerifierNodeOptions {
@@ -910,19 +910,7 @@ export class VerifierNode {
   /** One hash-checked fetch with a timeout (`PEER_FETCH_TIMEOUT`). */
   #fetchOnce(peer: string, hash: Hash): Promise<void> {
     const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
-    const fetching = this.#options.wire.fetchBlob(peer, hash, this.store);
-    fetching.catch(() => {}); // a late failure after the timeout has already been reported
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new PeerError("PEER_FETCH_TIMEOUT", `blob ${short(hash)} not served in ${timeoutMs} ms`, {
-            value: hash,
-          }),
-        );
-      }, timeoutMs);
-    });
-    return Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
+    return fetchBlobWithin(this.#options.wire, peer, hash, this.store, timeoutMs);
   }
 
   async #loadRecords(): Promise<void> {

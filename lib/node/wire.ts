@@ -9,6 +9,7 @@
  * @module
  */
 
+import { PeerError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
@@ -77,4 +78,40 @@ export interface NodeWire {
   ): AsyncIterable<ProgressUpdate>;
   /** Stops the node's networking. */
   close(): Promise<void>;
+}
+
+/**
+ * Fetches a blob like `wire.fetchBlob`, failing with `PEER_FETCH_TIMEOUT` when it is not served
+ * within `timeoutMs` (a fetch that fails late, after the timeout, is ignored).
+ *
+ * @example
+ * ```ts
+ * import { fetchBlobWithin } from "./wire.ts";
+ * declare const wire: import("./wire.ts").NodeWire;
+ * declare const store: import("../proof/store.ts").BlobStore;
+ * await fetchBlobWithin(wire, "16Uiu2...", "ab".repeat(32), store, 15_000);
+ * ```
+ */
+export function fetchBlobWithin(
+  wire: NodeWire,
+  peer: string,
+  hash: Hash,
+  store: BlobStore,
+  timeoutMs: number,
+): Promise<void> {
+  const fetching = wire.fetchBlob(peer, hash, store);
+  fetching.catch(() => {}); // a late failure after the timeout has already been reported
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new PeerError(
+          "PEER_FETCH_TIMEOUT",
+          `blob ${hash.slice(0, 10)} not served in ${timeoutMs} ms`,
+          { value: hash },
+        ),
+      );
+    }, timeoutMs);
+  });
+  return Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
 }
