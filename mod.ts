@@ -168,13 +168,16 @@ export {
 
 export {
   type Cheat,
+  claimsVerdict,
   type DisputeMove,
   type DisputeOptions,
   type DisputeParty,
   type DisputePath,
+  judgeAt,
   partyOf,
   type PartyOptions,
   runDispute,
+  type StepRecords,
   trainParty,
 } from "./lib/proof/dispute.ts";
 export {

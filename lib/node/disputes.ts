@@ -35,13 +35,13 @@ import { type Hash, toBytes32 } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
 import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
-import { claimsFault, opChain, type Side } from "../proof/bisect.ts";
+import { opChain, type Side } from "../proof/bisect.ts";
 import { commitState } from "../proof/commitment.ts";
-import { type DisputeParty, partyOf } from "../proof/dispute.ts";
+import { claimsVerdict, type DisputeParty, judgeAt, partyOf } from "../proof/dispute.ts";
 import { decodeEvidence, encodeEvidence, type StepEvidence } from "../proof/evidence.ts";
 import { merkleProof, merkleRoot } from "../proof/merkle.ts";
 import { recordStep, type StepRecording } from "../proof/ops.ts";
-import { cursorAt, judgeOp, recordProgram, type Reveal, type Verdict } from "../proof/referee.ts";
+import type { Verdict } from "../proof/referee.ts";
 import type { BlobStore } from "../proof/store.ts";
 import { type CheckpointRef, checkpointSteps, decodeTrace, type Trace } from "../proof/trace.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
@@ -744,45 +744,28 @@ export class Referee {
       return { ruling: { ...base, winner, kernel: "(evidence)", reason, kernelsRun: 0 }, ...ops_ };
     }
     const agreedHash = fromBytes32(found.agreedState);
-    const faults = [
-      claimsFault("challenger", evC.ops, {
-        agreedHash,
-        claimedHash: fromBytes32(found.challengerClaim),
-      }),
-      claimsFault("provider", evP.ops, {
-        agreedHash,
-        claimedHash: fromBytes32(found.providerClaim),
-      }),
-    ].filter((f) => f !== null);
-    if (faults.length > 0) {
-      const winner: Side | null = faults.length === 2
-        ? null
-        : faults[0].side === "provider"
-        ? "challenger"
-        : "provider";
-      const reason = faults.map((f) => `${f.side}: ${f.reason}`).join("; ");
+    const claims = claimsVerdict({
+      agreedHash,
+      challenger: { ops: evC.ops, claimed: fromBytes32(found.challengerClaim) },
+      provider: { ops: evP.ops, claimed: fromBytes32(found.providerClaim) },
+    });
+    if (claims) {
+      const reason = claims.faults.map((f) => `${f.side}: ${f.reason}`).join("; ");
       return {
-        ruling: { ...base, winner, kernel: "(claims)", reason, kernelsRun: 0 },
+        ruling: { ...base, winner: claims.winner, kernel: claims.kernel, reason, kernelsRun: 0 },
         ...ops_,
       };
     }
-    const index = d.lo;
     const trainer = await this.#options.trainerFor(jobId);
     try {
-      const reveals: Reveal[] = [];
-      if (evC.ops[index]) reveals.push({ by: "challenger", bytes: evC.tensors(index) });
-      if (evP.ops[index]) reveals.push({ by: "provider", bytes: evP.tensors(index) });
-      const before = index === 0 ? evC.stateBefore() : undefined;
-      const verdict = await judgeOp({
-        index,
-        agreed: evC.ops.slice(0, index),
-        challenger: evC.ops[index],
-        provider: evP.ops[index],
-        program: () => recordProgram(trainer, { step: t, cursor: cursorAt(trainer, t) }),
-        profile: trainer.plan.profile,
+      const verdict = await judgeAt({
+        referee: trainer,
+        step: t,
+        index: d.lo,
         agreedHash,
-        ...(before ? { agreedState: { state: before, by: "challenger" as const } } : {}),
-        reveals,
+        challenger: evC,
+        provider: evP,
+        agreedState: () => Promise.resolve(evC.stateBefore()),
       });
       return {
         ruling: {

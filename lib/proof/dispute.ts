@@ -304,32 +304,12 @@ export async function runDispute(options: DisputeOptions): Promise<DisputePath |
       transcript,
     };
   };
-  const claimFaults = [
-    claimsFault("challenger", recC.ops, {
-      agreedHash,
-      claimedHash: await challenger.stateHashAt(t + 1),
-    }),
-    claimsFault("provider", recP.ops, {
-      agreedHash,
-      claimedHash: await provider.stateHashAt(t + 1),
-    }),
-  ].filter((f) => f !== null);
-  if (claimFaults.length > 0) {
-    const winner = claimFaults.length === 2
-      ? null
-      : claimFaults[0].side === "provider"
-      ? "challenger"
-      : "provider";
-    const verdict: Verdict = {
-      opIndex: -1,
-      kernel: "(claims)",
-      winner,
-      faults: claimFaults,
-      kernelsRun: 0,
-      programDerived: false,
-    };
-    return finish(-1, "(claims)", verdict, 0);
-  }
+  const claims = claimsVerdict({
+    agreedHash,
+    challenger: { ops: recC.ops, claimed: await challenger.stateHashAt(t + 1) },
+    provider: { ops: recP.ops, claimed: await provider.stateHashAt(t + 1) },
+  });
+  if (claims) return finish(-1, claims.kernel, claims, 0);
   const longest = Math.max(recC.ops.length, recP.ops.length);
   const rootC = (n: number) => opChain(recC.opHashes, n);
   const rootP = (n: number) => opChain(recP.opHashes, n);
@@ -348,21 +328,104 @@ export async function runDispute(options: DisputeOptions): Promise<DisputePath |
   }
 
   // Referee: rules, then at most one recomputed kernel.
-  const reveals: Reveal[] = [];
-  if (recC.ops[index]) reveals.push({ by: "challenger", bytes: recC.tensors(index) });
-  if (recP.ops[index]) reveals.push({ by: "provider", bytes: recP.tensors(index) });
-  const verdict = await judgeOp({
+  const verdict = await judgeAt({
+    referee,
+    step: t,
     index,
-    agreed: recC.ops.slice(0, index),
-    challenger: recC.ops[index],
-    provider: recP.ops[index],
-    program: () => recordProgram(referee, { step: t, cursor: cursorAt(referee, t) }),
-    profile: referee.plan.profile,
     agreedHash,
-    ...(index === 0
-      ? { agreedState: { state: await challenger.stateAt(t), by: "challenger" } }
-      : {}),
-    reveals,
+    challenger: recC,
+    provider: recP,
+    agreedState: () => challenger.stateAt(t),
   });
   return finish(index, verdict.kernel, verdict, opRounds);
+}
+
+/**
+ * The claims rule of a disputed step: a party whose records do not start from the agreed state or
+ * do not end in the state it claimed after the step loses, before any op is judged. Null when both
+ * parties' records are consistent with their claims.
+ *
+ * @example
+ * ```ts
+ * import { claimsVerdict } from "./dispute.ts";
+ * declare const ops: readonly import("./ops.ts").OpRecord[];
+ * const v = claimsVerdict({
+ *   agreedHash: "aa".repeat(32),
+ *   challenger: { ops, claimed: "bb".repeat(32) },
+ *   provider: { ops, claimed: "cc".repeat(32) },
+ * });
+ * console.log(v?.winner);
+ * ```
+ */
+export function claimsVerdict(options: {
+  agreedHash: Hash;
+  challenger: { ops: readonly OpRecord[]; claimed: Hash };
+  provider: { ops: readonly OpRecord[]; claimed: Hash };
+}): Verdict | null {
+  const { agreedHash } = options;
+  const faults = (["challenger", "provider"] as const)
+    .map((side) =>
+      claimsFault(side, options[side].ops, { agreedHash, claimedHash: options[side].claimed })
+    )
+    .filter((f) => f !== null);
+  if (faults.length === 0) return null;
+  return {
+    opIndex: -1,
+    kernel: "(claims)",
+    winner: faults.length === 2 ? null : faults[0].side === "provider" ? "challenger" : "provider",
+    faults,
+    kernelsRun: 0,
+    programDerived: false,
+  };
+}
+
+/** One party's records of the disputed step, as the referee sees them. */
+export interface StepRecords {
+  /** Its op records. */
+  readonly ops: readonly OpRecord[];
+  /** The input bytes of op `i` it reveals. */
+  tensors(i: number): Uint8Array[];
+}
+
+/**
+ * The referee's verdict at the first differing op `index` of step `step -> step + 1`: the rules,
+ * then at most one recomputed kernel on the revealed inputs (`judgeOp`). The program is derived
+ * from the referee's trainer only if the records' structure differs; the agreed state before the
+ * step is asked for only at index 0.
+ *
+ * @example
+ * ```ts
+ * import { judgeAt } from "./dispute.ts";
+ * declare const referee: import("../exec/trainer.ts").Trainer;
+ * declare const challenger: import("./dispute.ts").StepRecords;
+ * declare const provider: import("./dispute.ts").StepRecords;
+ * const v = await judgeAt({ referee, step: 41, index: 7, agreedHash: "aa".repeat(32), challenger, provider });
+ * console.log(v.winner, v.kernel, v.kernelsRun);
+ * ```
+ */
+export async function judgeAt(options: {
+  referee: Trainer;
+  step: number;
+  index: number;
+  agreedHash: Hash;
+  challenger: StepRecords;
+  provider: StepRecords;
+  agreedState?: () => Promise<TrainingState | undefined>;
+}): Promise<Verdict> {
+  const { referee, step, index, challenger, provider } = options;
+  const reveals: Reveal[] = [];
+  if (challenger.ops[index]) reveals.push({ by: "challenger", bytes: challenger.tensors(index) });
+  if (provider.ops[index]) reveals.push({ by: "provider", bytes: provider.tensors(index) });
+  const state = index === 0 ? await options.agreedState?.() : undefined;
+  return await judgeOp({
+    index,
+    agreed: challenger.ops.slice(0, index),
+    challenger: challenger.ops[index],
+    provider: provider.ops[index],
+    program: () => recordProgram(referee, { step, cursor: cursorAt(referee, step) }),
+    profile: referee.plan.profile,
+    agreedHash: options.agreedHash,
+    ...(state ? { agreedState: { state, by: "challenger" as const } } : {}),
+    reveals,
+  });
 }
