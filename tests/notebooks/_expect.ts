@@ -168,15 +168,20 @@ export function checkExecuted(nb: Notebook): Problem[] {
 }
 
 /**
- * Whether every problem is a cell whose output never arrived (the cell has no output at all):
- * Deno's kernel (2.9) now and then loses an iopub message under load, so such a run is worth
- * repeating, while wrong output, errors and stderr are not.
+ * Whether every problem is a cell whose output never arrived: the cell shows no error and no
+ * stderr, and fewer outputs than it declares (none at all, or a last display dropped after an
+ * earlier one arrived). Deno's kernel (2.9) now and then loses an iopub message under load, so
+ * such a run is worth repeating, while wrong output, errors and stderr are not.
  */
 export function onlyLostOutputs(nb: Notebook, problems: readonly Problem[]): boolean {
   if (problems.length === 0) return false;
   return problems.every((p) => {
     if (p.kind !== "missing-output") return false;
-    const index = Number(p.message.match(/^cell (\d+)/)?.[1]);
-    return (nb.cells[index]?.outputs ?? []).length === 0;
+    const cell = nb.cells[Number(p.message.match(/^cell (\d+)/)?.[1])];
+    const outputs = cell?.outputs ?? [];
+    const failed = outputs.some((o) =>
+      o.output_type === "error" || (o.output_type === "stream" && o.name === "stderr")
+    );
+    return !failed && outputs.length < (cell?.metadata.gensyn?.expect?.length ?? 1);
   });
 }

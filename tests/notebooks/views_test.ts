@@ -345,6 +345,31 @@ Deno.test("notebook output expectations", async (t) => {
       }],
     };
     assert.equal(onlyLostOutputs(lost, checkExecuted(lost)), true);
+    // A last display dropped after an earlier one arrived is lost too; a wrong one is not.
+    const shown = (text: string) => ({
+      output_type: "display_data",
+      data: { "text/plain": text },
+    });
+    const twoDeclared = (outputs: ReturnType<typeof shown>[]): Notebook => ({
+      metadata: {},
+      cells: [{
+        cell_type: "code",
+        metadata: {
+          gensyn: {
+            expect: [{ mime: "text/plain", contains: ["first"] }, {
+              mime: "text/plain",
+              contains: ["second"],
+            }],
+          },
+        },
+        execution_count: 1,
+        outputs,
+      }],
+    });
+    const dropped = twoDeclared([shown("first")]);
+    assert.equal(onlyLostOutputs(dropped, checkExecuted(dropped)), true);
+    const wrong = twoDeclared([shown("first"), shown("other")]);
+    assert.equal(onlyLostOutputs(wrong, checkExecuted(wrong)), false);
     assert.match(
       checkExecuted({ metadata: {}, cells: [] }).map((p) => p.message).join(),
       /declares no expected output/,
