@@ -4,6 +4,7 @@ import { mlp } from "../../lib/exec/zoo.ts";
 import { Network } from "../../lib/node/network.ts";
 import { toBytes32 } from "../../lib/node/settlement.ts";
 import type { JobEvent } from "../../lib/node/watch.ts";
+import type { ProviderNode } from "../../lib/node/provider.ts";
 import { SpecError } from "../../lib/core/errors.ts";
 import { commitOuterState } from "../../lib/dist/outer.ts";
 
@@ -76,11 +77,26 @@ Deno.test("a distributed job on a local network: 3 workers agree, the submitter 
   }
 });
 
-Deno.test("a worker cut off mid-job: the round completes without it, it is paid for the round it counted in, the rest is refunded", async () => {
+Deno.test("a worker cut off mid-job: the rounds complete without it, it is paid for the rounds it counted in, the rest is refunded", async () => {
+  // The victim is whichever provider claims slot 2. Its node is cut off the network (its libp2p
+  // host stops; its provider and chain account stay up, so it can commit the work it did) from
+  // its own log line for round 0, before it trains round 1: cutting it from the submitter's
+  // progress stream instead arrives after gossip delay, by which time a fast worker may already
+  // have sent its round 1 delta.
+  let victim: number | undefined;
+  let cut: Promise<void> | undefined;
+  const providers: ProviderNode[] = [];
   await using network = await Network.local({
     providers: 3,
-    log: Deno.env.get("DBG") ? (l) => console.error(l) : undefined,
+    log: (line) => {
+      if (Deno.env.get("DBG")) console.error(line);
+      const claimed = line.match(/^\[provider (\d+)\] job \S+: claimed slot 2$/);
+      if (claimed) victim = Number(claimed[1]) - 1;
+      const round0 = line.match(/^\[provider (\d+)\] job \S+: round 0 /);
+      if (round0 && victim === Number(round0[1]) - 1 && !cut) cut = providers[victim].wire.close();
+    },
   });
+  providers.push(...network.providers);
   const before = await network.chain.token.balanceOf();
   const job = await network.train({
     model: mlp({ hidden: [16] }),
@@ -94,25 +110,18 @@ Deno.test("a worker cut off mid-job: the round completes without it, it is paid 
     roundTimeoutSec: 20,
   });
   assert.equal((await network.chain.jobs.get(toBytes32(job.id))).workUnits, 3);
-  // After round 0, cut worker 2's node off the network (its libp2p host stops; its provider and
-  // chain account stay up, so it can commit the work it did).
-  const round0 = await job.progress()[Symbol.asyncIterator]();
-  let victimAccount: string | undefined;
-  for (let e = await round0.next(); !e.done; e = await round0.next()) {
-    if (e.value.kind === "claimed" && e.value.slot === 2) victimAccount = e.value.provider;
-    if (e.value.kind === "round" && e.value.round === 0 && e.value.worker === 2) break;
-  }
-  assert.ok(victimAccount);
-  const victimPeer = await network.peerOf(victimAccount);
-  const victim = network.providers.find((p) => p.wire.peerId === victimPeer)!;
-  await victim.wire.close();
 
   const result = await job.distributedResult();
+  assert.ok(cut, "the victim's node was cut off after round 0");
+  await cut;
   const rounds = job.rounds();
   assert.equal(rounds.length, 3);
-  assert.deepEqual(rounds[0].counted, [0, 1, 2]);
-  for (const r of rounds.slice(1)) {
-    assert.deepEqual(r.counted, [0, 1], `round ${r.round}`);
+  // The round rule dropped the victim from some round on (round 1 unless the cut raced its send)
+  // and never counted it again; every round agreed either way.
+  const dropRound = rounds.findIndex((r) => !r.counted.includes(2));
+  assert.ok(dropRound >= 1, "a round completed without the cut-off worker");
+  for (const r of rounds) {
+    assert.deepEqual(r.counted, r.round < dropRound ? [0, 1, 2] : [0, 1], `round ${r.round}`);
     assert.ok(r.agreed);
   }
   assert.equal(rounds[2].outerHash, result.finalHash);
@@ -120,7 +129,7 @@ Deno.test("a worker cut off mid-job: the round completes without it, it is paid 
   assert.deepEqual([...result.providers.keys()].sort(), [0, 1]);
   result.model.dispose();
 
-  // Worker 2 notices it is cut off (no quorum of receipt sets in round 1) and commits round 0.
+  // The victim notices it is cut off (no quorum of receipt sets) and commits the rounds it did.
   const partial = await job.progress()[Symbol.asyncIterator]();
   let committed: Extract<JobEvent, { kind: "committed" }> | undefined;
   for (let e = await partial.next(); !e.done; e = await partial.next()) {
@@ -129,20 +138,21 @@ Deno.test("a worker cut off mid-job: the round completes without it, it is paid 
       break;
     }
   }
-  assert.equal(committed?.units, 1);
-  assert.equal(committed?.finalHash, rounds[0].outerHash);
+  assert.equal(committed?.units, dropRound);
+  assert.equal(committed?.finalHash, rounds[dropRound - 1].outerHash);
 
-  // Workers 0 and 1 are paid their whole share, worker 2 one third of its share; the other two
-  // thirds go back to the submitter.
+  // Workers 0 and 1 are paid their whole share, the victim the fraction of its share it counted
+  // in; the rest goes back to the submitter.
   const share = 10n * TOKEN;
+  const victimPaid = share * BigInt(dropRound) / 3n;
   const { paidWei, feeWei, refundedWei } = await job.settled();
-  assert.equal(paidWei + feeWei, 2n * share + share / 3n);
-  assert.equal(refundedWei, share - share / 3n);
+  assert.equal(paidWei + feeWei, 2n * share + victimPaid);
+  assert.equal(refundedWei, share - victimPaid);
   assert.equal(await network.chain.token.balanceOf(), before - 30n * TOKEN + refundedWei);
   for (let slot = 0; slot < 3; slot++) {
     const s = await network.chain.jobs.slot({ jobId: toBytes32(job.id), slot });
     assert.equal(s.status, "Paid");
-    assert.equal(s.units, 3 - 2 * Math.floor(slot / 2));
+    assert.equal(s.units, slot === 2 ? dropRound : 3);
   }
 });
 
