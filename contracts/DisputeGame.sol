@@ -37,6 +37,12 @@ import {JobMarket} from "./JobMarket.sol";
 /// Availability disputes cover what bisection cannot: a provider that withholds its trace or a
 /// checkpoint. The referee tries to fetch what the challenger names and rules whether it was
 /// served.
+///
+/// Work disputes cover distributed (DiLoCo) jobs, whose workers commit a Merkle root over their
+/// per-round records rather than over checkpoints, so there is nothing to bisect. The challenger
+/// names one round of one worker (or the worker's trace as a whole, for its units claim); the
+/// referee re-audits that round off-chain (its inner segments, its delta hash, the outer step)
+/// and rules.
 /// @dev One active dispute per slot (the job market's `Disputed` status enforces it). Hashes are
 /// SHA-256, as in the off-chain trace format, so the precompile checks Merkle proofs cheaply.
 contract DisputeGame is Ownable, ReentrancyGuardTransient {
@@ -52,7 +58,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @notice What is disputed.
     enum Kind {
         Execution,
-        Availability
+        Availability,
+        Work
     }
 
     /// @notice Where a dispute is.
@@ -87,7 +94,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// provider's hash at the midpoint, awaiting the challenger's while `pending`. (`midHash` is
     /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one.) The referee
     /// (the job's submitter) and the agreed state after phase 1 (in `StepFound`) are not stored:
-    /// every stored word costs 20k gas to open. `subject` is stored for availability disputes only.
+    /// every stored word costs 20k gas to open. `subject` is stored for availability and work
+    /// disputes only.
     struct Dispute {
         bytes32 jobId;
         address challenger;
@@ -145,7 +153,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
 
     mapping(uint256 => Dispute) private _disputes;
 
-    /// @notice A dispute was opened; `lo`/`hi` are the disputed steps (or zero for availability).
+    /// @notice A dispute was opened; `lo`/`hi` are the disputed steps (or zero for availability and
+    /// work).
     event DisputeOpened(
         uint256 indexed id,
         bytes32 indexed jobId,
@@ -212,6 +221,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     error BadParameter(bytes32 name, uint256 value);
     /// @notice The job's steps are unknown to the market (created without them).
     error UnknownSteps(bytes32 jobId);
+    /// @notice The job is not distributed (it has no work units): open an execution dispute.
+    error NotDistributed(bytes32 jobId);
 
     /// @param market_ The job market.
     /// @param owner_ Owner of the parameters (the governance timelock after deployment).
@@ -292,15 +303,27 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         bytes32 traceRoot,
         bytes32 subject
     ) external nonReentrant returns (uint256 id) {
-        (JobMarket.Job memory job, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
-        id = _new(jobId, slot, provider, Kind.Availability);
-        Dispute storage d = _disputes[id];
-        d.subject = subject;
-        d.phase = Phase.Referee;
-        d.deadline = uint40(block.timestamp + refereeTimeout);
-        emit DisputeOpened(id, jobId, slot, msg.sender, provider, Kind.Availability, 0, 0, subject);
-        emit RefereeNeeded(id, job.submitter, 0, 0);
-        _pullBondAndMark(jobId, slot);
+        id = _openForReferee(jobId, slot, finalStateHash, traceRoot, subject, Kind.Availability);
+    }
+
+    /// @notice Opens a work dispute on a distributed job's worker slot: a round of the worker does
+    /// not hold up (an inner segment that does not replay, a delta or outer step that does not
+    /// match), or its units claim is contradicted by its trace or the other workers' traces. The
+    /// referee re-audits that one round off-chain and rules.
+    /// @param jobId The job (created with `workUnits > 0`).
+    /// @param slot The worker's slot.
+    /// @param finalStateHash The slot's committed final state.
+    /// @param traceRoot The slot's committed trace root (over the worker's round records).
+    /// @param subject `bytes32(round + 1)` for a disputed round, or zero for the worker's trace as a
+    /// whole (its units claim, its consistency with the other workers).
+    /// @return id The dispute id.
+    function openWork(bytes32 jobId, uint32 slot, bytes32 finalStateHash, bytes32 traceRoot, bytes32 subject)
+        external
+        nonReentrant
+        returns (uint256 id)
+    {
+        if (market.workUnitsOf(jobId) == 0) revert NotDistributed(jobId);
+        id = _openForReferee(jobId, slot, finalStateHash, traceRoot, subject, Kind.Work);
     }
 
     // ----- bisection moves -----
@@ -509,6 +532,27 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         JobMarket.Slot memory s = market.getSlot(jobId, slot);
         if (s.commitment != market.commitmentOf(finalStateHash, traceRoot)) revert CommitmentMismatch(jobId, slot);
         provider = s.provider;
+    }
+
+    /// @dev Opens a dispute that goes straight to the referee (availability, work), pulls the
+    /// bond and marks the slot.
+    function _openForReferee(
+        bytes32 jobId,
+        uint32 slot,
+        bytes32 finalStateHash,
+        bytes32 traceRoot,
+        bytes32 subject,
+        Kind kind
+    ) private returns (uint256 id) {
+        (JobMarket.Job memory job, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
+        id = _new(jobId, slot, provider, kind);
+        Dispute storage d = _disputes[id];
+        d.subject = subject;
+        d.phase = Phase.Referee;
+        d.deadline = uint40(block.timestamp + refereeTimeout);
+        emit DisputeOpened(id, jobId, slot, msg.sender, provider, kind, 0, 0, subject);
+        emit RefereeNeeded(id, job.submitter, 0, 0);
+        _pullBondAndMark(jobId, slot);
     }
 
     function _new(bytes32 jobId, uint32 slot, address provider, Kind kind) private returns (uint256 id) {

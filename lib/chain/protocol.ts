@@ -123,6 +123,8 @@ export interface GameActions {
   open(params: game.OpenDisputeParams): Promise<game.OpenDisputeResult>;
   /** Opens an availability dispute. */
   openAvailability(params: game.OpenAvailabilityParams): Promise<game.OpenDisputeResult>;
+  /** Opens a work dispute on a distributed job's worker round. */
+  openWork(params: game.OpenWorkParams): Promise<game.OpenDisputeResult>;
   /** The provider's hash at the midpoint. */
   post(params: { id: bigint; hash: Hex }): Promise<TxResult>;
   /** The challenger's hash at the midpoint. */
@@ -242,6 +244,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
     game: {
       open: (p) => game.openDispute(c, p),
       openAvailability: (p) => game.openAvailabilityDispute(c, p),
+      openWork: (p) => game.openWorkDispute(c, p),
       post: (p) => game.postMove(c, p),
       answer: (p) => game.answerMove(c, p),
       commitOps: (p) => game.commitOps(c, p),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { type DisputeView, midpointOf, startDevnet } from "../../lib/chain/mod.ts";
+import { type DisputeView, midpointOf, startDevnet, workRoundOf } from "../../lib/chain/mod.ts";
 import { toBytes32 } from "../../lib/core/hash.ts";
 import { opChain } from "../../lib/proof/bisect.ts";
 import { merkleProof, merkleRoot } from "../../lib/proof/merkle.ts";
@@ -50,6 +50,29 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
     await provider.jobs.commit({ jobId, finalStateHash: b32(finalHash), traceRoot: b32(root) });
     return jobId;
   };
+  // A distributed job's worker: its trace root is over round records, not checkpoints.
+  const rounds = [0, 1, 2].map((r) => hx(`round:${r}`));
+  const workRoot = await merkleRoot(rounds);
+  const workFinal = hx("outer state after round 2");
+  const committedWork = async (): Promise<Hex> => {
+    const { jobId } = await submitter.jobs.create({
+      specHash: b32(hx(`dist job ${n++}`)),
+      paymentWei: 100n * TOKEN,
+      timeoutSec: 3_600,
+      challengeWindowSec: 600,
+      requiredStakeWei: STAKE,
+      workUnits: 3,
+    });
+    await provider.jobs.claim({ jobId });
+    await provider.jobs.commitWork({
+      jobId,
+      finalStateHash: b32(workFinal),
+      traceRoot: b32(workRoot),
+      units: 3,
+    });
+    return jobId;
+  };
+  const workCommitment = { finalStateHash: b32(workFinal), traceRoot: b32(workRoot) };
   const openParams = async (jobId: Hex, segment: number, challengerTo?: string) => ({
     jobId,
     finalStateHash: b32(finalHash),
@@ -304,6 +327,90 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       assert.equal(d.step, 0xffff_ffff);
       await submitter.game.rule({ id, ruling: "Provider", kernel: "(initial state)" });
       assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+    });
+  });
+
+  await t.step("work disputes on a distributed worker's round go to the referee", async () => {
+    await isolated(devnet, async () => {
+      // Bisection has nothing to work on in a checkpointed job's trace either way, but a work
+      // dispute only makes sense where the trace is over rounds.
+      const jobId = await committedJob();
+      const before = await challenger.token.balanceOf();
+      await assertReverts(
+        challenger.game.openWork({
+          jobId,
+          finalStateHash: b32(finalHash),
+          traceRoot: b32(root),
+          round: 1,
+        }),
+        "NotDistributed",
+      );
+      assert.equal(await challenger.token.balanceOf(), before);
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedWork();
+      const before = await challenger.token.balanceOf();
+      await assertReverts(
+        challenger.game.openWork({ jobId, ...workCommitment, traceRoot: b32(root), round: 2 }),
+        "CommitmentMismatch",
+      );
+      await assertReverts(
+        challenger.game.openWork({
+          jobId,
+          ...workCommitment,
+          finalStateHash: b32(hx("other state")),
+          round: 2,
+        }),
+        "CommitmentMismatch",
+      );
+      assert.equal(await challenger.token.balanceOf(), before);
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedWork();
+      const bondBefore = await challenger.token.balanceOf();
+      const stakeBefore = await provider.staking.get();
+      const opened = await challenger.game.openWork({ jobId, ...workCommitment, round: 2 });
+      console.log(`openWork used ${opened.receipt.gasUsed} gas`);
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Disputed");
+      assert.equal(await challenger.token.balanceOf(), bondBefore - BOND);
+      const d = await anyone.game.get(opened.id);
+      assert.equal(d.kind, "Work");
+      assert.equal(d.phase, "Referee");
+      assert.equal(d.referee, submitter.account);
+      assert.equal(workRoundOf(d.subject), 2);
+      await assertReverts(
+        challenger.game.rule({ id: d.id, ruling: "Challenger", kernel: "(work round 2)" }),
+        "NotYourMove",
+      );
+      await submitter.game.rule({ id: d.id, ruling: "Challenger", kernel: "(work round 2)" });
+      assert.equal((await anyone.game.get(d.id)).outcome, "ChallengerWon");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
+      const stakeAfter = await provider.staking.get();
+      assert.equal(stakeBefore.stakedWei - stakeAfter.stakedWei, STAKE / 2n);
+      // The bond came back, with half the slash on top.
+      assert.equal(await challenger.token.balanceOf(), bondBefore + STAKE / 4n);
+    });
+    await isolated(devnet, async () => {
+      const jobId = await committedWork();
+      const providerBefore = await provider.token.balanceOf();
+      const challengerBefore = await challenger.token.balanceOf();
+      const supplyBefore = (await anyone.token.supply()).totalSupplyWei;
+      // No round named: the worker's units claim as a whole.
+      const { id } = await challenger.game.openWork({ jobId, ...workCommitment });
+      const d = await anyone.game.get(id);
+      assert.equal(d.kind, "Work");
+      assert.equal(d.subject, `0x${"00".repeat(32)}`);
+      assert.equal(workRoundOf(d.subject), undefined);
+      await submitter.game.rule({ id, ruling: "Provider", kernel: "(work units)" });
+      assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+      assert.equal(await challenger.token.balanceOf(), challengerBefore - BOND);
+      assert.equal(await provider.token.balanceOf(), providerBefore + BOND / 2n);
+      assert.equal((await anyone.token.supply()).totalSupplyWei, supplyBefore - BOND / 2n);
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+      await devnet.increaseTime(601);
+      const paid = await anyone.jobs.finalize({ jobId });
+      assert.equal(paid.paidWei + paid.feeWei, 100n * TOKEN);
     });
   });
 

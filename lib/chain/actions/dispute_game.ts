@@ -1,5 +1,5 @@
 /**
- * The dispute game's moves and reads: open (execution or availability), the bisection moves of
+ * The dispute game's moves and reads: open (execution, availability or work), the bisection moves of
  * both phases, the referee's ruling and timeouts. Each is a standalone function
  * `action(client, params)`; `ProtocolClient.game` binds them. See `contracts/DisputeGame.sol` for
  * the rules.
@@ -8,14 +8,15 @@
  */
 
 import type { Address, Hex } from "../types.ts";
+import { ChainError } from "../../core/errors.ts";
 import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";
 import { toChainError } from "../revert.ts";
 import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
 
-/** What a dispute is about. */
-export type DisputeKind = "Execution" | "Availability";
+/** What a dispute is about: a bisectable trace, a withheld blob, or a distributed worker's round. */
+export type DisputeKind = "Execution" | "Availability" | "Work";
 /** Where a dispute is. */
 export type DisputePhase = "None" | "Steps" | "OpsCommit" | "Ops" | "Referee" | "Done";
 /** How a dispute ended. */
@@ -28,7 +29,7 @@ export type DisputeOutcome =
 /** The referee's ruling. */
 export type DisputeRuling = "Provider" | "Challenger" | "Both";
 
-const KINDS: readonly DisputeKind[] = ["Execution", "Availability"];
+const KINDS: readonly DisputeKind[] = ["Execution", "Availability", "Work"];
 const PHASES: readonly DisputePhase[] = ["None", "Steps", "OpsCommit", "Ops", "Referee", "Done"];
 const OUTCOMES: readonly DisputeOutcome[] = [
   "Pending",
@@ -56,7 +57,7 @@ export interface DisputeView {
   provider: Address;
   /** Who rules (the job's submitter). */
   referee: Address;
-  /** Execution or availability. */
+  /** Execution, availability or work. */
   kind: DisputeKind;
   /** Where it is. */
   phase: DisputePhase;
@@ -86,7 +87,11 @@ export interface DisputeView {
   challengerOps: number;
   /** The challenger's bond, wei. */
   bondWei: bigint;
-  /** Availability: what was withheld (a checkpoint hash, or zero for the trace); zero for execution. */
+  /**
+   * Availability: what was withheld (a checkpoint hash, or zero for the trace). Work: the disputed
+   * round plus one, or zero for the worker's whole trace (decode it with {@linkcode workRoundOf}).
+   * Zero for execution.
+   */
   subject: Hex;
 }
 
@@ -210,6 +215,74 @@ export async function openAvailabilityDispute(
       params.subject ?? `0x${"00".repeat(32)}`,
     ],
     action: "game.openAvailability",
+  });
+  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
+}
+
+/** Parameters of {@linkcode openWorkDispute}. */
+export interface OpenWorkParams {
+  /** The distributed job (created with `workUnits > 0`). */
+  jobId: Hex;
+  /** The worker's slot; default 0. */
+  slot?: number;
+  /** The slot's committed final state hash. */
+  finalStateHash: Hex;
+  /** The slot's committed trace root (over the worker's round records). */
+  traceRoot: Hex;
+  /** The disputed round; absent for the worker's trace as a whole (its units claim). */
+  round?: number;
+}
+
+/**
+ * The on-chain subject of a work dispute: `round + 1` as bytes32, or zero for the whole trace.
+ *
+ * @example
+ * ```ts
+ * import { workRoundOf, workSubjectOf } from "./dispute_game.ts";
+ * console.log(workRoundOf(workSubjectOf(3))); // 3
+ * ```
+ */
+export function workSubjectOf(round?: number): Hex {
+  if (round === undefined) return `0x${"00".repeat(32)}`;
+  if (!Number.isSafeInteger(round) || round < 0) {
+    throw new ChainError("WORK_ROUND", `a work dispute names a round >= 0, not ${round}`, {
+      value: round,
+    });
+  }
+  return `0x${(round + 1).toString(16).padStart(64, "0")}`;
+}
+
+/** The round a work dispute's `subject` names, or `undefined` when it disputes the whole trace. */
+export function workRoundOf(subject: Hex): number | undefined {
+  const value = BigInt(subject);
+  return value === 0n ? undefined : Number(value - 1n);
+}
+
+/**
+ * Opens a work dispute on a distributed job's worker slot (approving the bond first when needed):
+ * the referee re-audits the named round, or the worker's units claim when no round is named.
+ *
+ * @example
+ * ```ts
+ * import { openWorkDispute } from "./dispute_game.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * declare const params: Omit<import("./dispute_game.ts").OpenWorkParams, "round">;
+ * const { id } = await openWorkDispute(client, { ...params, round: 2 });
+ * console.log(`work dispute ${id} opened on round 2`);
+ * ```
+ */
+export async function openWorkDispute(
+  client: ChainClient,
+  params: OpenWorkParams,
+): Promise<OpenDisputeResult> {
+  const subject = workSubjectOf(params.round);
+  const approval = await bondApproval(client);
+  const tx = await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "openWork",
+    args: [params.jobId, params.slot ?? 0, params.finalStateHash, params.traceRoot, subject],
+    action: "game.openWork",
   });
   return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
 }
