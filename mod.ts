@@ -349,6 +349,7 @@ export {
   jobTrainer,
   openAvailabilityDispute,
   openExecutionDispute,
+  openWorkDispute,
   playDispute,
   type PlayOptions,
   Referee,
@@ -357,6 +358,23 @@ export {
   type Ruling,
   storedRunParty,
 } from "./lib/node/disputes.ts";
+export {
+  committedWorkers,
+  decodeDistTrace,
+  DistAuditor,
+  type DistAuditSource,
+  type DistCommit,
+  type DistRoundVerdict,
+  networkDistSource,
+  type NetworkDistSourceOptions,
+  peerTraces,
+} from "./lib/node/dist_audit.ts";
+export {
+  DIST_TRACE_FORMAT,
+  type DistTrace,
+  distTraceRoot,
+  type DistTraceRound,
+} from "./lib/node/dist_run.ts";
 export {
   decodeEvidence,
   encodeEvidence,

@@ -561,6 +561,8 @@ export class DistWorker {
    */
   async aggregate(members: readonly number[]): Promise<{
     counted: number[];
+    /** The agreed {@link deltaHash} of each counted worker's delta, in `counted` order. */
+    deltas: Hash[];
     absent: number[];
     rejected: RejectedDelta[];
     hash: Hash;
@@ -586,8 +588,10 @@ export class DistWorker {
     for (const r of [...this.#receipts.keys()]) if (r <= round) this.#receipts.delete(r);
     this.#delta = undefined;
     const equivocated = new Set(agreement.equivocated);
+    const agreedHash = new Map(agreement.agreed.map((a) => [a.worker, a.hash]));
     return {
       counted: [...decision.counted],
+      deltas: decision.counted.map((w) => agreedHash.get(w)!),
       absent: decision.absent.filter((w) => !equivocated.has(w)),
       rejected: [
         ...decision.rejected,

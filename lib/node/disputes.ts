@@ -27,6 +27,7 @@ import {
   INITIAL_STATE_STEP,
   midpointOf,
   type ProtocolClient,
+  workRoundOf,
 } from "../chain/mod.ts";
 import { disputeGameAbi } from "../chain/artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
@@ -45,8 +46,16 @@ import type { Verdict } from "../proof/referee.ts";
 import type { BlobStore } from "../proof/store.ts";
 import { type CheckpointRef, checkpointSteps, decodeTrace, type Trace } from "../proof/trace.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
-import type { JobSpec } from "../proof/job.ts";
+import { decodeJobSpec, type JobSpec } from "../proof/job.ts";
 import { loadJobInputs, trainerForJob } from "./executor.ts";
+import {
+  committedWorkers,
+  DistAuditor,
+  type DistCommit,
+  networkDistSource,
+  peerTraces,
+} from "./dist_audit.ts";
+import type { DistTrace } from "./dist_run.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32 } from "./settlement.ts";
@@ -332,11 +341,42 @@ export async function openAvailabilityDispute(
   options.log?.(
     `dispute ${opened.id}: opened over the availability of ${options.subject ?? "the trace"}`,
   );
+  return await awaitRuling(options, opened);
+}
+
+/**
+ * Opens a work dispute on a distributed worker's commit (its round `round` does not hold up, or
+ * its trace as a whole when absent) and waits for the referee's ruling.
+ */
+export async function openWorkDispute(
+  options: PlayOptions & { commit: CommittedSlot; round?: number },
+): Promise<DisputeResult> {
+  const { chain, commit } = options;
+  const opened = await chain.game.openWork({
+    jobId: toBytes32(commit.jobId),
+    slot: commit.slot,
+    finalStateHash: toBytes32(commit.finalHash),
+    traceRoot: toBytes32(commit.traceRoot),
+    ...(options.round === undefined ? {} : { round: options.round }),
+  });
+  options.log?.(
+    `dispute ${opened.id}: opened over ${
+      options.round === undefined ? "the worker's trace" : `round ${options.round}`
+    } of slot ${commit.slot}`,
+  );
+  return await awaitRuling(options, opened);
+}
+
+/** Plays the challenger's side of a dispute that goes straight to the referee (no moves). */
+async function awaitRuling(
+  options: PlayOptions,
+  opened: { id: bigint; receipt: { gasUsed: bigint } },
+): Promise<DisputeResult> {
   const neverMoves: DisputeParty = {
     checkpoints: [],
-    stateAt: () => Promise.reject(new Error("availability disputes have no moves")),
-    stateHashAt: () => Promise.reject(new Error("availability disputes have no moves")),
-    recordStep: () => Promise.reject(new Error("availability disputes have no moves")),
+    stateAt: () => Promise.reject(new Error("this dispute has no moves")),
+    stateHashAt: () => Promise.reject(new Error("this dispute has no moves")),
+    recordStep: () => Promise.reject(new Error("this dispute has no moves")),
   };
   const result = await playDispute({
     ...options,
@@ -477,15 +517,18 @@ export interface Ruling {
   readonly id: bigint;
   /** The job. */
   readonly jobId: Hash;
-  /** Execution or availability. */
-  readonly kind: "Execution" | "Availability";
+  /** Execution, availability, or a distributed worker's work. */
+  readonly kind: "Execution" | "Availability" | "Work";
   /** The agreed step `t` (the disputed step is `t -> t + 1`); absent for availability and initial-state disputes. */
   readonly step?: number;
   /** The judged op index. */
   readonly opIndex?: number;
   /** Who was right. */
   readonly winner: Side | null;
-  /** The judged kernel (or a pseudo-kernel: `(claims)`, `(availability)`, `(initial state)`, `(evidence)`). */
+  /**
+   * The judged kernel (or a pseudo-kernel: `(claims)`, `(availability)`, `(initial state)`,
+   * `(evidence)`, `(round N)` or `(trace)` for work disputes).
+   */
   readonly kernel: string;
   /** Why. */
   readonly reason: string;
@@ -595,6 +638,8 @@ export class Referee {
     if (d.phase !== "Referee") return;
     const ruling = d.kind === "Availability"
       ? await this.#availability(d)
+      : d.kind === "Work"
+      ? await this.#work(d)
       : d.step === INITIAL_STATE_STEP
       ? await this.#initialState(d)
       : await this.#execution(d);
@@ -644,6 +689,13 @@ export class Referee {
         ? { ruling: { ...base, winner: "provider", kernel, reason: `served ${hash.slice(0, 10)}` } }
         : lost(`did not serve ${hash.slice(0, 10)}`);
     }
+    if (decodeJobSpec(await this.#options.store.get(jobId)).distributed) {
+      // A distributed worker's trace is a blob whose id it publishes (see `dist_audit.ts`).
+      const found = await this.#distTrace(d);
+      return "why" in found
+        ? lost(found.why)
+        : { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } };
+    }
     // The trace: every checkpoint hash on the provider's progress stream, and their Merkle root
     // (the trace root) the one it committed.
     const job = await chain.jobs.get(d.jobId);
@@ -662,6 +714,70 @@ export class Referee {
     return root === await committedRoot(chain, d)
       ? { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } }
       : lost(`its published trace has root ${root.slice(0, 10)}, not the committed one`);
+  }
+
+  /** A distributed worker's committed trace, as the verifiers fetch it, or why it is not served. */
+  async #distTrace(d: DisputeView): Promise<
+    { trace: DistTrace; source: ReturnType<typeof networkDistSource>; commits: DistCommit[] } | {
+      why: string;
+    }
+  > {
+    const jobId = fromBytes32(d.jobId);
+    const commits = await committedWorkers(this.#options.chain, jobId);
+    const source = networkDistSource({
+      chain: this.#options.chain,
+      wire: this.#options.wire,
+      store: this.#options.store,
+      jobId,
+      commits,
+      fetchTimeoutMs: this.#options.fetchTimeoutMs ?? 15_000,
+    });
+    try {
+      return { trace: await source.traceOrWhy(d.slot), source, commits };
+    } catch (error) {
+      return { why: `it did not serve its trace: ${(error as Error).message}` };
+    }
+  }
+
+  /**
+   * A work dispute: re-audits the named round of the distributed worker (its inner segments, its
+   * delta, the outer step), or its trace as a whole, exactly as a verifier does.
+   */
+  async #work(d: DisputeView): Promise<RulingMove> {
+    const jobId = fromBytes32(d.jobId);
+    const round = workRoundOf(d.subject);
+    const kernel = round === undefined ? "(trace)" : `(round ${round})`;
+    const rule = (winner: Side, reason: string): RulingMove => ({
+      ruling: { id: d.id, jobId, kind: "Work", winner, kernel, reason, kernelsRun: 0 },
+    });
+    const found = await this.#distTrace(d);
+    if ("why" in found) return rule("challenger", found.why);
+    const { trace, source, commits } = found;
+    const spec = decodeJobSpec(await this.#options.store.get(jobId));
+    const inputs = await loadJobInputs({ spec, store: this.#options.store });
+    const auditor = await DistAuditor.create({ spec, ...inputs });
+    try {
+      const commit = commits.find((c) => c.slot === d.slot)!;
+      const problem = await auditor.checkTrace(
+        trace,
+        commit,
+        await peerTraces(source, commits, d.slot),
+      );
+      if (problem) return rule("challenger", problem);
+      if (round === undefined) return rule("provider", "its trace holds up");
+      if (round >= trace.rounds.length) {
+        return rule("provider", `its trace has no round ${round} to dispute`);
+      }
+      const verdict = await auditor.auditRound(trace, round, source);
+      if (verdict.status !== "valid") return rule("challenger", verdict.reason);
+      return rule(
+        "provider",
+        `round ${round} re-executes (${verdict.steps} steps)` +
+          (verdict.outerChecked ? " and its outer step holds" : `; ${verdict.note}`),
+      );
+    } finally {
+      auditor.dispose();
+    }
   }
 
   async #initialState(d: DisputeView): Promise<RulingMove> {

@@ -11,17 +11,18 @@
  *    the other members, collect theirs, exchange receipt sets and agree on who counted
  *    (`lib/dist/membership.ts`), apply the round rule and the outer Nesterov step, store the new
  *    outer state as a blob, and publish the round's report on the topic.
- * 3. Trace: the worker's rounds (members, counted, segments, outer hash after) as canonical
- *    records; the Merkle root over `[initial outer hash, round records...]` is the trace root the
- *    provider commits, next to the final outer-state hash.
+ * 3. Trace: the worker's rounds (members, counted, the agreed delta hashes, segments, outer hash
+ *    after) as canonical records; the Merkle root over `[initial outer hash, round records...]` is
+ *    the trace root the provider commits, next to the final outer-state hash. The provider
+ *    publishes the trace's blob id on its progress stream after the commit.
  *
  * Work: a worker's units are the rounds it counted in. A worker the round rule drops (its delta
  * was not agreed or was rejected), or one cut off from most of the job (no quorum of receipt
  * sets), stops and commits its partial work: the outer hash after its last round, its trace root
  * and its units (`JobMarket.commitWork`), and is paid that fraction of its share. The units are
- * checkable: each trace record names the round's counted set, and the other workers' traces name
- * the same sets, so a verifier disputes a count by opening the records (Merkle proofs against the
- * committed roots) where this worker's slot is or is not in `counted`.
+ * checkable: verifiers audit the trace against the round rule and the other workers' traces, and
+ * re-execute sampled rounds (`dist_audit.ts`); a wrong round or units claim is disputed in the
+ * dispute game's work disputes.
  *
  * @module
  */
@@ -46,7 +47,7 @@ import { peerIdOfAccount } from "./p2p_wire.ts";
 import { toBytes32 } from "./settlement.ts";
 
 /** Format tag of a worker's distributed trace. */
-export const DIST_TRACE_FORMAT = "dist-trace/1";
+export const DIST_TRACE_FORMAT = "dist-trace/2";
 
 /** One round of a worker's distributed trace. */
 export interface DistTraceRound {
@@ -56,6 +57,8 @@ export interface DistTraceRound {
   readonly members: readonly number[];
   /** Workers whose delta counted. */
   readonly counted: readonly number[];
+  /** The agreed delta hash (`deltaHash`) of each counted worker, in `counted` order. */
+  readonly deltas: readonly Hash[];
   /** This worker's inner segments of the round. */
   readonly segments: readonly {
     readonly shard: number;
@@ -118,6 +121,11 @@ export interface DistributedRunOptions {
   signal?: AbortSignal;
   /** Called after every round with this worker's report. */
   onRound?: (report: DistRoundMessage) => void;
+  /**
+   * Called each round between training and sending, with the worker (tests use it to send a
+   * malformed delta through {@link DistWorker.tamper}).
+   */
+  beforeSend?: (worker: DistWorker, round: number) => Promise<void>;
   /** How long to wait for every slot to be claimed and every worker to say hello. Default 120 s. */
   rosterTimeoutMs?: number;
 }
@@ -204,6 +212,7 @@ export async function runDistributedJob(
       const sentBefore = worker.bytesSent;
       const segments = await worker.train(members);
       signal?.throwIfAborted();
+      await options.beforeSend?.(worker, round);
       await worker.send(members);
       await worker.collect(members, dist.roundTimeoutSec * 1000);
       await worker.exchange(members, dist.roundTimeoutSec * 1000);
@@ -242,6 +251,7 @@ export async function runDistributedJob(
         round,
         members,
         counted: decision.counted,
+        deltas: decision.deltas,
         segments: report.segments,
         outerHash: decision.hash,
       });

@@ -52,8 +52,8 @@ export interface Settlement {
   /** Protocol fee, wei (70% burned, 30% treasury once distributed). */
   readonly feeWei: bigint;
   /**
-   * Sent back to the submitter at finalize for the rounds a distributed worker did not count in
-   * (0 for a plain job and for workers that counted throughout), wei.
+   * Sent back to the submitter for a distributed job (0 for a plain job): the share of the rounds
+   * a worker did not count in, and the whole share of a worker slashed in a dispute, wei.
    */
   readonly refundedWei: bigint;
 }
@@ -187,15 +187,19 @@ export class Job {
       events.events.filter((e) => e.kind === "committed").map((e) => (e as { slot: number }).slot),
     );
     const paid = new Map<number, { paidWei: bigint; feeWei: bigint }>();
+    const slashed = new Set<number>();
     for await (const e of events) {
       if (e.kind === "paid") paid.set(e.slot, e);
-      if ([...committed].every((s) => paid.has(s))) break;
+      if (e.kind === "slashed") slashed.add(e.slot);
+      if ([...committed].every((s) => paid.has(s) || slashed.has(s))) break;
     }
-    // A work refund is logged in its slot's finalize transaction, so the watch pushed it in the
-    // same poll as the payment, before this loop resumed.
+    // A work refund is logged in its slot's finalize transaction, and a slashed slot's refund in
+    // its dispute's settlement, so the watch pushed each in the same poll as the payment or the
+    // slash, before this loop resumed.
     let refundedWei = 0n;
     for (const e of events.events) {
       if (e.kind === "work-refunded" && committed.has(e.slot)) refundedWei += e.amountWei;
+      if (e.kind === "refunded") refundedWei += e.amountWei;
     }
     let paidWei = 0n;
     let feeWei = 0n;

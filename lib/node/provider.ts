@@ -355,12 +355,13 @@ export class ProviderNode {
       publish({
         step: run.units * dist.innerSteps,
         status: "done",
+        trace: run.traceBlob,
         message: reason.slice(0, 1000),
       });
       this.#log(`job ${id}: ${reason}`);
       return;
     }
-    publish({ step: spec.steps, status: "done" });
+    publish({ step: spec.steps, status: "done", trace: run.traceBlob });
     this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
   }
 

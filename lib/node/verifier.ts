@@ -44,7 +44,7 @@ import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, decodeDataset } from "../exec/dataset.ts";
-import { decodeModelSpec } from "../exec/model.ts";
+import { decodeModelSpec, type ModelSpec } from "../exec/model.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { trainerForJob } from "./executor.ts";
 import { auditSeed, selectAuditSegments, selectionSeed, selectVerifiers } from "../proof/audit.ts";
@@ -64,7 +64,15 @@ import {
   type DisputeResult,
   openAvailabilityDispute,
   openExecutionDispute,
+  openWorkDispute,
 } from "./disputes.ts";
+import {
+  committedWorkers,
+  DistAuditor,
+  type DistRoundVerdict,
+  networkDistSource,
+  peerTraces,
+} from "./dist_audit.ts";
 import { commitState } from "../proof/commitment.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, toBytes32 } from "./settlement.ts";
@@ -146,8 +154,13 @@ export interface AuditRecord {
   readonly totalSegments: number;
   /** Sampled segment indices, ascending. */
   readonly segments: readonly number[];
-  /** One verdict per sampled segment that was checked, in order. */
+  /** One verdict per sampled segment that was checked, in order (none for a distributed job). */
   readonly verdicts: readonly AuditVerdict[];
+  /**
+   * A distributed worker's audit: one verdict per sampled round that was checked, in order. For
+   * those jobs `totalSegments` counts the worker's rounds and `segments` lists the sampled ones.
+   */
+  readonly rounds?: readonly DistRoundVerdict[];
   /** How the audit ended. */
   readonly outcome: AuditOutcome;
   /** Why, for `caught` and `unverifiable`. */
@@ -158,8 +171,8 @@ export interface AuditRecord {
   readonly dispute?: {
     /** Dispute id in the dispute game. */
     readonly id: string;
-    /** Execution (bisected) or availability. */
-    readonly kind: "Execution" | "Availability";
+    /** Execution (bisected), availability, or a distributed worker's work. */
+    readonly kind: "Execution" | "Availability" | "Work";
     /** How it ended. */
     readonly outcome: string;
     /** The agreed step `t` of an execution dispute (the disputed step is `t -> t + 1`). */
@@ -210,12 +223,14 @@ type DisputePlan =
   /** Bisect segment `segment` (re-executed from the provider's checkpoint, or from the spec's initial state). */
   | { readonly kind: "execution"; readonly segment: number; readonly fromInitial: boolean }
   /** The provider withheld `subject` (a checkpoint hash), or its trace when absent. */
-  | { readonly kind: "availability"; readonly subject?: Hash };
+  | { readonly kind: "availability"; readonly subject?: Hash }
+  /** A distributed worker's round `round` does not hold up, or its trace when absent. */
+  | { readonly kind: "work"; readonly round?: number };
 
 /** Why an audit stopped early: the provider's fault (`caught`) or not (`unverifiable`). */
 class AuditStop extends Error {
   constructor(
-    readonly outcome: "caught" | "unverifiable",
+    readonly outcome: AuditOutcome,
     message: string,
     readonly plan: DisputePlan = { kind: "availability" },
   ) {
@@ -504,6 +519,7 @@ export class VerifierNode {
     let totalSegments = 0;
     let segments: number[] = [];
     const verdicts: AuditVerdict[] = [];
+    const rounds: DistRoundVerdict[] = [];
     let replayedSteps = 0;
     let outcome: AuditOutcome = "passed";
     let reason: string | undefined;
@@ -534,6 +550,18 @@ export class VerifierNode {
       }
       if (!job) throw jobError;
       const { spec, providerPeer, submitterPeer } = job;
+      if (spec.distributed) {
+        const found = await this.#auditDistributed(commit, spec, seed, full, [
+          providerPeer,
+          submitterPeer,
+        ], (v) => {
+          rounds.push(v);
+          if (v.status === "valid") replayedSteps += v.steps;
+        });
+        totalSegments = found.total;
+        segments = found.sampled;
+        throw found.stop ?? new AuditStop("passed", "");
+      }
       conflictsWith = this.#conflictsOf(commit, spec);
       trace = await this.#traceOf(commit, spec, providerPeer);
       totalSegments = trace.checkpoints.length - 1;
@@ -569,7 +597,7 @@ export class VerifierNode {
         throw error;
       }
       outcome = error.outcome;
-      reason = error.message;
+      reason = error.message || undefined;
       plan = error.plan;
     }
     let disputed = false;
@@ -611,6 +639,7 @@ export class VerifierNode {
       totalSegments,
       segments,
       verdicts,
+      ...(rounds.length > 0 ? { rounds } : {}),
       outcome,
       ...(reason === undefined ? {} : { reason }),
       disputed,
@@ -619,6 +648,109 @@ export class VerifierNode {
       replayedSteps,
       durationMs: Date.now() - started,
     };
+  }
+
+  /**
+   * Audits a distributed worker's commit (see `dist_audit.ts`): its trace against its commit, the
+   * round rule and the other workers' traces, then the sampled rounds re-executed. Returns how
+   * many rounds there were, which were sampled, and the stop (`caught` with its dispute plan, or
+   * `unverifiable`) when the audit did not pass.
+   */
+  async #auditDistributed(
+    commit: CommitSeen,
+    spec: JobSpec,
+    seed: Hash,
+    full: boolean,
+    peers: (string | undefined)[],
+    onRound: (verdict: DistRoundVerdict) => void,
+  ): Promise<{ total: number; sampled: number[]; stop?: AuditStop }> {
+    const id = short(commit.jobId);
+    const commits = await committedWorkers(this.#options.chain, commit.jobId);
+    const mine = commits.find((c) => c.slot === commit.slot);
+    if (!mine || mine.traceRoot !== commit.traceRoot) {
+      return { total: 0, sampled: [], stop: new AuditStop("unverifiable", "the commit changed") };
+    }
+    const source = networkDistSource({
+      chain: this.#options.chain,
+      wire: this.#options.wire,
+      store: this.store,
+      jobId: commit.jobId,
+      commits,
+      fetchTimeoutMs: this.#options.fetchTimeoutMs ?? 15_000,
+      signal: this.#abort.signal,
+    });
+    let trace;
+    try {
+      trace = await source.traceOrWhy(commit.slot);
+    } catch (error) {
+      return {
+        total: 0,
+        sampled: [],
+        stop: new AuditStop("caught", `the worker withheld its trace: ${(error as Error).message}`),
+      };
+    }
+    const inputs = await this.#inputsOf(spec, peers);
+    let auditor: DistAuditor;
+    try {
+      auditor = await DistAuditor.create({ spec, ...inputs });
+    } catch (error) {
+      return {
+        total: trace.rounds.length,
+        sampled: [],
+        stop: new AuditStop("unverifiable", `cannot rebuild the job's trainers: ${error}`),
+      };
+    }
+    try {
+      const problem = await auditor.checkTrace(
+        trace,
+        mine,
+        await peerTraces(source, commits, commit.slot),
+      );
+      if (problem) {
+        return {
+          total: trace.rounds.length,
+          sampled: [],
+          stop: new AuditStop("caught", `its trace: ${problem}`, { kind: "work" }),
+        };
+      }
+      const total = trace.rounds.length;
+      const count = this.#options.segments === "all" || full
+        ? total
+        : this.#options.segments ?? spec.audit.segments;
+      const sampled = selectAuditSegments({ seed, segments: total, count });
+      this.#log(`job ${id} worker ${commit.slot}: auditing rounds [${sampled.join(", ")}]`);
+      for (const round of sampled) {
+        if (this.#abort.signal.aborted) break;
+        const verdict = await auditor.auditRound(trace, round, source);
+        onRound(verdict);
+        if (verdict.status === "mismatch") {
+          return {
+            total,
+            sampled,
+            stop: new AuditStop("caught", `round ${round}: ${verdict.reason}`, {
+              kind: "work",
+              round,
+            }),
+          };
+        }
+        if (verdict.status === "withheld") {
+          return {
+            total,
+            sampled,
+            stop: new AuditStop("caught", `round ${round}: withheld ${verdict.reason}`, {
+              kind: "availability",
+              subject: verdict.hash,
+            }),
+          };
+        }
+        if (!verdict.outerChecked) {
+          this.#log(`job ${id} worker ${commit.slot} round ${round}: ${verdict.note}`);
+        }
+      }
+      return { total, sampled };
+    } finally {
+      auditor.dispose();
+    }
   }
 
   /**
@@ -757,6 +889,22 @@ export class VerifierNode {
 
   /** A trainer for the job's plan, from the model spec and dataset blobs. */
   async #trainerOf(spec: JobSpec, peers: (string | undefined)[]): Promise<Trainer> {
+    const { modelSpec, dataset } = await this.#inputsOf(spec, peers);
+    try {
+      return await trainerForJob(spec, modelSpec, dataset);
+    } catch (error) {
+      throw new AuditStop(
+        "unverifiable",
+        `cannot rebuild the job's trainer: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** The job's model spec and dataset, fetched from the given peers and checked against its ids. */
+  async #inputsOf(
+    spec: JobSpec,
+    peers: (string | undefined)[],
+  ): Promise<{ modelSpec: ModelSpec; dataset: Dataset }> {
     await this.#fetchAny(spec.model, peers, "the model spec");
     await this.#fetchAny(spec.datasetBlob, peers, "the dataset");
     try {
@@ -772,12 +920,12 @@ export class VerifierNode {
           "the job's model or dataset blob does not match its ids",
         );
       }
-      return await trainerForJob(spec, modelSpec, dataset);
+      return { modelSpec, dataset };
     } catch (error) {
       if (error instanceof AuditStop) throw error;
       throw new AuditStop(
         "unverifiable",
-        `cannot rebuild the job's trainer: ${(error as Error).message}`,
+        `cannot decode the job's model or dataset: ${(error as Error).message}`,
       );
     }
   }
@@ -859,6 +1007,12 @@ export class VerifierNode {
           trace,
           segment: plan.segment,
           party,
+        });
+      } else if (plan.kind === "work") {
+        result = await openWorkDispute({
+          ...play,
+          commit,
+          ...(plan.round === undefined ? {} : { round: plan.round }),
         });
       } else {
         const subject = plan.kind === "availability" ? plan.subject : undefined;

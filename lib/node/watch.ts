@@ -57,6 +57,12 @@ export type JobEvent =
   }
   | { readonly kind: "refunded"; readonly amountWei: bigint }
   | {
+    /** A dispute went against the slot's provider: its stake was slashed and its share refunded. */
+    readonly kind: "slashed";
+    readonly slot: number;
+    readonly slashedWei: bigint;
+  }
+  | {
     /** The unworked share of a slot paid for partial work, sent back to the submitter. */
     readonly kind: "work-refunded";
     readonly slot: number;
@@ -107,9 +113,11 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
   const slots = options.slots ?? 1;
   const committed = new Set<number>();
   const paid = new Set<number>();
+  const slashed = new Set<number>();
   let refunded = false;
   const endIfSettled = (): void => {
-    if (paid.size >= slots || (refunded && paid.size >= committed.size)) events.end();
+    const done = paid.size + slashed.size;
+    if (done >= slots || (refunded && done >= committed.size)) events.end();
   };
   let failures = 0;
   while (!signal.aborted && !events.ended) {
@@ -170,6 +178,16 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
                 feeWei: args.fee as bigint,
               });
               paid.add(Number(args.slot));
+              break;
+            case "DisputeSettled":
+              if (args.providerHonest === false) {
+                slashed.add(Number(args.slot));
+                events.push({
+                  kind: "slashed",
+                  slot: Number(args.slot),
+                  slashedWei: args.slashed as bigint,
+                });
+              }
               break;
             case "JobRefunded":
               events.push({ kind: "refunded", amountWei: args.amount as bigint });

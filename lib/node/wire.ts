@@ -39,6 +39,11 @@ export interface ProgressUpdate {
   readonly loss?: number;
   /** A checkpoint committed at this point. */
   readonly checkpoint?: { readonly step: number; readonly hash: Hash };
+  /**
+   * Blob id of the provider's committed trace, on the update after its commit. Distributed
+   * workers publish it (their trace records rounds, not checkpoints); verifiers fetch it.
+   */
+  readonly trace?: Hash;
   /** Where the job stands. */
   readonly status: "queued" | "running" | "done" | "failed" | "cancelled";
   /** Why it failed, for failures. */

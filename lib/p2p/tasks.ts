@@ -35,6 +35,8 @@ export interface ProgressEvent {
   loss?: number;
   /** A checkpoint written at this point. */
   checkpoint?: { step: number; hash: string };
+  /** Blob id of the provider's trace, once committed (distributed jobs publish it). */
+  trace?: string;
   /** Job status. */
   status: TaskStatus;
   /** Free text for failures. */
@@ -49,6 +51,7 @@ const eventSchema = object({
   step: uint(),
   loss: optional(finite),
   checkpoint: optional(object({ step: uint(), hash })),
+  trace: optional(hash),
   status: statusSchema,
   message: optional(str(1024)),
 });
