@@ -111,7 +111,8 @@ const NETWORK_ROUNDS = Number(values["network-rounds"]);
 if (NETWORK_ROUNDS > 0) {
   const innerSteps = Math.max(1, Math.floor(H / 2));
   log(`network: ${WORKERS} provider nodes, ${NETWORK_ROUNDS} rounds of H=${innerSteps}`);
-  await using network = await Network.local({ providers: WORKERS });
+  // One staked verifier audits every worker's commit under the job's default policy.
+  await using network = await Network.local({ providers: WORKERS, verifiers: 1 });
   const t0 = performance.now();
   const job = await network.train({
     model: spec,
@@ -150,4 +151,27 @@ if (NETWORK_ROUNDS > 0) {
   figure("dist.network_accuracy", accuracy, "fraction");
   figure("dist.network_agreed", agreed ? 1 : 0, "bool");
   figure("dist.network_paid", Number(paidWei + feeWei) / 1e18, "AIGENSYN");
+  // The audits (settlement waited for them): sampled rounds re-executed per worker.
+  const audits = await Promise.all(
+    Array.from({ length: WORKERS }, (_, slot) => network.verifiers[0].audited(job.id, { slot })),
+  );
+  const replayed = audits.reduce((a, r) => a + r.replayedSteps, 0);
+  for (const r of audits) {
+    log(
+      `audit of worker ${r.slot}: ${r.outcome}, rounds [${r.segments}], ` +
+        `${r.rounds?.filter((v) => v.status === "valid" && v.outerChecked).length} outer steps ` +
+        `recomputed, ${r.durationMs} ms`,
+    );
+  }
+  figure(
+    "dist.network_audits_passed",
+    audits.filter((r) => r.outcome === "passed").length / WORKERS,
+    "fraction",
+  );
+  figure("dist.audit_replay_fraction", replayed / (WORKERS * NETWORK_ROUNDS * innerSteps), "ratio");
+  figure(
+    "dist.audit_seconds_per_worker",
+    audits.reduce((a, r) => a + r.durationMs, 0) / WORKERS / 1000,
+    "s",
+  );
 }
