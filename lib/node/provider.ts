@@ -19,6 +19,7 @@ import type { Hash } from "../core/hash.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { getProfile } from "../exec/profile.ts";
 import { decodeJobSpec } from "../proof/job.ts";
+import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { SpecError } from "../core/errors.ts";
 import { runDistributedJob } from "./dist_run.ts";
@@ -112,6 +113,8 @@ export class ProviderNode {
       if (record.status === "claimed" || record.status === "training") {
         node.#log(`resuming job ${short(record.jobId)} (${record.status})`);
         node.#enqueue(record);
+      } else if (record.status === "committed") {
+        await node.#republish(record);
       }
     }
     options.wire.onOffer((offer) => node.#onOffer(offer));
@@ -363,6 +366,32 @@ export class ProviderNode {
     }
     publish({ step: spec.steps, status: "done", trace: run.traceBlob });
     this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
+  }
+
+  /**
+   * Publishes a committed job's trace again after a restart (the progress stream lives in memory):
+   * verifiers and the referee rebuild the trace from it while the challenge window is open, and a
+   * provider that could not show it would lose an availability dispute it should win.
+   */
+  async #republish(record: JobRecord): Promise<void> {
+    const { jobId, spec, traceBlob } = record;
+    if (!traceBlob) return;
+    const publish = (update: Omit<ProgressUpdate, "jobId">) =>
+      this.#options.wire.publishProgress({ jobId, ...update });
+    try {
+      if (spec.distributed) {
+        publish({ step: spec.steps, status: "done", trace: traceBlob });
+      } else {
+        const trace = await decodeTrace(await this.store.get(traceBlob));
+        for (const { step, hash } of trace.checkpoints) {
+          publish({ step, checkpoint: { step, hash }, status: "running" });
+        }
+        publish({ step: spec.steps, status: "done" });
+      }
+      this.#log(`job ${short(jobId)}: committed trace published again`);
+    } catch (error) {
+      this.#log(`job ${short(jobId)}: cannot publish its trace again: ${(error as Error).message}`);
+    }
   }
 
   async #settleDue(): Promise<void> {

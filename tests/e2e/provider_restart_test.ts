@@ -4,6 +4,8 @@ import { Trainer } from "../../lib/exec/trainer.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { trainWithProof } from "../../lib/proof/checkpoint.ts";
 import { Network } from "../../lib/node/network.ts";
+import { openAvailabilityDispute } from "../../lib/node/disputes.ts";
+import { BlobStore } from "../../lib/proof/store.ts";
 import { startProviderProcess } from "./_provider_process.ts";
 
 Deno.test("a provider process killed mid-job restarts, resumes from its checkpoint and is paid", async () => {
@@ -50,6 +52,64 @@ Deno.test("a provider process killed mid-job restarts, resumes from its checkpoi
         trainer.dispose();
       }
       result.model.dispose();
+    } finally {
+      await provider.kill("SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a provider process restarted after its commit publishes its trace again, so it wins an availability dispute over it", async () => {
+  // No fast settlement: the slot stays open to disputes while the provider restarts.
+  await using network = await Network.local({ providers: 0, fastSettle: false });
+  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  try {
+    const networkFile = `${dir}/network.json`;
+    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
+    const providerOptions = {
+      networkFile,
+      dataDir: `${dir}/provider`,
+      account: 6,
+      password: "restart-test",
+    };
+    let provider = await startProviderProcess(providerOptions);
+    const job = await network.train({
+      model: mlp({ hidden: [16] }),
+      data: await loadMnist({ limit: 512 }),
+      steps: 40,
+      batchSize: 16,
+      k: 10,
+    });
+    const result = await job.result();
+    result.model.dispose();
+    await provider.kill("SIGKILL");
+    provider = await startProviderProcess(providerOptions);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!provider.output.some((l) => l.includes("committed trace published again"))) {
+        assert.ok(
+          Date.now() < deadline,
+          `no trace published again:\n${provider.output.join("\n")}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Its progress stream (what verifiers and the referee rebuild a trace from) is back.
+      const accuser = network.devnet!.client(8);
+      const store = new BlobStore(`${dir}/accuser`);
+      const dispute = await openAvailabilityDispute({
+        chain: accuser,
+        store,
+        commit: {
+          jobId: job.id,
+          slot: 0,
+          finalHash: result.finalHash,
+          traceRoot: result.trace.root,
+        },
+      });
+      assert.equal(dispute.dispute.outcome, "ProviderWon");
+      const ruling = await network.referee.ruled(dispute.dispute.id);
+      assert.equal(ruling.reason, "served its whole trace");
     } finally {
       await provider.kill("SIGTERM");
     }
