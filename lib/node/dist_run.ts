@@ -28,7 +28,7 @@
  */
 
 import type { ProtocolClient } from "../chain/mod.ts";
-import { contentId, encodeCanonical } from "../core/canonical.ts";
+import { contentId, decodeCanonical, encodeCanonical } from "../core/canonical.ts";
 import { PeerError, SpecError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
@@ -126,6 +126,11 @@ export interface DistributedRunOptions {
    * malformed delta through {@link DistWorker.tamper}).
    */
   beforeSend?: (worker: DistWorker, round: number) => Promise<void>;
+  /**
+   * Called after every round with the blob id of the worker's trace so far (stored), so a node
+   * that stops mid-job can still commit the rounds it counted in.
+   */
+  onTrace?: (traceBlob: Hash) => Promise<void>;
   /** How long to wait for every slot to be claimed and every worker to say hello. Default 120 s. */
   rosterTimeoutMs?: number;
 }
@@ -260,21 +265,17 @@ export async function runDistributedJob(
         // Nobody subscribed right now; the report is also in the trace the worker commits.
       });
       options.onRound?.(report);
+      if (options.onTrace) {
+        const partial = await storeDistTrace(store, { jobId, slot, initialOuter, rounds });
+        await options.onTrace(partial.traceBlob);
+      }
       if (!decision.counted.includes(slot)) {
         dropped = `round ${round}: the members did not count this worker's delta`;
         break;
       }
       members = nextMembers({ counted: decision.counted });
     }
-    const trace: DistTrace = {
-      format: DIST_TRACE_FORMAT,
-      jobId,
-      worker: slot,
-      initialOuter,
-      rounds,
-      root: await distTraceRoot(initialOuter, rounds),
-    };
-    const traceBlob = await store.put(encodeCanonical(trace));
+    const { trace, traceBlob } = await storeDistTrace(store, { jobId, slot, initialOuter, rounds });
     return {
       finished: dropped === undefined,
       units: rounds.filter((r) => r.counted.includes(slot)).length,
@@ -289,6 +290,45 @@ export async function runDistributedJob(
     topic.close();
     await worker?.stop();
   }
+}
+
+/** Builds a worker's trace over `rounds` and stores it; returns it and its blob id. */
+async function storeDistTrace(
+  store: BlobStore,
+  parts: { jobId: Hash; slot: number; initialOuter: Hash; rounds: readonly DistTraceRound[] },
+): Promise<{ trace: DistTrace; traceBlob: Hash }> {
+  const rounds = [...parts.rounds];
+  const trace: DistTrace = {
+    format: DIST_TRACE_FORMAT,
+    jobId: parts.jobId,
+    worker: parts.slot,
+    initialOuter: parts.initialOuter,
+    rounds,
+    root: await distTraceRoot(parts.initialOuter, rounds),
+  };
+  return { trace, traceBlob: await store.put(encodeCanonical(trace)) };
+}
+
+/**
+ * What a worker that stopped mid-job can still commit: the rounds of its stored trace so far
+ * (`onTrace`) that it counted in. Undefined when it counted in none.
+ *
+ * @example
+ * ```ts ignore
+ * const partial = await partialDistWork(store, record.partialTrace);
+ * if (partial) await chain.jobs.commitWork({ jobId, ...partial });
+ * ```
+ */
+export async function partialDistWork(
+  store: BlobStore,
+  traceBlob: Hash,
+  slot: number,
+): Promise<{ units: number; finalHash: Hash; traceRoot: Hash } | undefined> {
+  const trace = decodeCanonical(await store.get(traceBlob)) as unknown as DistTrace;
+  if (trace.format !== DIST_TRACE_FORMAT || trace.worker !== slot) return undefined;
+  const units = trace.rounds.filter((r) => r.counted.includes(slot)).length;
+  if (units === 0) return undefined;
+  return { units, finalHash: trace.rounds.at(-1)!.outerHash, traceRoot: trace.root };
 }
 
 let activating: Promise<unknown> = Promise.resolve();

@@ -22,7 +22,7 @@ import { decodeJobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { SpecError } from "../core/errors.ts";
-import { runDistributedJob } from "./dist_run.ts";
+import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { executeJob, loadJobInputs } from "./executor.ts";
 import { type JobRecord, JobRecords } from "./records.ts";
@@ -296,12 +296,41 @@ export class ProviderNode {
       );
     }
     if (claimed.status === "training") {
-      // The other workers went on without this one: a distributed worker cannot rejoin mid-job.
-      throw new SpecError(
-        "SPEC_DIST_NO_RESUME",
-        `job ${id} is distributed and this node stopped during it; the round rule dropped it, ` +
-          "so it leaves the job (its slot is refunded to the submitter at the deadline)",
-      );
+      // The other workers went on without this one: a distributed worker cannot rejoin mid-job,
+      // but it commits the rounds it counted in before it stopped.
+      const partial = claimed.partialTrace
+        ? await partialDistWork(this.store, claimed.partialTrace, slot)
+        : undefined;
+      if (!partial) {
+        throw new SpecError(
+          "SPEC_DIST_NO_RESUME",
+          `job ${id} is distributed and this node stopped during it before it counted in a ` +
+            "round; the round rule dropped it, so it leaves the job (its slot is refunded to the " +
+            "submitter at the deadline)",
+        );
+      }
+      await this.#options.chain.jobs.commitWork({
+        jobId: toBytes32(jobId),
+        finalStateHash: toBytes32(partial.finalHash),
+        traceRoot: toBytes32(partial.traceRoot),
+        units: partial.units,
+      });
+      await this.records.update(jobId, {
+        status: "committed",
+        finalHash: partial.finalHash,
+        traceRoot: partial.traceRoot,
+        traceBlob: claimed.partialTrace,
+      });
+      const reason = `this node stopped during the job; committed the ${partial.units} of ` +
+        `${dist.rounds} rounds it counted in before it stopped`;
+      publish({
+        step: partial.units * dist.innerSteps,
+        status: "done",
+        trace: claimed.partialTrace,
+        message: reason,
+      });
+      this.#log(`job ${id}: ${reason}`);
+      return;
     }
     await this.records.update(jobId, { status: "training" });
     const { modelSpec, dataset } = await loadJobInputs({
@@ -320,6 +349,8 @@ export class ProviderNode {
       modelSpec,
       dataset,
       signal: this.#abort.signal,
+      onTrace: (traceBlob) =>
+        this.records.update(jobId, { partialTrace: traceBlob }).then(() => {}),
       onRound: (r) => {
         publish({ step: (r.round + 1) * dist.innerSteps, loss: r.loss, status: "running" });
         this.#log(

@@ -35,6 +35,11 @@ export interface JobRecord {
   readonly traceRoot?: Hash;
   /** Blob id of the trace, once trained. */
   readonly traceBlob?: Hash;
+  /**
+   * A distributed worker's trace so far (blob id, updated every round), so that after a restart it
+   * commits the rounds it counted in.
+   */
+  readonly partialTrace?: Hash;
   /** What the provider was paid (wei, decimal), once finalized. */
   readonly paidWei?: string;
   /** Why the job failed, if it did. */

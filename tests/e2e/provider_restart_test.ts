@@ -117,3 +117,76 @@ Deno.test("a provider process restarted after its commit publishes its trace aga
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a distributed worker killed mid-job: the others finish without it; restarted, it commits the rounds it counted in and is paid for them", async () => {
+  await using network = await Network.local({ providers: 2 });
+  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  try {
+    const networkFile = `${dir}/network.json`;
+    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
+    const providerOptions = {
+      networkFile,
+      dataDir: `${dir}/provider`,
+      account: 6,
+      password: "restart-test",
+    };
+    let provider = await startProviderProcess(providerOptions);
+    const job = await network.train({
+      model: mlp({ hidden: [16] }),
+      data: await loadMnist({ limit: 2048 }),
+      steps: 4 * 60,
+      batchSize: 32,
+      workers: 3,
+      rounds: 4,
+      priceWei: 30n * 10n ** 18n,
+      roundTimeoutSec: 20,
+    });
+    // Killed (SIGKILL) as soon as it prints its round 0 report, before it trains much of round 1.
+    const deadline = Date.now() + 120_000;
+    while (!provider.output.some((l) => / round 0 loss /.test(l))) {
+      assert.ok(Date.now() < deadline, `no round 0:\n${provider.output.join("\n")}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await provider.kill("SIGKILL");
+    const victim = Number(
+      provider.output.map((l) => l.match(/claimed slot (\d)/)?.[1]).find((m) => m)!,
+    );
+
+    const result = await job.distributedResult();
+    result.model.dispose();
+    const rounds = job.rounds();
+    const dropRound = rounds.findIndex((r) => !r.counted.includes(victim));
+    assert.ok(dropRound >= 1 && dropRound < 4, `dropped in round ${dropRound}`);
+    const others = [0, 1, 2].filter((s) => s !== victim);
+    for (const r of rounds) {
+      assert.deepEqual(r.counted, r.round < dropRound ? [0, 1, 2] : others, `round ${r.round}`);
+      assert.ok(r.agreed);
+    }
+    assert.deepEqual([...result.providers.keys()].sort(), others);
+
+    provider = await startProviderProcess(providerOptions);
+    try {
+      for await (const e of job.progress()) {
+        if (e.kind === "committed" && e.slot === victim) {
+          assert.equal(e.units, dropRound);
+          break;
+        }
+      }
+      const { paidWei, feeWei, refundedWei } = await job.settled();
+      const share = 10n * 10n ** 18n;
+      const victimPaid = share * BigInt(dropRound) / 4n;
+      assert.equal(paidWei + feeWei, 2n * share + victimPaid);
+      assert.equal(refundedWei, share - victimPaid);
+      assert.ok(
+        provider.output.some((l) => l.includes(`committed the ${dropRound} of 4 rounds`)),
+        provider.output.join("\n"),
+      );
+      const slot = await network.chain.jobs.slot({ jobId: `0x${job.id}`, slot: victim });
+      assert.equal(slot.units, dropRound);
+    } finally {
+      await provider.kill("SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
