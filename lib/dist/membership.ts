@@ -7,6 +7,10 @@
  *   round's deadline) each member snapshots which deltas it holds, as `(sender, delta hash)` pairs
  *   ({@link deltaHash}), and sends that receipt set to every other member. It then waits for the
  *   receipt set of every member still connected (or the deadline again).
+ * - Echo: each member then sends every receipt set it holds to the others and waits for the
+ *   echoes of the members whose sets it holds; the agreement reads the union of those snapshots (a
+ *   reporter whose set shows up in two versions is left out). A member that failed halfway through
+ *   sending its receipt set is thus seen alike by all.
  * - Agreement ({@link agreeRound}): a worker's delta is agreed in round `r` iff one hash of it
  *   appears in the receipt sets of a strict majority of the round's members (the sender's own set
  *   counts: it holds its delta). A worker whose receipts name two different hashes equivocated and
@@ -22,11 +26,12 @@
  *   function of the bytes, which the hash fixes, so every worker rejects the same deltas.
  * - Why a majority and not all: a worker that dies halfway through sending, or a slow one whose
  *   delta reached some members before their deadline, still counts when most members hold its
- *   delta (the others fetch it), and is dropped by everyone when few do. What the rule cannot
- *   settle is a second failure during the receipt exchange itself (a member whose receipt set
- *   reached only some peers, at a delta held by exactly half): then views can still split, the
- *   workers commit different outer hashes, and their traces (which record every counted set) show
- *   the round where they split. Closing that needs an echo round (reliable broadcast).
+ *   delta (the others fetch it), and is dropped by everyone when few do. One failure during the
+ *   receipt exchange is closed by the echo; a second one during the echo itself (a member whose
+ *   echo reached only some peers, carrying the only copy of a failed member's set) can still split
+ *   the views: the workers then commit different outer hashes, and their traces (which record
+ *   every counted set) show the round where they split. Closing that needs more echo rounds
+ *   (one per tolerated failure) or signed receipt sets.
  * - The members of round `r + 1` are the workers that counted in `r`, plus workers that asked to
  *   join at that boundary (they fetch the outer state first). A worker that did not count leaves
  *   the membership; it may join again later.

@@ -57,6 +57,11 @@ export interface DiLoCoOptions {
    * `leave`, the worker stops right after (it sends no receipt set either).
    */
   sendTo?: readonly { round: number; worker: number; to: readonly number[]; leave?: boolean }[];
+  /**
+   * Workers whose receipt set in a round reaches only the members in `to`, after which they stop
+   * (a member that fails halfway through the agreement step).
+   */
+  receiptsTo?: readonly { round: number; worker: number; to: readonly number[] }[];
   /** Workers joining at the start of a round; ids continue after the highest so far. */
   join?: readonly { round: number; count: number }[];
   /** Rewrites a worker's outgoing payload in a round (tests send malformed deltas with it). */
@@ -226,13 +231,24 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
       }
       const agreeing = senders.filter((m) => live.has(m));
       await Promise.all(agreeing.map((m) => live.get(m)!.collect(members, timeoutMs)));
-      await Promise.all(agreeing.map((m) => live.get(m)!.exchange(members, timeoutMs)));
+      const failing = new Map(
+        options.receiptsTo?.filter((e) => e.round === round).map((e) => [e.worker, e.to]),
+      );
+      await Promise.all(agreeing.map(async (m) => {
+        const to = failing.get(m);
+        await live.get(m)!.exchange(members, timeoutMs, to ? { to } : {});
+        if (to) {
+          await live.get(m)!.stop();
+          live.delete(m);
+        }
+      }));
+      const deciding = agreeing.filter((m) => live.has(m));
       const commMs = performance.now() - t0;
 
       t0 = performance.now();
       const hashes = new Map<number, Hash>();
       let decision: Awaited<ReturnType<DistWorker["aggregate"]>> | undefined;
-      for (const m of agreeing) {
+      for (const m of deciding) {
         const d = await live.get(m)!.aggregate(members);
         hashes.set(m, d.hash);
         decision ??= d;
@@ -240,7 +256,7 @@ export async function runDiLoCo(options: DiLoCoOptions): Promise<DiLoCoResult> {
           throw new VerificationError(
             "VERIFY_OUTER_DIVERGED",
             `after round ${round} worker ${m} holds outer state ${d.hash} (counted ` +
-              `${d.counted}) but worker ${agreeing[0]} holds ${decision.hash} (counted ` +
+              `${d.counted}) but worker ${deciding[0]} holds ${decision.hash} (counted ` +
               `${decision.counted}); a delta reached only some workers`,
             { value: Object.fromEntries(hashes) },
           );

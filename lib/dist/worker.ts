@@ -12,7 +12,7 @@
  *    payload; the receiver acknowledges once stored).
  * 3. `collect`: wait until every member's delta is in, the member disconnected, or the deadline.
  * 4. `exchange`: send the set of `(sender, delta hash)` this worker holds to every other member
- *    and wait for theirs (the agreement step of `membership.ts`).
+ *    and wait for theirs, then echo every set it holds (the agreement step of `membership.ts`).
  * 5. `aggregate`: agree on the counted set from the receipt sets, fetch any agreed delta this
  *    worker lacks from a member that holds it (by hash), apply the round rule and the outer step,
  *    and commit the new outer state.
@@ -85,6 +85,17 @@ const requestSchema = union({
     deltas: array(object({ worker: uint(1 << 16), hash }), 1 << 10),
   }),
   "delta?": object({ t: literal("delta?"), round: uint(), worker: uint(1 << 16), hash }),
+  echo: object({
+    t: literal("echo"),
+    round: uint(),
+    sets: array(
+      object({
+        reporter: uint(1 << 16),
+        deltas: array(object({ worker: uint(1 << 16), hash }), 1 << 10),
+      }),
+      1 << 10,
+    ),
+  }),
 });
 
 const ackSchema = union({
@@ -189,6 +200,8 @@ export class DistWorker {
   readonly #trainers = new Map<number, Trainer>();
   readonly #inbox = new Map<number, Map<number, HeldDelta>>();
   readonly #receipts = new Map<number, Map<number, ReceiptSet>>();
+  /** Per round: the receipt sets each member echoed (its snapshot after the exchange). */
+  readonly #echoes = new Map<number, Map<number, Map<number, ReceiptSet>>>();
   readonly #gone = new Set<number>();
   #roster = new Map<number, RosterEntry>();
   #slots: TrainingState["variables"];
@@ -516,8 +529,21 @@ export class DistWorker {
    * Phase 4, the agreement step: sends the set of deltas this worker holds for the round (sender
    * and hash) to every other member, then waits until every member still connected sent its set,
    * or `timeoutMs` passed. The set is a snapshot: deltas arriving later do not change it.
+   *
+   * Then the echo: this worker sends every receipt set it holds (its snapshot) to the other
+   * members and waits for the echoes of the members whose sets it holds. The agreement uses the
+   * union of all snapshots, so a member that failed halfway through sending its set (it reached
+   * some members, not others) is seen alike by everyone: one failure during the exchange cannot
+   * split the members. A reporter whose set arrives in two versions is left out, alike too.
+   *
+   * `to` (tests) sends this worker's set to those members only, and then neither waits nor echoes
+   * (a member that fails halfway through the exchange).
    */
-  async exchange(members: readonly number[], timeoutMs: number): Promise<void> {
+  async exchange(
+    members: readonly number[],
+    timeoutMs: number,
+    options: { to?: readonly number[] } = {},
+  ): Promise<void> {
     const round = this.outer.round;
     const box = this.#inbox.get(round) ?? new Map<number, HeldDelta>();
     const mine = new Map<number, Hash>();
@@ -531,25 +557,65 @@ export class DistWorker {
       round,
       deltas: [...mine].map(([worker, hash]) => ({ worker, hash })),
     };
-    const bytes = FRAME_HEADER_BYTES + encodeMessage(request).length;
-    await Promise.all(
-      members.filter((m) => m !== this.id).map(async (m) => {
-        try {
-          await this.#request(m, request, async (framed) => {
-            const ack = await framed.readOne(ackSchema);
-            if (ack.t === "err") this.#options.onReject?.(ack.code, `worker ${m}: ${ack.message}`);
-          });
-          this.bytesSent += bytes;
-        } catch (e) {
-          // A member that left cannot be reached; the agreement rule goes on without its set.
-          this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
-        }
-      }),
-    );
+    await this.#sendAll((options.to ?? members).filter((m) => m !== this.id), request);
+    if (options.to) return;
     await this.#waitFor(
       () => members.filter((m) => !this.#receipts.get(round)?.has(m) && !this.#gone.has(m)),
       timeoutMs,
     );
+    // The echo.
+    const snapshot = new Map(this.#receipts.get(round) ?? []);
+    this.#storeEcho(round, this.id, snapshot);
+    await this.#sendAll(members.filter((m) => m !== this.id), {
+      t: "echo" as const,
+      round,
+      sets: [...snapshot].map(([reporter, set]) => ({
+        reporter,
+        deltas: [...set].map(([worker, hash]) => ({ worker, hash })),
+      })),
+    });
+    await this.#waitFor(
+      () =>
+        [...snapshot.keys()].filter((m) => !this.#echoes.get(round)?.has(m) && !this.#gone.has(m)),
+      timeoutMs,
+    );
+  }
+
+  /** Sends one request to each of `to` concurrently, counting the bytes of those delivered. */
+  async #sendAll(to: readonly number[], request: Record<string, unknown>): Promise<void> {
+    const bytes = FRAME_HEADER_BYTES + encodeMessage(request).length;
+    await Promise.all(to.map(async (m) => {
+      try {
+        await this.#request(m, request, async (framed) => {
+          const ack = await framed.readOne(ackSchema);
+          if (ack.t === "err") this.#options.onReject?.(ack.code, `worker ${m}: ${ack.message}`);
+        });
+        this.bytesSent += bytes;
+      } catch (e) {
+        // A member that left cannot be reached; the agreement rule goes on without it.
+        this.#options.onReject?.((e as PeerError).code ?? "PEER_UNREACHABLE", String(e));
+      }
+    }));
+  }
+
+  /**
+   * The receipt sets the agreement uses: the union of every echoed snapshot; a reporter whose set
+   * appears in two versions is left out.
+   */
+  #agreedReceipts(round: number): Map<number, ReceiptSet> {
+    const versions = new Map<number, Map<string, ReceiptSet>>();
+    const echoes = this.#echoes.get(round) ?? new Map([[this.id, this.#receipts.get(round)]]);
+    for (const sets of echoes.values()) {
+      for (const [reporter, set] of sets ?? []) {
+        const key = [...set].sort((a, b) => a[0] - b[0]).map(([w, h]) => `${w}:${h}`).join();
+        let v = versions.get(reporter);
+        if (!v) versions.set(reporter, v = new Map());
+        v.set(key, set);
+      }
+    }
+    const out = new Map<number, ReceiptSet>();
+    for (const [reporter, v] of versions) if (v.size === 1) out.set(reporter, [...v.values()][0]);
+    return out;
   }
 
   /**
@@ -571,7 +637,7 @@ export class DistWorker {
     const agreement = agreeRound({
       round,
       members,
-      receipts: this.#receipts.get(round) ?? new Map(),
+      receipts: this.#agreedReceipts(round),
     });
     const received = new Map<number, DeltaMessage>();
     for (const agreed of agreement.agreed) {
@@ -586,6 +652,7 @@ export class DistWorker {
     // This round's deltas stay one more round: a slower member may still fetch one from here.
     for (const r of [...this.#inbox.keys()]) if (r < round) this.#inbox.delete(r);
     for (const r of [...this.#receipts.keys()]) if (r <= round) this.#receipts.delete(r);
+    for (const r of [...this.#echoes.keys()]) if (r <= round) this.#echoes.delete(r);
     this.#delta = undefined;
     const equivocated = new Set(agreement.equivocated);
     const agreedHash = new Map(agreement.agreed.map((a) => [a.worker, a.hash]));
@@ -673,6 +740,13 @@ export class DistWorker {
   }
 
   /** Keeps a member's receipt set for a round (first one wins). */
+  #storeEcho(round: number, from: number, sets: Map<number, ReceiptSet>): void {
+    let box = this.#echoes.get(round);
+    if (!box) this.#echoes.set(round, box = new Map());
+    if (!box.has(from)) box.set(from, sets);
+    this.#wake();
+  }
+
   #storeReceipts(round: number, from: number, receipts: ReceiptSet): void {
     let box = this.#receipts.get(round);
     if (!box) this.#receipts.set(round, box = new Map());
@@ -767,6 +841,18 @@ export class DistWorker {
           `${req.t} for round ${req.round} while this worker is in round ${this.outer.round}`,
           { value: req.round },
         );
+      }
+      if (req.t === "echo") {
+        this.#storeEcho(
+          req.round,
+          from,
+          new Map(
+            req.sets.map((s) => [s.reporter, new Map(s.deltas.map((d) => [d.worker, d.hash]))]),
+          ),
+        );
+        await framed.write({ t: "ok" });
+        await framed.close();
+        return;
       }
       if (req.t === "seen") {
         this.#storeReceipts(

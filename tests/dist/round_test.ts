@@ -165,6 +165,30 @@ Deno.test("runDiLoCo over libp2p", async (t) => {
     },
   );
 
+  await t.step(
+    "a member that fails halfway through the receipt exchange is seen alike by every member (echo)",
+    async () => {
+      // Worker 3 of 4 delivers its delta to workers 0 and 1, then its receipt set to worker 0
+      // only, and dies. Worker 0 alone would see worker 3's delta held by 3 of 4 (0, 1 and 3's own
+      // set) and count it; workers 1 and 2 would see 2 of 4 and not. The echo gives everyone
+      // worker 0's snapshot, so all count it, and worker 2 fetches it by hash.
+      const res = await runDiLoCo({
+        ...base,
+        workers: 4,
+        roundTimeoutMs: 2_000,
+        sendTo: [{ round: 0, worker: 3, to: [0, 1] }],
+        receiptsTo: [{ round: 0, worker: 3, to: [0] }],
+      });
+      const [r0, r1] = res.rounds;
+      assert.deepEqual(r0.counted, [0, 1, 2, 3]);
+      assert.deepEqual([...r0.hashes.keys()], [0, 1, 2]);
+      assert.equal(new Set(r0.hashes.values()).size, 1);
+      assert.deepEqual(r1.counted, [0, 1, 2]);
+      assert.deepEqual(r1.absent, [3]);
+      assert.equal(new Set(r1.hashes.values()).size, 1);
+    },
+  );
+
   await t.step("a wrong-sized or non-finite delta is rejected and treated as absent", async () => {
     const res = await runDiLoCo({
       ...base,
