@@ -360,7 +360,6 @@ export {
 } from "./lib/node/disputes.ts";
 export {
   committedWorkers,
-  decodeDistTrace,
   DistAuditor,
   type DistAuditSource,
   type DistCommit,
@@ -370,6 +369,7 @@ export {
   peerTraces,
 } from "./lib/node/dist_audit.ts";
 export {
+  decodeDistTrace,
   DIST_TRACE_FORMAT,
   type DistTrace,
   distTraceRoot,

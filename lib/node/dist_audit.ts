@@ -31,7 +31,7 @@
 
 import type { ProtocolClient } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
-import { canonicalJson, decodeCanonical } from "../core/canonical.ts";
+import { canonicalJson } from "../core/canonical.ts";
 import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import { type Hash, toBytes32 } from "../core/hash.ts";
 import type { Dataset } from "../exec/dataset.ts";
@@ -59,13 +59,7 @@ import {
   pseudoGradient,
   verifyOuterStep,
 } from "../dist/outer.ts";
-import * as s from "../p2p/schema.ts";
-import {
-  DIST_TRACE_FORMAT,
-  type DistTrace,
-  distTraceRoot,
-  type DistTraceRound,
-} from "./dist_run.ts";
+import { decodeDistTrace, type DistTrace, distTraceRoot, type DistTraceRound } from "./dist_run.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32 } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
@@ -116,49 +110,6 @@ export interface DistAuditSource {
    * committed or does not serve it.
    */
   trace(slot: number): Promise<DistTrace | undefined>;
-}
-
-const hashList = s.array(s.hash, 4096);
-const roundSchema = s.object({
-  round: s.uint(),
-  members: s.array(s.uint(), 4096),
-  counted: s.array(s.uint(), 4096),
-  deltas: hashList,
-  segments: s.array(
-    s.object({ shard: s.uint(), steps: s.uint(), startHash: s.hash, endHash: s.hash }),
-    4096,
-  ),
-  outerHash: s.hash,
-});
-const traceSchema = s.object({
-  format: s.literal(DIST_TRACE_FORMAT),
-  jobId: s.hash,
-  worker: s.uint(),
-  initialOuter: s.hash,
-  rounds: s.array(roundSchema, 1 << 16),
-  root: s.hash,
-});
-
-/**
- * Decodes a distributed trace blob. Throws `VerificationError` `VERIFY_BAD_TRACE` when the bytes
- * are not a `dist-trace/2` record.
- *
- * @example
- * ```ts ignore
- * const trace = decodeDistTrace(await store.get(traceBlob));
- * console.log(trace.worker, trace.rounds.length);
- * ```
- */
-export function decodeDistTrace(bytes: Uint8Array): DistTrace {
-  try {
-    return traceSchema(decodeCanonical(bytes), "trace") as DistTrace;
-  } catch (error) {
-    throw new VerificationError(
-      "VERIFY_BAD_TRACE",
-      `not a ${DIST_TRACE_FORMAT} trace: ${(error as Error).message}`,
-      { value: (error as Error).message },
-    );
-  }
 }
 
 /**

@@ -29,13 +29,14 @@
 
 import type { ProtocolClient } from "../chain/mod.ts";
 import { contentId, decodeCanonical, encodeCanonical } from "../core/canonical.ts";
-import { PeerError, SpecError } from "../core/errors.ts";
+import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import type { ModelSpec } from "../exec/model.ts";
 import { activateProfile } from "../exec/profile.ts";
 import type { P2PHost } from "../p2p/host.ts";
+import { array, hash, literal, object, uint } from "../p2p/schema.ts";
 import type { JobSpec } from "../proof/job.ts";
 import { merkleRoot } from "../proof/merkle.ts";
 import type { BlobStore } from "../proof/store.ts";
@@ -292,6 +293,49 @@ export async function runDistributedJob(
   }
 }
 
+const hashList = array(hash, 4096);
+const roundSchema = object({
+  round: uint(),
+  members: array(uint(), 4096),
+  counted: array(uint(), 4096),
+  deltas: hashList,
+  segments: array(
+    object({ shard: uint(), steps: uint(), startHash: hash, endHash: hash }),
+    4096,
+  ),
+  outerHash: hash,
+});
+const traceSchema = object({
+  format: literal(DIST_TRACE_FORMAT),
+  jobId: hash,
+  worker: uint(),
+  initialOuter: hash,
+  rounds: array(roundSchema, 1 << 16),
+  root: hash,
+});
+
+/**
+ * Decodes a distributed trace blob. Throws `VerificationError` `VERIFY_BAD_TRACE` when the bytes
+ * are not a `dist-trace/2` record.
+ *
+ * @example
+ * ```ts ignore
+ * const trace = decodeDistTrace(await store.get(traceBlob));
+ * console.log(trace.worker, trace.rounds.length);
+ * ```
+ */
+export function decodeDistTrace(bytes: Uint8Array): DistTrace {
+  try {
+    return traceSchema(decodeCanonical(bytes), "trace") as DistTrace;
+  } catch (error) {
+    throw new VerificationError(
+      "VERIFY_BAD_TRACE",
+      `not a ${DIST_TRACE_FORMAT} trace: ${(error as Error).message}`,
+      { value: (error as Error).message },
+    );
+  }
+}
+
 /** Builds a worker's trace over `rounds` and stores it; returns it and its blob id. */
 async function storeDistTrace(
   store: BlobStore,
@@ -324,8 +368,8 @@ export async function partialDistWork(
   traceBlob: Hash,
   slot: number,
 ): Promise<{ units: number; finalHash: Hash; traceRoot: Hash } | undefined> {
-  const trace = decodeCanonical(await store.get(traceBlob)) as unknown as DistTrace;
-  if (trace.format !== DIST_TRACE_FORMAT || trace.worker !== slot) return undefined;
+  const trace = decodeDistTrace(await store.get(traceBlob));
+  if (trace.worker !== slot) return undefined;
   const units = trace.rounds.filter((r) => r.counted.includes(slot)).length;
   if (units === 0) return undefined;
   return { units, finalHash: trace.rounds.at(-1)!.outerHash, traceRoot: trace.root };

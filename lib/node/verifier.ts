@@ -230,7 +230,7 @@ type DisputePlan =
 /** Why an audit stopped early: the provider's fault (`caught`) or not (`unverifiable`). */
 class AuditStop extends Error {
   constructor(
-    readonly outcome: AuditOutcome,
+    readonly outcome: "caught" | "unverifiable",
     message: string,
     readonly plan: DisputePlan = { kind: "availability" },
   ) {
@@ -560,30 +560,31 @@ export class VerifierNode {
         });
         totalSegments = found.total;
         segments = found.sampled;
-        throw found.stop ?? new AuditStop("passed", "");
-      }
-      conflictsWith = this.#conflictsOf(commit, spec);
-      trace = await this.#traceOf(commit, spec, providerPeer);
-      totalSegments = trace.checkpoints.length - 1;
-      const count = this.#options.segments === "all" || full || conflictsWith.length > 0
-        ? totalSegments
-        : this.#options.segments ?? spec.audit.segments;
-      segments = selectAuditSegments({ seed, segments: totalSegments, count });
-      this.#log(`job ${id}: auditing segments [${segments.join(", ")}] of ${totalSegments}`);
-      trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
-      for (const i of segments) {
-        if (this.#abort.signal.aborted) return undefined;
-        const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
-        verdicts.push(verdict);
-        if (verdict.status === "valid" || verdict.status === "mismatch") {
-          replayedSteps += verdict.toStep - verdict.fromStep;
-        }
-        if (verdict.status !== "valid") {
-          throw new AuditStop(
-            "caught",
-            `segment ${i}: ${describeVerdict(verdict)}`,
-            planFor(verdict, i),
-          );
+        if (found.stop) throw found.stop;
+      } else {
+        conflictsWith = this.#conflictsOf(commit, spec);
+        trace = await this.#traceOf(commit, spec, providerPeer);
+        totalSegments = trace.checkpoints.length - 1;
+        const count = this.#options.segments === "all" || full || conflictsWith.length > 0
+          ? totalSegments
+          : this.#options.segments ?? spec.audit.segments;
+        segments = selectAuditSegments({ seed, segments: totalSegments, count });
+        this.#log(`job ${id}: auditing segments [${segments.join(", ")}] of ${totalSegments}`);
+        trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
+        for (const i of segments) {
+          if (this.#abort.signal.aborted) return undefined;
+          const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
+          verdicts.push(verdict);
+          if (verdict.status === "valid" || verdict.status === "mismatch") {
+            replayedSteps += verdict.toStep - verdict.fromStep;
+          }
+          if (verdict.status !== "valid") {
+            throw new AuditStop(
+              "caught",
+              `segment ${i}: ${describeVerdict(verdict)}`,
+              planFor(verdict, i),
+            );
+          }
         }
       }
     } catch (error) {
@@ -597,7 +598,7 @@ export class VerifierNode {
         throw error;
       }
       outcome = error.outcome;
-      reason = error.message || undefined;
+      reason = error.message;
       plan = error.plan;
     }
     let disputed = false;

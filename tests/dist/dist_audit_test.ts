@@ -8,10 +8,9 @@ import { toBytes32 } from "../../lib/node/settlement.ts";
 import { decodeJobSpec } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { loadJobInputs } from "../../lib/node/executor.ts";
-import { type DistTrace, distTraceRoot } from "../../lib/node/dist_run.ts";
+import { decodeDistTrace, type DistTrace, distTraceRoot } from "../../lib/node/dist_run.ts";
 import {
   committedWorkers,
-  decodeDistTrace,
   DistAuditor,
   networkDistSource,
   peerTraces,
