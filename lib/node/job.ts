@@ -21,7 +21,8 @@ import type { BlobStore } from "../proof/store.ts";
 import { buildTrace, checkpointSteps, type Trace } from "../proof/trace.ts";
 import type { ProtocolClient } from "../chain/mod.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
-import { toBytes32 } from "./settlement.ts";
+import { challengeEndsAt, finalizeIfDue, toBytes32 } from "./settlement.ts";
+import { sleep } from "../core/sleep.ts";
 import type { JobEvent } from "./watch.ts";
 import {
   type DistributedResult,
@@ -71,6 +72,15 @@ export interface JobContext {
   /** Stops following the job. */
   stop: () => void;
 }
+
+/**
+ * Seconds a slot may stay unfinalized past its challenge window (counted from when `Job.settled()`
+ * first sees it due) before `settled()` finalizes it for the provider; a live provider finalizes
+ * its own slot well before.
+ */
+export const SUBMITTER_FINALIZE_GRACE_SEC = 30;
+/** How often `Job.settled()` looks for slots to finalize, ms. */
+const FINALIZE_POLL_MS = 2_000;
 
 /**
  * A training job submitted to the network.
@@ -173,10 +183,60 @@ export class Job {
 
   /**
    * Waits until the provider has been paid. For a distributed job, until every worker that had
-   * committed when the result was verified has been paid, each for the rounds it counted in
-   * (`JobMarket.commitWork`); the amounts are summed, with the unworked shares refunded.
+   * committed when the result was verified has been paid (each for the rounds it counted in,
+   * `JobMarket.commitWork`; the amounts are summed, with the unworked shares refunded) or slashed.
+   * A slot nobody finalizes {@link SUBMITTER_FINALIZE_GRACE_SEC} seconds after its challenge window
+   * closed (its provider's node is gone) is finalized by the submitter, paying the provider.
    */
   async settled(): Promise<Settlement> {
+    const stop = new AbortController();
+    const finalizing = this.#finalizeStale(stop.signal);
+    try {
+      return await this.#settled();
+    } finally {
+      stop.abort();
+      await finalizing;
+    }
+  }
+
+  /**
+   * While `settled()` waits: finalizes, on the provider's behalf, each committed slot that has
+   * been due (its challenge window closed) for {@link SUBMITTER_FINALIZE_GRACE_SEC} seconds and
+   * that nobody finalized. Providers finalize their own slots within seconds; this is for one whose node
+   * is gone, which is still paid what it earned, so the submitter does not wait forever.
+   */
+  async #finalizeStale(signal: AbortSignal): Promise<void> {
+    const { chain, events } = this.#context;
+    // Wall-clock time each slot was first seen due: a devnet's latest block time stands still
+    // without transactions, so the grace is measured here, not on-chain.
+    const dueSince = new Map<number, number>();
+    while (!signal.aborted) {
+      await sleep(FINALIZE_POLL_MS, signal).catch(() => {});
+      if (signal.aborted) return;
+      const done = new Set<number>();
+      const committed = new Set<number>();
+      for (const e of events.events) {
+        if (e.kind === "paid" || e.kind === "slashed") done.add(e.slot);
+        if (e.kind === "committed") committed.add(e.slot);
+      }
+      for (const slot of committed) {
+        if (done.has(slot) || signal.aborted) continue;
+        try {
+          const ends = await challengeEndsAt(chain, { jobId: this.id, slot });
+          if (ends === undefined) continue;
+          const now = (await chain.public.getBlock({ blockTag: "latest" })).timestamp;
+          if (now < ends) continue;
+          if (!dueSince.has(slot)) dueSince.set(slot, Date.now());
+          if (Date.now() - dueSince.get(slot)! < SUBMITTER_FINALIZE_GRACE_SEC * 1000) continue;
+          await finalizeIfDue(chain, { jobId: this.id, slot });
+        } catch {
+          // A busy RPC endpoint or a race with the provider: tried again at the next poll.
+        }
+      }
+    }
+  }
+
+  async #settled(): Promise<Settlement> {
     if (!this.spec.distributed) {
       const paid = await nextEvent(this.#context.events, this.id, "paid");
       return { paidWei: paid.paidWei, feeWei: paid.feeWei, refundedWei: 0n };

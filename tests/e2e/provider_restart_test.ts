@@ -190,3 +190,37 @@ Deno.test("a distributed worker killed mid-job: the others finish without it; re
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a provider whose node is gone after its commit is still paid: the submitter finalizes its slot", async () => {
+  await using network = await Network.local({ providers: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  try {
+    const networkFile = `${dir}/network.json`;
+    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
+    const provider = await startProviderProcess({
+      networkFile,
+      dataDir: `${dir}/provider`,
+      account: 6,
+      password: "restart-test",
+    });
+    const job = await network.train({
+      model: mlp({ hidden: [16] }),
+      data: await loadMnist({ limit: 512 }),
+      steps: 20,
+      batchSize: 16,
+      k: 10,
+    });
+    const result = await job.result();
+    result.model.dispose();
+    await provider.kill("SIGKILL");
+    const providerAccount = network.devnet!.client(6);
+    const before = await providerAccount.token.balanceOf();
+    const { paidWei } = await job.settled();
+    assert.ok(paidWei > 0n);
+    assert.equal(await providerAccount.token.balanceOf(), before + paidWei);
+    const slot = await network.chain.jobs.slot({ jobId: `0x${job.id}` });
+    assert.equal(slot.status, "Paid");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
