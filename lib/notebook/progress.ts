@@ -321,7 +321,8 @@ export class TrainingProgress extends RichView {
       : "#1f6fb4";
     const stats = statParts(s).map((p) => `<span>${escapeHtml(p)}</span>`).join("");
     const spark = this.#loss.length > 1 ? this.#sparkline(s) : "";
-    return `<div data-gensyn="training-progress" style="font-family:system-ui,sans-serif;` +
+    return `<div data-gensyn="training-progress" data-done="${s.done}" ` +
+      `style="font-family:system-ui,sans-serif;` +
       `font-size:13px;max-width:${SPARK.width}px">` +
       `<div style="display:flex;justify-content:space-between;margin-bottom:3px">` +
       `<b>${escapeHtml(s.title)}</b><span>step ${s.step.toLocaleString("en-US")} / ` +

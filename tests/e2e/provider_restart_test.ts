@@ -10,16 +10,8 @@ import { startProviderProcess } from "./_provider_process.ts";
 
 Deno.test("a provider process killed mid-job restarts, resumes from its checkpoint and is paid", async () => {
   await using network = await Network.local({ providers: 0 });
-  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  const { dir, providerOptions } = await providerOn(network);
   try {
-    const networkFile = `${dir}/network.json`;
-    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
-    const providerOptions = {
-      networkFile,
-      dataDir: `${dir}/provider`,
-      account: 6,
-      password: "restart-test",
-    };
     const data = await loadMnist({ limit: 4096 });
     let provider = await startProviderProcess(providerOptions);
     const job = await network.train({
@@ -63,16 +55,8 @@ Deno.test("a provider process killed mid-job restarts, resumes from its checkpoi
 Deno.test("a provider process restarted after its commit publishes its trace again, so it wins an availability dispute over it", async () => {
   // No fast settlement: the slot stays open to disputes while the provider restarts.
   await using network = await Network.local({ providers: 0, fastSettle: false });
-  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  const { dir, providerOptions } = await providerOn(network);
   try {
-    const networkFile = `${dir}/network.json`;
-    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
-    const providerOptions = {
-      networkFile,
-      dataDir: `${dir}/provider`,
-      account: 6,
-      password: "restart-test",
-    };
     let provider = await startProviderProcess(providerOptions);
     const job = await network.train({
       model: mlp({ hidden: [16] }),
@@ -120,16 +104,8 @@ Deno.test("a provider process restarted after its commit publishes its trace aga
 
 Deno.test("a distributed worker killed mid-job: the others finish without it; restarted, it commits the rounds it counted in and is paid for them", async () => {
   await using network = await Network.local({ providers: 2 });
-  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  const { dir, providerOptions } = await providerOn(network);
   try {
-    const networkFile = `${dir}/network.json`;
-    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
-    const providerOptions = {
-      networkFile,
-      dataDir: `${dir}/provider`,
-      account: 6,
-      password: "restart-test",
-    };
     let provider = await startProviderProcess(providerOptions);
     const job = await network.train({
       model: mlp({ hidden: [16] }),
@@ -193,16 +169,9 @@ Deno.test("a distributed worker killed mid-job: the others finish without it; re
 
 Deno.test("a provider whose node is gone after its commit is still paid: the submitter finalizes its slot", async () => {
   await using network = await Network.local({ providers: 0 });
-  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  const { dir, providerOptions } = await providerOn(network);
   try {
-    const networkFile = `${dir}/network.json`;
-    await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
-    const provider = await startProviderProcess({
-      networkFile,
-      dataDir: `${dir}/provider`,
-      account: 6,
-      password: "restart-test",
-    });
+    const provider = await startProviderProcess(providerOptions);
     const job = await network.train({
       model: mlp({ hidden: [16] }),
       data: await loadMnist({ limit: 512 }),
@@ -224,3 +193,22 @@ Deno.test("a provider whose node is gone after its commit is still paid: the sub
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A network file of `network` in a fresh folder, and a provider process's options on it. */
+async function providerOn(network: Network): Promise<{
+  dir: string;
+  providerOptions: Parameters<typeof startProviderProcess>[0];
+}> {
+  const dir = await Deno.makeTempDir({ prefix: "restart-test-" });
+  const networkFile = `${dir}/network.json`;
+  await Deno.writeTextFile(networkFile, JSON.stringify(network.describe()));
+  return {
+    dir,
+    providerOptions: {
+      networkFile,
+      dataDir: `${dir}/provider`,
+      account: 6,
+      password: "restart-test",
+    },
+  };
+}

@@ -170,7 +170,7 @@ export function checkExecuted(nb: Notebook): Problem[] {
 /**
  * Whether every problem is a cell whose output never arrived: the cell shows no error and no
  * stderr, and fewer outputs than it declares (none at all, or a last display dropped after an
- * earlier one arrived). Deno's kernel (2.9) now and then loses an iopub message under load, so
+ * earlier one arrived), or a live progress panel whose final update never came. Deno's kernel (2.9) now and then loses an iopub message under load, so
  * such a run is worth repeating, while wrong output, errors and stderr are not.
  */
 export function onlyLostOutputs(nb: Notebook, problems: readonly Problem[]): boolean {
@@ -182,6 +182,14 @@ export function onlyLostOutputs(nb: Notebook, problems: readonly Problem[]): boo
     const failed = outputs.some((o) =>
       o.output_type === "error" || (o.output_type === "stream" && o.name === "stderr")
     );
-    return !failed && outputs.length < (cell?.metadata.gensyn?.expect?.length ?? 1);
+    // A live display whose final update was lost: `done()` always draws the finished state
+    // (`data-done="true"`), so a panel still marked unfinished never got its last message.
+    const stale = outputs.some((o) => htmlOf(o).includes('data-done="false"'));
+    return !failed && (stale || outputs.length < (cell?.metadata.gensyn?.expect?.length ?? 1));
   });
+}
+
+function htmlOf(output: Output): string {
+  const html = output.data?.["text/html"];
+  return Array.isArray(html) ? html.join("") : typeof html === "string" ? html : "";
 }
