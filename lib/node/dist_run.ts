@@ -265,11 +265,13 @@ export async function runDistributedJob(
       await topic.publish(report).catch(() => {
         // Nobody subscribed right now; the report is also in the trace the worker commits.
       });
-      options.onRound?.(report);
+      // The trace so far is kept before the round is reported: a node that stops right after
+      // can still commit the round.
       if (options.onTrace) {
         const partial = await storeDistTrace(store, { jobId, slot, initialOuter, rounds });
         await options.onTrace(partial.traceBlob);
       }
+      options.onRound?.(report);
       if (!decision.counted.includes(slot)) {
         dropped = `round ${round}: the members did not count this worker's delta`;
         break;

@@ -142,12 +142,22 @@ Deno.test("a distributed worker killed mid-job: the others finish without it; re
 
     provider = await startProviderProcess(providerOptions);
     try {
-      for await (const e of job.progress()) {
-        if (e.kind === "committed" && e.slot === victim) {
-          assert.equal(e.units, dropRound);
-          break;
+      const committed = (async () => {
+        for await (const e of job.progress()) {
+          if (e.kind === "committed" && e.slot === victim) return e.units;
         }
-      }
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const units = await Promise.race([
+        committed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no partial commit:\n${provider.output.join("\n")}`)),
+            120_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(units, dropRound);
       const { paidWei, feeWei, refundedWei } = await job.settled();
       const share = 10n * 10n ** 18n;
       const victimPaid = share * BigInt(dropRound) / 4n;
