@@ -117,6 +117,9 @@ export async function show(
       ...(options.displayId === undefined ? {} : { display_id: options.displayId }),
       ...(options.update ? { update: true } : {}),
     });
+    // The kernel can still drop a display sent just before its cell ends (Deno 2.9, under load):
+    // a moment for the message to leave before the cell's code goes on.
+    await new Promise((resolve) => setTimeout(resolve, DISPLAY_SETTLE_MS));
     return;
   }
   if (options.update) return;
@@ -125,6 +128,9 @@ export async function show(
     console.log(view["text/plain"]);
   } else console.log(view);
 }
+
+/** Pause after each display in Jupyter, ms (see {@link show}). */
+const DISPLAY_SETTLE_MS = 25;
 
 let displays = 0;
 
