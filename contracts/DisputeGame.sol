@@ -7,6 +7,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {JobMarket} from "./JobMarket.sol";
+import {VerifierRegistry} from "./VerifierRegistry.sol";
+import {IStaking} from "./interfaces/IStaking.sol";
 
 /// @title Two-phase disputes over a committed training result, refereed down to one kernel
 /// @notice A challenger (any account, usually a verifier whose audit failed) bonds AIGENSYN and
@@ -23,8 +25,13 @@ import {JobMarket} from "./JobMarket.sol";
 /// party's last op the chain stays put), then the same bisection runs over chain prefixes until
 /// they agree on the first `i` records and differ at record `i`.
 ///
-/// The referee (the job's submitter) then recomputes that one kernel off-chain and rules; the
-/// contract checks that the winner's record it judged extends the agreed prefix to the winner's
+/// The referee then recomputes that one kernel off-chain and rules. By default it is the job's
+/// submitter; a job created with `refereeCommittee = n` is refereed instead by a committee of `n`
+/// staked verifiers drawn from the verifier registry when the dispute reaches the referee (never
+/// the provider, the challenger or the submitter): each member rules on its own and the first
+/// ruling a majority gives stands. Members who ruled against it, and, when no majority formed in
+/// time, members who did not rule, lose `refereePenalty` of their stake (burned). The contract
+/// checks that the winner's record it judged extends the agreed prefix to the winner's
 /// posted prefix, then settles through the job market: a losing provider is slashed (part to the
 /// challenger, the rest to the submitter, who is refunded) and the challenger gets its bond back;
 /// a losing challenger forfeits its bond (`winnerShareBps` to the provider, the rest burned) and
@@ -43,6 +50,8 @@ import {JobMarket} from "./JobMarket.sol";
 /// names one round of one worker (or the worker's trace as a whole, for its units claim); the
 /// referee re-audits that round off-chain (its inner segments, its delta hash, the outer step)
 /// and rules.
+/// The committee is drawn with the hash of the block before the move that reached the referee:
+/// the party making that move can only choose which block it lands in, not the hash.
 /// @dev One active dispute per slot (the job market's `Disputed` status enforces it). Hashes are
 /// SHA-256, as in the off-chain trace format, so the precompile checks Merkle proofs cheaply.
 contract DisputeGame is Ownable, ReentrancyGuardTransient {
@@ -86,6 +95,15 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         Provider,
         Challenger,
         Both
+    }
+
+    /// @notice A dispute's referee committee: its size, the majority that decides, and the votes.
+    struct Panel {
+        uint8 size;
+        uint8 quorum;
+        uint8 forProvider;
+        uint8 forChallenger;
+        uint8 forBoth;
     }
 
     /// @notice One dispute.
@@ -139,6 +157,11 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     JobMarket public immutable market;
     /// @notice AIGENSYN; bonds are paid in it and forfeited shares burned.
     IERC20 public immutable token;
+    /// @notice Where referee committees are drawn from: its active (staked) verifiers.
+    VerifierRegistry public immutable registry;
+    /// @notice Where committee members' stake is held (the market's staking contract); this game
+    /// must be authorised there to penalise them.
+    IStaking public immutable staking;
 
     /// @notice Bond a challenger posts to open a dispute.
     uint96 public bond;
@@ -148,10 +171,17 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     uint32 public refereeTimeout;
     /// @notice Share of a forfeited bond paid to the provider; the rest is burned.
     uint16 public winnerShareBps;
+    /// @notice Stake a committee member loses for ruling against the majority, or for not ruling
+    /// when no majority formed in time; burned.
+    uint96 public refereePenalty;
     /// @notice Disputes opened so far; ids start at 1.
     uint256 public disputeCount;
 
     mapping(uint256 => Dispute) private _disputes;
+    mapping(uint256 => Panel) private _panels;
+    mapping(uint256 => address[]) private _members;
+    /// @dev A member's ruling plus one; zero until it rules.
+    mapping(uint256 => mapping(address => uint8)) private _votes;
 
     /// @notice A dispute was opened; `lo`/`hi` are the disputed steps (or zero for availability and
     /// work).
@@ -180,6 +210,12 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     event OpsCommitted(uint256 indexed id, address indexed party, uint256 count, bytes32 root, bytes32 evidence);
     /// @notice The dispute awaits the referee at op `opIndex` of step `step`.
     event RefereeNeeded(uint256 indexed id, address indexed referee, uint256 step, uint256 opIndex);
+    /// @notice A referee committee of `members` was drawn for the dispute; `quorum` of them decide.
+    event CommitteeDrawn(uint256 indexed id, address[] members, uint256 quorum);
+    /// @notice A committee member ruled; the dispute ends when `quorum` members gave one ruling.
+    event Voted(uint256 indexed id, address indexed member, Ruling ruling, uint256 votes);
+    /// @notice A committee member lost `amount` of stake for ruling against the majority or not ruling.
+    event RefereePenalized(uint256 indexed id, address indexed member, uint256 amount);
     /// @notice The referee ruled on op `opIndex`, kernel `kernel`.
     event Ruled(uint256 indexed id, Ruling ruling, uint256 opIndex, string kernel);
     /// @notice A party missed its deadline.
@@ -223,17 +259,28 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     error UnknownSteps(bytes32 jobId);
     /// @notice The job is not distributed (it has no work units): open an execution dispute.
     error NotDistributed(bytes32 jobId);
+    /// @notice The committee member ruled on this dispute already.
+    error AlreadyVoted(uint256 id, address member);
 
     /// @param market_ The job market.
     /// @param owner_ Owner of the parameters (the governance timelock after deployment).
     /// @param bond_ Challenger bond, wei.
     /// @param moveTimeout_ Seconds per move.
     /// @param refereeTimeout_ Seconds for the referee.
-    constructor(JobMarket market_, address owner_, uint96 bond_, uint32 moveTimeout_, uint32 refereeTimeout_)
-        Ownable(owner_)
-    {
+    /// @param registry_ The verifier registry referee committees are drawn from.
+    constructor(
+        JobMarket market_,
+        address owner_,
+        uint96 bond_,
+        uint32 moveTimeout_,
+        uint32 refereeTimeout_,
+        VerifierRegistry registry_
+    ) Ownable(owner_) {
         market = market_;
         token = market_.token();
+        staking = market_.staking();
+        registry = registry_;
+        refereePenalty = bond_;
         _setTimeouts(moveTimeout_, refereeTimeout_);
         bond = bond_;
         winnerShareBps = 5_000;
@@ -270,10 +317,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             d.hiProvider = p.providerFrom;
             d.hiChallenger = p.challengerFrom;
             d.step = type(uint32).max;
-            d.phase = Phase.Referee;
-            d.deadline = uint40(block.timestamp + refereeTimeout);
             emit DisputeOpened(id, p.jobId, p.slot, msg.sender, provider, Kind.Execution, 0, 0, bytes32(0));
-            emit RefereeNeeded(id, job.submitter, type(uint32).max, 0);
+            _toReferee(id, d, 0);
         } else {
             d.lo = uint32(fromStep);
             d.hi = uint32(toStep);
@@ -421,7 +466,14 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     {
         Dispute storage d = _active(id);
         if (d.phase != Phase.Referee) revert WrongPhase(id, d.phase);
-        if (msg.sender != _refereeOf(d.jobId)) revert NotYourMove(id, msg.sender);
+        Panel storage panel = _panels[id];
+        uint256 size = panel.size;
+        if (size == 0) {
+            if (msg.sender != _submitterOf(d.jobId)) revert NotYourMove(id, msg.sender);
+        } else {
+            if (!_isMember(id, msg.sender)) revert NotYourMove(id, msg.sender);
+            if (_votes[id][msg.sender] != 0) revert AlreadyVoted(id, msg.sender);
+        }
         if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
         uint256 opIndex = d.lo;
         if (d.kind == Kind.Execution && d.step != type(uint32).max && d.hi == d.lo + 1) {
@@ -434,6 +486,12 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
                 revert InconsistentRuling(id, d.challenger);
             }
         }
+        if (size != 0) {
+            _votes[id][msg.sender] = uint8(ruling) + 1;
+            uint8 votes = _tally(panel, ruling);
+            emit Voted(id, msg.sender, ruling, votes);
+            if (votes < panel.quorum) return;
+        }
         emit Ruled(id, ruling, opIndex, kernel);
         _resolve(
             id,
@@ -442,6 +500,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
                 ? Outcome.ProviderWon
                 : ruling == Ruling.Challenger ? Outcome.ChallengerWon : Outcome.BothFaulty
         );
+        // Members who ruled otherwise answer for it; those who had not ruled yet do not.
+        if (size != 0) _penalize(id, uint8(ruling) + 1);
     }
 
     /// @notice Ends a dispute whose deadline passed: the party that owed the move loses; a silent
@@ -452,8 +512,18 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (block.timestamp <= d.deadline) revert TooEarly(id, d.deadline);
         Phase phase = d.phase;
         if (phase == Phase.Referee) {
-            emit TimedOut(id, phase, _refereeOf(d.jobId));
-            _resolve(id, d, Outcome.Voided);
+            if (_panels[id].size == 0) {
+                emit TimedOut(id, phase, _submitterOf(d.jobId));
+                _resolve(id, d, Outcome.Voided);
+            } else {
+                address[] storage members = _members[id];
+                for (uint256 i = 0; i < members.length; ++i) {
+                    if (_votes[id][members[i]] == 0) emit TimedOut(id, phase, members[i]);
+                }
+                _resolve(id, d, Outcome.Voided);
+                // No majority in time: the members who did not rule answer for it.
+                _penalize(id, 0);
+            }
         } else if (phase == Phase.OpsCommit) {
             // The provider is presumed honest: a challenger that does not commit loses even when
             // the provider is silent too.
@@ -480,6 +550,26 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         return _disputes[id];
     }
 
+    /// @notice A dispute's referee committee (empty when the job's submitter referees) and how
+    /// each member ruled so far (`0` not yet, else `Ruling + 1`).
+    /// @param id The dispute.
+    /// @return members The drawn members.
+    /// @return votes Each member's ruling plus one, zero while it has not ruled.
+    /// @return quorum Matching rulings that decide the dispute.
+    function committeeOf(uint256 id)
+        external
+        view
+        returns (address[] memory members, uint8[] memory votes, uint256 quorum)
+    {
+        if (id == 0 || id > disputeCount) revert UnknownDispute(id);
+        members = _members[id];
+        votes = new uint8[](members.length);
+        for (uint256 i = 0; i < members.length; ++i) {
+            votes[i] = _votes[id][members[i]];
+        }
+        quorum = _panels[id].quorum;
+    }
+
     /// @notice The point the next bisection move is about (a step or a prefix length).
     /// @param id The dispute.
     /// @return The midpoint.
@@ -495,6 +585,14 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     function setBond(uint96 value) external onlyOwner {
         bond = value;
         emit ParameterSet("bond", value);
+    }
+
+    /// @notice Sets the stake a committee member loses for ruling against the majority or not
+    /// ruling; governance only.
+    /// @param value Wei (0: no penalty).
+    function setRefereePenalty(uint96 value) external onlyOwner {
+        refereePenalty = value;
+        emit ParameterSet("refereePenalty", value);
     }
 
     /// @notice Sets the move and referee timeouts; governance only.
@@ -544,14 +642,12 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         bytes32 subject,
         Kind kind
     ) private returns (uint256 id) {
-        (JobMarket.Job memory job, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
+        (, address provider) = _committed(jobId, slot, finalStateHash, traceRoot);
         id = _new(jobId, slot, provider, kind);
         Dispute storage d = _disputes[id];
         d.subject = subject;
-        d.phase = Phase.Referee;
-        d.deadline = uint40(block.timestamp + refereeTimeout);
         emit DisputeOpened(id, jobId, slot, msg.sender, provider, kind, 0, 0, subject);
-        emit RefereeNeeded(id, job.submitter, 0, 0);
+        _toReferee(id, d, 0);
         _pullBondAndMark(jobId, slot);
     }
 
@@ -609,14 +705,87 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Hands the dispute to its referee: the job's submitter, or a committee drawn now for a
+    /// job that asked for one (the submitter still, if no verifier outside the dispute is eligible).
     function _toReferee(uint256 id, Dispute storage d, uint32 opIndex) private {
         d.phase = Phase.Referee;
         d.deadline = uint40(block.timestamp + refereeTimeout);
-        emit RefereeNeeded(id, _refereeOf(d.jobId), d.step, opIndex);
+        uint256 size = market.refereeCommitteeOf(d.jobId);
+        if (size != 0) {
+            address[] memory members = _draw(id, d, size);
+            if (members.length != 0) {
+                for (uint256 i = 0; i < members.length; ++i) {
+                    emit RefereeNeeded(id, members[i], d.step, opIndex);
+                }
+                return;
+            }
+        }
+        emit RefereeNeeded(id, _submitterOf(d.jobId), d.step, opIndex);
     }
 
-    /// @dev The referee of a job's disputes: its submitter.
-    function _refereeOf(bytes32 jobId) private view returns (address) {
+    /// @dev Draws up to `size` distinct active verifiers other than the parties and the submitter,
+    /// seeded by the previous block's hash and the dispute id, and stores them as the committee.
+    function _draw(uint256 id, Dispute storage d, uint256 size) private returns (address[] memory members) {
+        address[] memory pool = registry.activeVerifiers();
+        address submitter = _submitterOf(d.jobId);
+        uint256 n = 0;
+        for (uint256 i = 0; i < pool.length; ++i) {
+            address a = pool[i];
+            if (a != d.provider && a != d.challenger && a != submitter) pool[n++] = a;
+        }
+        uint256 drawn = n < size ? n : size;
+        if (drawn == 0) return members;
+        bytes32 seed = keccak256(abi.encode(blockhash(block.number - 1), id));
+        address[] storage stored = _members[id];
+        for (uint256 i = 0; i < drawn; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
+            (pool[i], pool[j]) = (pool[j], pool[i]);
+            stored.push(pool[i]);
+        }
+        uint8 quorum = uint8(drawn / 2 + 1);
+        _panels[id] = Panel({size: uint8(drawn), quorum: quorum, forProvider: 0, forChallenger: 0, forBoth: 0});
+        members = stored;
+        emit CommitteeDrawn(id, members, quorum);
+    }
+
+    function _isMember(uint256 id, address account) private view returns (bool) {
+        address[] storage members = _members[id];
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (members[i] == account) return true;
+        }
+        return false;
+    }
+
+    /// @dev Counts one more vote for `ruling`; returns its votes now.
+    function _tally(Panel storage panel, Ruling ruling) private returns (uint8) {
+        if (ruling == Ruling.Provider) return ++panel.forProvider;
+        if (ruling == Ruling.Challenger) return ++panel.forChallenger;
+        return ++panel.forBoth;
+    }
+
+    /// @dev Burns `refereePenalty` of the stake of each member whose vote is neither zero nor
+    /// `kept` (after a majority), or, with `kept == 0`, of each member that did not vote (after a
+    /// timeout). A failing slash (this game not authorised in staking) never blocks the ruling.
+    function _penalize(uint256 id, uint8 kept) private {
+        uint256 penalty = refereePenalty;
+        if (penalty == 0) return;
+        address[] storage members = _members[id];
+        uint256 burned = 0;
+        for (uint256 i = 0; i < members.length; ++i) {
+            address m = members[i];
+            uint8 vote = _votes[id][m];
+            bool faulty = kept == 0 ? vote == 0 : vote != 0 && vote != kept;
+            if (!faulty) continue;
+            try staking.slash(m, penalty, address(this)) returns (uint256 slashed) {
+                burned += slashed;
+                emit RefereePenalized(id, m, slashed);
+            } catch {}
+        }
+        if (burned > 0) ERC20Burnable(address(token)).burn(burned);
+    }
+
+    /// @dev The job's submitter.
+    function _submitterOf(bytes32 jobId) private view returns (address) {
         return market.getJob(jobId).submitter;
     }
 
@@ -671,7 +840,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             market.settleDispute(jobId, slot, false, challenger);
         } else if (outcome == Outcome.BothFaulty) {
             // A faulty challenger earns nothing from the slash: it all goes to the submitter.
-            market.settleDispute(jobId, slot, false, _refereeOf(jobId));
+            market.settleDispute(jobId, slot, false, _submitterOf(jobId));
         } else {
             market.settleDispute(jobId, slot, true, challenger);
         }

@@ -28,6 +28,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
 
     /// @notice Most replicas per job; bounds the slot loops.
     uint8 public constant MAX_REPLICAS = 16;
+    /// @notice Largest referee committee a job may ask for.
+    uint8 public constant MAX_REFEREE_COMMITTEE = 9;
 
     /// @notice Where a slot is in its life.
     enum SlotStatus {
@@ -78,6 +80,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         uint32 challengeWindow;
         uint96 requiredStake;
         uint32 workUnits;
+        uint8 refereeCommittee;
     }
 
     /// @notice The payment token (AIGENSYN).
@@ -93,6 +96,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @notice Work units (training rounds) of each distributed job; 0 for a plain job.
     /// @dev Kept out of `Job` (two full words) so plain jobs pay for no third word.
     mapping(bytes32 => uint32) public workUnitsOf;
+
+    /// @notice Size of the staked referee committee that rules on each job's disputes (drawn from
+    /// the verifier registry by the dispute game); 0 when the job's submitter referees.
+    /// @dev Kept out of `Job` like `workUnitsOf`: jobs refereed by their submitter store nothing.
+    mapping(bytes32 => uint8) public refereeCommitteeOf;
 
     mapping(bytes32 => Job) private _jobs;
     mapping(bytes32 => mapping(uint256 => Slot)) private _slots;
@@ -145,6 +153,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error UnknownJob(bytes32 jobId);
     /// @notice Replicas must be between 1 and `MAX_REPLICAS`.
     error InvalidReplicas(uint256 replicas, uint256 max);
+    /// @notice A referee committee must have an odd size up to `max` (or 0: the submitter referees).
+    error InvalidRefereeCommittee(uint256 size, uint256 max);
     /// @notice The payment does not split evenly over the replicas.
     error PaymentNotDivisible(uint256 payment, uint256 replicas);
     /// @notice The checkpoint interval is zero.
@@ -219,7 +229,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             revert InvalidChallengeWindow(p.challengeWindow, minChallengeWindow, MAX_CHALLENGE_WINDOW);
         }
         if (_jobs[jobId].submitter != address(0)) revert JobExists(jobId);
+        if (p.refereeCommittee > MAX_REFEREE_COMMITTEE || (p.refereeCommittee != 0 && p.refereeCommittee % 2 == 0)) {
+            revert InvalidRefereeCommittee(p.refereeCommittee, MAX_REFEREE_COMMITTEE);
+        }
         if (p.workUnits != 0) workUnitsOf[jobId] = p.workUnits;
+        if (p.refereeCommittee != 0) refereeCommitteeOf[jobId] = p.refereeCommittee;
         _jobs[jobId] = Job({
             submitter: msg.sender,
             deadline: p.deadline,

@@ -159,6 +159,13 @@ export async function deployProtocol(
     feeRouter,
     me,
   ]);
+  const verifierRegistry = await deploy(
+    client,
+    "VerifierRegistry",
+    a.verifierRegistryAbi,
+    a.verifierRegistryBytecode,
+    [staking, me, options.minVerifierStakeWei ?? 100n * 10n ** 18n],
+  );
   const disputeGame = await deploy(
     client,
     "DisputeGame",
@@ -170,14 +177,8 @@ export async function deployProtocol(
       options.disputeBondWei ?? 10n * 10n ** 18n,
       options.moveTimeoutSec ?? 600,
       options.refereeTimeoutSec ?? 1800,
+      verifierRegistry,
     ],
-  );
-  const verifierRegistry = await deploy(
-    client,
-    "VerifierRegistry",
-    a.verifierRegistryAbi,
-    a.verifierRegistryBytecode,
-    [staking, me, options.minVerifierStakeWei ?? 100n * 10n ** 18n],
   );
   // Delphi has no owner: its fee is a constant and its fee router is the job market's.
   const delphi = await deploy(client, "Delphi", a.delphiAbi, a.delphiBytecode, [stable, jobMarket]);
@@ -188,6 +189,8 @@ export async function deployProtocol(
   // Wiring, while the deployer still owns everything.
   await call(staking, a.stakingAbi, "setAuthorized", [jobMarket, true]);
   await call(jobMarket, a.jobMarketAbi, "setVerifier", [disputeGame, true]);
+  // The dispute game burns stake of referee committee members who rule against the majority.
+  await call(staking, a.stakingAbi, "setAuthorized", [disputeGame, true]);
   for (const v of options.verifiers ?? []) {
     await call(jobMarket, a.jobMarketAbi, "setVerifier", [v, true]);
     await call(staking, a.stakingAbi, "setAuthorized", [v, true]);

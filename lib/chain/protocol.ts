@@ -137,6 +137,8 @@ export interface GameActions {
   timeout(id: bigint): Promise<TxResult>;
   /** Reads a dispute. */
   get(id: bigint): Promise<game.DisputeView>;
+  /** A dispute's referee committee and its votes (empty when the submitter referees). */
+  committee(id: bigint): Promise<game.DisputeCommittee>;
   /** Disputes opened so far. */
   count(): Promise<bigint>;
   /** Where phase 1 ended and what each party committed for phase 2. */
@@ -251,6 +253,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       rule: (p) => game.ruleDispute(c, p),
       timeout: (id) => game.timeoutDispute(c, id),
       get: (id) => game.getDispute(c, id),
+      committee: (id) => game.disputeCommittee(c, id),
       count: () => game.disputeCount(c),
       evidence: (id) => game.disputeEvidence(c, id),
     },

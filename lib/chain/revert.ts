@@ -130,7 +130,9 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   NotYourMove: (a) =>
     `${fmt(a[1])} does not owe the next move of dispute ${
       fmt(a[0])
-    }; the provider posts, the challenger answers, the referee rules`,
+    }; the provider posts, the challenger answers, the referee (the submitter, or a member of the job's committee, see game.committee) rules`,
+  AlreadyVoted: (a) =>
+    `${fmt(a[1])} ruled on dispute ${fmt(a[0])} already; each committee member rules once`,
   MoveTooLate: (a) =>
     `the move deadline of dispute ${fmt(a[0])} passed at ${fmt(a[1])}; call game.timeout`,
   TooEarly: (a) => `dispute ${fmt(a[0])} has until ${fmt(a[1])} for its move; wait for it`,
@@ -163,6 +165,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   UnknownJob: (a) => `no job ${fmt(a[0])}; check the id (the spec hash) or create the job first`,
   UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
   InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
+  InvalidRefereeCommittee: (a) =>
+    `refereeCommittee must be 0 (the submitter referees) or odd up to ${fmt(a[1])}, got ${
+      fmt(a[0])
+    }`,
   PaymentNotDivisible: (a) =>
     `payment ${fmt(a[0])} does not split evenly over ${fmt(a[1])} replicas; round it`,
   DeadlineInPast: (a) =>

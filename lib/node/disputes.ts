@@ -540,14 +540,22 @@ export interface Ruling {
 
 /** Options of {@link Referee.start}. */
 export interface RefereeOptions {
-  /** The referee's (the submitter's) chain client. */
+  /**
+   * The referee's chain client: a job's submitter, or a staked verifier drawn onto the referee
+   * committee of a job that asked for one (it rules the same way; the game counts the votes).
+   */
   chain: ProtocolClient;
   /** Its network, to fetch evidence and test availability. */
   wire: NodeWire;
   /** Where fetched blobs go. */
   store: BlobStore;
-  /** A trainer for a job this account submitted (for the program and the initial state). */
+  /** A trainer for the job (for the program and the initial state). */
   trainerFor(jobId: Hash): Promise<Trainer>;
+  /**
+   * Called before each ruling, to get the job's spec, model and dataset into `store` (a committee
+   * member fetches them from the submitter or the provider; a submitter has them already).
+   */
+  prepare?(jobId: Hash, dispute: DisputeView): Promise<void>;
   /** How long one fetch may take before the blob counts as withheld. Default 15000 ms. */
   fetchTimeoutMs?: number;
   /** Poll interval. Default 200 ms. */
@@ -557,7 +565,8 @@ export interface RefereeOptions {
 }
 
 /**
- * The referee: rules on every dispute that reaches this account (the jobs it submitted).
+ * The referee: rules on every dispute that reaches this account: the disputes over the jobs it
+ * submitted, or, for a staked verifier, those of jobs whose referee committee drew it.
  *
  * @example
  * ```ts
@@ -636,6 +645,7 @@ export class Referee {
     const { chain } = this.#options;
     const d = await chain.game.get(id);
     if (d.phase !== "Referee") return;
+    await this.#options.prepare?.(fromBytes32(d.jobId), d);
     const ruling = d.kind === "Availability"
       ? await this.#availability(d)
       : d.kind === "Work"

@@ -163,6 +163,13 @@ export interface TrainOptions {
   /** Audit policy. Default: `DEFAULT_AUDIT` of `lib/proof/job.ts`. */
   audit?: AuditPolicy;
   /**
+   * Who rules on this job's disputes. Default 0: this network's submitter (its `referee`). An odd
+   * number up to 9: a committee of that many staked verifiers, drawn by the dispute game from the
+   * verifier registry when a dispute needs a ruling (never the parties or the submitter); the
+   * majority's ruling stands, and members who rule against it lose stake.
+   */
+  refereeCommittee?: number;
+  /**
    * Providers training the job together, DiLoCo-style (`lib/dist`): each takes one on-chain slot
    * and one data shard; `steps` is then each worker's total inner steps, `rounds * innerSteps`.
    * Default 1: one provider trains the whole job.
@@ -470,6 +477,7 @@ export class Network implements AsyncDisposable {
       steps: spec.steps,
       // A distributed job pays each worker by the rounds it counted in.
       ...(spec.distributed ? { workUnits: spec.distributed.rounds } : {}),
+      ...(options.refereeCommittee ? { refereeCommittee: options.refereeCommittee } : {}),
     });
     const events = new EventLog<JobEvent>();
     const stop = new AbortController();

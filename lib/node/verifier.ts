@@ -65,6 +65,8 @@ import {
   openAvailabilityDispute,
   openExecutionDispute,
   openWorkDispute,
+  Referee,
+  type Ruling,
 } from "./disputes.ts";
 import {
   committedWorkers,
@@ -290,6 +292,8 @@ export class VerifierNode {
   >();
   readonly #datasets = new Map<Hash, Dataset>();
   #queue: Promise<void> = Promise.resolve();
+  /** Rules on the disputes whose referee committee drew this verifier (registered ones only). */
+  #referee: Referee | undefined;
   #pending = 0;
   #idleWaiters: (() => void)[] = [];
   #loop: Promise<void> = Promise.resolve();
@@ -316,6 +320,23 @@ export class VerifierNode {
     node.#registered = await chain.verifiers.isRegistered();
     await node.#loadRecords();
     node.#loop = node.#follow();
+    if (node.#registered) {
+      // A staked verifier can be drawn onto a job's referee committee: it rules like a submitter.
+      node.#referee = Referee.start({
+        chain,
+        wire: options.wire,
+        store: node.store,
+        trainerFor: async (jobId) => {
+          const spec = decodeJobSpec(await node.store.get(jobId));
+          const { modelSpec, dataset } = await node.#inputsOf(spec, []);
+          return await trainerForJob(spec, modelSpec, dataset);
+        },
+        prepare: (jobId, dispute) => node.#prepareToRule(jobId, dispute.provider),
+        ...(options.fetchTimeoutMs ? { fetchTimeoutMs: options.fetchTimeoutMs } : {}),
+        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+        log: (line) => node.#log(`[committee] ${line}`),
+      });
+    }
     node.#log(`ready: peer ${options.wire.peerId}`);
     return node;
   }
@@ -378,6 +399,27 @@ export class VerifierNode {
     });
   }
 
+  /**
+   * Rulings this verifier gave as a member of referee committees (jobs created with
+   * `refereeCommittee`), oldest first.
+   */
+  committeeRulings(): readonly Ruling[] {
+    return this.#referee?.rulings() ?? [];
+  }
+
+  /** Resolves with this verifier's ruling on dispute `id`, once it was drawn and ruled. */
+  committeeRuled(id: bigint): Promise<Ruling> {
+    if (!this.#referee) {
+      return Promise.reject(
+        new VerificationError(
+          "VERIFY_NOT_SELECTED",
+          "this verifier is not registered, so no referee committee can draw it; start it with stakeWei",
+        ),
+      );
+    }
+    return this.#referee.ruled(id);
+  }
+
   /** Resolves when no audit is queued or running. */
   idle(): Promise<void> {
     if (this.#pending === 0) return Promise.resolve();
@@ -387,8 +429,31 @@ export class VerifierNode {
   /** Stops following the chain and waits for the running audit to stop. */
   async close(): Promise<void> {
     this.#abort.abort();
+    await this.#referee?.close();
     await this.#loop;
     await this.#queue;
+  }
+
+  /**
+   * Before a committee ruling: the job's spec, model and dataset, from the submitter or the
+   * disputed provider, into this verifier's store.
+   */
+  async #prepareToRule(jobId: Hash, provider: string): Promise<void> {
+    const { chain } = this.#options;
+    const onChain = await chain.jobs.get(toBytes32(jobId));
+    const peers = await Promise.all(
+      [onChain.submitter, provider].map((a) => peerIdOfAccount(chain, a).catch(() => undefined)),
+    );
+    try {
+      await this.#fetchAny(jobId, peers, "the job spec");
+      await this.#inputsOf(decodeJobSpec(await this.store.get(jobId)), peers);
+    } catch (error) {
+      throw new VerificationError(
+        "VERIFY_NOT_AUDITED",
+        `cannot rule on job ${short(jobId)}: ${(error as Error).message}`,
+        { value: jobId },
+      );
+    }
   }
 
   async #follow(): Promise<void> {

@@ -36,8 +36,9 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
   const opsP = opsC.map((h, i) => i === 13 ? hx("forged op") : h);
 
   let n = 0;
-  const committedJob = async (): Promise<Hex> => {
+  const committedJob = async (refereeCommittee?: number): Promise<Hex> => {
     const { jobId } = await submitter.jobs.create({
+      ...(refereeCommittee ? { refereeCommittee } : {}),
       specHash: b32(hx(`job ${n++}`)),
       paymentWei: 100n * TOKEN,
       timeoutSec: 3_600,
@@ -411,6 +412,115 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       await devnet.increaseTime(601);
       const paid = await anyone.jobs.finalize({ jobId });
       assert.equal(paid.paidWei + paid.feeWei, 100n * TOKEN);
+    });
+  });
+
+  await t.step("a referee committee of staked verifiers rules by majority", async () => {
+    const PENALTY = BOND; // the game's default refereePenalty
+    const stakeOf = async (account: Hex) => (await anyone.staking.get(account)).stakedWei;
+    await isolated(devnet, async () => {
+      // No eligible verifier outside the dispute: the submitter referees after all.
+      await challenger.staking.stake({ amountWei: STAKE });
+      await challenger.verifiers.register();
+      const jobId = await committedJob(3);
+      assert.equal((await anyone.jobs.get(jobId)).refereeCommittee, 3);
+      const { id } = await challenger.game.openAvailability({
+        jobId,
+        finalStateHash: b32(finalHash),
+        traceRoot: b32(root),
+      });
+      assert.deepEqual((await anyone.game.committee(id)).members, []);
+      await submitter.game.rule({ id, ruling: "Provider", kernel: "(availability)" });
+      assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+    });
+    await isolated(devnet, async () => {
+      for (const c of [challenger, ...[5, 6, 7, 8].map((i) => devnet.client(i))]) {
+        await c.staking.stake({ amountWei: STAKE });
+        await c.verifiers.register();
+      }
+      for (const size of [2, 11]) {
+        await assertReverts(committedJob(size), "InvalidRefereeCommittee");
+      }
+      const jobId = await committedJob(3);
+      const opened = await challenger.game.open(await openParams(jobId, 2));
+      assert.deepEqual((await anyone.game.committee(opened.id)).members, [], "drawn at the ruling");
+      const { view: d } = await play(opened.id, { provider: claimed, challenger: honest }, {
+        provider: opsP,
+        challenger: opsC,
+      });
+      assert.equal(d.phase, "Referee");
+      const committee = await anyone.game.committee(d.id);
+      assert.equal(committee.members.length, 3);
+      assert.equal(committee.quorum, 2);
+      assert.deepEqual(committee.votes, [undefined, undefined, undefined]);
+      const eligible = [5, 6, 7, 8].map((i) => devnet.accounts[i]);
+      for (const m of committee.members) assert.ok(eligible.includes(m), `${m} is not eligible`);
+      assert.equal(new Set(committee.members).size, 3);
+      const [a, b, c] = committee.members.map((m) => devnet.client(devnet.accounts.indexOf(m)));
+      const outsider = devnet.client(
+        devnet.accounts.indexOf(eligible.find((e) => !committee.members.includes(e))!),
+      );
+      const ruleAs = (who: typeof a, ruling: "Provider" | "Challenger", forged = false) =>
+        who.game.rule({
+          id: d.id,
+          ruling,
+          providerOp: b32(opsP[13]),
+          challengerOp: b32(forged ? opsP[13] : opsC[13]),
+          kernel: "MatMul",
+        });
+      // Only members rule: not the submitter, not a verifier left out of the draw.
+      await assertReverts(ruleAs(submitter, "Challenger"), "NotYourMove");
+      await assertReverts(ruleAs(outsider, "Challenger"), "NotYourMove");
+      const stakes = await Promise.all([a, b, c].map((m) => stakeOf(m.account)));
+      await ruleAs(a, "Provider");
+      await assertReverts(ruleAs(a, "Challenger"), "AlreadyVoted");
+      await assertReverts(ruleAs(b, "Challenger", true), "InconsistentRuling");
+      await ruleAs(b, "Challenger");
+      assert.equal((await anyone.game.get(d.id)).phase, "Referee", "1 to 1: no majority yet");
+      assert.deepEqual((await anyone.game.committee(d.id)).votes, [
+        "Provider",
+        "Challenger",
+        undefined,
+      ]);
+      await ruleAs(c, "Challenger");
+      const done = await anyone.game.get(d.id);
+      assert.equal(done.outcome, "ChallengerWon");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
+      // The member that ruled against the majority lost the penalty; the others nothing.
+      assert.equal(await stakeOf(a.account), stakes[0] - PENALTY);
+      assert.equal(await stakeOf(b.account), stakes[1]);
+      assert.equal(await stakeOf(c.account), stakes[2]);
+    });
+    await isolated(devnet, async () => {
+      for (const c of [5, 6, 7, 8].map((i) => devnet.client(i))) {
+        await c.staking.stake({ amountWei: STAKE });
+        await c.verifiers.register();
+      }
+      // A committee without a majority in time voids the dispute; the silent members pay.
+      const jobId = await committedJob(3);
+      const before = await challenger.token.balanceOf();
+      const { id } = await challenger.game.openAvailability({
+        jobId,
+        finalStateHash: b32(finalHash),
+        traceRoot: b32(root),
+      });
+      const { members } = await anyone.game.committee(id);
+      assert.equal(members.length, 3);
+      const stakes = await Promise.all(members.map(stakeOf));
+      const first = devnet.client(devnet.accounts.indexOf(members[0]));
+      await first.game.rule({ id, ruling: "Challenger", kernel: "(availability)" });
+      await devnet.increaseTime(1_801);
+      const burned = (await anyone.token.supply()).burnedWei;
+      await anyone.game.timeout(id);
+      assert.equal((await anyone.game.get(id)).outcome, "Voided");
+      assert.equal(await challenger.token.balanceOf(), before, "the bond came back");
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+      assert.equal((await anyone.token.supply()).burnedWei - burned, 2n * PENALTY, "burned");
+      assert.deepEqual(await Promise.all(members.map(stakeOf)), [
+        stakes[0],
+        stakes[1] - PENALTY,
+        stakes[2] - PENALTY,
+      ]);
     });
   });
 

@@ -55,7 +55,10 @@ export interface DisputeView {
   challenger: Address;
   /** The slot's provider. */
   provider: Address;
-  /** Who rules (the job's submitter). */
+  /**
+   * The job's submitter: it rules unless the job asked for a referee committee (then see
+   * {@linkcode disputeCommittee}), and it is paid the slash of a `Both` ruling.
+   */
   referee: Address;
   /** Execution, availability or work. */
   kind: DisputeKind;
@@ -421,6 +424,47 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
     };
   } catch (error) {
     throw toChainError(error, "game.get");
+  }
+}
+
+/** A dispute's referee committee, from {@linkcode disputeCommittee}. */
+export interface DisputeCommittee {
+  /** The drawn members; empty when the job's submitter referees. */
+  members: Address[];
+  /** Each member's ruling so far, in `members` order (`undefined` while it has not ruled). */
+  votes: (DisputeRuling | undefined)[];
+  /** Matching rulings that decide the dispute (0 without a committee). */
+  quorum: number;
+}
+
+/**
+ * The referee committee of dispute `id` and its votes. A job created with `refereeCommittee`
+ * gets one drawn from the staked verifiers when a dispute reaches its ruling; until then, and for
+ * jobs refereed by their submitter, `members` is empty.
+ *
+ * @example
+ * ```ts
+ * import { disputeCommittee } from "./dispute_game.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * const { members, votes, quorum } = await disputeCommittee(client, 1n);
+ * console.log(members.length, votes.filter(Boolean).length, quorum);
+ * ```
+ */
+export async function disputeCommittee(client: ChainClient, id: bigint): Promise<DisputeCommittee> {
+  try {
+    const [members, votes, quorum] = await client.public.readContract({
+      address: client.addresses.disputeGame,
+      abi: disputeGameAbi,
+      functionName: "committeeOf",
+      args: [id],
+    });
+    return {
+      members: [...members],
+      votes: votes.map((v) => (v === 0 ? undefined : RULINGS[v - 1])),
+      quorum: Number(quorum),
+    };
+  } catch (error) {
+    throw toChainError(error, "game.committee");
   }
 }
 

@@ -39,6 +39,12 @@ export interface CreateJobParams {
    * ({@linkcode commitWork}) and is paid that fraction of its share. Default 0: a plain job.
    */
   workUnits?: number;
+  /**
+   * Size of the staked referee committee that rules on this job's disputes: an odd number up to
+   * 9, drawn by the dispute game from the verifier registry when a dispute needs a ruling. Default
+   * 0: the submitter referees.
+   */
+  refereeCommittee?: number;
 }
 
 /** Result of {@linkcode createJob}. */
@@ -100,6 +106,7 @@ export async function createJob(
       challengeWindow: params.challengeWindowSec ?? 3600,
       requiredStake: params.requiredStakeWei ?? 0n,
       workUnits: params.workUnits ?? 0,
+      refereeCommittee: params.refereeCommittee ?? 0,
     }],
     action: "jobs.create",
   });
@@ -286,12 +293,14 @@ export interface JobView {
   steps: number;
   /** Work units (rounds) of a distributed job; 0 for a plain job. */
   workUnits: number;
+  /** Size of the job's referee committee; 0 when its submitter referees its disputes. */
+  refereeCommittee: number;
 }
 
 /** Reads a job; fails with `UNKNOWN_JOB` when there is none. */
 export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> {
   try {
-    const [j, workUnits] = await Promise.all([
+    const [j, workUnits, refereeCommittee] = await Promise.all([
       client.public.readContract({
         address: client.addresses.jobMarket,
         abi: jobMarketAbi,
@@ -302,6 +311,12 @@ export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> 
         address: client.addresses.jobMarket,
         abi: jobMarketAbi,
         functionName: "workUnitsOf",
+        args: [jobId],
+      }),
+      client.public.readContract({
+        address: client.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: "refereeCommitteeOf",
         args: [jobId],
       }),
     ]);
@@ -316,6 +331,7 @@ export async function getJob(client: ChainClient, jobId: Hex): Promise<JobView> 
       checkpointInterval: j.checkpointInterval,
       steps: j.steps,
       workUnits: Number(workUnits),
+      refereeCommittee: Number(refereeCommittee),
     };
   } catch (error) {
     throw toChainError(error, "jobs.get");
