@@ -734,6 +734,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             if (a != d.provider && a != d.challenger && a != submitter) pool[n++] = a;
         }
         uint256 drawn = n < size ? n : size;
+        // Too few eligible verifiers for the asked size: an odd committee of those there are, so
+        // that a majority always exists.
+        if (drawn % 2 == 0 && drawn > 0) --drawn;
         if (drawn == 0) return members;
         bytes32 seed = keccak256(abi.encode(blockhash(block.number - 1), id));
         address[] storage stored = _members[id];

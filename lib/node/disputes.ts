@@ -654,6 +654,11 @@ export class Referee {
       ? await this.#initialState(d)
       : await this.#execution(d);
     const winner = ruling.ruling.winner;
+    if ((await chain.game.get(id)).phase !== "Referee") {
+      // A committee reached its majority while this member recomputed: its vote is not needed.
+      this.#log(`dispute ${id}: already decided by the committee; not voting`);
+      return;
+    }
     await chain.game.rule({
       id,
       ruling: winner === "provider" ? "Provider" : winner === "challenger" ? "Challenger" : "Both",

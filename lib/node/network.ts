@@ -100,7 +100,8 @@ export interface LocalNetworkOptions {
    */
   fastSettle?: boolean;
   /**
-   * Verifier nodes to start, on dev accounts 7, 8, ... (at most 5 providers then). Default 0.
+   * Verifier nodes to start, on dev accounts 7, 8, ... (at most 9, and at most 5 providers then).
+   * Default 0.
    * A verifier whose audit fails opens a dispute in the dispute game; the providers answer it and
    * this network's submitter referees it. With `fastSettle`,
    * time moves past a challenge window only once every verifier has audited the commit.
@@ -311,7 +312,16 @@ export class Network implements AsyncDisposable {
     const cleanup: (() => Promise<void>)[] = [];
     const log = options.log ?? (() => {});
     try {
-      const devnet = await startDevnet();
+      const verifierCount = options.verifiers ?? 0;
+      if (verifierCount > 9) {
+        throw new SpecError(
+          "SPEC_TOO_MANY_VERIFIERS",
+          "a local network starts at most 9 verifiers (the largest referee committee)",
+          { value: verifierCount },
+        );
+      }
+      // Verifiers take accounts 7, 8, ...; the last account stays the devnet's own verifier.
+      const devnet = await startDevnet({ accounts: Math.max(10, 8 + verifierCount) });
       cleanup.unshift(() => devnet.close());
       if (count + 1 >= devnet.accounts.length - 1) {
         throw new SpecError(
@@ -354,7 +364,6 @@ export class Network implements AsyncDisposable {
           return node;
         }),
       );
-      const verifierCount = options.verifiers ?? 0;
       if (verifierCount > 0 && count > 5) {
         throw new SpecError(
           "SPEC_TOO_MANY_PROVIDERS",

@@ -432,6 +432,27 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       assert.deepEqual((await anyone.game.committee(id)).members, []);
       await submitter.game.rule({ id, ruling: "Provider", kernel: "(availability)" });
       assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+      // Two eligible verifiers for a committee of three: an odd committee of one, never a tie.
+      for (const c of [5, 6].map((i) => devnet.client(i))) {
+        await c.staking.stake({ amountWei: STAKE });
+        await c.verifiers.register();
+      }
+      const second = await challenger.game.openAvailability({
+        jobId: await committedJob(3),
+        finalStateHash: b32(finalHash),
+        traceRoot: b32(root),
+      });
+      const one = await anyone.game.committee(second.id);
+      assert.equal(one.members.length, 1);
+      assert.equal(one.quorum, 1);
+      assert.ok([5, 6].map((i) => devnet.accounts[i]).includes(one.members[0]));
+      await assertReverts(
+        submitter.game.rule({ id: second.id, ruling: "Provider", kernel: "(availability)" }),
+        "NotYourMove",
+      );
+      const member = devnet.client(devnet.accounts.indexOf(one.members[0]));
+      await member.game.rule({ id: second.id, ruling: "Provider", kernel: "(availability)" });
+      assert.equal((await anyone.game.get(second.id)).outcome, "ProviderWon");
     });
     await isolated(devnet, async () => {
       for (const c of [challenger, ...[5, 6, 7, 8].map((i) => devnet.client(i))]) {
