@@ -3,8 +3,10 @@
  *
  * 1. **Compute job volume**: jobs created, payment escrowed, slots paid and the amount paid
  *    (`chain.metrics.jobVolume()`).
- * 2. **Active verifiers**: accounts with stake now, and how much (`chain.metrics.activeStakers()`);
- *    staked accounts are the providers and verifiers the protocol can draw on.
+ * 2. **Active verifiers**: verifiers registered in the verifier registry with enough stake to be
+ *    drawn for audits and referee committees (`chain.verifiers.list()`), next to every account
+ *    with stake and how much (`chain.metrics.activeStakers()`). Without the registry count the
+ *    tile shows the stakers.
  * 3. **Delphi activity**: markets, trades, traded volume and fees, from the markets' trade
  *    histories.
  * 4. **Verification overhead**: re-executed work as a percentage of the compute it checks. The
@@ -82,6 +84,11 @@ export interface NetworkPanelData {
   readonly jobs: JobVolume;
   /** Stakers (`chain.metrics.activeStakers()`). */
   readonly stakers: Pick<StakerStats, "activeStakers" | "totalStakedWei">;
+  /**
+   * Registered verifiers eligible to be drawn (`(await chain.verifiers.list()).length`). Without
+   * it the tile counts stakers.
+   */
+  readonly verifiers?: number;
   /** Delphi activity ({@link delphiActivity}); `n/a` when absent. */
   readonly delphi?: DelphiActivity;
   /** Measured verification overhead; `n/a` when absent. */
@@ -112,6 +119,8 @@ export class NetworkPanel extends RichView {
   readonly jobs: JobVolume;
   /** Stakers. */
   readonly stakers: Pick<StakerStats, "activeStakers" | "totalStakedWei">;
+  /** Registered verifiers eligible to be drawn, if known. */
+  readonly verifiers: number | undefined;
   /** Delphi activity, if known. */
   readonly delphi: DelphiActivity | undefined;
   /** Verification overhead, if measured. */
@@ -121,7 +130,10 @@ export class NetworkPanel extends RichView {
   readonly #token: TokenUnit;
   readonly #collateral: TokenUnit;
 
-  /** Checks the overhead measurement; fails with `SPEC_VERIFICATION_OVERHEAD`. */
+  /**
+   * Checks the overhead measurement (`SPEC_VERIFICATION_OVERHEAD`) and the verifier count
+   * (`SPEC_VERIFIER_COUNT`).
+   */
   constructor(data: NetworkPanelData) {
     super();
     const o = data.verificationOverhead;
@@ -137,8 +149,19 @@ export class NetworkPanel extends RichView {
         { value: o },
       );
     }
+    if (
+      data.verifiers !== undefined && !(Number.isInteger(data.verifiers) && data.verifiers >= 0)
+    ) {
+      throw new SpecError(
+        "SPEC_VERIFIER_COUNT",
+        `the verifier count must be a whole number >= 0, got ${data.verifiers}; pass ` +
+          "(await chain.verifiers.list()).length, or leave it out to count stakers",
+        { value: data.verifiers },
+      );
+    }
     this.jobs = data.jobs;
     this.stakers = data.stakers;
+    this.verifiers = data.verifiers;
     this.delphi = data.delphi;
     this.verificationOverhead = o;
     this.title = data.title ?? "Network";
@@ -171,12 +194,20 @@ export class NetworkPanel extends RichView {
           `${j.slotsFinalized} slot${j.slotsFinalized === 1 ? "" : "s"}` +
           (j.refundedWei > 0n ? ` · refunded ${token(j.refundedWei)}` : ""),
       },
-      {
-        key: "active-verifiers",
-        label: "active verifiers (staked)",
-        value: String(this.stakers.activeStakers),
-        detail: `${token(this.stakers.totalStakedWei)} staked`,
-      },
+      this.verifiers === undefined
+        ? {
+          key: "active-verifiers",
+          label: "active verifiers (staked)",
+          value: String(this.stakers.activeStakers),
+          detail: `${token(this.stakers.totalStakedWei)} staked`,
+        }
+        : {
+          key: "active-verifiers",
+          label: "active verifiers",
+          value: String(this.verifiers),
+          detail: `registered and eligible · ${this.stakers.activeStakers} staked account` +
+            `${this.stakers.activeStakers === 1 ? "" : "s"}, ${token(this.stakers.totalStakedWei)}`,
+        },
       {
         key: "delphi-activity",
         label: "Delphi activity",
@@ -261,6 +292,11 @@ export interface NetworkMetricsSource {
       params?: RangeParams,
     ): Promise<Pick<StakerStats, "activeStakers" | "totalStakedWei">>;
   };
+  /** The verifier registry; without it the panel counts stakers as verifiers. */
+  readonly verifiers?: {
+    /** Registered verifiers eligible to be drawn, as of `blockNumber`. */
+    list(params?: { blockNumber?: bigint }): Promise<readonly string[]>;
+  };
 }
 
 /** A market whose trades count towards Delphi activity: a Delphi `Market` handle is one. */
@@ -303,9 +339,10 @@ export async function loadNetworkPanel(
   const inRange = (t: TradeRecord) =>
     (range.fromBlock === undefined || t.blockNumber >= range.fromBlock) &&
     (range.toBlock === undefined || t.blockNumber <= range.toBlock);
-  const [jobs, stakers, histories] = await Promise.all([
+  const [jobs, stakers, verifiers, histories] = await Promise.all([
     chain.metrics.jobVolume(range),
     chain.metrics.activeStakers(range),
+    chain.verifiers?.list(range.toBlock === undefined ? {} : { blockNumber: range.toBlock }),
     options.markets === undefined ? undefined : Promise.all(
       options.markets.map(async (m) => (await m.history(range.fromBlock)).filter(inRange)),
     ),
@@ -313,6 +350,7 @@ export async function loadNetworkPanel(
   return new NetworkPanel({
     jobs,
     stakers: { activeStakers: stakers.activeStakers, totalStakedWei: stakers.totalStakedWei },
+    verifiers: verifiers?.length,
     delphi: histories === undefined ? undefined : delphiActivity(histories),
     verificationOverhead: options.verificationOverhead,
     title: options.title,

@@ -608,6 +608,21 @@ Deno.test("network panel", async (t) => {
     assert.equal(tiles[3].detail, "50 of 400 steps re-executed");
   });
 
+  await t.step("with the registry's count, the tile shows verifiers next to the stakers", () => {
+    const tile = networkPanel({ jobs, stakers, verifiers: 1 }).tiles()[1];
+    assert.deepEqual(tile, {
+      key: "active-verifiers",
+      label: "active verifiers",
+      value: "1",
+      detail: "registered and eligible · 2 staked accounts, 2,000 AIGENSYN",
+    });
+    for (const verifiers of [-1, 1.5, NaN]) {
+      assert.throws(() => networkPanel({ jobs, stakers, verifiers }), {
+        code: "SPEC_VERIFIER_COUNT",
+      });
+    }
+  });
+
   await t.step("an overhead that is not a measurement is refused", () => {
     for (
       const o of [{ verified: 1, compute: 0 }, { verified: -1, compute: 5 }, {
@@ -648,6 +663,18 @@ Deno.test("network panel", async (t) => {
       assert.equal(panel.delphi?.trades, 2); // the trade in block 13 is past the range
       assert.equal(panel.title, "Devnet");
       assert.equal((await loadNetworkPanel(source)).delphi, undefined);
+      assert.equal(panel.verifiers, undefined);
+      // With the registry, the verifier count as of the range's last block.
+      const asOf: unknown[] = [];
+      const withRegistry = await loadNetworkPanel({
+        ...source,
+        verifiers: {
+          list: (p?: unknown) => (asOf.push(p), Promise.resolve(["0xa", "0xb", "0xc"])),
+        },
+      }, { toBlock: 12n });
+      assert.equal(withRegistry.verifiers, 3);
+      assert.deepEqual(asOf, [{ blockNumber: 12n }]);
+      assert.equal(withRegistry.tiles()[1].value, "3");
     },
   );
 });
