@@ -19,7 +19,9 @@
  * - `verify.false_slashes` over `verify.honest_jobs` honest jobs on two honest providers.
  * - `dispute.*`: one full two-phase dispute on the MNIST MLP (a provider that flips a bit and
  *   forges its op records): rounds per phase, the gas of every on-chain move, the kernels the
- *   referee recomputed, and the wall time from opening to the ruling.
+ *   referee recomputed, and the wall time from opening to the ruling; `dispute.committee3.*`: the
+ *   same dispute on a job refereed by a committee of three staked verifiers (gas of every move and
+ *   vote, votes cast, kernels recomputed by all members together).
  *
  * @module
  */
@@ -280,11 +282,16 @@ async function runCatalogue(segments: "all" | undefined, seedBase: number): Prom
   figure("verify.cheaters_caught_sampled", await runCatalogue(undefined, 200), "cheaters");
 }
 
-// One full two-phase dispute on the MNIST MLP: a bit flipped at step 75, op records forged.
-{
+// One full two-phase dispute on the MNIST MLP: a bit flipped at step 75, op records forged. Run
+// once refereed by the submitter (the default) and once by a committee of three staked verifiers.
+await benchDispute(undefined);
+await benchDispute(3);
+
+async function benchDispute(committee: number | undefined): Promise<void> {
+  // A committee needs verifiers besides the challenger to draw from.
   await using network = await Network.local({
     providers: 0,
-    verifiers: 1,
+    verifiers: committee ? committee + 1 : 1,
     verifierSegments: "all",
   });
   const cheater = await CheatingProvider.start({
@@ -306,14 +313,21 @@ async function runCatalogue(segments: "all" | undefined, seedBase: number): Prom
       steps: 100,
       batchSize: 128,
       k: 50,
+      ...(committee ? { refereeCommittee: committee, audit: { segments: 2, verifiers: 1 } } : {}),
     });
-    let opened = 0;
     while (await network.chain.game.count() === before) await new Promise((r) => setTimeout(r, 20));
-    opened = performance.now();
-    const record = await network.verifiers[0].audited(job.id, { timeoutMs: 600_000 });
-    const id = BigInt(record.dispute!.id);
-    const ruling = await network.referee.ruled(id);
+    const opened = performance.now();
+    const audits = await Promise.allSettled(
+      network.verifiers.map((v) => v.audited(job.id, { timeoutMs: 600_000 })),
+    );
+    const record = audits.flatMap((a) => a.status === "fulfilled" ? [a.value] : [])[0];
+    if (!record?.dispute) throw new Error(`no dispute was played: ${JSON.stringify(audits)}`);
+    const id = BigInt(record.dispute.id);
+    const rulings = committee
+      ? network.verifiers.flatMap((v) => v.committeeRulings().filter((r) => r.id === id))
+      : [await network.referee.ruled(id)];
     const seconds = (performance.now() - opened) / 1000;
+    const ruling = rulings[0];
     const topic = toBytes32(id.toString(16).padStart(64, "0"));
     const logs = await network.chain.public.getLogs({
       address: network.chain.addresses.disputeGame,
@@ -323,6 +337,22 @@ async function runCatalogue(segments: "all" | undefined, seedBase: number): Prom
     let gas = 0n;
     for (const hash of txs) {
       gas += (await network.chain.public.getTransactionReceipt({ hash })).gasUsed;
+    }
+    if (committee) {
+      const votes = (await network.chain.game.committee(id)).votes.filter(Boolean).length;
+      figure(`dispute.committee${committee}.gas_total`, Number(gas), "gas");
+      figure(`dispute.committee${committee}.votes`, votes, "votes");
+      figure(
+        `dispute.committee${committee}.referee_kernels`,
+        rulings.reduce((n, r) => n + r.kernelsRun, 0),
+        "kernels",
+      );
+      figure(`dispute.committee${committee}.seconds`, seconds, "s");
+      console.log(
+        `# dispute ${id} (committee of ${committee}): ${record.dispute.outcome}, ${votes} votes, ` +
+          `all for the ${ruling?.winner}`,
+      );
+      return;
     }
     const answered = await network.chain.public.getContractEvents({
       address: network.chain.addresses.disputeGame,

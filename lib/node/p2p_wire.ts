@@ -140,8 +140,18 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
           }
         }
       },
-      async fetchBlob(fromPeerId: string, hash: Hash, store: BlobStore): Promise<void> {
-        await fetchBlob(host, { peer: fromPeerId, id: hash, store });
+      async fetchBlob(
+        fromPeerId: string,
+        hash: Hash,
+        store: BlobStore,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<void> {
+        await fetchBlob(host, {
+          peer: fromPeerId,
+          id: hash,
+          store,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
       },
       publishProgress(update: ProgressUpdate): void {
         publisher.publish({ ...update });

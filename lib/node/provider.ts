@@ -35,7 +35,10 @@ import {
   tryClaim,
 } from "./settlement.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
-import type { JobOffer, NodeWire, ProgressUpdate } from "./wire.ts";
+import { fetchBlobWithin, type JobOffer, type NodeWire, type ProgressUpdate } from "./wire.ts";
+
+/** Attempts to fetch a claimed job's model and dataset before the job fails. */
+export const FETCH_ATTEMPTS = 4;
 
 /** Options of {@link ProviderNode.start}. */
 export interface ProviderNodeOptions {
@@ -55,6 +58,12 @@ export interface ProviderNodeOptions {
   stakeWei?: bigint;
   /** How often to look for payments that came due. Default 1000 ms. */
   settlePollMs?: number;
+  /**
+   * How long one attempt to fetch a job's blob (spec, model, dataset) may take before it is
+   * aborted; a claimed job's model and dataset are tried {@link FETCH_ATTEMPTS} times, each going
+   * on from what arrived. Default 120000 ms.
+   */
+  fetchTimeoutMs?: number;
   /** Log sink. Default `console.log` with a prefix. */
   log?: (line: string) => void;
 }
@@ -176,7 +185,8 @@ export class ProviderNode {
       const submitterPeer = await peerIdOfAccount(chain, offer.submitter);
       // Only addresses under the submitter's bound peer id: the offer cannot redirect us.
       await wire.connect(offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)));
-      await wire.fetchBlob(submitterPeer, jobId, this.store);
+      // One attempt: a job not taken now is offered again in a few seconds.
+      await this.#fetch(submitterPeer, jobId, 1);
       const spec = decodeJobSpec(await this.store.get(jobId));
       if (spec.profile !== this.profile) {
         return this.#log(
@@ -205,6 +215,33 @@ export class ProviderNode {
     }
   }
 
+  /**
+   * Fetches a blob from `peer` in up to `attempts` tries of `fetchTimeoutMs` each (a stalled
+   * transfer is aborted and resumed), stopping when the node closes.
+   */
+  async #fetch(peer: string, hash: Hash, attempts: number): Promise<void> {
+    const timeoutMs = this.#options.fetchTimeoutMs ?? 120_000;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await fetchBlobWithin(
+          this.wire,
+          peer,
+          hash,
+          this.store,
+          timeoutMs,
+          this.#abort.signal,
+        );
+      } catch (error) {
+        if (attempt >= attempts || this.#abort.signal.aborted) throw error;
+        this.#log(
+          `blob ${short(hash)}: attempt ${attempt} of ${attempts} failed ` +
+            `(${(error as Error).message}); trying again`,
+        );
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
+
   #enqueue(record: JobRecord): void {
     this.#busy.add(record.jobId);
     this.#queued.add(record.jobId);
@@ -229,7 +266,7 @@ export class ProviderNode {
         if (!(await this.store.has(blob))) {
           await wire.connect(claimed.submitterAddrs ?? []);
           this.#log(`job ${id}: fetching blob ${short(blob)}`);
-          await wire.fetchBlob(submitterPeer, blob, this.store);
+          await this.#fetch(submitterPeer, blob, FETCH_ATTEMPTS);
         }
       }
       if (spec.distributed) return await this.#runDistributed(claimed, publish);

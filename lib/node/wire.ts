@@ -71,8 +71,16 @@ export interface NodeWire {
   onOffer(handler: (offer: JobOffer) => void): void;
   /** Connects to a peer at one of its multiaddrs, if not connected already (best effort). */
   connect(addrs: readonly string[]): Promise<void>;
-  /** Fetches a blob by content id from a peer into a store (hash-checked, resumable). */
-  fetchBlob(fromPeerId: string, hash: Hash, store: BlobStore): Promise<void>;
+  /**
+   * Fetches a blob by content id from a peer into a store (hash-checked, resumable: an aborted
+   * fetch keeps what arrived and the next one goes on from there).
+   */
+  fetchBlob(
+    fromPeerId: string,
+    hash: Hash,
+    store: BlobStore,
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
   /** Publishes a progress event of a job this node runs. */
   publishProgress(update: ProgressUpdate): void;
   /** Watches a provider's progress events of a job, from the first. */
@@ -87,7 +95,8 @@ export interface NodeWire {
 
 /**
  * Fetches a blob like `wire.fetchBlob`, failing with `PEER_FETCH_TIMEOUT` when it is not served
- * within `timeoutMs` (a fetch that fails late, after the timeout, is ignored).
+ * within `timeoutMs`: the fetch is aborted then (what arrived stays for the next try). `signal`
+ * aborts it sooner.
  *
  * @example
  * ```ts
@@ -103,12 +112,17 @@ export function fetchBlobWithin(
   hash: Hash,
   store: BlobStore,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
-  const fetching = wire.fetchBlob(peer, hash, store);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const fetching = wire.fetchBlob(peer, hash, store, { signal: stop.signal });
   fetching.catch(() => {}); // a late failure after the timeout has already been reported
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      stop.abort();
       reject(
         new PeerError(
           "PEER_FETCH_TIMEOUT",
@@ -118,5 +132,8 @@ export function fetchBlobWithin(
       );
     }, timeoutMs);
   });
-  return Promise.race([fetching, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([fetching, timeout]).finally(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  });
 }

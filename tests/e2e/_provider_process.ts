@@ -18,6 +18,11 @@ export interface ProviderProcess {
   cpuSeconds(): Promise<number>;
   /** Sends `signal` and waits for the process to end. */
   kill(signal: Deno.Signal): Promise<void>;
+  /**
+   * Waits for `promise`, but fails (with this process's output) when the process exits first or
+   * `ms` pass: a test that waits on the provider never hangs without saying why.
+   */
+  within<T>(promise: Promise<T>, what: string, ms?: number): Promise<T>;
 }
 
 /** Starts `lib/node/cli.ts` on `networkFile` as dev account `account` and resolves once it listens. */
@@ -81,6 +86,22 @@ export async function startProviderProcess(options: {
       await child.status;
       await lines;
       await stderr;
+    },
+    async within<T>(promise: Promise<T>, what: string, ms = 180_000): Promise<T> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const failed = (why: string) =>
+        new Error(`${what}: ${why}; the provider's last output:\n${output.slice(-40).join("\n")}`);
+      try {
+        return await Promise.race([
+          promise,
+          child.status.then((s) => Promise.reject(failed(`the provider exited (${s.code})`))),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(failed(`nothing after ${ms / 1000} s`)), ms);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

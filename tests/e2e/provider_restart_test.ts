@@ -27,8 +27,8 @@ Deno.test("a provider process killed mid-job restarts, resumes from its checkpoi
     await provider.kill("SIGKILL");
     provider = await startProviderProcess(providerOptions);
     try {
-      const result = await job.result();
-      const { paidWei } = await job.settled();
+      const result = await provider.within(job.result(), "the resumed job's result");
+      const { paidWei } = await provider.within(job.settled(), "the resumed job's payment");
       assert.ok(paidWei > 0n);
       assert.ok(
         provider.output.some((l) => l.includes("resuming job")),
@@ -65,7 +65,7 @@ Deno.test("a provider process restarted after its commit publishes its trace aga
       batchSize: 16,
       k: 10,
     });
-    const result = await job.result();
+    const result = await provider.within(job.result(), "the job's result");
     result.model.dispose();
     await provider.kill("SIGKILL");
     provider = await startProviderProcess(providerOptions);
@@ -189,9 +189,12 @@ Deno.test("a provider whose node is gone after its commit is still paid: the sub
       batchSize: 16,
       k: 10,
     });
-    const result = await job.result();
-    result.model.dispose();
-    await provider.kill("SIGKILL");
+    try {
+      const result = await provider.within(job.result(), "the job's result");
+      result.model.dispose();
+    } finally {
+      await provider.kill("SIGKILL");
+    }
     const providerAccount = network.devnet!.client(6);
     const before = await providerAccount.token.balanceOf();
     const { paidWei } = await job.settled();
