@@ -34,6 +34,12 @@ export interface WriteRequest {
   args?: readonly unknown[];
   /** Name of the action, for error messages (e.g. `jobs.claim`). */
   action: string;
+  /**
+   * Gas limit floor, for a call whose cost depends on what lands before it in the same block
+   * (a committee vote estimated before another vote, and mined after it, can be the one that
+   * settles the dispute). Default: the estimate plus its margin only.
+   */
+  minGas?: bigint;
 }
 
 /**
@@ -59,9 +65,12 @@ export async function send(client: ChainClient, request: WriteRequest): Promise<
   try {
     // Estimating first surfaces a revert with its data (and so its custom error) before anything
     // is sent; a node would otherwise mine the failing transaction and keep only its status.
-    const gas = await client.public.estimateContractGas(
+    const estimate = await client.public.estimateContractGas(
       call as Parameters<typeof client.public.estimateContractGas>[0],
     );
+    const gas = request.minGas !== undefined && request.minGas > estimate
+      ? request.minGas
+      : estimate;
     hash = await client.wallet.writeContract(
       {
         ...call,

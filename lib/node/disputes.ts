@@ -659,13 +659,24 @@ export class Referee {
       this.#log(`dispute ${id}: already decided by the committee; not voting`);
       return;
     }
-    await chain.game.rule({
-      id,
-      ruling: winner === "provider" ? "Provider" : winner === "challenger" ? "Challenger" : "Both",
-      providerOp: ruling.providerOp,
-      challengerOp: ruling.challengerOp,
-      kernel: ruling.ruling.kernel,
-    });
+    try {
+      await chain.game.rule({
+        id,
+        ruling: winner === "provider"
+          ? "Provider"
+          : winner === "challenger"
+          ? "Challenger"
+          : "Both",
+        providerOp: ruling.providerOp,
+        challengerOp: ruling.challengerOp,
+        kernel: ruling.ruling.kernel,
+      });
+    } catch (error) {
+      // Another member's vote reached the majority in the same block as this one.
+      if ((await chain.game.get(id)).phase === "Referee") throw error;
+      this.#log(`dispute ${id}: decided by the committee as this member voted; vote not counted`);
+      return;
+    }
     this.#log(
       `dispute ${id}: ruled for ${
         winner ?? "neither side"

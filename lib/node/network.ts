@@ -380,8 +380,9 @@ export class Network implements AsyncDisposable {
           dataDir: nodeDir,
           chain: verifierChain,
           store: verifierStore,
-          // Verifiers dial the providers they audit: connect to them up front.
-          bootstrap: [...bootstrap, ...providerAddrs],
+          // Verifiers dial the providers they audit, and each other: a verifier drawn onto a
+          // referee committee fetches the evidence of the verifier that opened the dispute.
+          bootstrap: [...bootstrap, ...providerAddrs, ...verifiers.flatMap((v) => v.addrs)],
           ...keys,
         });
         cleanup.unshift(() => verifierWire.close());

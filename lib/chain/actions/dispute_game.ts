@@ -355,7 +355,13 @@ export interface RuleParams {
   kernel: string;
 }
 
-/** The referee's ruling; settles the slot and the bond. */
+/** Gas limit floor of a ruling (see {@linkcode ruleDispute}); only the gas used is paid. */
+export const RULE_MIN_GAS = 1_000_000n;
+
+/**
+ * The referee's ruling, or a committee member's vote; the ruling (or the vote that makes the
+ * majority) settles the slot and the bond.
+ */
 export async function ruleDispute(client: ChainClient, params: RuleParams): Promise<TxResult> {
   const zero = `0x${"00".repeat(32)}` as Hex;
   return await send(client, {
@@ -370,6 +376,9 @@ export async function ruleDispute(client: ChainClient, params: RuleParams): Prom
       params.kernel,
     ],
     action: "game.rule",
+    // A committee vote is estimated alone but may be mined after another one, and then reach the
+    // majority and pay for the whole settlement (slash, transfers, penalties).
+    minGas: RULE_MIN_GAS,
   });
 }
 
