@@ -512,18 +512,15 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (block.timestamp <= d.deadline) revert TooEarly(id, d.deadline);
         Phase phase = d.phase;
         if (phase == Phase.Referee) {
-            if (_panels[id].size == 0) {
-                emit TimedOut(id, phase, _submitterOf(d.jobId));
-                _resolve(id, d, Outcome.Voided);
-            } else {
-                address[] storage members = _members[id];
-                for (uint256 i = 0; i < members.length; ++i) {
-                    if (_votes[id][members[i]] == 0) emit TimedOut(id, phase, members[i]);
-                }
-                _resolve(id, d, Outcome.Voided);
-                // No majority in time: the members who did not rule answer for it.
-                _penalize(id, 0);
+            // The silent referee: the submitter, or each committee member that did not rule.
+            address[] storage members = _members[id];
+            if (members.length == 0) emit TimedOut(id, phase, _submitterOf(d.jobId));
+            for (uint256 i = 0; i < members.length; ++i) {
+                if (_votes[id][members[i]] == 0) emit TimedOut(id, phase, members[i]);
             }
+            _resolve(id, d, Outcome.Voided);
+            // No majority in time: the members who did not rule answer for it (none without one).
+            _penalize(id, 0);
         } else if (phase == Phase.OpsCommit) {
             // The provider is presumed honest: a challenger that does not commit loses even when
             // the provider is silent too.

@@ -22,6 +22,7 @@ import { decodeJobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { SpecError } from "../core/errors.ts";
+import { sleep } from "../core/sleep.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { executeJob, loadJobInputs } from "./executor.ts";
@@ -237,7 +238,7 @@ export class ProviderNode {
           `blob ${short(hash)}: attempt ${attempt} of ${attempts} failed ` +
             `(${(error as Error).message}); trying again`,
         );
-        await new Promise((r) => setTimeout(r, 500 * attempt));
+        await sleep(500 * attempt, this.#abort.signal).catch(() => {});
       }
     }
   }
