@@ -66,7 +66,7 @@ export interface EvaluationSpec {
   metric: Metric;
   /** Which way the metric ranks; default its natural direction. */
   direction?: Direction;
-  /** Execution profile id (e.g. `wasm-simd-1t@tfjs-4.22.0`). */
+  /** Execution profile id (e.g. `wasm-simd-1t+k1@tfjs-4.22.0`). */
   profile: string;
 }
 

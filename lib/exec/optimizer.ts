@@ -10,6 +10,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { adamUpdate } from "./kernels/mod.ts";
 import type { OptimizerConfig } from "./model.ts";
 
 /** Names of the slot variables an optimizer keeps per trainable weight, in canonical order. */
@@ -50,18 +51,20 @@ export function applyUpdate(
         return;
       }
       case "adam": {
-        // Kingma & Ba 2015, Algorithm 1, with the bias corrections folded into the step size.
+        // Kingma & Ba 2015, Algorithm 1, with the bias corrections folded into the step size; one
+        // fused kernel under the wasm profiles (lib/exec/kernels/fused.ts).
         const [m, v] = slots;
         const { beta1, beta2, epsilon, learningRate } = config;
-        const m1 = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
-        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+        const [w1, m1, v1] = adamUpdate(weight, grad, m, v, {
+          learningRate,
+          beta1,
+          beta2,
+          epsilon,
+          step,
+        });
         m.assign(m1);
         v.assign(v1);
-        const mHat = tf.div(m1, 1 - beta1 ** step);
-        const vHat = tf.div(v1, 1 - beta2 ** step);
-        weight.assign(
-          tf.sub(weight, tf.div(tf.mul(mHat, learningRate), tf.add(tf.sqrt(vHat), epsilon))),
-        );
+        weight.assign(w1);
         return;
       }
     }

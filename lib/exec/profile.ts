@@ -11,6 +11,9 @@
  * - The threaded wasm build needs cross-origin isolation, which Deno does not provide, so the
  *   backend always runs one thread here; profiles pin `threads: 1` and refuse anything else
  *   rather than silently run a different kernel schedule.
+ * - The wasm profiles install the project's kernel set (`lib/exec/kernels/`): the gradient
+ *   kernels tfjs-backend-wasm lacks, fused and native kernels. Its version is part of their ids
+ *   (`+k1`), since any change to it changes the bits.
  *
  * Backends are global to the tfjs engine, so one process runs one profile at a time.
  *
@@ -21,7 +24,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { ProfileMismatchError } from "../core/errors.ts";
-import { installFastMatMul } from "./kernels.ts";
+import { installKernelSet, KERNEL_SET_VERSION } from "./kernels/mod.ts";
 
 // Importing the wasm backend registers it as the highest-priority backend, but it initialises
 // asynchronously, so models built before a profile is activated would fail with "backend not yet
@@ -36,7 +39,7 @@ export const TFJS_VERSION = "4.22.0";
 
 /** A named, pinned execution environment. */
 export interface ExecutionProfile {
-  /** Stable identifier, e.g. `wasm-simd-1t@tfjs-4.22.0`. */
+  /** Stable identifier, e.g. `wasm-simd-1t+k1@tfjs-4.22.0` (`+k1`: the wasm kernel set's version). */
   readonly id: string;
   /** tfjs backend name. */
   readonly backend: "cpu" | "wasm";
@@ -51,7 +54,9 @@ export interface ExecutionProfile {
 }
 
 function profile(backend: "cpu" | "wasm", simd: boolean): ExecutionProfile {
-  const name = backend === "cpu" ? "cpu" : simd ? "wasm-simd-1t" : "wasm-1t";
+  const name = backend === "cpu"
+    ? "cpu"
+    : `${simd ? "wasm-simd-1t" : "wasm-1t"}+k${KERNEL_SET_VERSION}`;
   return {
     id: `${name}@tfjs-${TFJS_VERSION}`,
     backend,
@@ -88,7 +93,7 @@ export const DEFAULT_PROFILE: ExecutionProfile = PROFILES[0];
  * @example
  * ```ts
  * import { getProfile } from "./profile.ts";
- * console.log(getProfile("wasm").id); // "wasm-simd-1t@tfjs-4.22.0"
+ * console.log(getProfile("wasm").id); // "wasm-simd-1t+k1@tfjs-4.22.0"
  * ```
  */
 export function getProfile(idOrAlias: string): ExecutionProfile {
@@ -159,7 +164,7 @@ async function activateNow(profileOrId: ExecutionProfile | string): Promise<Exec
       tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
       wasmSimd = p.simd;
     }
-    installFastMatMul("wasm");
+    installKernelSet("wasm", { simd: p.simd });
   }
   const ok = await tf.setBackend(p.backend);
   await tf.ready();

@@ -22,6 +22,7 @@ import {
   type LayersModel,
   type ModelSpec,
 } from "./model.ts";
+import { softmaxCrossEntropy } from "./kernels/mod.ts";
 import { applyUpdate, slotNames } from "./optimizer.ts";
 import { activateProfile, DEFAULT_PROFILE, type ExecutionProfile } from "./profile.ts";
 import { createSampler, type Sampler } from "./sampler.ts";
@@ -91,10 +92,15 @@ export interface RunOptions {
 
 /** Loss and accuracy over a dataset. */
 export interface Evaluation {
-  /** Mean loss per example. */
+  /** Mean loss per prediction (per example, or per position of a sequence label). */
   readonly loss: number;
-  /** Fraction of examples whose arg-max prediction equals the label (classification only). */
+  /**
+   * Fraction of predictions whose arg-max equals the label (classification only; per position for
+   * sequence labels).
+   */
   readonly accuracy: number;
+  /** `exp(loss)` for cross-entropy (a language model's perplexity); NaN for other losses. */
+  readonly perplexity: number;
   /** Examples evaluated. */
   readonly count: number;
 }
@@ -303,6 +309,7 @@ export class Trainer {
     this.loadState(state);
     const lossOf = this.#lossFunction();
     const classify = this.spec.loss === "sparseCategoricalCrossentropy";
+    const positions = product(this.dataset.labelShape);
     let lossSum = 0;
     let correct = 0;
     for (let start = 0; start < dataset.count; start += batchSize) {
@@ -320,9 +327,11 @@ export class Trainer {
       lossSum += loss;
       correct += hits;
     }
+    const loss = lossSum / dataset.count;
     return {
-      loss: lossSum / dataset.count,
-      accuracy: classify ? correct / dataset.count : NaN,
+      loss,
+      accuracy: classify ? correct / (dataset.count * positions) : NaN,
+      perplexity: classify ? Math.exp(loss) : NaN,
       count: dataset.count,
     };
   }
@@ -360,10 +369,11 @@ export class Trainer {
   }
 
   #labelTensor(labels: Float32Array, n: number): tf.Tensor {
+    const shape = [n, ...this.dataset.labelShape];
     if (this.spec.loss === "sparseCategoricalCrossentropy") {
-      return tf.tensor1d(Int32Array.from(labels), "int32");
+      return tf.tensor(Int32Array.from(labels), shape, "int32");
     }
-    return tf.tensor(labels, [n, ...this.dataset.labelShape]);
+    return tf.tensor(labels, shape);
   }
 
   #lossFunction(): LossFunction {
@@ -373,9 +383,13 @@ export class Trainer {
     const classes = this.model.outputs[0].shape[this.model.outputs[0].shape.length - 1] as number;
     const softmaxOutput = finalActivationOf(this.spec) === "softmax";
     return (out, y) => {
-      const oneHot = tf.oneHot(y as tf.Tensor1D, classes);
-      // Models that end in softmax output probabilities; others output logits.
-      const logProbs = softmaxOutput ? tf.log(tf.clipByValue(out, 1e-7, 1)) : tf.logSoftmax(out);
+      // Sequence outputs [batch, ..., classes] against labels [batch, ...]: one row per position.
+      const logits = out.rank > 2 ? tf.reshape(out, [-1, classes]) : out;
+      const labels = y.rank > 1 ? tf.reshape(y, [-1]) : y;
+      if (!softmaxOutput) return softmaxCrossEntropy(logits, labels);
+      // Models that end in softmax output probabilities, not logits.
+      const oneHot = tf.oneHot(labels as tf.Tensor1D, classes);
+      const logProbs = tf.log(tf.clipByValue(logits, 1e-7, 1));
       return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), -1)));
     };
   }
@@ -460,19 +474,24 @@ function checkDataFitsModel(spec: ModelSpec, model: tf.LayersModel, dataset: Dat
   const outShape = model.outputs[0].shape.slice(1) as number[];
   if (spec.loss === "sparseCategoricalCrossentropy") {
     const classes = outShape[outShape.length - 1];
-    if (dataset.numClasses === undefined || dataset.labelShape.length !== 0) {
+    if (dataset.numClasses === undefined) {
       throw new DatasetError(
         "DATASET_SHAPE_MISMATCH",
         `loss sparseCategoricalCrossentropy needs class-index labels, but dataset ` +
           `"${dataset.name}" has no numClasses; give it numClasses or use meanSquaredError`,
       );
     }
-    if (outShape.length !== 1 || classes !== dataset.numClasses) {
+    // Class per example (labels []) or per position (labels [t], outputs [t, classes]).
+    if (
+      !sameShape(outShape.slice(0, -1), dataset.labelShape) || classes !== dataset.numClasses
+    ) {
       throw new DatasetError(
         "DATASET_SHAPE_MISMATCH",
-        `the model outputs shape [${outShape}] but dataset "${dataset.name}" has ` +
-          `${dataset.numClasses} classes; make the last layer have ${dataset.numClasses} units`,
-        { value: { model: outShape, classes: dataset.numClasses } },
+        `the model outputs shape [${outShape}] but dataset "${dataset.name}" has labels of ` +
+          `shape [${dataset.labelShape}] with ${dataset.numClasses} classes; the output must be ` +
+          `[${[...dataset.labelShape, dataset.numClasses]}] (make the last layer have ` +
+          `${dataset.numClasses} units)`,
+        { value: { model: outShape, labels: dataset.labelShape, classes: dataset.numClasses } },
       );
     }
   } else if (!sameShape(outShape, dataset.labelShape)) {

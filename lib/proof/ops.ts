@@ -29,7 +29,7 @@ import * as tf from "@tensorflow/tfjs";
 import { canonicalJson, type CanonicalValue } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
-import { installFastMatMul } from "../exec/kernels.ts";
+import { kernelSetInstalled } from "../exec/kernels/mod.ts";
 import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { commitState } from "./commitment.ts";
@@ -106,11 +106,17 @@ const installed = new Set<string>();
 
 /**
  * Wraps every kernel of `backendName` so recordings can observe it (once per process). On `wasm`
- * the fast matmul wrapper of `lib/exec/kernels.ts` is installed first and kept underneath.
+ * the profile's kernel set (`lib/exec/kernels/`) must be installed first (activating a wasm
+ * profile does it), so the recorder observes the kernels the profile runs.
  */
 export function installOpRecorder(backendName: string): void {
   if (installed.has(backendName)) return;
-  if (backendName === "wasm") installFastMatMul("wasm");
+  if (backendName === "wasm" && !kernelSetInstalled("wasm")) {
+    throw new VerificationError(
+      "VERIFY_PROFILE_INACTIVE",
+      "activate a wasm profile (activateProfile) before recording kernels on the wasm backend",
+    );
+  }
   for (const original of tf.getKernelsForBackend(backendName)) {
     const kernel = original.kernelName;
     tf.unregisterKernel(kernel, backendName);

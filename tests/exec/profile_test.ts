@@ -10,7 +10,7 @@ import {
 
 Deno.test("execution profiles", async (t) => {
   await t.step("aliases resolve to pinned ids", () => {
-    assert.equal(getProfile("wasm").id, "wasm-simd-1t@tfjs-4.22.0");
+    assert.equal(getProfile("wasm").id, "wasm-simd-1t+k1@tfjs-4.22.0");
     assert.equal(getProfile("cpu").id, "cpu@tfjs-4.22.0");
     assert.equal(getProfile("wasm-scalar").simd, false);
     assert.equal(DEFAULT_PROFILE.backend, "wasm");
@@ -21,7 +21,7 @@ Deno.test("execution profiles", async (t) => {
       () => getProfile("gpu"),
       (e: unknown) =>
         e instanceof ProfileMismatchError && e.code === "PROFILE_UNKNOWN" &&
-        e.message.includes("wasm-simd-1t@tfjs-4.22.0"),
+        e.message.includes("wasm-simd-1t+k1@tfjs-4.22.0"),
     );
   });
 

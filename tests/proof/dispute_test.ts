@@ -111,7 +111,7 @@ Deno.test("off-chain two-phase disputes", async (t) => {
           recording: (honest, claimed) => forgeRecording(honest, claimed, "producer"),
         });
         assert.ok(path);
-        assert.equal(path.kernel, "Sub", "Adam's final w - step writes the weight");
+        assert.equal(path.kernel, "AdamUpdate", "the fused Adam update writes the weight");
         assert.equal(path.verdict.winner, "challenger");
         assert.deepEqual(path.verdict.faults.map((f) => f.reason), ["wrong-output"]);
         assert.equal(path.verdict.kernelsRun, 1);
@@ -127,7 +127,7 @@ Deno.test("off-chain two-phase disputes", async (t) => {
       const path = await dispute(undefined, wrongLr);
       assert.ok(path);
       assert.equal(path.step, 0, "the first step already differs");
-      assert.equal(path.kernel, "Multiply", "lr * mHat");
+      assert.equal(path.kernel, "AdamUpdate", "the learning rate is an attribute of the update");
       assert.deepEqual(path.verdict.faults.map((f) => [f.side, f.reason]), [[
         "provider",
         "program-deviation",

@@ -21,7 +21,7 @@ const base = {
 Deno.test("job specs", async (t) => {
   await t.step("defaults, round trip, and a stable id", async () => {
     const spec = createJobSpec({ ...base, nonce: "01" });
-    assert.equal(spec.profile, "wasm-simd-1t@tfjs-4.22.0");
+    assert.equal(spec.profile, "wasm-simd-1t+k1@tfjs-4.22.0");
     assert.equal(spec.k, 50);
     assert.equal(spec.priceWei, "123");
     const again = decodeJobSpec(encodeJobSpec(spec));

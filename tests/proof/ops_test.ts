@@ -81,7 +81,7 @@ Deno.test("recording one training step", async (t) => {
         } ms ` +
           `vs plain step ${plainMs.toFixed(1)} ms`,
       );
-      assert.ok(ops.length > 50, `${ops.length} ops`);
+      assert.ok(ops.length > 20, `${ops.length} ops`);
       assert.equal(ops[0].kernel, STEP_INPUT);
       assert.equal(ops[ops.length - 1].kernel, STEP_OUTPUT);
       assert.deepEqual(ops[0].attrs, {
@@ -91,7 +91,9 @@ Deno.test("recording one training step", async (t) => {
         names: [...trainer.variableNames],
       });
       const kernels = new Set(ops.map((o) => o.kernel));
-      for (const k of ["BatchMatMul", "_FusedMatMul", "Relu", "Sub", "Sqrt"]) {
+      for (
+        const k of ["BatchMatMul", "_FusedMatMul", "Relu", "AdamUpdate", "SoftmaxCrossEntropy"]
+      ) {
         assert.ok(kernels.has(k), `records ${k}`);
       }
       ops.forEach((op, i) => {

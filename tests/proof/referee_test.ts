@@ -14,7 +14,7 @@ Deno.test("single-op referee", async (t) => {
     const rec = await recordStep(trainer, state);
     const agreedHash = (rec.ops[0].attrs as { stateHash: string }).stateHash;
     const lastIndex = rec.ops.length - 1;
-    const sub = rec.ops.findLast((o) => o.kernel === "Sub")!;
+    const sub = rec.ops.findLast((o) => o.kernel === "AdamUpdate")!;
     const options = (index: number, provider: OpRecord | undefined): JudgeOptions => ({
       index,
       agreed: rec.ops.slice(0, index),
@@ -27,7 +27,7 @@ Deno.test("single-op referee", async (t) => {
     });
     const lieAbout = (op: OpRecord): OpRecord => ({
       ...op,
-      outputs: [{ ...op.outputs[0], hash: "ab".repeat(32) }],
+      outputs: op.outputs.map((o, i) => i === 0 ? { ...o, hash: "ab".repeat(32) } : o),
     });
 
     await t.step(
@@ -51,10 +51,10 @@ Deno.test("single-op referee", async (t) => {
       const v = await judgeOp(options(sub.index, lieAbout(sub)));
       assert.equal(v.winner, "challenger");
       assert.deepEqual(v.faults.map((f) => [f.side, f.reason]), [["provider", "wrong-output"]]);
-      assert.equal(v.kernel, "Sub");
+      assert.equal(v.kernel, "AdamUpdate");
       assert.equal(v.kernelsRun, 1);
       assert.equal(v.programDerived, false);
-      assert.deepEqual(v.recomputed, [sub.outputs[0].hash]);
+      assert.deepEqual(v.recomputed, sub.outputs.map((o) => o.hash));
     });
 
     await t.step("a false accusation loses the same way", async () => {
