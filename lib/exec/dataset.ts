@@ -58,7 +58,7 @@ export interface CreateDatasetParams {
   featureShape: number[];
   /** Row-major features of all examples; the dataset keeps this array, it does not copy it. */
   features: Float32Array;
-  /** Shape of one example's label; default `[]`. Must be `[]` when `numClasses` is set. */
+  /** Shape of one example's label; default `[]`. With `numClasses`, one class index per element (a sequence model's next token per position). */
   labelShape?: number[];
   /** Labels of all examples; the dataset keeps this array, it does not copy it. */
   labels: Float32Array;
@@ -226,13 +226,6 @@ function buildDataset(params: CreateDatasetParams): Dataset {
   if (numClasses !== undefined) {
     if (!Number.isSafeInteger(numClasses) || numClasses < 1) {
       throw invalid(`numClasses must be a positive integer, got ${numClasses}`, numClasses);
-    }
-    if (labelShape.length !== 0) {
-      throw invalid(
-        `numClasses is set, so labels are class indices and labelShape must be [], got ` +
-          `${JSON.stringify(labelShape)}; store one-hot labels as class indices instead`,
-        labelShape,
-      );
     }
   }
   checkFinite(features, "a feature", featureSize);

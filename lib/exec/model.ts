@@ -19,6 +19,8 @@ import {
 import { EncodingError, SpecError } from "../core/errors.ts";
 // Configures the tfjs engine (synchronous cpu start, production mode) before any model is built.
 import "./profile.ts";
+// Registers the zoo's custom layers, so any process that reads a spec can rebuild them.
+import { CUSTOM_LAYERS } from "./layers.ts";
 import type { Hash } from "../core/hash.ts";
 
 /** Plain SGD: `w -= lr * g`. */
@@ -171,7 +173,22 @@ const DETERMINISTIC_LAYERS = new Set([
   "Maximum",
   "Minimum",
   "Concatenate",
+  ...CUSTOM_LAYERS,
 ]);
+
+/** Layers tfjs knows that cannot be re-executed bit for bit, and what to use instead. */
+const REPLACEMENTS: Record<string, string> = {
+  Dropout: "remove it (regularize with weight decay or a smaller model instead)",
+  SpatialDropout1D: "remove it",
+  SpatialDropout2D: "remove it",
+  AlphaDropout: "remove it",
+  GaussianDropout: "remove it",
+  GaussianNoise: "remove it",
+  BatchNormalization: "use LayerNormalization",
+  SimpleRNN: "use CausalSelfAttention (lib/exec/layers.ts) or Conv1D over time",
+  LSTM: "use CausalSelfAttention (lib/exec/layers.ts) or Conv1D over time",
+  GRU: "use CausalSelfAttention (lib/exec/layers.ts) or Conv1D over time",
+};
 
 const LOSSES: readonly LossName[] = ["sparseCategoricalCrossentropy", "meanSquaredError"];
 
@@ -329,15 +346,27 @@ function checkTopology(topology: unknown): void {
         value: layer,
       });
     }
-    if (!DETERMINISTIC_LAYERS.has(layer.class_name)) {
+    if (DETERMINISTIC_LAYERS.has(layer.class_name)) continue;
+    const known = tf.serialization.SerializationMap.getMap().classNameMap[layer.class_name];
+    if (known === undefined) {
       throw new SpecError(
-        "SPEC_NONDETERMINISTIC_LAYER",
-        `layer ${i} is a ${layer.class_name}, which cannot be re-executed bit for bit ` +
-          "(random or stateful outside the gradient step); remove it or replace it with a " +
-          `deterministic layer (${[...DETERMINISTIC_LAYERS].slice(1, 8).join(", ")}, ...)`,
+        "SPEC_UNKNOWN_LAYER",
+        `layer ${i} is a ${layer.class_name}, a class this toolkit does not know (providers and ` +
+          "verifiers could not rebuild it); build the model from tfjs layers or the toolkit's " +
+          `own (${CUSTOM_LAYERS.join(", ")})`,
         { value: layer.class_name },
       );
     }
+    throw new SpecError(
+      "SPEC_NONDETERMINISTIC_LAYER",
+      `layer ${i} is a ${layer.class_name}, which cannot be re-executed bit for bit ` +
+        "(random, stateful outside the gradient step, or without deterministic gradient kernels); " +
+        (REPLACEMENTS[layer.class_name] ??
+          `replace it with a deterministic layer (${
+            [...DETERMINISTIC_LAYERS].slice(1, 8).join(", ")
+          }, ...)`),
+      { value: layer.class_name },
+    );
   }
 }
 

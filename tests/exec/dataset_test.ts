@@ -148,7 +148,11 @@ Deno.test("createDataset", async (t) => {
     ],
     ["zero dimension", { featureShape: [0] }, "DATASET_INVALID_PARAM"],
     ["fractional dimension", { featureShape: [1.5] }, "DATASET_INVALID_PARAM"],
-    ["numClasses with a label shape", { numClasses: 2, labelShape: [1] }, "DATASET_INVALID_PARAM"],
+    [
+      "a class index out of range in a sequence label",
+      { numClasses: 2, labelShape: [2], labels: new Float32Array([0, 1, 1, 2]) },
+      "DATASET_BAD_VALUE",
+    ],
     ["numClasses zero", { numClasses: 0 }, "DATASET_INVALID_PARAM"],
     ["features as a plain array", { features: [1, 2, 3, 4] }, "DATASET_INVALID_PARAM"],
     ["features as float64", { features: new Float64Array(4) }, "DATASET_INVALID_PARAM"],

@@ -6,8 +6,10 @@
  * about 10x slower (every dense layer's backward pass has one), and a batch of matrices (attention
  * scores, any `tf.matMul` of rank-3 tensors) always takes that loop. So:
  *
- * - batch 1: a transposed operand is first materialised by the `Transpose` kernel, then multiplied
- *   by XNNPACK;
+ * - batch 1 with only the first operand transposed (every dense layer's weight gradient): the
+ *   native `matmul_tn`, sums over the inner dimension in ascending order;
+ * - other batch-1 products with a transposed operand: the operand is first materialised by the
+ *   `Transpose` kernel, then multiplied by XNNPACK;
  * - a batch (with the same batch on both sides, or one side broadcast): the native `batch_matmul`,
  *   whose every output is a sum over the inner dimension in ascending order.
  *
@@ -45,6 +47,9 @@ function matMulKernel(kernelName: string): ProfileKernel {
           plain && (batchA > 1 || batchB > 1) && (batchA === batchB || batchA === 1 || batchB === 1)
         ) {
           return batchMatMul(args, a, b, attrs, batchA, batchB, simd);
+        }
+        if (plain && attrs.transposeA && !attrs.transposeB) {
+          return matMulTransposedA(args, a, b, simd);
         }
         if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
         const inputs = { ...args.inputs } as Record<string, tf.TensorInfo>;
@@ -120,6 +125,33 @@ function batchMatMul(
       attrs.transposeB ? 1 : 0,
       scratch,
     ));
+  return out;
+}
+
+/** `a^T b` for single matrices (a dense layer's weight gradient): the native `matmul_tn`. */
+function matMulTransposedA(
+  args: KernelArgs,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  simd: boolean,
+): tf.TensorInfo {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const [k, m] = [a.shape[ra - 2], a.shape[ra - 1]];
+  const [kb, n] = [b.shape[rb - 2], b.shape[rb - 1]];
+  if (k !== kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
+        `${b.shape} and transposeA=true and transposeB=false must match.`,
+    );
+  }
+  const outer = tf.backend_util.assertAndGetBroadcastShape(
+    a.shape.slice(0, -2),
+    b.shape.slice(0, -2),
+  );
+  const ctx = wasmKernelContext(args.backend, simd);
+  const out = ctx.output([...outer, m, n]);
+  ctx.native.matmul_tn(ctx.ptr(a), ctx.ptr(b), ctx.ptr(out), k, m, n);
   return out;
 }
 

@@ -4,7 +4,7 @@
  *
  * - gradient kernels the backend lacks or runs as slow loops (`gradients.ts`);
  * - matrix multiplies on XNNPACK's fast path, batches on a native kernel (`matmul.ts`);
- * - the bias add and its gradient as single passes (`bias.ts`);
+ * - the bias add, its gradient and row gathers as single passes (`rows.ts`);
  * - fused kernels for layer normalization, GELU, causal attention, cross-entropy and Adam
  *   (`fused.ts`), with their gradients.
  *
@@ -16,7 +16,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { BIAS_KERNELS } from "./bias.ts";
+import { ROW_KERNELS } from "./rows.ts";
 import { FUSED_KERNELS } from "./fused.ts";
 import { GRADIENT_KERNELS, type ProfileKernel } from "./gradients.ts";
 import { MATMUL_KERNELS } from "./matmul.ts";
@@ -37,7 +37,7 @@ export const KERNEL_SET_VERSION = 1;
 /** Every kernel of the set, in installation order. */
 export const PROFILE_KERNELS: readonly ProfileKernel[] = [
   ...MATMUL_KERNELS,
-  ...BIAS_KERNELS,
+  ...ROW_KERNELS,
   ...GRADIENT_KERNELS,
   ...FUSED_KERNELS,
 ];

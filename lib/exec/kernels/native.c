@@ -32,12 +32,15 @@ typedef uint32_t u32;
 
 /* ---------------------------------------------------------------- elementary functions */
 
-/* exp(x) for float32: Cephes expf. n = round(x log2 e), r = x - n ln 2 (two-part constant), a
- * degree-5 polynomial for e^r, then scaling by 2^n through the exponent bits. Below -87.33 the
- * result is 0, above 88.72 it is +inf. */
+/* exp(x) for float32, Cephes expf: n = round(x log2 e) (by adding and subtracting 1.5 2^23,
+ * which rounds to nearest even), r = x - n ln 2 (two-part constant), a degree-5 polynomial for
+ * e^r, then scaling by 2^n through the exponent bits in two halves (n is in [-126, 128]). Below
+ * -87.33 the result is 0, above 88.72 it is +inf. */
 #define EXP_HI 88.72283935546875f
 #define EXP_LO -87.33654022216797f
 #define LOG2E 1.44269504088896341f
+#define ROUNDER 12582912.0f
+#define ROUNDER_BITS 0x4b400000u
 #define LN2_C1 0.693359375f
 #define LN2_C2 -2.12194440e-4f
 #define EXP_P0 1.9875691500e-4f
@@ -47,7 +50,11 @@ typedef uint32_t u32;
 #define EXP_P4 1.6666665459e-1f
 #define EXP_P5 5.0000001201e-1f
 
-static inline f32 fnearest(f32 x) { return __builtin_nearbyintf(x); }
+static inline u32 f32_to_bits(f32 f) {
+  union { u32 u; f32 f; } v;
+  v.f = f;
+  return v.u;
+}
 
 static inline f32 bits_to_f32(u32 b) {
   union { u32 u; f32 f; } v;
@@ -58,7 +65,8 @@ static inline f32 bits_to_f32(u32 b) {
 static inline f32 exp_f32(f32 x) {
   if (x > EXP_HI) return bits_to_f32(0x7f800000u);
   if (x < EXP_LO) return 0.0f;
-  f32 n = fnearest(x * LOG2E);
+  f32 t = x * LOG2E + ROUNDER;
+  f32 n = t - ROUNDER;
   f32 r = x - n * LN2_C1;
   r = r - n * LN2_C2;
   f32 p = EXP_P0;
@@ -69,8 +77,7 @@ static inline f32 exp_f32(f32 x) {
   p = p * r + EXP_P5;
   p = p * (r * r) + r;
   p = p + 1.0f;
-  /* n is in [-126, 128]: split the scale in two so 2^n never overflows the exponent field. */
-  i32 k = (i32)n;
+  i32 k = (i32)(f32_to_bits(t) - ROUNDER_BITS);
   i32 k1 = k >> 1;
   i32 k2 = k - k1;
   return p * bits_to_f32((u32)(k1 + 127) << 23) * bits_to_f32((u32)(k2 + 127) << 23);
@@ -80,8 +87,10 @@ static inline f32 exp_f32(f32 x) {
 static inline v128_t exp_f32x4(v128_t x) {
   v128_t hi = wasm_f32x4_splat(EXP_HI), lo = wasm_f32x4_splat(EXP_LO);
   v128_t over = wasm_f32x4_gt(x, hi), under = wasm_f32x4_lt(x, lo);
-  v128_t xc = wasm_f32x4_min(wasm_f32x4_max(x, lo), hi);
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, wasm_f32x4_splat(LOG2E)));
+  v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, lo), hi);
+  v128_t rounder = wasm_f32x4_splat(ROUNDER);
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(xc, wasm_f32x4_splat(LOG2E)), rounder);
+  v128_t n = wasm_f32x4_sub(t, rounder);
   v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(LN2_C1)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(LN2_C2)));
   v128_t p = wasm_f32x4_splat(EXP_P0);
@@ -92,7 +101,7 @@ static inline v128_t exp_f32x4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(EXP_P5));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)), r);
   p = wasm_f32x4_add(p, wasm_f32x4_splat(1.0f));
-  v128_t k = wasm_i32x4_trunc_sat_f32x4(n);
+  v128_t k = wasm_i32x4_sub(t, wasm_i32x4_splat((i32)ROUNDER_BITS));
   v128_t k1 = wasm_i32x4_shr(k, 1);
   v128_t k2 = wasm_i32x4_sub(k, k1);
   v128_t bias = wasm_i32x4_splat(127);
@@ -151,9 +160,44 @@ static inline f32 erf_f32(f32 x) {
   return x < 0.0f ? c - 1.0f : 1.0f - c;
 }
 
+#if SIMD
+/* erfc_pos and erf_f32 on four lanes: the same float32 operations in the same order. */
+static inline v128_t erfc_pos_x4(v128_t z) {
+  v128_t one = wasm_f32x4_splat(1.0f);
+  v128_t t = wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(0.5f), z)));
+  v128_t q = wasm_f32x4_splat(0.17087277f);
+  q = wasm_f32x4_sub(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.82215223f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(1.48851587f));
+  q = wasm_f32x4_sub(wasm_f32x4_mul(q, t), wasm_f32x4_splat(1.13520398f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.27886807f));
+  q = wasm_f32x4_sub(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.18628806f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.09678418f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.37409196f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(1.00002368f));
+  q = wasm_f32x4_sub(wasm_f32x4_mul(q, t), wasm_f32x4_splat(1.26551223f));
+  return wasm_f32x4_mul(t, exp_f32x4(wasm_f32x4_sub(q, wasm_f32x4_mul(z, z))));
+}
+
+static inline v128_t erf_x4(v128_t x) {
+  v128_t neg = wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f));
+  v128_t c = erfc_pos_x4(wasm_f32x4_abs(x));
+  v128_t one = wasm_f32x4_splat(1.0f);
+  return wasm_v128_bitselect(wasm_f32x4_sub(c, one), wasm_f32x4_sub(one, c), neg);
+}
+#endif
+
 EXPORT(gelu)
 void gelu(const f32* x, f32* y, u32 n) {
-  for (u32 i = 0; i < n; i++) {
+  u32 i = 0;
+#if SIMD
+  v128_t half = wasm_f32x4_splat(0.5f), one = wasm_f32x4_splat(1.0f), s = wasm_f32x4_splat(SQRT1_2);
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t e = erf_x4(wasm_f32x4_mul(v, s));
+    wasm_v128_store(y + i, wasm_f32x4_mul(wasm_f32x4_mul(half, v), wasm_f32x4_add(one, e)));
+  }
+#endif
+  for (; i < n; i++) {
     f32 v = x[i];
     y[i] = 0.5f * v * (1.0f + erf_f32(v * SQRT1_2));
   }
@@ -161,7 +205,18 @@ void gelu(const f32* x, f32* y, u32 n) {
 
 EXPORT(gelu_grad)
 void gelu_grad(const f32* dy, const f32* x, f32* dx, u32 n) {
-  for (u32 i = 0; i < n; i++) {
+  u32 i = 0;
+#if SIMD
+  v128_t half = wasm_f32x4_splat(0.5f), one = wasm_f32x4_splat(1.0f), s = wasm_f32x4_splat(SQRT1_2);
+  v128_t minus_half = wasm_f32x4_splat(-0.5f), c = wasm_f32x4_splat(INV_SQRT_2PI);
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t cdf = wasm_f32x4_mul(half, wasm_f32x4_add(one, erf_x4(wasm_f32x4_mul(v, s))));
+    v128_t pdf = wasm_f32x4_mul(c, exp_f32x4(wasm_f32x4_mul(wasm_f32x4_mul(minus_half, v), v)));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_add(cdf, wasm_f32x4_mul(v, pdf))));
+  }
+#endif
+  for (; i < n; i++) {
     f32 v = x[i];
     f32 cdf = 0.5f * (1.0f + erf_f32(v * SQRT1_2));
     f32 pdf = INV_SQRT_2PI * exp_f32(-0.5f * v * v);
@@ -818,4 +873,31 @@ EXPORT(sum_rows)
 void sum_rows(const f32* x, f32* out, u32 rows, u32 cols) {
   for (u32 c = 0; c < cols; c++) out[c] = 0.0f;
   for (u32 r = 0; r < rows; r++) axpy(out, x + (uint64_t)r * cols, 1.0f, cols);
+}
+
+/* out[M, N] = A^T B for A [K, M] and B [K, N] (a matrix multiply with the first operand
+ * transposed, as in every dense layer's weight gradient): sums over k in ascending order. */
+EXPORT(matmul_tn)
+void matmul_tn(const f32* a, const f32* bm, f32* out, u32 K, u32 M, u32 N) {
+  for (uint64_t k = 0; k < (uint64_t)M * N; k++) out[k] = 0.0f;
+  gemm_tn_acc(a, bm, out, K, M, N, M, N);
+}
+
+/* out[i] = x[ids[i]] for rows of `inner` values (a gather along axis 0). Returns the number of
+ * ids outside [0, rows); their output rows are zeros. */
+EXPORT(gather_rows)
+u32 gather_rows(const f32* x, const i32* ids, f32* out, u32 n, u32 inner, u32 rows) {
+  u32 bad = 0;
+  for (u32 i = 0; i < n; i++) {
+    i32 id = ids[i];
+    f32* o = out + (uint64_t)i * inner;
+    if (id < 0 || (u32)id >= rows) {
+      bad++;
+      for (u32 c = 0; c < inner; c++) o[c] = 0.0f;
+      continue;
+    }
+    const f32* src = x + (uint64_t)id * inner;
+    for (u32 c = 0; c < inner; c++) o[c] = src[c];
+  }
+  return bad;
 }

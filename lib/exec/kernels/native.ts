@@ -105,6 +105,8 @@ export interface NativeExports {
   depthwise_grad_filter(...args: number[]): void;
   depthwise_grad_input(...args: number[]): void;
   max_pool_grad(...args: number[]): void;
+  matmul_tn(a: Ptr, b: Ptr, out: Ptr, k: number, m: number, n: number): void;
+  gather_rows(x: Ptr, ids: Ptr, out: Ptr, n: number, inner: number, rows: number): number;
   add_rows(a: Ptr, b: Ptr, out: Ptr, rows: number, cols: number): void;
   sum_rows(x: Ptr, out: Ptr, rows: number, cols: number): void;
   unsorted_segment_sum(
