@@ -133,11 +133,13 @@ export interface DefineModelOptions {
 }
 
 /**
- * Layers whose training step is a pure function of weights and batch. Layers that draw random
- * numbers while training (Dropout, noise) or keep running statistics outside the gradient step
- * (BatchNormalization) are refused, because a verifier could not re-execute them bit for bit.
+ * Layers whose training step is a pure function of weights and batch, and which train under every
+ * profile (the wasm profiles supply the gradient kernels tfjs-backend-wasm lacks). Layers that
+ * draw random numbers while training (Dropout, noise) or keep running statistics outside the
+ * gradient step (BatchNormalization) are refused, because a verifier could not re-execute them
+ * bit for bit.
  */
-const DETERMINISTIC_LAYERS = new Set([
+const DETERMINISTIC_LAYERS = new Set<string>([
   "InputLayer",
   "Dense",
   "Conv1D",
@@ -167,7 +169,6 @@ const DETERMINISTIC_LAYERS = new Set([
   "Embedding",
   "LayerNormalization",
   "Add",
-  "Subtract",
   "Multiply",
   "Average",
   "Maximum",
@@ -175,6 +176,9 @@ const DETERMINISTIC_LAYERS = new Set([
   "Concatenate",
   ...CUSTOM_LAYERS,
 ]);
+
+/** Class names of the layers a spec may use (the allow-list). */
+export const ALLOWED_LAYERS: ReadonlySet<string> = DETERMINISTIC_LAYERS;
 
 /** Layers tfjs knows that cannot be re-executed bit for bit, and what to use instead. */
 const REPLACEMENTS: Record<string, string> = {
