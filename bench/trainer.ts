@@ -37,6 +37,7 @@ async function hashRun(profile: string, steps: number, k: number): Promise<HashR
       "run",
       "-A",
       new URL("../scripts/train_hashes.ts", import.meta.url).pathname,
+      "--model=mlp",
       `--profile=${profile}`,
       `--steps=${steps}`,
       `--k=${k}`,

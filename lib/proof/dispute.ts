@@ -178,12 +178,22 @@ export async function withOps(
  * The records a cheater who claims `claimed` after the step shows: the honest records with the
  * ending changed to `claimed`. `"final"` changes only `@StepOutput` (its input hashes and state
  * commitment); `"producer"` also changes the output hash of each op that wrote a changed variable,
- * moving the lie one op earlier. Either way the referee finds it.
+ * moving the lie one op earlier; `{ kernel }` also claims a different first output for the first
+ * op running that kernel (a lie inside the forward or backward pass, say in a convolution's
+ * filter gradient). Either way the referee finds it.
+ *
+ * @example
+ * ```ts
+ * import { forgeRecording } from "./dispute.ts";
+ * declare const honest: import("./ops.ts").StepRecording;
+ * declare const claimed: import("../exec/state.ts").TrainingState;
+ * const lie = await forgeRecording(honest, claimed, { kernel: "Conv2DBackpropFilter" });
+ * ```
  */
 export async function forgeRecording(
   honest: StepRecording,
   claimed: TrainingState,
-  how: "final" | "producer",
+  how: "final" | "producer" | { readonly kernel: string },
 ): Promise<StepRecording> {
   const ops = honest.ops.map((op) => ({ ...op, outputs: [...op.outputs] }));
   const last = ops[ops.length - 1];
@@ -200,6 +210,22 @@ export async function forgeRecording(
     }
     return { ...input, hash };
   });
+  if (typeof how === "object") {
+    const target = ops.find((op) => op.kernel === how.kernel);
+    if (target === undefined) {
+      throw new VerificationError(
+        "VERIFY_BAD_INDEX",
+        `the step runs no ${how.kernel} kernel; pick one of ${
+          [...new Set(ops.map((o) => o.kernel))].join(", ")
+        }`,
+        { value: how.kernel },
+      );
+    }
+    target.outputs[0] = {
+      ...target.outputs[0],
+      hash: sha256Sync(`forged:${target.outputs[0].hash}`),
+    };
+  }
   ops[ops.length - 1] = {
     ...last,
     inputs,

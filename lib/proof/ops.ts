@@ -17,9 +17,9 @@
  * every value in between to the kernel that produced it. The records are hashed (SHA-256 of their
  * canonical JSON) and committed as the Merkle root of those hashes (`opsRoot`).
  *
- * Hashing runs synchronously inside the kernel wrapper (`node:crypto`), so the recorded bytes are
- * exactly what the kernel saw. The wrappers are installed once per backend; when no recording is
- * active they cost one branch per kernel call.
+ * Hashing runs synchronously inside the kernel observer (`lib/exec/kernels/observe.ts`,
+ * `node:crypto`), so the recorded bytes are exactly what the kernel saw. Only outermost kernel
+ * calls are ops; when nothing observes, the wrappers cost one branch per kernel call.
  *
  * @module
  */
@@ -30,6 +30,7 @@ import { canonicalJson, type CanonicalValue } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { kernelSetInstalled } from "../exec/kernels/mod.ts";
+import { installKernelObserver, type KernelArgs, observeKernels } from "../exec/kernels/observe.ts";
 import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { commitState } from "./commitment.ts";
@@ -95,19 +96,16 @@ export interface StepRecording {
   tensors(opIndex: number): Uint8Array[];
 }
 
-type KernelConfig = ReturnType<typeof tf.getKernel> & object;
-type KernelArgs = Parameters<KernelConfig["kernelFunc"]>[0];
 type DataId = object;
-type Observer = (kernel: string, args: KernelArgs, out: tf.TensorInfo | tf.TensorInfo[]) => void;
 
-let observer: Observer | null = null;
-let depth = 0;
+let recording = false;
 const installed = new Set<string>();
 
 /**
- * Wraps every kernel of `backendName` so recordings can observe it (once per process). On `wasm`
- * the profile's kernel set (`lib/exec/kernels/`) must be installed first (activating a wasm
- * profile does it), so the recorder observes the kernels the profile runs.
+ * Makes every kernel of `backendName` observable by recordings (once per process), through the
+ * kernel observer of `lib/exec/kernels/observe.ts`. On `wasm` the profile's kernel set
+ * (`lib/exec/kernels/`) must be installed first (activating a wasm profile does it), so the
+ * recorder observes the kernels the profile runs.
  */
 export function installOpRecorder(backendName: string): void {
   if (installed.has(backendName)) return;
@@ -117,27 +115,7 @@ export function installOpRecorder(backendName: string): void {
       "activate a wasm profile (activateProfile) before recording kernels on the wasm backend",
     );
   }
-  for (const original of tf.getKernelsForBackend(backendName)) {
-    const kernel = original.kernelName;
-    tf.unregisterKernel(kernel, backendName);
-    tf.registerKernel({
-      ...original,
-      kernelFunc: (args: KernelArgs) => {
-        const watch = observer;
-        // Only outermost kernels are ops of the program; one a kernel calls is its internals.
-        if (watch === null || depth > 0) return original.kernelFunc(args);
-        depth++;
-        let out;
-        try {
-          out = original.kernelFunc(args);
-        } finally {
-          depth--;
-        }
-        watch(kernel, args, out as tf.TensorInfo | tf.TensorInfo[]);
-        return out;
-      },
-    });
-  }
+  installKernelObserver(backendName);
   installed.add(backendName);
 }
 
@@ -247,12 +225,31 @@ export async function stepInputRecord(state: TrainingState): Promise<OpRecord> {
 export async function recordStep(trainer: Trainer, state: TrainingState): Promise<StepRecording> {
   const backend = tf.getBackend();
   installOpRecorder(backend);
-  if (observer !== null) {
+  if (recording) {
     throw new VerificationError(
       "VERIFY_RECORDING_BUSY",
       "another step is being recorded in this process; record one step at a time",
     );
   }
+  recording = true;
+  let stop = () => {};
+  try {
+    return await recordWith(trainer, state, (observer) => (stop = observeKernels(observer)));
+  } finally {
+    stop();
+    recording = false;
+  }
+}
+
+type OpObserver = (
+  call: { kernel: string; args: KernelArgs; out: tf.TensorInfo | tf.TensorInfo[] },
+) => void;
+
+async function recordWith(
+  trainer: Trainer,
+  state: TrainingState,
+  observe: (observer: OpObserver) => void,
+): Promise<StepRecording> {
   const head = await stepInputRecord(state);
   const ops: OpRecord[] = [head];
   const producers = new Map<DataId, TensorSource>();
@@ -271,7 +268,7 @@ export async function recordStep(trainer: Trainer, state: TrainingState): Promis
     return hash;
   };
 
-  observer = (kernel, args, out) => {
+  const observer: OpObserver = ({ kernel, args, out }) => {
     if (!stateLoaded) {
       // The trainer loads the state before its first kernel: these tensors are record 0's outputs.
       trainer.liveTensors().forEach((t, i) => {
@@ -303,14 +300,9 @@ export async function recordStep(trainer: Trainer, state: TrainingState): Promis
     });
     ops.push({ index, kernel, attrs: canonicalAttrs(args.attrs ?? {}), inputs, outputs });
   };
-  let after: TrainingState;
-  let live: readonly tf.Tensor[];
-  try {
-    after = await trainer.run(state, 1);
-    live = trainer.liveTensors();
-  } finally {
-    observer = null;
-  }
+  observe(observer);
+  const after = await trainer.run(state, 1);
+  const live = trainer.liveTensors();
   const stateHash = await commitState(after);
   ops.push({
     index: ops.length,

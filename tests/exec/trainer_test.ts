@@ -206,18 +206,18 @@ Deno.test("deterministic trainer", async (t) => {
   });
 });
 
-Deno.test("two processes produce identical hashes at every checkpoint", async () => {
-  const run = async () => {
+Deno.test("two processes produce identical hashes at every checkpoint", async (t) => {
+  const run = async (model: string) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         new URL("../../scripts/train_hashes.ts", import.meta.url).pathname,
+        `--model=${model}`,
         "--profile=wasm",
-        "--steps=30",
-        "--k=10",
+        "--steps=12",
+        "--k=4",
         "--limit=2048",
-        "--units=64",
       ],
       stdout: "piped",
       stderr: "piped",
@@ -226,8 +226,12 @@ Deno.test("two processes produce identical hashes at every checkpoint", async ()
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     return JSON.parse(text.trim().split("\n").pop()!) as { checkpoints: string[] };
   };
-  const [a, b] = await Promise.all([run(), run()]);
-  assert.equal(a.checkpoints.length, 4);
-  assert.deepEqual(a.checkpoints, b.checkpoints);
-  assert.equal(new Set(a.checkpoints).size, 4);
+  for (const model of ["mlp", "cnn", "gpt"]) {
+    await t.step(model, async () => {
+      const [a, b] = await Promise.all([run(model), run(model)]);
+      assert.equal(a.checkpoints.length, 4);
+      assert.deepEqual(a.checkpoints, b.checkpoints);
+      assert.equal(new Set(a.checkpoints).size, 4);
+    });
+  }
 });
