@@ -91,7 +91,29 @@ export {
   PROFILES,
 } from "./lib/exec/profile.ts";
 export type { StateVariable, TrainingState } from "./lib/exec/state.ts";
-export { mlp, type MlpOptions } from "./lib/exec/zoo.ts";
+export {
+  cnn,
+  type CnnOptions,
+  gpt,
+  type GptOptions,
+  mlp,
+  type MlpOptions,
+} from "./lib/exec/zoo.ts";
+export {
+  CausalSelfAttention,
+  type CausalSelfAttentionArgs,
+  PositionEmbedding,
+  type PositionEmbeddingArgs,
+} from "./lib/exec/layers.ts";
+export {
+  createTokenizer,
+  loadKjv,
+  loadTextDataset,
+  type LoadTextDatasetParams,
+  type TextDataset,
+  type Tokenizer,
+} from "./lib/exec/text.ts";
+export { generate, type GenerateOptions } from "./lib/exec/generate.ts";
 export {
   type Evaluation,
   type RunOptions,

@@ -105,7 +105,12 @@ export interface Evaluation {
   readonly count: number;
 }
 
-const YIELD_EVERY_STEPS = 16;
+/**
+ * Longest stretch of training between two turns of the event loop. A node trains in the same
+ * thread that serves its peers (libp2p streams, progress, chain events), so slow steps (a
+ * transformer's) must not starve them. The schedule changes no bits: only when timers run.
+ */
+const YIELD_AFTER_MS = 40;
 
 /**
  * Trains a {@link ModelSpec} on a {@link Dataset} one explicit step at a time.
@@ -233,6 +238,7 @@ export class Trainer {
     this.loadState(from);
     let { step, cursor } = from;
     const lossOf = this.#lossFunction();
+    let lastYield = performance.now();
     for (let i = 0; i < steps; i++) {
       if (options.signal?.aborted) {
         throw new TrainingError("TRAINING_ABORTED", `training was cancelled at step ${step}`, {
@@ -256,7 +262,10 @@ export class Trainer {
         await options.onCheckpoint(this.#borrowState(step, cursor));
       }
       // Let timers, I/O completions and progress consumers run between steps.
-      if (i % YIELD_EVERY_STEPS === YIELD_EVERY_STEPS - 1) await yieldToEventLoop();
+      if (performance.now() - lastYield >= YIELD_AFTER_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
     }
     return this.#readState(step, cursor);
   }

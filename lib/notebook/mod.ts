@@ -67,6 +67,7 @@ export {
   type VerdictCounts,
 } from "./progress.ts";
 export { type FollowableJob, followJob, type FollowJobOptions } from "./job_progress.ts";
+export { type GenerationSample, GenerationView, generationView } from "./generation_view.ts";
 export type { JobEvent } from "../node/watch.ts";
 export {
   type DisputePathView,

@@ -4,6 +4,7 @@ import type { SegmentVerdict } from "../../lib/proof/replay.ts";
 import type { Trace } from "../../lib/proof/trace.ts";
 import {
   DENO_INSPECT,
+  generationView,
   installKernelSpec,
   JUPYTER_DISPLAY,
   KERNEL_DISPLAY_NAME,
@@ -944,4 +945,25 @@ Deno.test("the notebooks' DiLoCo view", () => {
   const split = new DiLoCoView([fakeRound(0, [H("a"), H("b")], 1)], { params: 10, innerSteps: 1 });
   assert.ok(!split.identicalHashes());
   assert.match(String(split.toBundle()["text/html"]), /DIVERGED/);
+});
+
+Deno.test("generation view", async (t) => {
+  const view = generationView("And <God> said", [
+    { label: "untrained", text: "q&Z" },
+    { label: "trained", detail: "loss 1.64", text: ", Let there be light" },
+  ]);
+  await t.step("HTML: one column per sample, the prompt first, text escaped", () => {
+    const html = view.toBundle()["text/html"] as string;
+    assert.ok(html.includes('data-gensyn="generation"'));
+    assert.equal(html.match(/<td /g)?.length, 2);
+    assert.ok(html.includes("<b>And &lt;God&gt; said</b>q&amp;Z"));
+    assert.ok(html.includes("loss 1.64"));
+  });
+  await t.step("text form: one block per sample", () => {
+    assert.equal(
+      view.toString(),
+      "Generated text\n--- untrained\nAnd <God> saidq&Z\n--- trained (loss 1.64)\n" +
+        "And <God> said, Let there be light",
+    );
+  });
 });
