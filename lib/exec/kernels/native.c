@@ -592,11 +592,14 @@ void batch_matmul(const f32* a, const f32* bm, f32* out, u32 batch, u32 batch_a,
         wasm_v128_store(o + j, c0);
       }
 #endif
-      for (; j < N; j++) {
-        f32 s = 0.0f;
-        for (u32 k = 0; k < K; k++)
-          s += (ta ? A[(uint64_t)k * M + i] : A[(uint64_t)i * K + k]) * Bk[(uint64_t)k * N + j];
-        o[j] = s;
+      if (j < N) {
+        /* The remaining columns, k outer: each output gains its products in ascending k. */
+        for (u32 c = j; c < N; c++) o[c] = 0.0f;
+        for (u32 k = 0; k < K; k++) {
+          f32 a = ta ? A[(uint64_t)k * M + i] : A[(uint64_t)i * K + k];
+          const f32* b = Bk + (uint64_t)k * N;
+          for (u32 c = j; c < N; c++) o[c] += a * b[c];
+        }
       }
     }
   }
@@ -686,12 +689,15 @@ static void gemm_tn_acc(const f32* A, const f32* Bm, f32* C, u32 K, u32 M, u32 N
     }
   }
 #else
-  for (; i < M; i++)
-    for (u32 j = 0; j < N; j++) {
-      f32 acc = C[(uint64_t)i * N + j];
-      for (u32 k = 0; k < K; k++) acc += A[(uint64_t)k * lda + i] * Bm[(uint64_t)k * ldb + j];
-      C[(uint64_t)i * N + j] = acc;
+  /* Row by row, k outer: each output still gains its products in ascending k, one at a time. */
+  for (; i < M; i++) {
+    f32* c = C + (uint64_t)i * N;
+    for (u32 k = 0; k < K; k++) {
+      f32 a = A[(uint64_t)k * lda + i];
+      const f32* b = Bm + (uint64_t)k * ldb;
+      for (u32 j = 0; j < N; j++) c[j] += a * b[j];
     }
+  }
 #endif
 }
 
