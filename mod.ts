@@ -100,9 +100,12 @@ export {
   type MlpOptions,
 } from "./lib/exec/zoo.ts";
 export {
-  CausalSelfAttention,
+  causalSelfAttention,
   type CausalSelfAttentionArgs,
-  PositionEmbedding,
+  type Initializer,
+  type InitializerInput,
+  type Layer,
+  positionEmbedding,
   type PositionEmbeddingArgs,
 } from "./lib/exec/layers.ts";
 export {

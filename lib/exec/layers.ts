@@ -18,7 +18,14 @@ import { SpecError } from "../core/errors.ts";
 import { causalAttention } from "./kernels/mod.ts";
 
 /** A tfjs weight initializer (what `tf.initializers.glorotUniform()` and the like return). */
-export type Initializer = ReturnType<typeof tf.initializers.zeros>;
+export interface Initializer {
+  /** Its registered class name (`GlorotUniform`, ...). */
+  getClassName(): string;
+  /** Its configuration (seed, scale, ...). */
+  getConfig(): Record<string, unknown>;
+}
+
+type TfInitializer = ReturnType<typeof tf.initializers.zeros>;
 
 /** An initializer in its serialized form (`{ className, config }`) or as a tfjs object. */
 export type InitializerInput = Initializer | {
@@ -28,10 +35,10 @@ export type InitializerInput = Initializer | {
 
 function initializerOf(
   input: InitializerInput | undefined,
-  fallback: () => Initializer,
-) {
+  fallback: () => TfInitializer,
+): TfInitializer {
   if (input === undefined) return fallback();
-  if (!("className" in input)) return input;
+  if (!("className" in input)) return input as TfInitializer;
   const entry = tf.serialization.SerializationMap.getMap().classNameMap[input.className];
   if (!entry) {
     throw new SpecError(
@@ -44,10 +51,10 @@ function initializerOf(
   return fromConfig(
     cls,
     { ...input.config } as tf.serialization.ConfigDict,
-  ) as Initializer;
+  ) as TfInitializer;
 }
 
-function serialized(init: Initializer): tf.serialization.ConfigDict {
+function serialized(init: TfInitializer): tf.serialization.ConfigDict {
   return { className: init.getClassName(), config: init.getConfig() };
 }
 
@@ -68,7 +75,7 @@ export interface CausalSelfAttentionArgs {
   /** Layer name. */
   name?: string;
   /** Input shape `[time, width]` when this is the first layer. */
-  inputShape?: tf.Shape;
+  inputShape?: (number | null)[];
 }
 
 /**
@@ -90,7 +97,7 @@ export class CausalSelfAttention extends tf.layers.Layer {
   static className = "CausalSelfAttention";
   /** Attention heads. */
   readonly heads: number;
-  readonly #kernelInitializer: Initializer;
+  readonly #kernelInitializer: TfInitializer;
   #qkvKernel?: tf.LayerVariable;
   #qkvBias?: tf.LayerVariable;
   #outKernel?: tf.LayerVariable;
@@ -181,7 +188,7 @@ export interface PositionEmbeddingArgs {
   /** Layer name. */
   name?: string;
   /** Input shape `[time, width]` when this is the first layer. */
-  inputShape?: tf.Shape;
+  inputShape?: (number | null)[];
 }
 
 /**
@@ -200,7 +207,7 @@ export interface PositionEmbeddingArgs {
 export class PositionEmbedding extends tf.layers.Layer {
   /** Name under which the class is registered for serialization. */
   static className = "PositionEmbedding";
-  readonly #embeddingsInitializer: Initializer;
+  readonly #embeddingsInitializer: TfInitializer;
   #embeddings?: tf.LayerVariable;
 
   /** Creates the layer; its weight is made when it first sees its input shape. */
@@ -241,6 +248,38 @@ export class PositionEmbedding extends tf.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), embeddingsInitializer: serialized(this.#embeddingsInitializer) };
   }
+}
+
+/** A tfjs layer (`tf.layers.Layer`). */
+export type Layer = tf.layers.Layer;
+
+/**
+ * A {@link CausalSelfAttention} layer.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { causalSelfAttention } from "./layers.ts";
+ * const y = causalSelfAttention({ heads: 4 }).apply(tf.input({ shape: [32, 64] }));
+ * ```
+ */
+export function causalSelfAttention(args: CausalSelfAttentionArgs): Layer {
+  return new CausalSelfAttention(args);
+}
+
+/**
+ * A {@link PositionEmbedding} layer.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { positionEmbedding } from "./layers.ts";
+ * const x = tf.layers.embedding({ inputDim: 96, outputDim: 64 }).apply(tf.input({ shape: [32] }));
+ * const y = positionEmbedding().apply(x);
+ * ```
+ */
+export function positionEmbedding(args: PositionEmbeddingArgs = {}): Layer {
+  return new PositionEmbedding(args);
 }
 
 tf.serialization.registerClass(CausalSelfAttention);
