@@ -6,7 +6,7 @@
  */
 
 import { type Dataset, splitDataset } from "../lib/exec/dataset.ts";
-import { defineModel, type ModelSpec } from "../lib/exec/model.ts";
+import { defineModel, type LayersModel, type ModelSpec } from "../lib/exec/model.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { loadKjv, loadTextDataset, type Tokenizer } from "../lib/exec/text.ts";
 import { cnn, gpt, mlp } from "../lib/exec/zoo.ts";
@@ -45,6 +45,13 @@ export interface BenchModel {
 /** The GPT of the benches: a character-level model of the KJV. */
 export const GPT_CONFIG = { context: 64, width: 64, heads: 4, depth: 2 } as const;
 
+/** The spec of a model trained with Adam (seed 1); the tfjs model is freed. */
+async function specOf(model: LayersModel, learningRate: number): Promise<ModelSpec> {
+  const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate } });
+  model.dispose();
+  return spec;
+}
+
 /** Builds one bench model with its data (MNIST or the KJV). */
 export async function benchModel(
   name: ModelName,
@@ -61,9 +68,7 @@ export async function benchModel(
     const [train, test] = await splitDataset(data, { at: data.count - Math.ceil(data.count / 10) });
     const config = { vocab: data.tokenizer.vocabSize, ...GPT_CONFIG };
     const learningRate = 3e-3;
-    const model = gpt(config);
-    const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate } });
-    model.dispose();
+    const spec = await specOf(gpt(config), learningRate);
     return {
       name,
       config,
@@ -82,9 +87,7 @@ export async function benchModel(
   const test = await loadMnist({ split: "test" });
   const config = name === "mlp" ? { hidden: [256, 128] } : { filters: [8, 16], kernelSize: 3 };
   const learningRate = name === "mlp" ? 1e-3 : 3e-3;
-  const model = name === "mlp" ? mlp(config) : cnn(config);
-  const spec = await defineModel(model, { seed: 1, optimizer: { name: "adam", learningRate } });
-  model.dispose();
+  const spec = await specOf(name === "mlp" ? mlp(config) : cnn(config), learningRate);
   return {
     name,
     config,

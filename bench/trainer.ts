@@ -158,15 +158,22 @@ try {
 async function torchReference(): Promise<
   { samples_per_s: number; threads: number; blas: string } | null
 > {
-  const script = new URL("./reference/torch_mlp.py", import.meta.url).pathname;
+  const script = new URL("./reference/torch_models.py", import.meta.url).pathname;
+  const config = JSON.stringify({ hidden: [256, 128] });
   for (const python of ["python3", "/usr/bin/python3"]) {
     try {
       const out = await new Deno.Command(python, {
-        args: [script, "300", String(BATCH)],
+        args: [script, "speed", "mlp", config, String(BATCH), "300"],
         stdout: "piped",
         stderr: "null",
       }).output();
-      if (out.success) return JSON.parse(new TextDecoder().decode(out.stdout).trim());
+      if (!out.success) continue;
+      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim()) as {
+        threads: Record<string, number>;
+        blas: string;
+      };
+      const [threads, rate] = Object.entries(result.threads).sort((a, b) => b[1] - a[1])[0];
+      return { samples_per_s: rate, threads: Number(threads), blas: result.blas };
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e; // no such interpreter: try the next one
     }

@@ -5,7 +5,7 @@ epsilon 1e-7) and batch as the toolkit's:
 
   speed MODEL CONFIG_JSON BATCH STEPS
       training throughput (examples/s) at 1 thread and at all cores, random inputs; prints
-      {"threads": {"1": rate, "2": rate}}.
+      {"threads": {"1": rate, "2": rate}, "blas": the BLAS library loaded}.
   gpt-loss CONFIG_JSON TRAIN_IDS VAL_IDS STEPS BATCH LR SEED
       trains the GPT STEPS steps on windows of the int32 token ids in TRAIN_IDS and prints
       {"val_loss": mean cross-entropy per position over every window of VAL_IDS}.
@@ -130,6 +130,12 @@ def batches(name, config, batch, count):
     return torch.rand(count, batch, inputs), torch.randint(0, config.get("classes", 10), (count, batch))
 
 
+def blas_library():
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line or "mkl" in line}
+    return ",".join(sorted(os.path.basename(p) for p in paths)) or "builtin"
+
+
 def speed(name, config, batch, steps):
     results = {}
     for threads in sorted({1, os.cpu_count() or 1}):
@@ -150,7 +156,7 @@ def speed(name, config, batch, steps):
         for i in range(steps):
             step(i)
         results[str(threads)] = steps * batch / (time.perf_counter() - start)
-    print(json.dumps({"threads": results}))
+    print(json.dumps({"threads": results, "blas": blas_library()}))
 
 
 def windows(path, context):

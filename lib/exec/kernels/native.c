@@ -738,6 +738,26 @@ void conv2d_grad_filter(const f32* x, const f32* dy, f32* dw, f32* scratch, u32 
   }
 }
 
+/* Runs `body` at every in-range tap of every output position of a 2-D window operation (NHWC),
+ * in ascending (n, oh, ow, kh, kw) order, with `pos` the output position's index and `pix` the
+ * input pixel's index (both counted in pixels). */
+#define FOR_EACH_TAP(body)                                                      \
+  for (u32 n = 0; n < N; n++)                                                   \
+    for (u32 oh = 0; oh < OH; oh++)                                             \
+      for (u32 ow = 0; ow < OW; ow++) {                                         \
+        uint64_t pos = ((uint64_t)n * OH + oh) * OW + ow;                       \
+        for (u32 kh = 0; kh < KH; kh++) {                                       \
+          i32 ih = (i32)(oh * sh + kh * dh) - pt;                               \
+          if (ih < 0 || ih >= (i32)H) continue;                                 \
+          for (u32 kw = 0; kw < KW; kw++) {                                     \
+            i32 iw = (i32)(ow * sw + kw * dwl) - pl;                            \
+            if (iw < 0 || iw >= (i32)W) continue;                               \
+            uint64_t pix = ((uint64_t)n * H + (u32)ih) * W + (u32)iw;          \
+            body                                                                \
+          }                                                                     \
+        }                                                                       \
+      }
+
 /* Gradient of a depthwise convolution (filter [KH, KW, CI, M], output channel ci M + m) with
  * respect to its filter: dw[kh, kw, ci, m] = sum over (n, oh, ow) ascending of
  * x[n, ih, iw, ci] dy[n, oh, ow, ci M + m]. */
@@ -748,23 +768,13 @@ void depthwise_grad_filter(const f32* x, const f32* dy, f32* dw, u32 N, u32 H, u
   u32 CO = CI * MUL;
   uint64_t size = (uint64_t)KH * KW * CO;
   for (uint64_t k = 0; k < size; k++) dw[k] = 0.0f;
-  for (u32 n = 0; n < N; n++)
-    for (u32 oh = 0; oh < OH; oh++)
-      for (u32 ow = 0; ow < OW; ow++) {
-        const f32* g = dy + (((uint64_t)n * OH + oh) * OW + ow) * CO;
-        for (u32 kh = 0; kh < KH; kh++) {
-          i32 ih = (i32)(oh * sh + kh * dh) - pt;
-          if (ih < 0 || ih >= (i32)H) continue;
-          for (u32 kw = 0; kw < KW; kw++) {
-            i32 iw = (i32)(ow * sw + kw * dwl) - pl;
-            if (iw < 0 || iw >= (i32)W) continue;
-            const f32* xs = x + (((uint64_t)n * H + (u32)ih) * W + (u32)iw) * CI;
-            f32* d = dw + ((uint64_t)kh * KW + kw) * CO;
-            for (u32 ci = 0; ci < CI; ci++)
-              for (u32 m = 0; m < MUL; m++) d[ci * MUL + m] += xs[ci] * g[ci * MUL + m];
-          }
-        }
-      }
+  FOR_EACH_TAP({
+    const f32* g = dy + pos * CO;
+    const f32* xs = x + pix * CI;
+    f32* d = dw + ((uint64_t)kh * KW + kw) * CO;
+    for (u32 ci = 0; ci < CI; ci++)
+      for (u32 m = 0; m < MUL; m++) d[ci * MUL + m] += xs[ci] * g[ci * MUL + m];
+  })
 }
 
 /* Gradient of a depthwise convolution with respect to its input: every dy[n, oh, ow, ci M + m]
@@ -777,26 +787,16 @@ void depthwise_grad_input(const f32* dy, const f32* w, f32* dx, u32 N, u32 H, u3
   u32 CO = CI * MUL;
   uint64_t size = (uint64_t)N * H * W * CI;
   for (uint64_t k = 0; k < size; k++) dx[k] = 0.0f;
-  for (u32 n = 0; n < N; n++)
-    for (u32 oh = 0; oh < OH; oh++)
-      for (u32 ow = 0; ow < OW; ow++) {
-        const f32* g = dy + (((uint64_t)n * OH + oh) * OW + ow) * CO;
-        for (u32 kh = 0; kh < KH; kh++) {
-          i32 ih = (i32)(oh * sh + kh * dh) - pt;
-          if (ih < 0 || ih >= (i32)H) continue;
-          for (u32 kw = 0; kw < KW; kw++) {
-            i32 iw = (i32)(ow * sw + kw * dwl) - pl;
-            if (iw < 0 || iw >= (i32)W) continue;
-            f32* xs = dx + (((uint64_t)n * H + (u32)ih) * W + (u32)iw) * CI;
-            const f32* f = w + ((uint64_t)kh * KW + kw) * CO;
-            for (u32 ci = 0; ci < CI; ci++) {
-              f32 s = xs[ci];
-              for (u32 m = 0; m < MUL; m++) s += g[ci * MUL + m] * f[ci * MUL + m];
-              xs[ci] = s;
-            }
-          }
-        }
-      }
+  FOR_EACH_TAP({
+    const f32* g = dy + pos * CO;
+    f32* xs = dx + pix * CI;
+    const f32* f = w + ((uint64_t)kh * KW + kw) * CO;
+    for (u32 ci = 0; ci < CI; ci++) {
+      f32 s = xs[ci];
+      for (u32 m = 0; m < MUL; m++) s += g[ci * MUL + m] * f[ci * MUL + m];
+      xs[ci] = s;
+    }
+  })
 }
 
 /* ---------------------------------------------------------------- pooling and segments */
