@@ -261,8 +261,9 @@ export class Trainer {
       if (every !== undefined && step % every === 0 && options.onCheckpoint) {
         await options.onCheckpoint(this.#borrowState(step, cursor));
       }
-      // Let timers, I/O completions and progress consumers run between steps.
-      if (performance.now() - lastYield >= YIELD_AFTER_MS) {
+      // Let timers, I/O completions and progress consumers run between steps (not after the
+      // last one: a one-step run stays atomic, which the op recorder relies on).
+      if (i < steps - 1 && performance.now() - lastYield >= YIELD_AFTER_MS) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }

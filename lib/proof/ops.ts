@@ -98,7 +98,7 @@ export interface StepRecording {
 
 type DataId = object;
 
-let recording = false;
+let recordings: Promise<unknown> = Promise.resolve();
 const installed = new Set<string>();
 
 /**
@@ -225,31 +225,18 @@ export async function stepInputRecord(state: TrainingState): Promise<OpRecord> {
 export async function recordStep(trainer: Trainer, state: TrainingState): Promise<StepRecording> {
   const backend = tf.getBackend();
   installOpRecorder(backend);
-  if (recording) {
-    throw new VerificationError(
-      "VERIFY_RECORDING_BUSY",
-      "another step is being recorded in this process; record one step at a time",
-    );
-  }
-  recording = true;
-  let stop = () => {};
-  try {
-    return await recordWith(trainer, state, (observer) => (stop = observeKernels(observer)));
-  } finally {
-    stop();
-    recording = false;
-  }
+  // Recordings run one at a time: the kernel observer is process-wide, and several nodes of one
+  // process (a challenger, a provider, committee members) may each record a step at once.
+  const run = recordings.then(() => recordWith(trainer, state));
+  recordings = run.catch(() => {});
+  return await run;
 }
 
 type OpObserver = (
   call: { kernel: string; args: KernelArgs; out: tf.TensorInfo | tf.TensorInfo[] },
 ) => void;
 
-async function recordWith(
-  trainer: Trainer,
-  state: TrainingState,
-  observe: (observer: OpObserver) => void,
-): Promise<StepRecording> {
+async function recordWith(trainer: Trainer, state: TrainingState): Promise<StepRecording> {
   const head = await stepInputRecord(state);
   const ops: OpRecord[] = [head];
   const producers = new Map<DataId, TensorSource>();
@@ -300,9 +287,17 @@ async function recordWith(
     });
     ops.push({ index, kernel, attrs: canonicalAttrs(args.attrs ?? {}), inputs, outputs });
   };
-  observe(observer);
-  const after = await trainer.run(state, 1);
-  const live = trainer.liveTensors();
+  // Observe exactly the step: a one-step run does not yield to the event loop, and observation
+  // stops before any later await lets another node's kernels run.
+  const stop = observeKernels(observer);
+  let after: TrainingState;
+  let live: readonly tf.Tensor[];
+  try {
+    after = await trainer.run(state, 1);
+    live = trainer.liveTensors();
+  } finally {
+    stop();
+  }
   const stateHash = await commitState(after);
   ops.push({
     index: ops.length,
