@@ -4,8 +4,8 @@
  *
  * Per model `m`:
  * - `models.<m>.<unit>_per_s.wasm` and `.torch_1t` / `.torch_<n>t` (thread counts stated), and
- *   `models.<m>.speed_vs_torch`: wasm (one thread) over PyTorch at one thread (the best of three
- *   PyTorch processes per thread count);
+ *   `models.<m>.speed_vs_torch`: wasm (one thread) over PyTorch at one thread, each the best of
+ *   five alternating measurements (PyTorch in fresh processes);
  * - `models.<m>.kernels_per_step`, `models.<m>.kernel_ms_per_step` and
  *   `models.<m>.overhead_ms_per_step` (the step's time outside kernels), with a per-kernel-type
  *   breakdown printed as `# kernel` lines;
@@ -38,7 +38,7 @@ const { values } = parseArgs({
   },
 });
 const log = (msg: string) => console.error(`[bench models] ${msg}`);
-const TORCH_REPEATS = 3;
+const REPEATS = 5;
 const names = values.models.split(",") as ModelName[];
 for (const name of names) {
   if (!MODEL_NAMES.includes(name)) throw new Error(`unknown model ${name}; use ${MODEL_NAMES}`);
@@ -83,13 +83,39 @@ async function throughput(model: BenchModel, trainer: Trainer): Promise<void> {
     n = Math.max(5, Math.round(1000 / probeMs));
   }
   log(`${name}: warmed up to ${probeMs.toFixed(1)} ms/step`);
-  // Enough steps for about 5 seconds, measured plain (no observer on the kernels).
-  const steps = Math.max(20, Math.round(5000 / probeMs));
-  const started = performance.now();
-  state = await trainer.run(state, steps);
-  const stepMs = (performance.now() - started) / steps;
+  // The machine's speed drifts, and PyTorch's swings several-fold between processes here (a
+  // process runs at full speed or at a fraction of it, whatever the flush of subnormals): both
+  // sides are measured REPEATS times, alternately, and each keeps its best.
+  const steps = Math.max(10, Math.round(1500 / probeMs));
+  const torchSteps = Math.max(30, Math.round(1500 / probeMs));
+  let stepMs = Infinity;
+  const torch: Record<string, number> = {};
+  for (let rep = 0; rep < REPEATS; rep++) {
+    const started = performance.now(); // plain: no observer on the kernels
+    state = await trainer.run(state, steps);
+    stepMs = Math.min(stepMs, (performance.now() - started) / steps);
+    if (!python) continue;
+    const threads = rep < 2 ? [...new Set([1, navigator.hardwareConcurrency])] : [1];
+    for (const t of threads) {
+      const out = await runTorch([
+        "speed",
+        name,
+        JSON.stringify(model.config),
+        String(batch),
+        String(torchSteps),
+        String(t),
+      ]) as { threads: Record<string, number> };
+      for (const [k, samples] of Object.entries(out.threads)) {
+        torch[k] = Math.max(torch[k] ?? 0, samples * per);
+      }
+    }
+  }
   const rate = (batch * per) / (stepMs / 1000);
   figure(`models.${name}.${unit}_per_s.wasm`, rate, `${unit}/s`);
+  for (const [threads, rateTorch] of Object.entries(torch)) {
+    figure(`models.${name}.${unit}_per_s.torch_${threads}t`, rateTorch, `${unit}/s`);
+  }
+  if (torch["1"]) figure(`models.${name}.speed_vs_torch`, rate / torch["1"], "ratio");
   const profiled = 10;
   const { stats } = await measureKernels(() => trainer.run(state, profiled));
   let kernels = 0;
@@ -105,31 +131,6 @@ async function throughput(model: BenchModel, trainer: Trainer): Promise<void> {
   figure(`models.${name}.kernels_per_step`, kernels / profiled, "kernels");
   figure(`models.${name}.kernel_ms_per_step`, kernelMs / profiled, "ms");
   figure(`models.${name}.overhead_ms_per_step`, Math.max(0, stepMs - kernelMs / profiled), "ms");
-  if (!python) return;
-  // PyTorch's CPU speed swings several-fold between processes here (subnormals, where its
-  // buffers land): the best of three fresh processes per thread count is the reference.
-  const torchSteps = Math.max(30, Math.round(2000 / stepMs));
-  const best: Record<string, number> = {};
-  for (let rep = 0; rep < TORCH_REPEATS; rep++) {
-    for (const threads of [...new Set([1, navigator.hardwareConcurrency])]) {
-      const torch = await runTorch([
-        "speed",
-        name,
-        JSON.stringify(model.config),
-        String(batch),
-        String(torchSteps),
-        String(threads),
-      ]) as { threads: Record<string, number> };
-      for (const [t, samples] of Object.entries(torch.threads)) {
-        best[t] = Math.max(best[t] ?? 0, samples);
-      }
-    }
-  }
-  for (const [threads, samples] of Object.entries(best)) {
-    figure(`models.${name}.${unit}_per_s.torch_${threads}t`, samples * per, `${unit}/s`);
-  }
-  const torch = { threads: best };
-  figure(`models.${name}.speed_vs_torch`, rate / (torch.threads["1"] * per), "ratio");
 }
 
 /** Two processes train the same steps and must commit the same checkpoints. */
