@@ -30,7 +30,11 @@ import { canonicalJson, type CanonicalValue } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { kernelSetInstalled } from "../exec/kernels/mod.ts";
-import { installKernelObserver, type KernelArgs, observeKernels } from "../exec/kernels/observe.ts";
+import {
+  installKernelObserver,
+  type KernelObserver,
+  observeKernels,
+} from "../exec/kernels/observe.ts";
 import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { commitState } from "./commitment.ts";
@@ -99,7 +103,6 @@ export interface StepRecording {
 type DataId = object;
 
 let recordings: Promise<unknown> = Promise.resolve();
-const installed = new Set<string>();
 
 /**
  * Makes every kernel of `backendName` observable by recordings (once per process), through the
@@ -108,7 +111,6 @@ const installed = new Set<string>();
  * recorder observes the kernels the profile runs.
  */
 export function installOpRecorder(backendName: string): void {
-  if (installed.has(backendName)) return;
   if (backendName === "wasm" && !kernelSetInstalled("wasm")) {
     throw new VerificationError(
       "VERIFY_PROFILE_INACTIVE",
@@ -116,7 +118,6 @@ export function installOpRecorder(backendName: string): void {
     );
   }
   installKernelObserver(backendName);
-  installed.add(backendName);
 }
 
 const ARRAY_OF_DTYPE = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
@@ -232,10 +233,6 @@ export async function recordStep(trainer: Trainer, state: TrainingState): Promis
   return await run;
 }
 
-type OpObserver = (
-  call: { kernel: string; args: KernelArgs; out: tf.TensorInfo | tf.TensorInfo[] },
-) => void;
-
 async function recordWith(trainer: Trainer, state: TrainingState): Promise<StepRecording> {
   const head = await stepInputRecord(state);
   const ops: OpRecord[] = [head];
@@ -255,7 +252,7 @@ async function recordWith(trainer: Trainer, state: TrainingState): Promise<StepR
     return hash;
   };
 
-  const observer: OpObserver = ({ kernel, args, out }) => {
+  const observer: KernelObserver = ({ kernel, args, out }) => {
     if (!stateLoaded) {
       // The trainer loads the state before its first kernel: these tensors are record 0's outputs.
       trainer.liveTensors().forEach((t, i) => {
