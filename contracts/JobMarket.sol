@@ -57,7 +57,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice One replica of a job: who trains it and what they committed.
-    /// @dev Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
+    /// @dev `committedAt` holds the claim time while the slot is `Claimed` (for the release grace)
+    /// and the commit time from the commit on. Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
     /// two); both values are in the `JobCommitted` event, and `commitmentOf` recomputes the hash.
     /// `units` (work units committed; 0 = the whole replica) shares the first word with the
     /// provider, so `commitWork` writes no extra storage word.
@@ -102,6 +103,17 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @dev Kept out of `Job` like `workUnitsOf`: jobs refereed by their submitter store nothing.
     mapping(bytes32 => uint8) public refereeCommitteeOf;
 
+    /// @notice Whether `provider` released a slot of `jobId`; it may not claim that job again.
+    mapping(bytes32 => mapping(address => bool)) public releasedBy;
+
+    /// @notice Reason codes of `releaseJob`.
+    /// @dev 1: the job itself cannot be trained as specified (any provider would fail the same way);
+    /// 2: this provider cannot run it (resources, a fetch that failed, a crash). Other values are
+    /// accepted and mean "unspecified".
+    uint8 public constant RELEASE_JOB_FAULT = 1;
+    /// @notice See `RELEASE_JOB_FAULT`.
+    uint8 public constant RELEASE_NODE_FAULT = 2;
+
     mapping(bytes32 => Job) private _jobs;
     mapping(bytes32 => mapping(uint256 => Slot)) private _slots;
 
@@ -134,6 +146,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     event JobRefunded(bytes32 indexed jobId, address indexed submitter, uint256 amount);
     /// @notice `provider` abandoned `slot` past the deadline and lost `slashed` stake.
     event JobAbandoned(bytes32 indexed jobId, uint256 slot, address indexed provider, uint256 slashed);
+    /// @notice `provider` gave its claimed `slot` back (it cannot run the job, `reason` says why);
+    /// the slot is open again. `slashed` is nonzero only for a release after the grace period.
+    event JobReleased(bytes32 indexed jobId, uint256 slot, address indexed provider, uint8 reason, uint256 slashed);
+    /// @notice The submitter withdrew the unclaimed slots of `jobId` before its deadline.
+    event JobCancelled(bytes32 indexed jobId, uint256 slots);
     /// @notice The submitter reopened abandoned slots with a new deadline.
     event JobReassigned(bytes32 indexed jobId, uint256 reopened, uint256 deadline);
     /// @notice A verification contract disputed `slot`.
@@ -187,6 +204,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error NothingToSettle(bytes32 jobId);
     /// @notice Only the job's submitter may do this.
     error NotSubmitter(bytes32 jobId, address caller);
+    /// @notice `provider` released a slot of this job before and may not claim it again.
+    error ReleasedBefore(bytes32 jobId, address provider);
     /// @notice `caller` is not an authorised verification contract.
     error NotVerifier(address caller);
     /// @notice No fees have accrued since the last sweep.
@@ -266,11 +285,59 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             if (s.status == SlotStatus.Open && slot == type(uint256).max) slot = i;
         }
         if (slot == type(uint256).max) revert NoOpenSlot(jobId);
+        if (releasedBy[jobId][msg.sender]) revert ReleasedBefore(jobId, msg.sender);
         Slot storage claimed = _slots[jobId][slot];
         claimed.provider = msg.sender;
+        claimed.committedAt = uint40(block.timestamp);
         claimed.status = SlotStatus.Claimed;
         emit JobClaimed(jobId, slot, msg.sender);
         staking.lock(msg.sender, job.requiredStake);
+    }
+
+    /// @notice Gives the caller's claimed (uncommitted) slot of `jobId` back: the slot is open again
+    /// for other providers, and the caller may not claim this job again. Within `releaseGrace`
+    /// seconds of the claim it costs nothing; later it is an abandonment and `abandonSlashBps` of the
+    /// required stake goes to the submitter. A committed slot cannot be released, so a release never
+    /// escapes a dispute.
+    /// @param jobId The job.
+    /// @param reason Why (`RELEASE_JOB_FAULT`, `RELEASE_NODE_FAULT`, or 0: unspecified).
+    /// @return slot The slot released.
+    function releaseJob(bytes32 jobId, uint8 reason) external nonReentrant returns (uint256 slot) {
+        Job storage job = _existing(jobId);
+        slot = _slotOf(jobId, job.replicas, msg.sender);
+        Slot storage s = _slots[jobId][slot];
+        bool late = block.timestamp > uint256(s.committedAt) + releaseGrace;
+        delete _slots[jobId][slot];
+        releasedBy[jobId][msg.sender] = true;
+        uint256 required = job.requiredStake;
+        uint256 penalty = late ? required * abandonSlashBps / BPS : 0;
+        staking.unlock(msg.sender, required);
+        uint256 slashed = penalty > 0 ? staking.slash(msg.sender, penalty, job.submitter) : 0;
+        emit JobReleased(jobId, slot, msg.sender, reason, slashed);
+    }
+
+    /// @notice The submitter withdraws every unclaimed slot of `jobId` at once, before or after the
+    /// deadline, and gets their share back. Claimed and committed slots are untouched: a provider
+    /// at work keeps its slot.
+    /// @param jobId The job.
+    /// @return refunded Tokens returned to the submitter.
+    function cancelJob(bytes32 jobId) external nonReentrant returns (uint256 refunded) {
+        Job storage job = _existing(jobId);
+        if (msg.sender != job.submitter) revert NotSubmitter(jobId, msg.sender);
+        uint256 replicas = job.replicas;
+        uint256 count = 0;
+        for (uint256 i = 0; i < replicas; ++i) {
+            Slot storage s = _slots[jobId][i];
+            if (s.status == SlotStatus.Open) {
+                s.status = SlotStatus.Refunded;
+                ++count;
+            }
+        }
+        if (count == 0) revert NothingToSettle(jobId);
+        refunded = count * job.paymentPerReplica;
+        emit JobCancelled(jobId, count);
+        emit JobRefunded(jobId, job.submitter, refunded);
+        token.safeTransfer(job.submitter, refunded);
     }
 
     /// @notice Commits the caller's result for its slot of `jobId`, opening the challenge window. On
@@ -391,7 +458,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice After the deadline, the submitter reopens abandoned slots for new providers with a new
-    /// deadline; the abandoning providers are slashed.
+    /// deadline (the abandoning providers are slashed); open slots (released or never claimed) stay
+    /// open under it.
     /// @param jobId The job.
     /// @param newDeadline The new deadline, in the future.
     /// @return reopened Number of slots reopened.
@@ -407,6 +475,9 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
                 address provider = s.provider;
                 delete _slots[jobId][i];
                 _penalize(jobId, job, i, provider);
+                ++reopened;
+            } else if (s.status == SlotStatus.Open) {
+                // Released or never claimed: it stays open under the new deadline.
                 ++reopened;
             }
         }

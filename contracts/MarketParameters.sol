@@ -24,6 +24,11 @@ abstract contract MarketParameters is Ownable {
     uint16 public challengerRewardBps = 5_000;
     /// @notice Shortest challenge window a job may ask for, in seconds.
     uint32 public minChallengeWindow = 60;
+    /// @notice Seconds after its claim during which a provider may release a slot it cannot run
+    /// without penalty (`JobMarket.releaseJob`); a later release is an abandonment.
+    uint32 public releaseGrace = 600;
+    /// @notice Longest release grace governance may set.
+    uint32 public constant MAX_RELEASE_GRACE = 1 days;
     /// @notice Where protocol fees go.
     address public feeRouter;
     /// @notice Verification contracts allowed to dispute and settle.
@@ -86,6 +91,14 @@ abstract contract MarketParameters is Ownable {
         if (value > MAX_CHALLENGE_WINDOW) revert InvalidWindowBound(value, MAX_CHALLENGE_WINDOW);
         minChallengeWindow = value;
         emit ParameterSet("minChallengeWindow", value);
+    }
+
+    /// @notice Sets the penalty-free release period after a claim; governance only.
+    /// @param value Seconds, at most `MAX_RELEASE_GRACE`.
+    function setReleaseGrace(uint32 value) external onlyOwner {
+        if (value > MAX_RELEASE_GRACE) revert InvalidWindowBound(value, MAX_RELEASE_GRACE);
+        releaseGrace = value;
+        emit ParameterSet("releaseGrace", value);
     }
 
     /// @notice Sets where fees go; governance only.

@@ -31,6 +31,10 @@ export interface JobActions {
   create(params: jobs.CreateJobParams): Promise<jobs.CreateJobResult>;
   /** Claims an open slot. */
   claim(params: { jobId: Hex }): Promise<jobs.SlotResult>;
+  /** Gives a claimed slot back with a reason (free within the release grace). */
+  release(params: { jobId: Hex; reason: jobs.ReleaseReason }): Promise<jobs.ReleaseJobResult>;
+  /** The submitter takes back every unclaimed slot at once. */
+  cancel(params: { jobId: Hex }): Promise<TxResult & { refundedWei: bigint; slots: number }>;
   /** Commits a result. */
   commit(params: jobs.CommitJobParams): Promise<jobs.SlotResult>;
   /** Commits a distributed worker's result and the work units (rounds) it counted in. */
@@ -201,6 +205,8 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
     jobs: {
       create: (p) => jobs.createJob(c, p),
       claim: (p) => jobs.claimJob(c, p),
+      release: (p) => jobs.releaseJob(c, p),
+      cancel: (p) => jobs.cancelJob(c, p),
       commit: (p) => jobs.commitJob(c, p),
       commitWork: (p) => jobs.commitWork(c, p),
       finalize: (p) => jobs.finalizeJob(c, p),

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { BaseError, decodeErrorResult } from "viem";
+import { BaseError, decodeErrorResult } from "npm:viem@2.57.20";
 import type { Abi, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import * as artifacts from "./artifacts/mod.ts";
@@ -192,6 +192,8 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
     }; it can no longer be disputed`,
   DeadlineNotReached: (a) => `job ${fmt(a[0])} runs until ${fmt(a[1])}; wait for its deadline`,
   NothingToSettle: (a) => `job ${fmt(a[0])} has no unclaimed or abandoned slot left`,
+  ReleasedBefore: (a) =>
+    `${fmt(a[1])} released a slot of job ${fmt(a[0])} before and may not claim it again`,
   NotSubmitter: (a) => `only the submitter of job ${fmt(a[0])} may do this, not ${fmt(a[1])}`,
   NotVerifier: (a) => `${fmt(a[0])} is not an authorised verification contract`,
   InsufficientUnlockedStake: (a) =>

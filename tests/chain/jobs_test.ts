@@ -134,6 +134,108 @@ Deno.test("job market on a real anvil chain", async (t) => {
   });
 
   await t.step(
+    "a provider releases a slot it cannot run: free in the grace, the slot reopens, no re-claim",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("release", { replicas: 2 });
+        await provider.jobs.claim({ jobId });
+        const claimedAt = (await provider.jobs.slot({ jobId })).committedAt;
+        assert.ok(claimedAt > 0n, "the claim time is kept while the slot is claimed");
+        await assertReverts(other.jobs.release({ jobId, reason: "job" }), "NotClaimant");
+        const released = await provider.jobs.release({ jobId, reason: "job" });
+        assert.equal(released.slot, 0);
+        assert.equal(released.slashedWei, 0n);
+        const stake = await provider.staking.get();
+        assert.equal(stake.stakedWei, 1_000n * TOKEN);
+        assert.equal(stake.lockedWei, 0n);
+        const slot = await provider.jobs.slot({ jobId });
+        assert.equal(slot.status, "Open");
+        assert.equal(slot.provider, zeroAddress);
+        // Claim, release, claim again would hold a slot for free forever: one release per job.
+        await assertReverts(provider.jobs.claim({ jobId }), "ReleasedBefore");
+        assert.equal((await other.jobs.claim({ jobId })).slot, 0);
+        await assertReverts(provider.jobs.release({ jobId, reason: "node" }), "NotClaimant");
+      });
+    },
+  );
+
+  await t.step(
+    "a release after the grace is an abandonment: slashed to the submitter",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("late-release");
+        await provider.jobs.claim({ jobId });
+        await devnet.increaseTime(601); // the default release grace is 600 s
+        const before = await submitter.token.balanceOf();
+        const released = await provider.jobs.release({ jobId, reason: "node" });
+        assert.equal(released.slashedWei, 20n * TOKEN); // 10% of the 200 required
+        assert.equal((await submitter.token.balanceOf()) - before, 20n * TOKEN);
+        assert.equal((await provider.staking.get()).lockedWei, 0n);
+      });
+    },
+  );
+
+  await t.step(
+    "a committed slot cannot be released, so a release never escapes a dispute",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("release-committed");
+        await provider.jobs.claim({ jobId });
+        await provider.jobs.commit({ jobId, finalStateHash: state, traceRoot: trace });
+        await assertReverts(provider.jobs.release({ jobId, reason: "job" }), "NotClaimant");
+        assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
+      });
+    },
+  );
+
+  await t.step(
+    "the submitter cancels open slots at once; a provider's claimed slot stays its own",
+    async () => {
+      await isolated(devnet, async () => {
+        const before = await submitter.token.balanceOf();
+        const { jobId } = await job("cancel", { replicas: 2 });
+        await provider.jobs.claim({ jobId });
+        await assertReverts(other.jobs.cancel({ jobId }), "NotSubmitter");
+        const cancelled = await submitter.jobs.cancel({ jobId });
+        assert.equal(cancelled.slots, 1);
+        assert.equal(cancelled.refundedWei, 50n * TOKEN);
+        assert.equal((await submitter.token.balanceOf()) - before, -50n * TOKEN);
+        assert.equal((await provider.jobs.slot({ jobId, slot: 0 })).status, "Claimed");
+        assert.equal((await provider.jobs.slot({ jobId, slot: 1 })).status, "Refunded");
+        await assertReverts(submitter.jobs.cancel({ jobId }), "NothingToSettle");
+        await assertReverts(other.jobs.claim({ jobId }), "NoOpenSlot");
+        // The provider gives up (job fault): its slot opens, and the submitter takes it back.
+        await provider.jobs.release({ jobId, reason: "job" });
+        assert.equal((await submitter.jobs.cancel({ jobId })).refundedWei, 50n * TOKEN);
+        assert.equal(await submitter.token.balanceOf(), before);
+        assert.equal(
+          await submitter.token.balanceOf({ account: devnet.addresses.jobMarket }),
+          0n,
+        );
+      });
+    },
+  );
+
+  await t.step(
+    "a released slot reassigned past the deadline stays open under the new one",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await job("release-reassign");
+        await provider.jobs.claim({ jobId });
+        await provider.jobs.release({ jobId, reason: "node" });
+        await devnet.increaseTime(3_601);
+        const { reopened } = await submitter.jobs.reassign({
+          jobId,
+          deadline: (await devnet.now()) + 7_200n,
+        });
+        assert.equal(reopened, 1);
+        await other.jobs.claim({ jobId });
+        assert.equal((await other.jobs.slot({ jobId })).status, "Claimed");
+      });
+    },
+  );
+
+  await t.step(
     "a lost dispute slashes the provider, rewards the challenger, refunds the submitter",
     async () => {
       await isolated(devnet, async () => {

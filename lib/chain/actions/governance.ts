@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeFunctionData, keccak256, toBytes } from "viem";
+import { encodeFunctionData, keccak256, toBytes } from "npm:viem@2.57.20";
 import type { Address, Hex } from "../types.ts";
 import { feeRouterAbi } from "../artifacts/FeeRouter.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
@@ -41,6 +41,7 @@ export type ParameterChange =
   | { contract: "jobMarket"; functionName: "setDisputeSlashBps"; value: number }
   | { contract: "jobMarket"; functionName: "setChallengerRewardBps"; value: number }
   | { contract: "jobMarket"; functionName: "setMinChallengeWindow"; value: number }
+  | { contract: "jobMarket"; functionName: "setReleaseGrace"; value: number }
   | { contract: "feeRouter"; functionName: "setBurnBps"; value: number }
   | { contract: "feeRouter"; functionName: "setMaxSlippageBps"; value: number }
   | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint }

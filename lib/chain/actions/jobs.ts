@@ -1,12 +1,12 @@
 /**
- * Job market actions: create (escrow), claim, commit (whole or by work units), finalize, refund,
- * reassign, and reads. Each
+ * Job market actions: create (escrow), claim, release, commit (whole or by work units), finalize,
+ * cancel, refund, reassign, and reads. Each
  * is a standalone function `action(client, params)`; `ProtocolClient.jobs` binds them.
  *
  * @module
  */
 
-import { encodeAbiParameters, keccak256 } from "viem";
+import { encodeAbiParameters, keccak256 } from "npm:viem@2.57.20";
 import type { Address, Hex } from "../types.ts";
 import { ChainError } from "../../core/errors.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
@@ -130,6 +130,85 @@ export async function claimJob(client: ChainClient, params: { jobId: Hex }): Pro
   });
   const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobClaimed");
   return { ...tx, slot: Number(event.args.slot) };
+}
+
+/**
+ * Why a provider gives a claimed slot back (`JobMarket.releaseJob`'s reason code):
+ * - `job`: the job itself cannot be trained as specified; any provider would fail the same way.
+ * - `node`: this provider cannot run it (resources, a fetch that failed, a crash); another may.
+ * - `unspecified`: no reason given.
+ */
+export type ReleaseReason = "job" | "node" | "unspecified";
+
+const RELEASE_CODES: Record<ReleaseReason, number> = { unspecified: 0, job: 1, node: 2 };
+
+/** The reason a `JobReleased` event's code stands for. */
+export function releaseReasonOf(code: number): ReleaseReason {
+  return code === 1 ? "job" : code === 2 ? "node" : "unspecified";
+}
+
+/** Result of {@linkcode releaseJob}. */
+export interface ReleaseJobResult extends SlotResult {
+  /** Stake slashed to the submitter: 0 within the market's release grace after the claim. */
+  slashedWei: bigint;
+}
+
+/**
+ * Gives the client's claimed, uncommitted slot of a job back, with a reason: the slot opens for
+ * other providers and this account may not claim the job again. Free within the market's
+ * `releaseGrace` of the claim; later it costs the abandonment slash.
+ *
+ * @example
+ * ```ts
+ * import { releaseJob } from "./jobs.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * const { slot, slashedWei } = await releaseJob(client, { jobId: "0x...", reason: "job" });
+ * ```
+ */
+export async function releaseJob(
+  client: ChainClient,
+  params: { jobId: Hex; reason: ReleaseReason },
+): Promise<ReleaseJobResult> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "releaseJob",
+    args: [params.jobId, RELEASE_CODES[params.reason]],
+    action: "jobs.release",
+  });
+  const [event] = eventsOf(jobMarketAbi, tx.receipt, "JobReleased");
+  return { ...tx, slot: Number(event.args.slot), slashedWei: event.args.slashed as bigint };
+}
+
+/**
+ * The submitter takes back every unclaimed slot of its job at once, before or after the deadline
+ * (slots a provider holds are untouched). Fails with `NothingToSettle` when no slot is open.
+ *
+ * @example
+ * ```ts
+ * import { cancelJob } from "./jobs.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * const { refundedWei } = await cancelJob(client, { jobId: "0x..." });
+ * ```
+ */
+export async function cancelJob(
+  client: ChainClient,
+  params: { jobId: Hex },
+): Promise<TxResult & { refundedWei: bigint; slots: number }> {
+  const tx = await send(client, {
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "cancelJob",
+    args: [params.jobId],
+    action: "jobs.cancel",
+  });
+  const [refund] = eventsOf(jobMarketAbi, tx.receipt, "JobRefunded");
+  const [cancelled] = eventsOf(jobMarketAbi, tx.receipt, "JobCancelled");
+  return {
+    ...tx,
+    refundedWei: refund.args.amount as bigint,
+    slots: Number(cancelled.args.slots),
+  };
 }
 
 /** Parameters of {@linkcode commitJob}. */
@@ -354,7 +433,7 @@ export interface SlotView {
   provider: Address;
   /** Where the slot is. */
   status: SlotStatus;
-  /** Commit time, unix seconds (0 before the commit). */
+  /** Commit time, unix seconds; while `Claimed`, the claim time (0 when open). */
   committedAt: bigint;
   /** keccak256 of the committed `(finalStateHash, traceRoot)`, zero before the commit. */
   commitment: Hex;
