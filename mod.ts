@@ -178,12 +178,19 @@ export {
   type NetworkFile,
   type TrainOptions,
 } from "./lib/node/network.ts";
-export { Job, type JobContext, type Settlement, type TrainedResult } from "./lib/node/job.ts";
+export {
+  Job,
+  type JobContext,
+  type Settlement,
+  type TrainedResult,
+  type WaitOptions,
+  within,
+} from "./lib/node/job.ts";
 export type { JobEvent } from "./lib/node/watch.ts";
 export type { DistributedResult, RoundSummary } from "./lib/node/dist_result.ts";
 export { ProviderNode, type ProviderNodeOptions } from "./lib/node/provider.ts";
 export { type JobRecord, JobRecords, type JobStatus } from "./lib/node/records.ts";
-export type { JobOffer, NodeWire, ProgressUpdate } from "./lib/node/wire.ts";
+export type { JobOffer, NodeWire, ProgressUpdate, ProviderSighting } from "./lib/node/wire.ts";
 export {
   executeJob,
   type ExecuteJobOptions,
@@ -282,6 +289,7 @@ export {
   followJob,
   type FollowJobOptions,
   inJupyter,
+  type JobTrouble,
   JUPYTER_DISPLAY,
   type LossPoint,
   type MimeBundle,

@@ -9,6 +9,8 @@
 
 import { installKernelSpec } from "../lib/notebook/kernelspec.ts";
 import { figure } from "./figure.ts";
+import { benchOutsideRepo } from "./_outside.ts";
+import { benchFailedJob } from "./_failed_job.ts";
 
 const NOTEBOOK = new URL("../notebooks/01-quickstart.ipynb", import.meta.url).pathname;
 /** The cell whose completion is the first trained result (it calls `job.result()`). */
@@ -60,3 +62,7 @@ try {
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
+
+await benchOutsideRepo();
+await benchFailedJob();
+await (await import("./_orphans.ts")).benchOrphansAfterKill();

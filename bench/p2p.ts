@@ -19,6 +19,7 @@ import {
   signAnnouncement,
 } from "../lib/p2p/mod.ts";
 import { figure } from "./figure.ts";
+import { figureDevnetExternalJob } from "./_devnet_external.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { mlp } from "../lib/exec/zoo.ts";
 import { Network } from "../lib/node/network.ts";
@@ -192,3 +193,6 @@ try {
 } finally {
   await network.close();
 }
+
+// A job submitted from another process to `deno task devnet` (a child process) gets paid.
+await figureDevnetExternalJob();

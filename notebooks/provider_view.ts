@@ -40,6 +40,7 @@ const STATUS_COLORS: Readonly<Record<JobStatus, string>> = {
   committed: "#e67700",
   paid: "#2b8a3e",
   failed: "#c92a2a",
+  released: "#a61e4d",
 };
 
 const STAKE_PARTS = [

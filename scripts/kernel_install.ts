@@ -10,7 +10,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { installKernelSpec, KERNEL_DISPLAY_NAME, KERNEL_NAME } from "../lib/notebook/kernelspec.ts";
+import {
+  installKernelSpec,
+  KERNEL_DISPLAY_NAME,
+  KERNEL_NAME,
+  kernelDenoPath,
+} from "../lib/notebook/kernelspec.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,4 +41,4 @@ console.log(
   `${changed ? "installed" : "already installed:"} kernel ${KERNEL_NAME} ` +
     `("${KERNEL_DISPLAY_NAME}") in ${dir}`,
 );
-console.log(`it runs ${spec.argv[0]}; pick "${KERNEL_DISPLAY_NAME}" in Jupyter`);
+console.log(`it runs ${kernelDenoPath(spec)}; pick "${KERNEL_DISPLAY_NAME}" in Jupyter`);

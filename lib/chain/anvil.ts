@@ -2,13 +2,19 @@
  * The embedded chain: an `anvil` process on a free loopback port. The binary ships in the npm
  * package `@foundry-rs/anvil-linux-amd64` (installed into `node_modules/` with the rest of the
  * imports), or comes from `$ANVIL_PATH`. Stopping is idempotent and also happens on process unload,
- * so a failing test never leaves an orphan node behind.
+ * so a failing test never leaves an orphan node behind; and anvil runs tethered
+ * (`core/watchdog.ts`), so it dies with this process even when this process is killed (SIGKILL, a
+ * notebook kernel's shutdown) and runs no cleanup. In its own session, anvil does not see the
+ * Ctrl-C or Jupyter interrupt aimed at this process: the chain outlives an interrupted cell.
  *
  * @module
  */
 
-import anvilPackage from "@foundry-rs/anvil-linux-amd64/package.json" with { type: "json" };
+import anvilPackage from "npm:@foundry-rs/anvil-linux-amd64@1.7.1/package.json" with {
+  type: "json",
+};
 import { ChainError } from "../core/errors.ts";
+import { tetheredCommand } from "../core/watchdog.ts";
 
 /** Options of {@linkcode startAnvil}; every field has a default. */
 export interface AnvilOptions {
@@ -40,7 +46,7 @@ export interface Anvil extends AsyncDisposable {
 export function anvilPath(): string {
   const override = Deno.env.get("ANVIL_PATH");
   if (override) return override;
-  const pkg = new URL(import.meta.resolve("@foundry-rs/anvil-linux-amd64/package.json"));
+  const pkg = new URL(import.meta.resolve("npm:@foundry-rs/anvil-linux-amd64@1.7.1/package.json"));
   const bin = (anvilPackage as { bin: Record<string, string> }).bin.anvil;
   return new URL(bin, pkg).pathname;
 }
@@ -81,8 +87,8 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     "--hardfork",
     options.hardfork ?? "prague",
   ];
-  const child = new Deno.Command(path, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .spawn();
+  // The tether (anvil's stdin) stops anvil when closed, or when this process dies.
+  const child = tetheredCommand(path, { args, stdout: "piped", stderr: "piped" }).spawn();
   const stderrText = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let closed = false;
@@ -96,6 +102,14 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     }
   };
   globalThis.addEventListener("unload", kill);
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    released ??= (async () => {
+      kill();
+      await child.status;
+      // Anvil is gone: let the tether's watchdog go too.
+      await child.stdin.close();
+    })();
 
   const timeoutMs = options.startTimeoutMs ?? 20_000;
   let seen = "";
@@ -116,9 +130,8 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
       if (match) port = Number(match[1]);
     }
   } catch (cause) {
-    kill();
     await reader.cancel();
-    await child.status;
+    await release();
     await stderrText;
     globalThis.removeEventListener("unload", kill);
     throw new ChainError("ANVIL_START", `anvil failed to start: ${(cause as Error).message}`, {
@@ -133,8 +146,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   })();
 
   const close = async (): Promise<void> => {
-    kill();
-    await child.status;
+    await release();
     await drained;
     await stderrText;
     globalThis.removeEventListener("unload", kill);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import { createPublicClient, createWalletClient, defineChain, http } from "npm:viem@2.57.20";
 import type { Account, Address, PublicClient, WalletClient } from "./types.ts";
 
 /** Addresses of every deployed protocol contract (and the Uniswap V2 pieces the buyback uses). */

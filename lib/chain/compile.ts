@@ -8,7 +8,7 @@
  * @module
  */
 
-import solc from "solc";
+import solc from "npm:solc@0.8.37";
 import { ChainError } from "../core/errors.ts";
 
 /** One compiled contract: its ABI and creation bytecode. */

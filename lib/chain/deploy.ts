@@ -6,7 +6,7 @@
  * @module
  */
 
-import { keccak256, maxUint256, toBytes, zeroAddress } from "viem";
+import { keccak256, maxUint256, toBytes, zeroAddress } from "npm:viem@2.57.20";
 import type { Abi, Address, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import * as a from "./artifacts/mod.ts";

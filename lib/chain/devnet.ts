@@ -7,10 +7,11 @@
  * @module
  */
 
-import { getAddress, maxUint256 } from "viem";
+import { getAddress, maxUint256 } from "npm:viem@2.57.20";
 import type { Address, Hex } from "./types.ts";
-import { mnemonicToAccount } from "viem/accounts";
+import { mnemonicToAccount } from "npm:viem@2.57.20/accounts";
 import { ChainError } from "../core/errors.ts";
+import { sleep } from "../core/sleep.ts";
 import { testStableAbi } from "./artifacts/TestStable.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
 import { type Anvil, type AnvilOptions, startAnvil } from "./anvil.ts";
@@ -43,6 +44,8 @@ export interface Devnet extends AsyncDisposable {
   client(index: number): ProtocolClient;
   /** Moves chain time forward by `seconds` and mines a block. */
   increaseTime(seconds: number | bigint): Promise<void>;
+  /** Mines one empty block at the current time (chain time catches up with the clock). */
+  mine(): Promise<void>;
   /** Timestamp of the latest block. */
   now(): Promise<bigint>;
   /** Takes a snapshot; `revert` goes back to it. */
@@ -136,6 +139,9 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
         await rpc(anvil.rpcUrl, "evm_increaseTime", [Number(seconds)]);
         await rpc(anvil.rpcUrl, "evm_mine");
       },
+      mine: async () => {
+        await rpc(anvil.rpcUrl, "evm_mine");
+      },
       now: async () => (await deployer.public.getBlock({ blockTag: "latest" })).timestamp,
       snapshot: () => rpc<Hex>(anvil.rpcUrl, "evm_snapshot"),
       revert: async (id) => {
@@ -149,6 +155,71 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     await anvil.close();
     throw error;
   }
+}
+
+/** Options of {@linkcode mineEvery}. */
+export interface IntervalMiningOptions {
+  /** Time between blocks, ms. */
+  intervalMs: number;
+  /**
+   * Called once when a block cannot be mined (anvil stopped answering); mining stops then.
+   * Default: one line on stderr.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Blocks being mined on an interval; `stop()` (or `await using`) ends it. */
+export interface IntervalMiner extends AsyncDisposable {
+  /** Stops mining and waits for a block being mined to finish; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Mines a block every `intervalMs`, so chain time follows the clock while no transaction arrives.
+ * Anvil mines only on transactions by default: without this, a challenge window or deadline
+ * measured in block time never passes on a quiet devnet. It never jumps time, so it composes with
+ * {@linkcode Devnet.increaseTime}: a block it mines between a jump and the jump's own block only
+ * takes the jump in early. Blocks never overlap (the next waits for the last).
+ *
+ * @example
+ * ```ts
+ * import { mineEvery, startDevnet } from "./devnet.ts";
+ * await using devnet = await startDevnet();
+ * await using miner = mineEvery(devnet, { intervalMs: 1000 });
+ * // ... chain time now runs on by itself
+ * ```
+ */
+export function mineEvery(
+  devnet: Pick<Devnet, "mine">,
+  options: IntervalMiningOptions,
+): IntervalMiner {
+  if (!(options.intervalMs > 0)) {
+    throw new ChainError(
+      "MINING_INTERVAL",
+      `mine on an interval of more than 0 ms, not ${options.intervalMs}`,
+      { value: options.intervalMs },
+    );
+  }
+  const onError = options.onError ??
+    ((error: unknown) => console.error(`devnet mining stopped: ${(error as Error).message}`));
+  const stopped = new AbortController();
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      await sleep(options.intervalMs, stopped.signal);
+      if (stopped.signal.aborted) return;
+      try {
+        await devnet.mine();
+      } catch (error) {
+        if (!stopped.signal.aborted) onError(error);
+        return;
+      }
+    }
+  })();
+  const stop = async (): Promise<void> => {
+    stopped.abort();
+    await loop;
+  };
+  return { stop, [Symbol.asyncDispose]: stop };
 }
 
 /** Anvil's default dev mnemonic: its accounts are public test keys, funded only on devnets. */

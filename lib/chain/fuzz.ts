@@ -8,8 +8,8 @@
  * @module
  */
 
-import fc from "fast-check";
-import { keccak256, toBytes } from "viem";
+import fc from "npm:fast-check@4.10.2";
+import { keccak256, toBytes } from "npm:viem@2.57.20";
 import type { Hex } from "./types.ts";
 import { stakingAbi } from "./artifacts/Staking.ts";
 import { tokenAbi } from "./artifacts/Token.ts";

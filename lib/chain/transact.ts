@@ -5,7 +5,7 @@
  * @module
  */
 
-import { maxUint256, parseEventLogs } from "viem";
+import { maxUint256, parseEventLogs } from "npm:viem@2.57.20";
 import type { Abi, Address, Hex, TransactionReceipt } from "./types.ts";
 import type { ChainError } from "../core/errors.ts";
 import { tokenAbi } from "./artifacts/Token.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type * as viem from "viem";
+import type * as viem from "npm:viem@2.57.20";
 
 /** A 0x-prefixed hex string (hashes, calldata, signatures, snapshot ids). */
 export type Hex = `0x${string}`;

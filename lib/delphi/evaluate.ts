@@ -15,7 +15,7 @@
  * @module
  */
 
-import { encodeAbiParameters, keccak256, toBytes } from "viem";
+import { encodeAbiParameters, keccak256, toBytes } from "npm:viem@2.57.20";
 import type { Address, Hex } from "../chain/types.ts";
 import { contentId } from "../core/canonical.ts";
 import { toBytes32 } from "../core/hash.ts";

@@ -11,8 +11,8 @@
  * @module
  */
 
-import fc from "fast-check";
-import { maxUint256 } from "viem";
+import fc from "npm:fast-check@4.10.2";
+import { maxUint256 } from "npm:viem@2.57.20";
 import type { Address } from "../chain/types.ts";
 import type { Devnet } from "../chain/devnet.ts";
 import type { ProtocolClient } from "../chain/protocol.ts";

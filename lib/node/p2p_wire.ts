@@ -11,6 +11,7 @@ import { PeerError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
+import { joinPresence } from "../p2p/presence.ts";
 import {
   createHost,
   fetchBlob,
@@ -93,6 +94,18 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
           Number(job.deadline) === a.deadline && job.checkpointInterval === a.k;
       },
     });
+    // A provider's on-chain peer binding, looked up once a minute at most per account.
+    const bindings = new Map<string, { peer: string; at: number }>();
+    const presence = joinPresence(host, {
+      isBound: async (account, peer) => {
+        const key = account.toLowerCase();
+        const cached = bindings.get(key);
+        if (cached && Date.now() - cached.at < 60_000 && cached.peer === peer) return true;
+        const bound = await peerIdOfAccount(chain, account);
+        bindings.set(key, { peer: bound, at: Date.now() });
+        return bound === peer;
+      },
+    });
     const signer = {
       address: chain.account,
       signMessage: ({ message }: { message: string }) =>
@@ -163,7 +176,14 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
       ): AsyncIterable<ProgressUpdate> {
         yield* watchTaskProgress(host, { peer: fromPeerId, jobId, signal });
       },
+      advertise(profile: string): void {
+        presence.advertise({ account: chain.account, profile });
+      },
+      providers() {
+        return presence.sightings();
+      },
       async close(): Promise<void> {
+        presence.close();
         feed.close();
         await host.stop();
       },

@@ -14,19 +14,19 @@
  * @module
  */
 
-import type { ProtocolClient } from "../chain/mod.ts";
+import type { ProtocolClient, ReleaseReason } from "../chain/mod.ts";
 import type { Hash } from "../core/hash.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { getProfile } from "../exec/profile.ts";
 import { decodeJobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
-import { SpecError } from "../core/errors.ts";
+import { DatasetError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
 import { sleep } from "../core/sleep.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { executeJob, loadJobInputs } from "./executor.ts";
-import { type JobRecord, JobRecords } from "./records.ts";
+import { type JobRecord, JobRecords, staleReason } from "./records.ts";
 import {
   commitResult,
   ensurePeerBound,
@@ -120,7 +120,13 @@ export class ProviderNode {
     if (options.stakeWei) await ensureStake(options.chain, options.stakeWei);
     await ensurePeerBound(options.chain, options.peerPrivateKey);
     for (const record of await node.records.list()) {
-      if (record.status === "claimed" || record.status === "training") {
+      if (record.status === "paid" || record.status === "failed") continue;
+      // A record from an earlier chain (a devnet restarted under this node) is set aside, once.
+      const stale = await staleReason(options.chain, record);
+      if (stale) {
+        const to = await node.records.setAside(record.jobId, stale);
+        node.#log(`job ${short(record.jobId)}: set aside to ${to}: ${stale}`);
+      } else if (record.status === "claimed" || record.status === "training") {
         node.#log(`resuming job ${short(record.jobId)} (${record.status})`);
         node.#enqueue(record);
       } else if (record.status === "committed") {
@@ -128,6 +134,8 @@ export class ProviderNode {
       }
     }
     options.wire.onOffer((offer) => node.#onOffer(offer));
+    // Say which profile this node runs and where it listens, so submitters find it by peer id.
+    options.wire.advertise?.(node.profile);
     node.#settleTimer = setInterval(() => node.#settleDue(), options.settlePollMs ?? 1000);
     // Answer every dispute over this node's results from its own checkpoints.
     node.#responder = DisputeResponder.start({
@@ -311,11 +319,51 @@ export class ProviderNode {
       this.#log(`job ${id}: committed, trace root ${short(result.trace.root)}`);
     } catch (error) {
       if (this.#abort.signal.aborted) return; // stopped: the record stays resumable
-      const reason = (error as Error).message;
-      await this.records.update(jobId, { status: "failed", error: reason });
-      publish({ step: 0, status: "failed", message: reason.slice(0, 1000) });
-      this.#log(`job ${id}: failed: ${reason}`);
+      await this.#giveBack(claimed, error, publish);
     }
+  }
+
+  /**
+   * A claimed job this node cannot train: tells the watching submitter why (the error's code and
+   * message on the progress stream), then releases the slot on-chain with the reason
+   * (`job`: the job itself fails, `node`: this node cannot run it), so the submitter can cancel
+   * and be refunded at once, or another provider takes the slot. Free within the market's release
+   * grace after the claim; a slot already committed is never released.
+   */
+  async #giveBack(
+    claimed: JobRecord,
+    error: unknown,
+    publish: (update: Omit<ProgressUpdate, "jobId">) => void,
+  ): Promise<void> {
+    const { jobId } = claimed;
+    const id = short(jobId);
+    const failure = describeFailure(error);
+    publish({
+      step: 0,
+      status: "failed",
+      code: failure.code,
+      message: failure.message.slice(0, 1000),
+    });
+    this.#log(`job ${id}: failed (${failure.reason} fault): ${failure.code}: ${failure.message}`);
+    let released = false;
+    try {
+      const { slashedWei } = await this.#options.chain.jobs.release({
+        jobId: toBytes32(jobId),
+        reason: failure.reason,
+      });
+      released = true;
+      this.#log(
+        `job ${id}: released its slot` +
+          (slashedWei > 0n ? ` (late: ${slashedWei} wei slashed)` : ""),
+      );
+    } catch (releaseError) {
+      // Committed already, or the deadline passed (the submitter's refund settles it then).
+      this.#log(`job ${id}: could not release its slot: ${(releaseError as Error).message}`);
+    }
+    await this.records.update(jobId, {
+      status: released ? "released" : "failed",
+      error: `${failure.code}: ${failure.message}`,
+    });
   }
 
   /** Takes part in a distributed job as worker `slot` (see `dist_run.ts`). */
@@ -466,20 +514,79 @@ export class ProviderNode {
   async #settleDue(): Promise<void> {
     if (this.#settling) return;
     this.#settling = true;
+    const chain = this.#options.chain;
+    // One line per round for every record that failed, so one bad record never holds up the rest.
+    const failed: string[] = [];
     try {
       for (const record of await this.records.list()) {
         if (record.status !== "committed") continue;
-        const paid = await finalizeIfDue(this.#options.chain, record);
-        if (!paid) continue;
-        await this.records.update(record.jobId, { status: "paid", paidWei: String(paid.paidWei) });
-        this.#log(`job ${short(record.jobId)}: paid ${paid.paidWei} wei (fee ${paid.feeWei})`);
+        const id = short(record.jobId);
+        try {
+          const paid = await finalizeIfDue(chain, record);
+          if (!paid) continue;
+          await this.records.update(record.jobId, {
+            status: "paid",
+            paidWei: String(paid.paidWei),
+          });
+          this.#log(`job ${id}: paid ${paid.paidWei} wei (fee ${paid.feeWei})`);
+        } catch (error) {
+          try {
+            // A record of an earlier chain fails here every round: set it aside, once. When the
+            // chain cannot tell (the RPC is down), the failure is reported and tried next round.
+            const stale = await staleReason(chain, record);
+            if (!stale) throw error;
+            const to = await this.records.setAside(record.jobId, stale);
+            this.#log(`job ${id}: set aside to ${to}: ${stale}`);
+          } catch (reported) {
+            failed.push(`job ${id}: ${(reported as Error).message}`);
+          }
+        }
       }
     } catch (error) {
-      this.#log(`settlement check failed, will retry: ${(error as Error).message}`);
+      failed.push((error as Error).message);
     } finally {
       this.#settling = false;
     }
+    if (failed.length > 0) {
+      this.#log(`settlement check failed, will retry: ${failed.join("; ")}`);
+    }
   }
+}
+
+/** Why a claimed job failed, for the submitter: a code, a message and whose fault it is. */
+export interface JobFailure {
+  /** The error's code (`ToolkitError.code`), or `NODE_ERROR` for an untyped error. */
+  readonly code: string;
+  /** What went wrong. */
+  readonly message: string;
+  /**
+   * `job`: the job itself cannot be trained as specified (bad spec or data, a loss that became
+   * non-finite), so any provider would fail the same way; `node`: this node could not run it.
+   */
+  readonly reason: ReleaseReason;
+}
+
+/** Codes of typed errors that a node, not the job, is to blame for. */
+const NODE_FAULT_CODES = new Set(["SPEC_DIST_NO_RESUME", "SPEC_NO_HOST"]);
+
+/**
+ * Classifies a training failure: spec, dataset and training errors are the job's fault (the same
+ * on every provider, since training is deterministic); anything else is the node's.
+ *
+ * @example
+ * ```ts
+ * import { describeFailure } from "./provider.ts";
+ * import { DatasetError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
+ * describeFailure(new SpecError("SPEC_LABEL_RANGE", "labels exceed the outputs")).reason; // "job"
+ * ```
+ */
+export function describeFailure(error: unknown): JobFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof ToolkitError)) return { code: "NODE_ERROR", message, reason: "node" };
+  const job = !NODE_FAULT_CODES.has(error.code) &&
+    (error instanceof SpecError || error instanceof DatasetError ||
+      (error instanceof TrainingError && error.code === "TRAINING_NON_FINITE_LOSS"));
+  return { code: error.code, message, reason: job ? "job" : "node" };
 }
 
 function short(hash: string): string {

@@ -3,15 +3,21 @@
  * JSON file per job under `<dataDir>/jobs/<jobId>/record.json`, written atomically (temporary
  * file, then rename), so a node killed at any moment restarts knowing exactly where each job was.
  *
+ * A record can outlive its chain: a devnet restarted under a node comes back with the same
+ * contract addresses but none of the old jobs. {@link staleReason} tells such a record apart by
+ * what the chain holds, and {@link JobRecords.setAside} moves it to `<dataDir>/jobs/stale/`, kept
+ * for the user and out of the node's way.
+ *
  * @module
  */
 
-import { StorageError } from "../core/errors.ts";
+import { type ContractRevertError, type ProtocolClient, toChainError } from "../chain/mod.ts";
+import { ChainError, StorageError } from "../core/errors.ts";
 import { type Hash, isHash } from "../core/hash.ts";
 import { type JobSpec, validateJobSpec } from "../proof/job.ts";
 
 /** Where a job stands on this node. */
-export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed";
+export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed" | "released";
 
 /** One job as this node knows it. */
 export interface JobRecord {
@@ -120,6 +126,21 @@ export class JobRecords {
     }
   }
 
+  /**
+   * Moves a job's folder to `<root>/stale/` (never deletes it), with `reason` written next to the
+   * record in `stale.txt`; returns where it went. A name taken by an earlier one gets a suffix.
+   */
+  async setAside(jobId: Hash, reason: string): Promise<string> {
+    const from = this.dirOf(jobId);
+    const staleRoot = `${this.root}/stale`;
+    await Deno.mkdir(staleRoot, { recursive: true });
+    let to = `${staleRoot}/${jobId}`;
+    for (let n = 2; await exists(to); n++) to = `${staleRoot}/${jobId}-${n}`;
+    await Deno.rename(from, to);
+    await Deno.writeTextFile(`${to}/stale.txt`, `${reason}\n`);
+    return to;
+  }
+
   /** Every record, oldest update first. */
   async list(): Promise<JobRecord[]> {
     const out: JobRecord[] = [];
@@ -133,5 +154,66 @@ export class JobRecords {
       if (!(e instanceof Deno.errors.NotFound)) throw e; // no jobs folder yet: no records
     }
     return out.sort((a, b) => a.updatedAt - b.updatedAt);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** The name of the custom error a chain read reverted with, if it reverted with one. */
+function revertName(error: unknown): string | undefined {
+  for (let e = error; e instanceof ChainError; e = e.cause) {
+    const name = (e as ContractRevertError).errorName;
+    if (name) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Why `record` belongs to another chain than `chain`'s, or undefined when this chain holds its
+ * job: the job does not exist here, another account submitted it here, or its slot is not this
+ * node's here. A job id is the hash of its spec, so an existing job with the same id and submitter
+ * is the same job; the slot check catches a spec submitted again on a new chain. Reads that fail
+ * for any other reason (the RPC is down) throw: only what the chain says makes a record stale.
+ *
+ * @example
+ * ```ts
+ * import { JobRecords, staleReason } from "./records.ts";
+ * declare const chain: import("../chain/mod.ts").ProtocolClient;
+ * const records = new JobRecords(".data/node");
+ * for (const record of await records.list()) {
+ *   const reason = await staleReason(chain, record);
+ *   if (reason) await records.setAside(record.jobId, reason);
+ * }
+ * ```
+ */
+export async function staleReason(
+  chain: ProtocolClient,
+  record: Pick<JobRecord, "jobId" | "submitter" | "slot">,
+): Promise<string | undefined> {
+  const id = `0x${record.jobId}` as const;
+  try {
+    const job = await chain.jobs.get(id);
+    if (job.submitter.toLowerCase() !== record.submitter.toLowerCase()) {
+      return `job ${id} on this chain was submitted by ${job.submitter}, not by ${record.submitter}`;
+    }
+    const slot = await chain.jobs.slot({ jobId: id, slot: record.slot });
+    if (slot.provider.toLowerCase() !== chain.account.toLowerCase()) {
+      return `slot ${record.slot} of job ${id} on this chain is not this node's ` +
+        `(its provider is ${slot.provider})`;
+    }
+    return undefined;
+  } catch (error) {
+    const name = revertName(toChainError(error, "jobs.get"));
+    if (name === "UnknownJob") return `job ${id} does not exist on this chain`;
+    if (name === "UnknownSlot") return `job ${id} on this chain has no slot ${record.slot}`;
+    throw error;
   }
 }

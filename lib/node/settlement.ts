@@ -14,7 +14,7 @@ import {
 } from "../chain/mod.ts";
 import { ChainError, PeerError } from "../core/errors.ts";
 import { type Hash, toBytes32, toHex } from "../core/hash.ts";
-import { privateKeyToAccount } from "viem/accounts";
+import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
 
 /** `0x`-prefixed 32-byte hex, as the chain takes ids and hashes. */
 export type Bytes32 = `0x${string}`;

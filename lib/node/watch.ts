@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ProtocolClient } from "../chain/mod.ts";
+import { type ProtocolClient, type ReleaseReason, releaseReasonOf } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import type { EventLog } from "../core/event_log.ts";
 import { sleep } from "../core/sleep.ts";
@@ -68,7 +68,29 @@ export type JobEvent =
     readonly slot: number;
     readonly amountWei: bigint;
   }
-  | { readonly kind: "failed"; readonly reason: string }
+  | {
+    /** A provider reported that it cannot train the job (on its progress stream). */
+    readonly kind: "failed";
+    readonly reason: string;
+    /** The provider's error code, when it gave one. */
+    readonly code?: string;
+    /** The provider's account. */
+    readonly provider?: string;
+  }
+  | {
+    /**
+     * A provider gave its claimed slot back on-chain (`JobMarket.releaseJob`): the slot is open
+     * again. `reason` `job` means the job itself fails as specified; `node`, that provider could
+     * not run it. `code` and `message` are the provider's own report, when it sent one.
+     */
+    readonly kind: "released";
+    readonly slot: number;
+    readonly provider: string;
+    readonly reason: ReleaseReason;
+    readonly slashedWei: bigint;
+    readonly code?: string;
+    readonly message?: string;
+  }
   | { readonly kind: "stalled"; readonly reason: string };
 
 /** Options of {@link watchJob}. */
@@ -189,6 +211,21 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
                 });
               }
               break;
+            case "JobReleased": {
+              const provider = String(args.provider);
+              // The provider reports why on its progress stream just before it releases.
+              const report = await failureReport(events, provider, signal);
+              events.push({
+                kind: "released",
+                slot: Number(args.slot),
+                provider,
+                reason: releaseReasonOf(Number(args.reason)),
+                slashedWei: args.slashed as bigint,
+                ...(report?.code ? { code: report.code } : {}),
+                ...(report ? { message: report.reason } : {}),
+              });
+              break;
+            }
             case "JobRefunded":
               events.push({ kind: "refunded", amountWei: args.amount as bigint });
               refunded = true;
@@ -211,19 +248,39 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
   }
 }
 
+/** How long a release waits for its provider's failure report to arrive, ms. */
+const REPORT_WAIT_MS = 2_000;
+
+/** The failure `provider` reported on its progress stream, waiting briefly for it to arrive. */
+async function failureReport(
+  events: EventLog<JobEvent>,
+  provider: string,
+  signal: AbortSignal,
+): Promise<Extract<JobEvent, { kind: "failed" }> | undefined> {
+  const find = () =>
+    events.events.findLast((e): e is Extract<JobEvent, { kind: "failed" }> =>
+      e.kind === "failed" && e.provider?.toLowerCase() === provider.toLowerCase()
+    );
+  const until = Date.now() + REPORT_WAIT_MS;
+  while (!find() && Date.now() < until && !signal.aborted) {
+    await sleep(50, signal).catch(() => {});
+  }
+  return find();
+}
+
 /** Consecutive failed chain polls after which a watch gives up. */
 const MAX_POLL_FAILURES = 20;
 
 /**
  * Streams a provider's training progress into the job's events. A lost stream (the provider
  * restarted, the network blipped) is reported as `stalled` and watched again from the start until
- * the job commits: a restarted provider re-publishes the checkpoints it resumed from.
+ * the job's log ends: a restarted provider re-publishes the checkpoints it resumed from, and its
+ * committed trace.
  */
 async function followProgress(
   options: WatchJobOptions & { provider: string },
 ): Promise<void> {
   const { chain, wire, jobId, events, signal, provider } = options;
-  const committed = () => events.events.some((e) => e.kind === "committed");
   let retryMs = 250;
   while (!signal.aborted && !events.ended) {
     try {
@@ -240,13 +297,21 @@ async function followProgress(
           events.push({
             kind: "failed",
             reason: update.message ?? "the provider reported a failure",
+            ...(update.code ? { code: update.code } : {}),
+            provider,
           });
+          return;
         }
       }
       return; // the provider finished the job (or reported its failure)
     } catch (error) {
-      if (signal.aborted || events.ended || committed()) return;
-      events.push({ kind: "stalled", reason: `progress stream lost: ${(error as Error).message}` });
+      // Also after the commit: a submitter that lost the stream (or attached late) still needs
+      // the checkpoints to check the commitment, and a restarted provider serves them again.
+      if (signal.aborted || events.ended) return;
+      events.push({
+        kind: "stalled",
+        reason: `provider unreachable (${(error as Error).message}); trying again`,
+      });
       await sleep(retryMs, signal);
       retryMs = Math.min(retryMs * 2, 5000);
     }

@@ -48,6 +48,8 @@ export interface ProgressUpdate {
   readonly status: "queued" | "running" | "done" | "failed" | "cancelled";
   /** Why it failed, for failures. */
   readonly message?: string;
+  /** The failure's error code (`ToolkitError.code`), for failures. */
+  readonly code?: string;
 }
 
 /** The node's view of the network. */
@@ -89,8 +91,27 @@ export interface NodeWire {
     jobId: Hash,
     signal?: AbortSignal,
   ): AsyncIterable<ProgressUpdate>;
+  /**
+   * Starts saying, every few seconds, that this node is a provider running `profile`, and where
+   * it listens (`lib/p2p/presence.ts`). Absent on wires without presence.
+   */
+  advertise?(profile: string): void;
+  /** Providers seen recently, with the profile each runs. Absent on wires without presence. */
+  providers?(): readonly ProviderSighting[];
   /** Stops the node's networking. */
   close(): Promise<void>;
+}
+
+/** A provider seen on the network: its account, checked peer id, profile and addresses. */
+export interface ProviderSighting {
+  /** The chain account it works for. */
+  readonly account: string;
+  /** Its libp2p peer id, the one the account bound on-chain. */
+  readonly peerId: string;
+  /** The execution profile it runs. */
+  readonly profile: string;
+  /** Where it listens. */
+  readonly addrs: readonly string[];
 }
 
 /**

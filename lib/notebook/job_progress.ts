@@ -6,6 +6,8 @@
  * @module
  */
 
+import { abortable, interruptScope } from "../node/interrupt.ts";
+import { TrainingError } from "../core/errors.ts";
 import type { JobEvent } from "../node/watch.ts";
 import {
   type TrainingProgress,
@@ -33,7 +35,9 @@ export interface FollowJobOptions extends Partial<TrainingProgressOptions> {
 }
 
 /**
- * Shows a job's training live until it commits (or is paid), and returns the finished view.
+ * Shows a job's training live until it commits (or is paid), and returns the finished view. An
+ * interrupt (Jupyter's ■, Ctrl-C) stops the following with a `TRAINING_WAIT_ABORTED`
+ * `TrainingError`; the job goes on.
  *
  * @example
  * ```ts
@@ -55,7 +59,9 @@ export async function followJob(
   // Each worker reports its own round (the first report of a worker stands); the view shows the
   // bytes all of them sent.
   const sent = new Map<number, Map<number, number>>();
-  for await (const e of job.progress()) {
+  // Jupyter's interrupt (or Ctrl-C) ends the following, not the job: `TRAINING_WAIT_ABORTED`.
+  using interrupt = interruptScope();
+  for await (const e of abortable(job.progress(), interrupt.signal)) {
     if (e.kind === "round") {
       const byWorker = sent.get(e.round) ?? new Map<number, number>();
       if (!byWorker.has(e.worker)) byWorker.set(e.worker, e.bytesSent);
@@ -68,6 +74,31 @@ export async function followJob(
     }
     if (e.kind === "checkpoint") {
       progress.onCheckpoint({ step: e.step, cursor: e.step * batchSize, hash: e.hash });
+    }
+    if (e.kind === "stalled") progress.onTrouble({ status: "stalled", reason: e.reason });
+    if (e.kind === "released") {
+      const what = e.code ? `${e.code}: ${e.message ?? ""}` : e.message ?? "no reason given";
+      progress.onTrouble({
+        status: e.reason === "job" ? "failed" : "stalled",
+        reason: `provider ${e.provider.slice(0, 10)} released the job (${what})`,
+      });
+      if (e.reason === "job") {
+        await progress.done();
+        throw new TrainingError(
+          "TRAINING_JOB_FAILED",
+          `the job cannot be trained as specified: ${what}; its open slots are refunded. Fix the ` +
+            "job and submit it again",
+          { value: { code: e.code, provider: e.provider } },
+        );
+      }
+    }
+    if (e.kind === "refunded") {
+      progress.onTrouble({ status: "failed", reason: `refunded (${e.amountWei} wei)` });
+      await progress.done();
+      throw new TrainingError(
+        "TRAINING_JOB_REFUNDED",
+        `the job was refunded (${e.amountWei} wei) before it was ${until}`,
+      );
     }
     if (e.kind === until) break;
   }

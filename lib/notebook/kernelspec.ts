@@ -1,10 +1,21 @@
 /**
- * The project's Jupyter kernelspec: Deno's kernel with this toolkit's name, `NO_COLOR=1` and
- * message-based interrupts, pointing at a given Deno binary, and its installation into a Jupyter
- * data folder.
+ * The project's Jupyter kernelspec: Deno's kernel with this toolkit's name, `NO_COLOR=1`, a
+ * launcher that ties the kernel's life to Jupyter's, and interrupts by signal, pointing at a given
+ * Deno binary; and its installation into a Jupyter data folder.
  *
  * The template lives in `kernels/gensyn-deno/kernel.json`; installing fills in the path of the Deno
  * that runs the installer, so notebooks run on the same Deno as the tasks and tests.
+ *
+ * The launcher (`/bin/sh -c`, before `exec`ing `deno jupyter`, so the kernel keeps its pid):
+ * - forks a watchdog that checks once a second that the kernel's parent is still the Jupyter
+ *   process that started it; when Jupyter dies, even by SIGKILL (a killed `nbconvert`, a crashed
+ *   server), the kernel is re-parented and the watchdog stops it (SIGTERM, SIGKILL after 5 s). Deno
+ *   exits on SIGTERM without cleanup; what it started is tethered (`core/watchdog.ts`,
+ *   `core/owned_dir.ts`) and goes with it.
+ * - ignores SIGINT, and `interrupt_mode` is `"signal"`: Deno's own message interrupt terminates
+ *   whatever JavaScript runs next, which leaves a cell that awaits a promise hanging for good (see
+ *   `node/interrupt.ts`). A signal reaches waits that listen for it (`followJob`,
+ *   `interruptible(...)`) and is ignored otherwise.
  *
  * @module
  */
@@ -19,7 +30,10 @@ export const KERNEL_DISPLAY_NAME = "Deno (verifiable training)";
 
 /** A Jupyter kernelspec (`kernel.json`). */
 export interface KernelSpec {
-  /** Command line that starts the kernel; `{connection_file}` is filled in by Jupyter. */
+  /**
+   * Command line that starts the kernel: the launcher, then Deno and its arguments;
+   * `{connection_file}` is filled in by Jupyter.
+   */
   readonly argv: readonly string[];
   /** Name shown by frontends. */
   readonly display_name: string;
@@ -27,7 +41,7 @@ export interface KernelSpec {
   readonly language: string;
   /** Environment variables of the kernel process. */
   readonly env: Readonly<Record<string, string>>;
-  /** How Jupyter interrupts the kernel: `"message"` (Deno's kernel handles interrupt requests). */
+  /** How Jupyter interrupts the kernel: `"signal"` (SIGINT, which the launcher ignores by default). */
   readonly interrupt_mode: "signal" | "message";
   /** Extra metadata. */
   readonly metadata?: Readonly<Record<string, unknown>>;
@@ -35,26 +49,50 @@ export interface KernelSpec {
 
 const TEMPLATE_URL = new URL(`../../kernels/${KERNEL_NAME}/kernel.json`, import.meta.url);
 
+/** The placeholder for the Deno binary in the template's `argv`. */
+const DENO_PLACEHOLDER = "deno";
+
 /**
- * The kernelspec template from `kernels/gensyn-deno/kernel.json`, with `argv[0]` set to `denoPath`.
+ * The kernelspec template from `kernels/gensyn-deno/kernel.json`, with its `deno` argument set to
+ * `denoPath`. On Windows, which has no `/bin/sh`, the kernel runs without the launcher.
  *
  * @example
  * ```ts
  * import { kernelSpec } from "./kernelspec.ts";
  * const spec = await kernelSpec(Deno.execPath());
- * console.log(spec.argv.join(" ")); // /usr/local/bin/deno jupyter --kernel --conn {connection_file}
+ * console.log(spec.argv.slice(-5).join(" "));
+ * // /usr/local/bin/deno jupyter --kernel --conn {connection_file}
  * ```
  */
-export async function kernelSpec(denoPath: string): Promise<KernelSpec> {
+export async function kernelSpec(
+  denoPath: string,
+  os: typeof Deno.build.os = Deno.build.os,
+): Promise<KernelSpec> {
   const template = JSON.parse(await Deno.readTextFile(TEMPLATE_URL)) as KernelSpec;
-  if (!Array.isArray(template.argv) || template.argv.length < 2) {
+  const at = Array.isArray(template.argv) ? template.argv.indexOf(DENO_PLACEHOLDER) : -1;
+  if (at < 0 || template.argv.lastIndexOf(DENO_PLACEHOLDER) !== at) {
     throw new SpecError(
       "SPEC_INVALID_KERNELSPEC",
-      `${TEMPLATE_URL.pathname} must have an argv list starting with the Deno binary`,
+      `${TEMPLATE_URL.pathname} must have an argv list naming the Deno binary as "deno", once`,
       { value: template.argv },
     );
   }
-  return { ...template, argv: [denoPath, ...template.argv.slice(1)] };
+  const deno = [denoPath, ...template.argv.slice(at + 1)];
+  if (os === "windows") return { ...template, argv: deno, interrupt_mode: "message" };
+  return { ...template, argv: [...template.argv.slice(0, at), ...deno] };
+}
+
+/**
+ * The Deno binary a kernelspec runs (its `argv` starts with the launcher).
+ *
+ * @example
+ * ```ts
+ * import { kernelDenoPath, kernelSpec } from "./kernelspec.ts";
+ * kernelDenoPath(await kernelSpec("/opt/deno")); // "/opt/deno"
+ * ```
+ */
+export function kernelDenoPath(spec: KernelSpec): string {
+  return spec.argv[spec.argv.indexOf("jupyter") - 1];
 }
 
 /** Where to install: the user's Jupyter data folder, or under an environment prefix. */
@@ -133,7 +171,7 @@ export interface InstalledKernelSpec {
 export async function installKernelSpec(
   options: InstallKernelSpecOptions = {},
 ): Promise<InstalledKernelSpec> {
-  const spec = await kernelSpec(options.denoPath ?? Deno.execPath());
+  const spec = await kernelSpec(options.denoPath ?? Deno.execPath(), options.os);
   const sep = (options.os ?? Deno.build.os) === "windows" ? "\\" : "/";
   const dir = join(sep, kernelsDir(options), KERNEL_NAME);
   const file = join(sep, dir, "kernel.json");

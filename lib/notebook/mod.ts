@@ -57,6 +57,7 @@ export {
   type TrainingCurvesData,
 } from "./curves.ts";
 export {
+  type JobTrouble,
   progressLine,
   type ProgressOutput,
   type ProgressSnapshot,

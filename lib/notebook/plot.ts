@@ -6,11 +6,7 @@
  * @module
  */
 
-// deno.json's import map has another owner; these two move there as "@observablehq/plot" and
-// "linkedom" when it is next changed.
-// deno-lint-ignore no-import-prefix
 import * as Plot from "npm:@observablehq/plot@0.6.17";
-// deno-lint-ignore no-import-prefix
 import { parseHTML } from "npm:linkedom@0.18.15";
 
 export { Plot };

@@ -97,6 +97,19 @@ export interface ProgressSnapshot {
   readonly elapsedMs: number;
   /** Whether `done()` was called. */
   readonly done: boolean;
+  /**
+   * A job that is not going well: `stalled` (its provider is unreachable, or released it and the
+   * job waits for another) or `failed` (it cannot finish), with the reason. Null while all is well.
+   */
+  readonly trouble: JobTrouble | null;
+}
+
+/** Why a job shown in a progress view is stalled or failed. */
+export interface JobTrouble {
+  /** `stalled`: it may still finish; `failed`: it cannot. */
+  readonly status: "stalled" | "failed";
+  /** What the network reported. */
+  readonly reason: string;
 }
 
 const SPARK = { width: 600, height: 120 } as const;
@@ -136,6 +149,7 @@ export class TrainingProgress extends RichView {
   readonly #displayId = newDisplayId("gensyn-progress");
   readonly #loss: LossPoint[] = [];
   readonly #evaluations: EvaluationPoint[] = [];
+  #trouble: JobTrouble | null = null;
   readonly #verdicts: VerdictCounts = {
     valid: 0,
     mismatch: 0,
@@ -187,6 +201,7 @@ export class TrainingProgress extends RichView {
 
   /** Records one step; fits `onStep` of `trainWithProof` and `Trainer.run`. */
   readonly onStep = (info: StepInfo): void => {
+    if (this.#trouble?.status === "stalled") this.#trouble = null; // it moves again
     const at = this.#now();
     if (this.#first === null) this.#first = { step: info.step, at };
     this.#lastAt = at;
@@ -199,6 +214,13 @@ export class TrainingProgress extends RichView {
     this.#checkpoints += 1;
     this.#lastCheckpoint = ref;
     this.#maybeDraw(false);
+  };
+
+  /** Shows that the job is stalled or failed, and why; `null` clears a stall. */
+  readonly onTrouble = (trouble: JobTrouble | null): void => {
+    if (this.#trouble?.status === "failed" && trouble?.status !== "failed") return;
+    this.#trouble = trouble;
+    this.#maybeDraw(true);
   };
 
   /** Records a finished round of a distributed job (loss, bytes sent, who counted). */
@@ -254,6 +276,7 @@ export class TrainingProgress extends RichView {
       verdicts: { ...this.#verdicts },
       elapsedMs,
       done: this.#done,
+      trouble: this.#trouble,
     };
   }
 
@@ -384,6 +407,7 @@ function statParts(s: ProgressSnapshot): string[] {
     parts.push(`verdicts ${v.valid} valid${bad > 0 ? `, ${bad} failed` : ""}`);
   }
   parts.push(`${(s.elapsedMs / 1000).toFixed(1)} s`);
+  if (s.trouble) parts.push(`${s.trouble.status.toUpperCase()}: ${s.trouble.reason}`);
   return parts;
 }
 

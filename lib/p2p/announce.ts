@@ -9,8 +9,8 @@
  * @module
  */
 
-import { TopicValidatorResult } from "@libp2p/gossipsub";
-import { isAddressEqual, recoverMessageAddress } from "viem";
+import { TopicValidatorResult } from "npm:@libp2p/gossipsub@17.1.1";
+import { isAddressEqual, recoverMessageAddress } from "npm:viem@2.57.20";
 import type { Address, Hex } from "./types.ts";
 import { canonicalJson } from "../core/canonical.ts";
 import { PeerError } from "../core/errors.ts";

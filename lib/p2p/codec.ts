@@ -11,7 +11,7 @@
  * @module
  */
 
-import { decode, encode } from "cborg";
+import { decode, encode } from "npm:cborg@6.1.5";
 import { PeerError } from "../core/errors.ts";
 import type { Schema } from "./schema.ts";
 

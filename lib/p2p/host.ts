@@ -12,16 +12,16 @@
 
 // Must load before libp2p creates its peer store (see the module for why).
 import "./deno_compat.ts";
-import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
-import { gossipsub } from "@libp2p/gossipsub";
-import { identify } from "@libp2p/identify";
+import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
+import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
+import { gossipsub } from "npm:@libp2p/gossipsub@17.1.1";
+import { identify } from "npm:@libp2p/identify@4.1.14";
 import type { Connection, GossipSub, Libp2pNode, PeerId, Stream } from "./types.ts";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { ping } from "@libp2p/ping";
-import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
-import { createLibp2p } from "libp2p";
+import { peerIdFromString } from "npm:@libp2p/peer-id@6.0.15";
+import { ping } from "npm:@libp2p/ping@3.1.13";
+import { tcp } from "npm:@libp2p/tcp@11.0.28";
+import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
+import { createLibp2p } from "npm:libp2p@3.3.11";
 import { PeerError } from "../core/errors.ts";
 import { loadOrCreateIdentity, NodeIdentity } from "./identity.ts";
 import { PeerLimiter, type RateLimits } from "./limits.ts";

@@ -13,12 +13,12 @@
  * @module
  */
 
-import { generateKeyPair, privateKeyFromRaw } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
 import type { Address, Hex, PeerId, PrivateKey } from "./types.ts";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { getAddress, keccak256, toBytes, toHex } from "viem";
-import { publicKeyToAddress, sign } from "viem/accounts";
+import { peerIdFromPrivateKey } from "npm:@libp2p/peer-id@6.0.15";
+import { secp256k1 } from "npm:@noble/curves@2.4.0/secp256k1.js";
+import { getAddress, keccak256, toBytes, toHex } from "npm:viem@2.57.20";
+import { publicKeyToAddress, sign } from "npm:viem@2.57.20/accounts";
 import { PeerError } from "../core/errors.ts";
 
 /** Name of the environment variable holding the identity password when none is passed. */

@@ -41,6 +41,8 @@ export interface ProgressEvent {
   status: TaskStatus;
   /** Free text for failures. */
   message?: string;
+  /** Error code of a failure. */
+  code?: string;
 }
 
 const statusSchema = literal("queued", "running", "done", "failed", "cancelled");
@@ -54,6 +56,7 @@ const eventSchema = object({
   trace: optional(hash),
   status: statusSchema,
   message: optional(str(1024)),
+  code: optional(str(64)),
 });
 const replySchema = union({
   ev: eventSchema,

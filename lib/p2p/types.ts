@@ -5,8 +5,8 @@
  * @module
  */
 
-import type * as gossip from "@libp2p/gossipsub";
-import type * as libp2p from "@libp2p/interface";
+import type * as gossip from "npm:@libp2p/gossipsub@17.1.1";
+import type * as libp2p from "npm:@libp2p/interface@3.3.0";
 
 /** A libp2p peer id. */
 export type PeerId = libp2p.PeerId;

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak_256 } from "npm:@noble/hashes@2.4.0/sha3.js";
 import { VerificationError } from "../core/errors.ts";
 import { fromHex, type Hash, toHex } from "../core/hash.ts";
 

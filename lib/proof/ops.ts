@@ -25,7 +25,7 @@
  */
 
 import { createHash } from "node:crypto";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { canonicalJson, type CanonicalValue } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";

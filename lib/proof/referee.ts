@@ -16,7 +16,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { canonicalJson } from "../core/canonical.ts";
 import { VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";

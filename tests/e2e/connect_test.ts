@@ -38,7 +38,10 @@ Deno.test("a submitter in another process joins `deno task devnet` with Network.
       if (done) throw new Error(`devnet exited:\n${seen}\n${await stderr}`);
       seen += value;
     }
-    assert.match(seen, /GENSYN_ACCOUNT_KEY=0x[0-9a-f]{64} deno task node --network/);
+    assert.match(
+      seen,
+      /GENSYN_ACCOUNT_KEY=0x[0-9a-f]{64} GENSYN_NODE_PASSWORD=\S+ deno task node --network/,
+    );
     const file = JSON.parse(
       await Deno.readTextFile(`${dir}/devnet/network.json`),
     ) as NetworkFile;

@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { installKernelSpec, KERNEL_NAME } from "../../lib/notebook/kernelspec.ts";
+import { installKernelSpec, KERNEL_NAME, kernelDenoPath } from "../../lib/notebook/kernelspec.ts";
 import {
   checkExecuted,
   contractOf,
@@ -53,7 +53,7 @@ Deno.test("notebooks run headless on the project kernel and render in a browser"
     await t.step("the project kernel installs into a fresh Jupyter data folder", async () => {
       const { dir, spec } = await installKernelSpec({ env: (name) => env[name] });
       assert.equal(dir, `${tmp}/jupyter/kernels/${KERNEL_NAME}`);
-      assert.equal(spec.argv[0], Deno.execPath());
+      assert.equal(kernelDenoPath(spec), Deno.execPath());
     });
 
     for (const name of notebooks) {

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { hashTypedData, keccak256, toHex } from "viem";
+import { hashTypedData, keccak256, toHex } from "npm:viem@2.57.20";
 import type { Address, Hex } from "../types.ts";
-import { privateKeyToAccount, sign } from "viem/accounts";
+import { privateKeyToAccount, sign } from "npm:viem@2.57.20/accounts";
 import { stakingAbi } from "../artifacts/Staking.ts";
 import type { ChainClient } from "../client.ts";
 import { send, type TxResult } from "../transact.ts";

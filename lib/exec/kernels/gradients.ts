@@ -12,7 +12,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { ProfileMismatchError } from "../../core/errors.ts";
 import { wasmKernelContext } from "./native.ts";
 

@@ -19,7 +19,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import type { ProfileKernel } from "./gradients.ts";
 import { wasmKernelContext } from "./native.ts";
 

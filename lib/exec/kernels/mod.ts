@@ -15,7 +15,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 import { ROW_KERNELS } from "./rows.ts";
 import { FUSED_KERNELS } from "./fused.ts";
 import { GRADIENT_KERNELS, type ProfileKernel } from "./gradients.ts";

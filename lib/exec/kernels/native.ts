@@ -10,8 +10,8 @@
  * @module
  */
 
-import type * as tf from "@tensorflow/tfjs";
-import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import type * as tf from "npm:@tensorflow/tfjs@4.22.0";
+import type { BackendWasm } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { ProfileMismatchError } from "../../core/errors.ts";
 import {
   NATIVE_SCALAR_SHA256,
