@@ -57,9 +57,11 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
     priceWei: 10n * TOKEN,
   });
   for await (const e of job.progress()) if (e.kind === "committed") break;
+  // The provider's node goes away after its commit: nobody can fetch its checkpoints any more.
+  await network.providers[0].close();
+  await network.providers[0].wire.close();
   const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
   const chain = devnet.client(8);
-  // Joined through the submitter only: it knows no address of the provider.
   const wire = await createP2PWire({
     chain,
     store: new BlobStore(dir),
