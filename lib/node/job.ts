@@ -488,7 +488,10 @@ const CHECKPOINTS_POLL_MS = 1_000;
 /** How long one request for a committed provider's checkpoints may take, ms. */
 const CHECKPOINTS_PULL_MS = 15_000;
 
-/** The first event of `kind` (past or future); a job fault, a refund or a lost watch throws. */
+/**
+ * The first event of `kind` (past or future); a refund (after a job fault, the provider's report
+ * is the error) or a lost watch throws.
+ */
 async function nextEvent<K extends JobEvent["kind"]>(
   events: EventLog<JobEvent>,
   jobId: Hash,
@@ -496,9 +499,7 @@ async function nextEvent<K extends JobEvent["kind"]>(
 ): Promise<Extract<JobEvent, { kind: K }>> {
   let event: JobEvent;
   try {
-    event = await events.first((e) =>
-      e.kind === kind || e.kind === "refunded" || (e.kind === "released" && e.reason === "job")
-    );
+    event = await events.first((e) => e.kind === kind || e.kind === "refunded");
   } catch (cause) {
     throw new TrainingError(
       "TRAINING_JOB_FAILED",
@@ -506,7 +507,6 @@ async function nextEvent<K extends JobEvent["kind"]>(
       { value: jobId, cause },
     );
   }
-  if (event.kind === "released" && event.kind !== kind) throw jobFaultError(jobId, event, events);
   if (event.kind === "refunded" && kind !== "refunded") {
     const fault = events.events.find((e) => e.kind === "released" && e.reason === "job");
     if (fault?.kind === "released") throw jobFaultError(jobId, fault, events);

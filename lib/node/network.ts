@@ -290,6 +290,8 @@ export class Network implements AsyncDisposable {
   readonly #abort = new AbortController();
   /** Jobs this network submitted that still have a slot in play (for `fastSettle`). */
   readonly #submitted = new Set<Hash>();
+  /** Jobs this network checked on its own machine before paying for them. */
+  readonly #checked = new Set<Hash>();
   /** The last fast-forward, so moves of chain time never overlap. */
   #forwarding: Promise<void> = Promise.resolve();
 
@@ -500,6 +502,7 @@ export class Network implements AsyncDisposable {
       ...this.#providerProfiles(),
     });
     const jobId = await jobIdOf(spec);
+    this.#checked.add(jobId);
     // The spec itself is a blob named by the job id: providers fetch it from this node.
     await this.store.put(encodeJobSpec(spec));
     await this.chain.jobs.create({
@@ -675,11 +678,16 @@ export class Network implements AsyncDisposable {
       for await (const e of events) {
         if (e.kind !== "released") continue;
         const what = e.code ? `${e.code}: ${e.message ?? ""}` : e.message ?? "no report";
-        if (e.reason !== "job") {
+        // This submitter ran the job's first step on its own machine and checked every label
+        // before paying: a provider that blames the spec or the data contradicts that, so the
+        // slot goes to another provider. Only a loss that turned non-finite later is believed.
+        const checkedHere = this.#checked.has(job.id) && e.code !== "TRAINING_NON_FINITE_LOSS";
+        if (e.reason !== "job" || checkedHere) {
           events.push({
             kind: "stalled",
-            reason: `provider ${e.provider} could not run slot ${e.slot} (${what}); ` +
-              "the job is offered to other providers",
+            reason: `provider ${e.provider} could not run slot ${e.slot} (${what})` +
+              (e.reason === "job" ? ", though the job passed this submitter's own check" : "") +
+              "; the job is offered to other providers",
           });
           continue;
         }

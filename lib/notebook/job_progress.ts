@@ -61,6 +61,8 @@ export async function followJob(
   const sent = new Map<number, Map<number, number>>();
   // Jupyter's interrupt (or Ctrl-C) ends the following, not the job: `TRAINING_WAIT_ABORTED`.
   using interrupt = interruptScope();
+  // A provider's report that the job itself fails, for the error once the job is refunded.
+  let fault: string | undefined;
   for await (const e of abortable(job.progress(), interrupt.signal)) {
     if (e.kind === "round") {
       const byWorker = sent.get(e.round) ?? new Map<number, number>();
@@ -82,23 +84,22 @@ export async function followJob(
         status: e.reason === "job" ? "failed" : "stalled",
         reason: `provider ${e.provider.slice(0, 10)} released the job (${what})`,
       });
-      if (e.reason === "job") {
-        await progress.done();
-        throw new TrainingError(
-          "TRAINING_JOB_FAILED",
-          `the job cannot be trained as specified: ${what}; its open slots are refunded. Fix the ` +
-            "job and submit it again",
-          { value: { code: e.code, provider: e.provider } },
-        );
-      }
+      if (e.reason === "job") fault = what;
     }
     if (e.kind === "refunded") {
       progress.onTrouble({ status: "failed", reason: `refunded (${e.amountWei} wei)` });
       await progress.done();
-      throw new TrainingError(
-        "TRAINING_JOB_REFUNDED",
-        `the job was refunded (${e.amountWei} wei) before it was ${until}`,
-      );
+      throw fault === undefined
+        ? new TrainingError(
+          "TRAINING_JOB_REFUNDED",
+          `the job was refunded (${e.amountWei} wei) before it was ${until}`,
+        )
+        : new TrainingError(
+          "TRAINING_JOB_FAILED",
+          `the job cannot be trained as specified (${fault}); its escrow (${e.amountWei} wei) ` +
+            "was refunded. Fix the job and submit it again",
+          { value: { fault, refundedWei: e.amountWei } },
+        );
     }
     if (e.kind === until) break;
   }

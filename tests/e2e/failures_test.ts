@@ -11,7 +11,9 @@ import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Job } from "../../lib/node/job.ts";
 import { Network } from "../../lib/node/network.ts";
-import { describeFailure } from "../../lib/node/provider.ts";
+import { createP2PWire } from "../../lib/node/p2p_wire.ts";
+import { describeFailure, ProviderNode } from "../../lib/node/provider.ts";
+import { BlobStore } from "../../lib/proof/store.ts";
 import { toBytes32 } from "../../lib/node/settlement.ts";
 
 const TOKEN = 10n ** 18n;
@@ -180,6 +182,58 @@ Deno.test("waits take a timeout and a signal; a job is followed from another cli
     mine.model.dispose();
     theirs.model.dispose();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a provider that falsely blames the job cannot end it: the slot goes to another", async () => {
+  await using network = await Network.local({ providers: 0 });
+  const devnet = network.devnet!;
+  const liar = devnet.client(3);
+  await liar.staking.stake({ amountWei: 1000n * TOKEN });
+  const balance = await network.chain.token.balanceOf();
+  const job = await network.train({
+    model: mlp({ hidden: [16] }),
+    data: await loadMnist({ limit: 1024 }),
+    steps: 40,
+    batchSize: 32,
+    k: 20,
+    priceWei: 4n * TOKEN,
+  });
+  const jobId = toBytes32(job.id);
+  await liar.jobs.claim({ jobId });
+  const released = await liar.jobs.release({ jobId, reason: "job" });
+  assert.equal(released.slashedWei, 0n);
+  for await (const e of job.progress()) {
+    if (e.kind === "stalled" && /offered to other providers/.test(e.reason)) break;
+  }
+  assert.equal((await network.chain.jobs.slot({ jobId })).status, "Open", "not cancelled");
+  // An honest provider joins and takes the slot the liar gave back.
+  const dir = await Deno.makeTempDir({ prefix: "honest-provider-" });
+  const chain = devnet.client(2);
+  const wire = await createP2PWire({
+    chain,
+    store: new BlobStore(dir),
+    bootstrap: [...network.wire.addrs],
+  });
+  const honest = await ProviderNode.start({
+    dataDir: dir,
+    chain,
+    wire,
+    peerPrivateKey: wire.peerPrivateKey,
+    stakeWei: 1000n * TOKEN,
+    log: () => {},
+  });
+  try {
+    const result = await job.result({ timeoutMs: 120_000 });
+    assert.equal(result.provider.toLowerCase(), chain.account.toLowerCase());
+    const { paidWei, feeWei } = await job.settled({ timeoutMs: 120_000 });
+    assert.equal(paidWei + feeWei, 4n * TOKEN);
+    assert.equal(await network.chain.token.balanceOf(), balance - 4n * TOKEN);
+    result.model.dispose();
+  } finally {
+    await honest.close();
+    await wire.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
