@@ -10,6 +10,7 @@ import { createDataset } from "../../lib/exec/dataset.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Job } from "../../lib/node/job.ts";
+import { followJob } from "../../lib/notebook/job_progress.ts";
 import { Network } from "../../lib/node/network.ts";
 import { createP2PWire } from "../../lib/node/p2p_wire.ts";
 import { describeFailure, ProviderNode } from "../../lib/node/provider.ts";
@@ -146,6 +147,10 @@ Deno.test("waits take a timeout and a signal; a job is followed from another cli
   });
   await assert.rejects(
     () => job.result({ timeoutMs: 1 }),
+    (e) => e instanceof TrainingError && e.code === "TRAINING_WAIT_TIMEOUT",
+  );
+  await assert.rejects(
+    () => followJob(job, { output: "none", timeoutMs: 1 }),
     (e) => e instanceof TrainingError && e.code === "TRAINING_WAIT_TIMEOUT",
   );
   const stop = new AbortController();
