@@ -25,7 +25,8 @@ import { DatasetError, SpecError, ToolkitError, TrainingError } from "../core/er
 import { sleep } from "../core/sleep.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
-import { executeJob, loadJobInputs } from "./executor.ts";
+import { loadJobInputs } from "./executor.ts";
+import { TrainingWorker } from "./train_worker.ts";
 import { type JobRecord, JobRecords, staleReason } from "./records.ts";
 import {
   commitResult,
@@ -99,6 +100,8 @@ export class ProviderNode {
   #settling = false;
   #responder: DisputeResponder | undefined;
   readonly #busy = new Set<Hash>();
+  /** Trains this node's jobs, one at a time, in a worker thread. */
+  readonly #training = new TrainingWorker();
   readonly #queued = new Set<Hash>();
 
   private constructor(options: ProviderNodeOptions) {
@@ -172,6 +175,8 @@ export class ProviderNode {
   async close(): Promise<void> {
     clearInterval(this.#settleTimer);
     this.#abort.abort();
+    // The running job stops where it is (its checkpoints on disk stay resumable).
+    this.#training.close();
     await this.#responder?.close();
     await this.#queue;
   }
@@ -281,12 +286,12 @@ export class ProviderNode {
       if (spec.distributed) return await this.#runDistributed(claimed, publish);
       await this.records.update(jobId, { status: "training" });
       let lastLog = 0;
-      const result = await executeJob({
+      // Off the main thread: the node stays responsive however long a step takes.
+      const result = await this.#training.execute({
         spec,
         jobId,
         store: this.store,
         jobDir: this.records.dirOf(jobId),
-        datasets: this.#datasets,
         signal: this.#abort.signal,
         onProgress: (event) => {
           if (event.kind === "step") {
