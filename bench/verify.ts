@@ -325,7 +325,7 @@ async function benchDispute(committee: number | undefined): Promise<void> {
     const id = BigInt(record.dispute.id);
     const rulings = committee
       ? network.verifiers.flatMap((v) => v.committeeRulings().filter((r) => r.id === id))
-      : [await network.referee.ruled(id)];
+      : [await network.ruled(id)];
     const seconds = (performance.now() - opened) / 1000;
     const ruling = rulings[0];
     const topic = toBytes32(id.toString(16).padStart(64, "0"));

@@ -25,10 +25,13 @@ import {IStaking} from "./interfaces/IStaking.sol";
 /// party's last op the chain stays put), then the same bisection runs over chain prefixes until
 /// they agree on the first `i` records and differ at record `i`.
 ///
-/// The referee then recomputes that one kernel off-chain and rules. By default it is the job's
-/// submitter; a job created with `refereeCommittee = n` is refereed instead by a committee of `n`
-/// staked verifiers drawn from the verifier registry when the dispute reaches the referee (never
-/// the provider, the challenger or the submitter): each member rules on its own and the first
+/// The referee then recomputes that one kernel off-chain and rules. No party to the job referees
+/// it: every dispute is ruled by a committee of staked verifiers (the job's `refereeCommittee`, or
+/// `defaultCommittee` when the job left it at 0), never the provider, the challenger or the
+/// submitter. The pool (warmed-up verifiers with their stake) is snapshotted when the dispute
+/// reaches the referee, and the members are drawn stake-weighted in `drawCommittee` from the hash
+/// of that block, which nobody knows when making the move that reaches the referee. With no
+/// eligible verifier at all the dispute is voided. Each member rules on its own and the first
 /// ruling a majority gives stands. Members who ruled against it, and, when no majority formed in
 /// time, members who did not rule, lose `refereePenalty` of their stake (burned). The contract
 /// checks that the winner's record it judged extends the agreed prefix to the winner's
@@ -37,8 +40,11 @@ import {IStaking} from "./interfaces/IStaking.sol";
 /// a losing challenger forfeits its bond (`winnerShareBps` to the provider, the rest burned) and
 /// the slot becomes finalizable again.
 ///
-/// Every move has a deadline (`moveTimeout`); past it anyone may call `timeout`, and the party
-/// that owed the move loses. A referee that does not rule within `refereeTimeout` voids the
+/// Every move has a deadline: at most `moveTimeout`, and never past what is left of the mover's
+/// chess clock (`clockBudget` seconds per party per dispute, charged for the time each of its
+/// turns took), so a dispute ends within a bounded time however late each move comes. Past the
+/// deadline anyone may call `timeout`, and the party that owed the move loses. The challenger is
+/// neither the provider nor the job's submitter. A referee that does not rule within `refereeTimeout` voids the
 /// dispute: the bond goes back and the slot is committed again.
 ///
 /// Availability disputes cover what bisection cannot: a provider that withholds its trace or a
@@ -50,8 +56,6 @@ import {IStaking} from "./interfaces/IStaking.sol";
 /// names one round of one worker (or the worker's trace as a whole, for its units claim); the
 /// referee re-audits that round off-chain (its inner segments, its delta hash, the outer step)
 /// and rules.
-/// The committee is drawn with the hash of the block before the move that reached the referee:
-/// the party making that move can only choose which block it lands in, not the hash.
 /// @dev One active dispute per slot (the job market's `Disputed` status enforces it). Hashes are
 /// SHA-256, as in the off-chain trace format, so the precompile checks Merkle proofs cheaply.
 contract DisputeGame is Ownable, ReentrancyGuardTransient {
@@ -63,6 +67,14 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     uint32 public constant MAX_OPS = 1 << 24;
     /// @notice Shortest move timeout governance may set.
     uint32 public constant MIN_MOVE_TIMEOUT = 10;
+    /// @notice Longest chess clock governance may set.
+    uint32 public constant MAX_CLOCK_BUDGET = 7 days;
+    /// @notice Chess clock of each party at deployment.
+    uint32 public constant INITIAL_CLOCK_BUDGET = 1 hours;
+    /// @notice Referee committee size at deployment for jobs that do not ask for one.
+    uint8 public constant INITIAL_COMMITTEE = 3;
+    /// @notice Largest referee committee (the job market's bound).
+    uint8 public constant MAX_COMMITTEE = 9;
 
     /// @notice What is disputed.
     enum Kind {
@@ -104,14 +116,17 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint8 forProvider;
         uint8 forChallenger;
         uint8 forBoth;
+        uint64 seedBlock;
     }
 
     /// @notice One dispute.
     /// @dev `lo`/`hi` are steps in phase 1 and op-prefix lengths in phase 2. `loHash` is the agreed
     /// hash at `lo`; `hiProvider`/`hiChallenger` each party's hash at `hi`; `midHash` the
     /// provider's hash at the midpoint, awaiting the challenger's while `pending`. (`midHash` is
-    /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one.) The referee
-    /// (the job's submitter) and the agreed state after phase 1 (in `StepFound`) are not stored:
+    /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one; once the
+    /// dispute reaches the referee it holds the hash of the committee pool.) `providerClock` and
+    /// `challengerClock` are the seconds left on each party's chess clock. The agreed state after
+    /// phase 1 (in `StepFound`) is not stored:
     /// every stored word costs 20k gas to open. `subject` is stored for availability and work
     /// disputes only.
     struct Dispute {
@@ -130,6 +145,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint32 providerOps;
         uint32 challengerOps;
         uint96 bond;
+        uint32 providerClock;
+        uint32 challengerClock;
         bytes32 loHash;
         bytes32 hiProvider;
         bytes32 hiChallenger;
@@ -174,6 +191,10 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @notice Stake a committee member loses for ruling against the majority, or for not ruling
     /// when no majority formed in time; burned.
     uint96 public refereePenalty;
+    /// @notice Seconds each party's chess clock holds for all its moves in one dispute.
+    uint32 public clockBudget;
+    /// @notice Committee size for jobs created without one (`refereeCommittee == 0`).
+    uint8 public defaultCommittee;
     /// @notice Disputes opened so far; ids start at 1.
     uint256 public disputeCount;
 
@@ -210,6 +231,11 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     event OpsCommitted(uint256 indexed id, address indexed party, uint256 count, bytes32 root, bytes32 evidence);
     /// @notice The dispute awaits the referee at op `opIndex` of step `step`.
     event RefereeNeeded(uint256 indexed id, address indexed referee, uint256 step, uint256 opIndex);
+    /// @notice The dispute reached its referee: a committee will be drawn from `pool` (weighted by
+    /// `stakes`) with the hash of block `seedBlock`; anyone calls `drawCommittee` once it is mined.
+    event CommitteePending(uint256 indexed id, address[] pool, uint256[] stakes, uint256 seedBlock);
+    /// @notice No verifier outside the dispute could referee it, so it was voided.
+    event NoCommittee(uint256 indexed id);
     /// @notice A referee committee of `members` was drawn for the dispute; `quorum` of them decide.
     event CommitteeDrawn(uint256 indexed id, address[] members, uint256 quorum);
     /// @notice A committee member ruled; the dispute ends when `quorum` members gave one ruling.
@@ -261,6 +287,18 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     error NotDistributed(bytes32 jobId);
     /// @notice The committee member ruled on this dispute already.
     error AlreadyVoted(uint256 id, address member);
+    /// @notice `caller` is the provider or the submitter of the job: a party cannot challenge it.
+    error PartyCannotChallenge(bytes32 jobId, address caller);
+    /// @notice The job is distributed: its slots are disputed with `openWork`.
+    error DistributedJob(bytes32 jobId);
+    /// @notice The committee is not drawn yet: call `drawCommittee` first.
+    error CommitteeNotDrawn(uint256 id);
+    /// @notice The committee was drawn already.
+    error CommitteeAlreadyDrawn(uint256 id);
+    /// @notice The pool given is not the one snapshotted when the dispute reached its referee.
+    error PoolMismatch(uint256 id);
+    /// @notice The draw's seed block `seedBlock` is not mined yet; draw from the next block on.
+    error DrawTooEarly(uint256 id, uint256 seedBlock);
 
     /// @param market_ The job market.
     /// @param owner_ Owner of the parameters (the governance timelock after deployment).
@@ -284,6 +322,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         _setTimeouts(moveTimeout_, refereeTimeout_);
         bond = bond_;
         winnerShareBps = 5_000;
+        clockBudget = INITIAL_CLOCK_BUDGET;
+        defaultCommittee = INITIAL_COMMITTEE;
     }
 
     // ----- opening -----
@@ -295,6 +335,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// @return id The dispute id.
     function open(OpenParams calldata p) external nonReentrant returns (uint256 id) {
         (JobMarket.Job memory job, address provider) = _committed(p.jobId, p.slot, p.finalStateHash, p.traceRoot);
+        if (market.workUnitsOf(p.jobId) != 0) revert DistributedJob(p.jobId);
         uint256 k = job.checkpointInterval;
         uint256 steps = job.steps;
         if (steps == 0) revert UnknownSteps(p.jobId);
@@ -310,6 +351,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint256 toStep = fromStep + k < steps ? fromStep + k : steps;
         id = _new(p.jobId, p.slot, provider, Kind.Execution);
         Dispute storage d = _disputes[id];
+        // The slot is marked (and the bond held) before the dispute can reach its referee, which
+        // may void it at once when no verifier can rule.
+        _pullBondAndMark(p.jobId, p.slot);
         if (p.challengerFrom != p.providerFrom) {
             // Only the initial state can be disputed at a segment's start: it is fixed by the spec.
             if (p.segment != 0) revert StartNotAgreed(p.segment);
@@ -330,7 +374,6 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             );
             _afterNarrowing(id, d);
         }
-        _pullBondAndMark(p.jobId, p.slot);
     }
 
     /// @notice Opens an availability dispute: the provider did not serve `subject` (a checkpoint
@@ -384,7 +427,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (hash == bytes32(0)) revert ZeroHash();
         d.midHash = hash;
         d.pending = true;
-        d.deadline = uint40(block.timestamp + moveTimeout);
+        _charge(d, true);
+        _startTurn(d, false);
         emit MovePosted(id, d.phase, _mid(d), hash);
     }
 
@@ -409,6 +453,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
             d.hiChallenger = hash;
         }
         d.pending = false;
+        _charge(d, false);
         emit MoveAnswered(id, d.phase, mid, hash, agreed);
         _afterNarrowing(id, d);
     }
@@ -467,13 +512,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         Dispute storage d = _active(id);
         if (d.phase != Phase.Referee) revert WrongPhase(id, d.phase);
         Panel storage panel = _panels[id];
-        uint256 size = panel.size;
-        if (size == 0) {
-            if (msg.sender != _submitterOf(d.jobId)) revert NotYourMove(id, msg.sender);
-        } else {
-            if (!_isMember(id, msg.sender)) revert NotYourMove(id, msg.sender);
-            if (_votes[id][msg.sender] != 0) revert AlreadyVoted(id, msg.sender);
-        }
+        if (panel.quorum == 0) revert CommitteeNotDrawn(id);
+        if (!_isMember(id, msg.sender)) revert NotYourMove(id, msg.sender);
+        if (_votes[id][msg.sender] != 0) revert AlreadyVoted(id, msg.sender);
         if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
         uint256 opIndex = d.lo;
         if (d.kind == Kind.Execution && d.step != type(uint32).max && d.hi == d.lo + 1) {
@@ -486,12 +527,10 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
                 revert InconsistentRuling(id, d.challenger);
             }
         }
-        if (size != 0) {
-            _votes[id][msg.sender] = uint8(ruling) + 1;
-            uint8 votes = _tally(panel, ruling);
-            emit Voted(id, msg.sender, ruling, votes);
-            if (votes < panel.quorum) return;
-        }
+        _votes[id][msg.sender] = uint8(ruling) + 1;
+        uint8 votes = _tally(panel, ruling);
+        emit Voted(id, msg.sender, ruling, votes);
+        if (votes < panel.quorum) return;
         emit Ruled(id, ruling, opIndex, kernel);
         _resolve(
             id,
@@ -501,7 +540,65 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
                 : ruling == Ruling.Challenger ? Outcome.ChallengerWon : Outcome.BothFaulty
         );
         // Members who ruled otherwise answer for it; those who had not ruled yet do not.
-        if (size != 0) _penalize(id, uint8(ruling) + 1);
+        _penalize(id, uint8(ruling) + 1);
+    }
+
+    /// @notice Draws the referee committee of a dispute that reached its referee; anyone may call,
+    /// from the block after the one that reached the referee on. The pool is the one snapshotted
+    /// then (pass it as `CommitteePending` gave it); members are drawn without replacement, each
+    /// with a chance proportional to its stake, seeded by the hash of the snapshot's block, which
+    /// nobody knew when that block's moves were sent. If that hash is no longer available (more
+    /// than 256 blocks ago), the draw is re-armed on the current block instead.
+    /// @param id The dispute.
+    /// @param pool The snapshotted pool.
+    /// @param stakes The pool's snapshotted stakes.
+    function drawCommittee(uint256 id, address[] calldata pool, uint256[] calldata stakes) external nonReentrant {
+        Dispute storage d = _open(id);
+        if (d.phase != Phase.Referee) revert WrongPhase(id, d.phase);
+        if (block.timestamp > d.deadline) revert MoveTooLate(id, d.deadline);
+        Panel storage panel = _panels[id];
+        if (panel.quorum != 0) revert CommitteeAlreadyDrawn(id);
+        if (keccak256(abi.encode(pool, stakes)) != d.midHash) revert PoolMismatch(id);
+        uint256 seedBlock = panel.seedBlock;
+        if (block.number <= seedBlock) revert DrawTooEarly(id, seedBlock);
+        bytes32 seedHash = blockhash(seedBlock);
+        if (seedHash == bytes32(0)) {
+            panel.seedBlock = uint64(block.number);
+            emit CommitteePending(id, pool, stakes, block.number);
+            return;
+        }
+        uint256 n = pool.length;
+        uint256 drawn = n < panel.size ? n : panel.size;
+        // An odd committee, so that a majority always exists (the pool is never empty here).
+        if (drawn % 2 == 0) --drawn;
+        address[] memory accounts = pool;
+        uint256[] memory weights = new uint256[](n);
+        uint256 total = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            // Plus one, so that a zero minimum stake still gives everyone a chance.
+            weights[i] = stakes[i] + 1;
+            total += weights[i];
+        }
+        bytes32 seed = keccak256(abi.encode(seedHash, id));
+        address[] storage stored = _members[id];
+        for (uint256 i = 0; i < drawn; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i))) % total;
+            uint256 j = i;
+            uint256 acc = weights[i];
+            while (acc <= r) acc += weights[++j];
+            (accounts[i], accounts[j]) = (accounts[j], accounts[i]);
+            (weights[i], weights[j]) = (weights[j], weights[i]);
+            total -= weights[i];
+            stored.push(accounts[i]);
+        }
+        uint8 quorum = uint8(drawn / 2 + 1);
+        panel.size = uint8(drawn);
+        panel.quorum = quorum;
+        d.deadline = uint40(block.timestamp + refereeTimeout);
+        emit CommitteeDrawn(id, stored, quorum);
+        for (uint256 i = 0; i < drawn; ++i) {
+            emit RefereeNeeded(id, stored[i], d.step, d.lo);
+        }
     }
 
     /// @notice Ends a dispute whose deadline passed: the party that owed the move loses; a silent
@@ -512,9 +609,10 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         if (block.timestamp <= d.deadline) revert TooEarly(id, d.deadline);
         Phase phase = d.phase;
         if (phase == Phase.Referee) {
-            // The silent referee: the submitter, or each committee member that did not rule.
+            // The silent referee: each committee member that did not rule (none, when nobody drew
+            // the committee in time).
             address[] storage members = _members[id];
-            if (members.length == 0) emit TimedOut(id, phase, _submitterOf(d.jobId));
+            if (members.length == 0) emit TimedOut(id, phase, address(0));
             for (uint256 i = 0; i < members.length; ++i) {
                 if (_votes[id][members[i]] == 0) emit TimedOut(id, phase, members[i]);
             }
@@ -599,6 +697,22 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         _setTimeouts(moveSeconds, refereeSeconds);
     }
 
+    /// @notice Sets each party's chess clock for disputes opened from now on; governance only.
+    /// @param value Seconds, between `MIN_MOVE_TIMEOUT` and `MAX_CLOCK_BUDGET`.
+    function setClockBudget(uint32 value) external onlyOwner {
+        if (value < MIN_MOVE_TIMEOUT || value > MAX_CLOCK_BUDGET) revert BadParameter("clockBudget", value);
+        clockBudget = value;
+        emit ParameterSet("clockBudget", value);
+    }
+
+    /// @notice Sets the committee size of jobs created without one; governance only.
+    /// @param value An odd size up to `MAX_COMMITTEE`.
+    function setDefaultCommittee(uint8 value) external onlyOwner {
+        if (value == 0 || value % 2 == 0 || value > MAX_COMMITTEE) revert BadParameter("defaultCommittee", value);
+        defaultCommittee = value;
+        emit ParameterSet("defaultCommittee", value);
+    }
+
     /// @notice Sets the provider's share of a forfeited bond; governance only.
     /// @param value Basis points; the rest is burned.
     function setWinnerShareBps(uint16 value) external onlyOwner {
@@ -644,11 +758,16 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         Dispute storage d = _disputes[id];
         d.subject = subject;
         emit DisputeOpened(id, jobId, slot, msg.sender, provider, kind, 0, 0, subject);
-        _toReferee(id, d, 0);
         _pullBondAndMark(jobId, slot);
+        _toReferee(id, d, 0);
     }
 
     function _new(bytes32 jobId, uint32 slot, address provider, Kind kind) private returns (uint256 id) {
+        // A provider disputing itself could hold its slot through the challenge window; a
+        // submitter could dispute to get its payment back. Neither may challenge.
+        if (msg.sender == provider || msg.sender == _submitterOf(jobId)) {
+            revert PartyCannotChallenge(jobId, msg.sender);
+        }
         id = ++disputeCount;
         Dispute storage d = _disputes[id];
         d.jobId = jobId;
@@ -658,7 +777,9 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         d.kind = kind;
         d.bond = bond;
         d.phase = Phase.Steps;
-        d.deadline = uint40(block.timestamp + moveTimeout);
+        uint32 clock = clockBudget;
+        d.providerClock = clock;
+        d.challengerClock = clock;
     }
 
     /// @dev Marks the slot disputed (the market checks it is committed and inside its challenge
@@ -689,9 +810,13 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
 
     /// @dev After the interval shrank: go on bisecting, or move to the next phase.
     function _afterNarrowing(uint256 id, Dispute storage d) private {
-        d.deadline = uint40(block.timestamp + moveTimeout);
-        if (d.hi != d.lo + 1) return;
+        if (d.hi != d.lo + 1) {
+            _startTurn(d, true);
+            return;
+        }
         if (d.phase == Phase.Steps) {
+            // Both parties commit at once, one move each: a plain move timeout, off the clocks.
+            d.deadline = uint40(block.timestamp + moveTimeout);
             d.step = d.lo;
             d.phase = Phase.OpsCommit;
             emit StepFound(id, d.lo, d.loHash, d.hiProvider, d.hiChallenger);
@@ -702,50 +827,71 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Hands the dispute to its referee: the job's submitter, or a committee drawn now for a
-    /// job that asked for one (the submitter still, if no verifier outside the dispute is eligible).
+    /// @dev Hands the dispute to its referee: snapshots the committee pool (warmed-up staked
+    /// verifiers other than the parties and the submitter) for `drawCommittee`, or voids the
+    /// dispute when nobody outside it can rule. `opIndex` is `d.lo`.
     function _toReferee(uint256 id, Dispute storage d, uint32 opIndex) private {
         d.phase = Phase.Referee;
+        d.lo = opIndex;
         d.deadline = uint40(block.timestamp + refereeTimeout);
         uint256 size = market.refereeCommitteeOf(d.jobId);
-        if (size != 0) {
-            address[] memory members = _draw(id, d, size);
-            if (members.length != 0) {
-                for (uint256 i = 0; i < members.length; ++i) {
-                    emit RefereeNeeded(id, members[i], d.step, opIndex);
-                }
-                return;
-            }
-        }
-        emit RefereeNeeded(id, _submitterOf(d.jobId), d.step, opIndex);
-    }
-
-    /// @dev Draws up to `size` distinct active verifiers other than the parties and the submitter,
-    /// seeded by the previous block's hash and the dispute id, and stores them as the committee.
-    function _draw(uint256 id, Dispute storage d, uint256 size) private returns (address[] memory members) {
-        address[] memory pool = registry.activeVerifiers();
+        if (size == 0) size = defaultCommittee;
+        (address[] memory pool, uint256[] memory stakes) = registry.drawPool();
         address submitter = _submitterOf(d.jobId);
         uint256 n = 0;
         for (uint256 i = 0; i < pool.length; ++i) {
             address a = pool[i];
-            if (a != d.provider && a != d.challenger && a != submitter) pool[n++] = a;
+            if (a != d.provider && a != d.challenger && a != submitter) {
+                pool[n] = a;
+                stakes[n] = stakes[i];
+                ++n;
+            }
         }
-        uint256 drawn = n < size ? n : size;
-        // Too few eligible verifiers for the asked size: an odd committee of those there are, so
-        // that a majority always exists.
-        if (drawn % 2 == 0 && drawn > 0) --drawn;
-        if (drawn == 0) return members;
-        bytes32 seed = keccak256(abi.encode(blockhash(block.number - 1), id));
-        address[] storage stored = _members[id];
-        for (uint256 i = 0; i < drawn; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
-            (pool[i], pool[j]) = (pool[j], pool[i]);
-            stored.push(pool[i]);
+        if (n == 0) {
+            emit NoCommittee(id);
+            _resolve(id, d, Outcome.Voided);
+            return;
         }
-        uint8 quorum = uint8(drawn / 2 + 1);
-        _panels[id] = Panel({size: uint8(drawn), quorum: quorum, forProvider: 0, forChallenger: 0, forBoth: 0});
-        members = stored;
-        emit CommitteeDrawn(id, members, quorum);
+        // Shrink both arrays in place to the eligible ones.
+        assembly ("memory-safe") {
+            mstore(pool, n)
+            mstore(stakes, n)
+        }
+        d.midHash = keccak256(abi.encode(pool, stakes));
+        _panels[id] = Panel({
+            size: uint8(size),
+            quorum: 0,
+            forProvider: 0,
+            forChallenger: 0,
+            forBoth: 0,
+            seedBlock: uint64(block.number)
+        });
+        emit CommitteePending(id, pool, stakes, block.number);
+    }
+
+    /// @dev Seconds the mover may take for its next move: its clock, at most `moveTimeout`.
+    function _allotted(Dispute storage d, bool provider) private view returns (uint256) {
+        uint256 clock = provider ? d.providerClock : d.challengerClock;
+        uint256 limit = moveTimeout;
+        return clock < limit ? clock : limit;
+    }
+
+    /// @dev Starts the provider's (`provider`) or the challenger's turn in a bisection.
+    function _startTurn(Dispute storage d, bool provider) private {
+        d.deadline = uint40(block.timestamp + _allotted(d, provider));
+    }
+
+    /// @dev Charges the mover's clock for its turn, which started `_allotted` seconds before its
+    /// deadline (its clock has not changed since). Clamped, so a governed timeout change in
+    /// between can never make a move revert.
+    function _charge(Dispute storage d, bool provider) private {
+        uint256 allotted = _allotted(d, provider);
+        uint256 started = d.deadline > allotted ? d.deadline - allotted : 0;
+        uint256 used = block.timestamp > started ? block.timestamp - started : 0;
+        uint256 clock = provider ? d.providerClock : d.challengerClock;
+        uint32 left = used >= clock ? 0 : uint32(clock - used);
+        if (provider) d.providerClock = left;
+        else d.challengerClock = left;
     }
 
     function _isMember(uint256 id, address account) private view returns (bool) {

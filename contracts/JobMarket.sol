@@ -57,8 +57,9 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice One replica of a job: who trains it and what they committed.
-    /// @dev `committedAt` holds the claim time while the slot is `Claimed` (for the release grace)
-    /// and the commit time from the commit on. Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
+    /// @dev `committedAt` holds the claim time while the slot is `Claimed` (for the release grace),
+    /// the commit time while `Committed` (moved on by the length of any dispute, which pauses the
+    /// challenge window), and the seconds of the window that had run while `Disputed`. Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
     /// two); both values are in the `JobCommitted` event, and `commitmentOf` recomputes the hash.
     /// `units` (work units committed; 0 = the whole replica) shares the first word with the
     /// provider, so `commitWork` writes no extra storage word.
@@ -99,8 +100,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     mapping(bytes32 => uint32) public workUnitsOf;
 
     /// @notice Size of the staked referee committee that rules on each job's disputes (drawn from
-    /// the verifier registry by the dispute game); 0 when the job's submitter referees.
-    /// @dev Kept out of `Job` like `workUnitsOf`: jobs refereed by their submitter store nothing.
+    /// the verifier registry by the dispute game); 0 for the dispute game's default size.
+    /// @dev Kept out of `Job` like `workUnitsOf`: jobs with the default committee store nothing.
     mapping(bytes32 => uint8) public refereeCommitteeOf;
 
     /// @notice Whether `provider` released a slot of `jobId`; it may not claim that job again.
@@ -170,7 +171,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error UnknownJob(bytes32 jobId);
     /// @notice Replicas must be between 1 and `MAX_REPLICAS`.
     error InvalidReplicas(uint256 replicas, uint256 max);
-    /// @notice A referee committee must have an odd size up to `max` (or 0: the submitter referees).
+    /// @notice A referee committee must have an odd size up to `max` (or 0: the dispute game's default).
     error InvalidRefereeCommittee(uint256 size, uint256 max);
     /// @notice The payment does not split evenly over the replicas.
     error PaymentNotDivisible(uint256 payment, uint256 replicas);
@@ -494,8 +495,12 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (slot >= job.replicas) revert UnknownSlot(jobId, slot);
         Slot storage s = _slots[jobId][slot];
         if (s.status != SlotStatus.Committed) revert WrongSlotStatus(jobId, slot, s.status);
-        uint256 endsAt = uint256(s.committedAt) + job.challengeWindow;
+        uint256 committedAt = s.committedAt;
+        uint256 endsAt = committedAt + job.challengeWindow;
         if (block.timestamp >= endsAt) revert ChallengeWindowClosed(jobId, slot, endsAt);
+        // The window pauses while the dispute lasts: `committedAt` keeps the seconds of it that
+        // had run, and `settleDispute` resumes it from there.
+        s.committedAt = uint40(block.timestamp - committedAt);
         s.status = SlotStatus.Disputed;
         emit JobDisputed(jobId, slot, msg.sender);
     }
@@ -517,6 +522,14 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         Slot storage s = _slots[jobId][slot];
         if (s.status != SlotStatus.Disputed) revert WrongSlotStatus(jobId, slot, s.status);
         if (providerHonest) {
+            // The window resumes where the dispute paused it, with at least `minChallengeWindow`
+            // left, so a dispute that lapses (say, a provider's own sybil that let it time out)
+            // never runs the window out from under honest challengers.
+            uint256 window = job.challengeWindow;
+            uint256 resume = minChallengeWindow < window ? minChallengeWindow : window;
+            uint256 elapsed = s.committedAt;
+            if (elapsed > window - resume) elapsed = window - resume;
+            s.committedAt = uint40(block.timestamp - elapsed);
             s.status = SlotStatus.Committed;
             emit DisputeSettled(jobId, slot, true, challenger, 0);
             return;

@@ -106,6 +106,30 @@ contract VerifierRegistry is Ownable {
         return _verifiers;
     }
 
+    /// @notice The verifiers a referee committee is drawn from, with their active stake: registered
+    /// ones whose active stake is at least `minVerifierStake` now.
+    /// @return accounts The eligible accounts, in registry order.
+    /// @return stakes Their active stake, wei.
+    function drawPool() external view returns (address[] memory accounts, uint256[] memory stakes) {
+        uint256 n = _verifiers.length;
+        uint256 required = minVerifierStake;
+        accounts = new address[](n);
+        stakes = new uint256[](n);
+        uint256 count = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            address v = _verifiers[i];
+            (uint256 staked,) = staking.stakeOf(v);
+            if (staked >= required) {
+                accounts[count] = v;
+                stakes[count++] = staked;
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(accounts, count)
+            mstore(stakes, count)
+        }
+    }
+
     /// @notice Registered verifiers whose active stake is at least `minVerifierStake` now: the
     /// candidates a job's verifiers are drawn from.
     /// @return accounts The eligible accounts, in registry order.

@@ -141,8 +141,12 @@ export interface GameActions {
   timeout(id: bigint): Promise<TxResult>;
   /** Reads a dispute. */
   get(id: bigint): Promise<game.DisputeView>;
-  /** A dispute's referee committee and its votes (empty when the submitter referees). */
+  /** A dispute's referee committee and its votes (empty until drawn). */
   committee(id: bigint): Promise<game.DisputeCommittee>;
+  /** The pool a dispute's committee is drawn from, once it reached its referee. */
+  committeePool(id: bigint): Promise<game.CommitteePool | undefined>;
+  /** Draws a dispute's referee committee (anyone, from the block after it reached its referee). */
+  drawCommittee(id: bigint): Promise<game.DrawCommitteeResult>;
   /** Disputes opened so far. */
   count(): Promise<bigint>;
   /** Where phase 1 ended and what each party committed for phase 2. */
@@ -260,6 +264,8 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       timeout: (id) => game.timeoutDispute(c, id),
       get: (id) => game.getDispute(c, id),
       committee: (id) => game.disputeCommittee(c, id),
+      committeePool: (id) => game.committeePool(c, id),
+      drawCommittee: (id) => game.drawCommittee(c, id),
       count: () => game.disputeCount(c),
       evidence: (id) => game.disputeEvidence(c, id),
     },

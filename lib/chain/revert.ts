@@ -130,7 +130,24 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   NotYourMove: (a) =>
     `${fmt(a[1])} does not owe the next move of dispute ${
       fmt(a[0])
-    }; the provider posts, the challenger answers, the referee (the submitter, or a member of the job's committee, see game.committee) rules`,
+    }; the provider posts, the challenger answers, a member of the dispute's committee (see game.committee) rules`,
+  PartyCannotChallenge: (a) =>
+    `${fmt(a[1])} is the provider or the submitter of job ${
+      fmt(a[0])
+    }; a party to the job cannot challenge it (a verifier does)`,
+  DistributedJob: (a) =>
+    `job ${fmt(a[0])} is distributed; dispute a worker's round with game.openWork`,
+  CommitteeNotDrawn: (a) =>
+    `the committee of dispute ${fmt(a[0])} is not drawn yet; call game.drawCommittee first`,
+  CommitteeAlreadyDrawn: (a) => `the committee of dispute ${fmt(a[0])} is drawn already`,
+  PoolMismatch: (a) =>
+    `the pool given is not the one snapshotted for dispute ${
+      fmt(a[0])
+    }; pass the latest CommitteePending pool (game.committeePool)`,
+  DrawTooEarly: (a) =>
+    `the committee of dispute ${fmt(a[0])} is drawn from the hash of block ${
+      fmt(a[1])
+    }; draw from the next block on`,
   AlreadyVoted: (a) =>
     `${fmt(a[1])} ruled on dispute ${fmt(a[0])} already; each committee member rules once`,
   MoveTooLate: (a) =>
@@ -166,7 +183,7 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
   InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
   InvalidRefereeCommittee: (a) =>
-    `refereeCommittee must be 0 (the submitter referees) or odd up to ${fmt(a[1])}, got ${
+    `refereeCommittee must be 0 (the protocol's default committee) or odd up to ${fmt(a[1])}, got ${
       fmt(a[0])
     }`,
   PaymentNotDivisible: (a) =>

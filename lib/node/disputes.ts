@@ -390,7 +390,7 @@ async function awaitRuling(
 /** Watches the game's events for new dispute ids matching `args`, from `fromBlock` on. */
 async function* newDisputes(
   chain: ProtocolClient,
-  eventName: "DisputeOpened" | "RefereeNeeded",
+  eventName: "DisputeOpened" | "RefereeNeeded" | "CommitteePending",
   filter: (args: Record<string, unknown>) => boolean,
   pollMs: number,
   signal: AbortSignal,
@@ -541,8 +541,8 @@ export interface Ruling {
 /** Options of {@link Referee.start}. */
 export interface RefereeOptions {
   /**
-   * The referee's chain client: a job's submitter, or a staked verifier drawn onto the referee
-   * committee of a job that asked for one (it rules the same way; the game counts the votes).
+   * The referee's chain client: a staked, registered verifier account, which the dispute game can
+   * draw onto the referee committee of any dispute it is not a party to.
    */
   chain: ProtocolClient;
   /** Its network, to fetch evidence and test availability. */
@@ -590,10 +590,13 @@ export class Referee {
     this.#options = options;
   }
 
-  /** Starts ruling on disputes that name `options.chain.account` as referee. */
+  /**
+   * Starts ruling on disputes whose committee drew `options.chain.account`, and drawing the
+   * committees of disputes whose pool holds it.
+   */
   static start(options: RefereeOptions): Referee {
     const referee = new Referee(options);
-    referee.#loop = referee.#follow();
+    referee.#loop = Promise.all([referee.#follow(), referee.#followDraws()]).then(() => {});
     return referee;
   }
 
@@ -634,6 +637,55 @@ export class Referee {
       this.#queue = this.#queue.then(() => this.#rule(id)).catch((error) =>
         log(`dispute ${id}: cannot rule: ${(error as Error).message}`)
       );
+    }
+  }
+
+  /**
+   * Draws the committee of every dispute whose snapshotted pool holds this account: any one
+   * eligible member drawing is enough (the draw's seed is fixed, so who draws does not matter),
+   * and a dispute nobody draws would be voided.
+   */
+  async #followDraws(): Promise<void> {
+    const { chain } = this.#options;
+    const me = chain.account.toLowerCase();
+    const ids = newDisputes(
+      chain,
+      "CommitteePending",
+      (a) => (a.pool as readonly string[]).some((m) => m.toLowerCase() === me),
+      this.#options.pollMs ?? 200,
+      this.#abort.signal,
+      this.#log,
+    );
+    for await (const id of ids) {
+      this.#draw(id).catch((error) =>
+        this.#log(`dispute ${id}: cannot draw its committee: ${(error as Error).message}`)
+      );
+    }
+  }
+
+  async #draw(id: bigint): Promise<void> {
+    const { chain } = this.#options;
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      const [d, committee, pending] = await Promise.all([
+        chain.game.get(id),
+        chain.game.committee(id),
+        chain.game.committeePool(id),
+      ]);
+      // The pool's event is in the seed block, so this transaction lands in a later one.
+      if (d.phase !== "Referee" || committee.quorum > 0 || !pending) return;
+      try {
+        const { members } = await chain.game.drawCommittee(id);
+        if (members.length > 0) {
+          this.#log(`dispute ${id}: drew its committee ${members.map((m) => m.slice(0, 8))}`);
+          return;
+        }
+        // Re-armed on a newer block (the seed block was too old): draw again.
+      } catch (error) {
+        // Another member drew it in the same block: nothing left to do.
+        if ((await chain.game.committee(id)).quorum > 0) return;
+        throw error;
+      }
     }
   }
 

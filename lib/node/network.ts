@@ -20,7 +20,7 @@ import {
   startDevnet,
 } from "../chain/mod.ts";
 import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
-import { PeerError, SpecError } from "../core/errors.ts";
+import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import { EventLog } from "../core/event_log.ts";
 import { makeOwnedTempDir } from "../core/owned_dir.ts";
 import { sleep } from "../core/sleep.ts";
@@ -50,8 +50,8 @@ import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { VerifierNode } from "./verifier.ts";
-import { jobTrainer, Referee } from "./disputes.ts";
-import { ensurePeerBound, toBytes32 } from "./settlement.ts";
+import { jobTrainer, Referee, type Ruling } from "./disputes.ts";
+import { ensurePeerBound, ensureStake, toBytes32 } from "./settlement.ts";
 import { followDistributedJob, type JobEvent, watchJob } from "./watch.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 import { checkJobLocally } from "./precheck.ts";
@@ -283,8 +283,13 @@ export class Network implements AsyncDisposable {
   readonly providers: readonly ProviderNode[];
   /** Verifier nodes started in this process, for `Network.local({ verifiers })`. */
   readonly verifiers: readonly VerifierNode[];
-  /** This submitter's referee: it rules on disputes over the jobs it submitted. */
-  readonly referee: Referee;
+  /**
+   * The local network's referee (`Network.local` only): a staked verifier account of its own,
+   * registered so that the dispute game can draw it onto the committee of any dispute it is not a
+   * party to. It holds this network's jobs' inputs, so it rules without fetching them. A network
+   * that joins an existing chain has none: the chain's own verifiers referee.
+   */
+  readonly referee?: Referee;
   readonly #cleanup: (() => Promise<void>)[];
   readonly #fastSettle: boolean;
   readonly #abort = new AbortController();
@@ -305,6 +310,7 @@ export class Network implements AsyncDisposable {
     cleanup: (() => Promise<void>)[];
     fastSettle?: boolean;
     log?: (line: string) => void;
+    referee?: { chain: ProtocolClient };
   }) {
     this.chain = parts.chain;
     this.wire = parts.wire;
@@ -314,15 +320,18 @@ export class Network implements AsyncDisposable {
     this.verifiers = parts.verifiers ?? [];
     this.#cleanup = parts.cleanup;
     this.#fastSettle = parts.fastSettle ?? false;
-    this.referee = Referee.start({
-      chain: parts.chain,
-      wire: parts.wire,
-      store: parts.store,
-      trainerFor: async (jobId) =>
-        await jobTrainer(parts.store, decodeJobSpec(await parts.store.get(jobId))),
-      ...(parts.log ? { log: parts.log } : {}),
-    });
-    this.#cleanup.unshift(() => this.referee.close());
+    if (parts.referee) {
+      const referee = Referee.start({
+        chain: parts.referee.chain,
+        wire: parts.wire,
+        store: parts.store,
+        trainerFor: async (jobId) =>
+          await jobTrainer(parts.store, decodeJobSpec(await parts.store.get(jobId))),
+        ...(parts.log ? { log: parts.log } : {}),
+      });
+      this.referee = referee;
+      this.#cleanup.unshift(() => referee.close());
+    }
   }
 
   /** Starts the embedded local network: a devnet chain and `providers` nodes on loopback. */
@@ -341,13 +350,15 @@ export class Network implements AsyncDisposable {
           { value: verifierCount },
         );
       }
-      // Verifiers take accounts 7, 8, ...; the last account stays the devnet's own verifier.
-      const devnet = await startDevnet({ accounts: Math.max(10, 8 + verifierCount) });
+      // Verifiers take accounts 7, 8, ...; then the network's referee; the last account stays
+      // the devnet's own.
+      const devnet = await startDevnet({ accounts: Math.max(11, 9 + verifierCount) });
       cleanup.unshift(() => devnet.close());
-      if (count + 1 >= devnet.accounts.length - 1) {
+      const refereeIndex = devnet.accounts.length - 2;
+      if (count + 1 >= refereeIndex) {
         throw new SpecError(
           "SPEC_TOO_MANY_PROVIDERS",
-          `a local network has room for ${devnet.accounts.length - 3} providers`,
+          `a local network has room for ${refereeIndex - 2} providers`,
           { value: count },
         );
       }
@@ -422,7 +433,12 @@ export class Network implements AsyncDisposable {
         verifiers.push(verifier);
       }
       if (ownDir) cleanup.push(() => Deno.remove(dataDir, { recursive: true }));
+      // The network's referee: staked and registered, so that committees can draw it.
+      const refereeChain = devnet.client(refereeIndex);
+      await ensureStake(refereeChain, 1000n * TOKEN);
+      await refereeChain.verifiers.register();
       return new Network({
+        referee: { chain: refereeChain },
         verifiers,
         chain,
         wire,
@@ -465,6 +481,36 @@ export class Network implements AsyncDisposable {
       throw error;
     }
     return new Network({ chain, wire, store, cleanup: [() => wire.close()] });
+  }
+
+  /**
+   * The first ruling a referee of this process gives on dispute `id`: the network's referee or a
+   * local verifier drawn onto the dispute's committee (any member's ruling; the committee's
+   * majority decides the dispute, see `chain.game.committee`).
+   *
+   * @example
+   * ```ts
+   * import { Network } from "./network.ts";
+   * await using network = await Network.local({ providers: 1, verifiers: 1 });
+   * const ruling = await network.ruled(1n);
+   * console.log(ruling.winner, ruling.kernel);
+   * ```
+   */
+  ruled(id: bigint): Promise<Ruling> {
+    const referees = [
+      ...(this.referee ? [this.referee.ruled(id)] : []),
+      // A verifier that is not registered can never be drawn: it never rules.
+      ...this.verifiers.map((v) => v.committeeRuled(id).catch(() => new Promise<never>(() => {}))),
+    ];
+    if (referees.length === 0) {
+      return Promise.reject(
+        new VerificationError(
+          "VERIFY_NOT_SELECTED",
+          "no referee runs in this process: the chain's own verifiers rule on its disputes",
+        ),
+      );
+    }
+    return Promise.race(referees);
   }
 
   /** Trains a model on the network: escrows payment, publishes, announces; returns the job. */

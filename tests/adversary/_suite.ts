@@ -72,7 +72,7 @@ export async function assertCaught(
   assert.equal(record.provider, provider);
   // Caught through the dispute game, and ruled by the submitter's referee.
   assert.equal(record.dispute?.outcome, "ChallengerWon", JSON.stringify(record.dispute));
-  const ruling = await network.referee.ruled(BigInt(record.dispute!.id));
+  const ruling = await network.ruled(BigInt(record.dispute!.id));
   assert.equal(ruling.winner, "challenger");
   assert.equal(ruling.kind, record.dispute!.kind);
   assert.ok(BigInt(record.slashedWei ?? "0") > 0n);

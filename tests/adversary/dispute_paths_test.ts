@@ -119,7 +119,7 @@ Deno.test("dispute paths on a live network: a false accuser loses its bond, a pr
         assert.equal(result.dispute.outcome, "ProviderWon");
         assert.equal(result.dispute.step, 19);
         assert.equal(result.slashedWei, 0n);
-        const ruling = await network.referee.ruled(result.dispute.id);
+        const ruling = await network.ruled(result.dispute.id);
         assert.equal(ruling.winner, "provider");
         assert.equal(ruling.kernel, "(claims)");
         assert.equal(await accuser.token.balanceOf(), accuserBefore - BOND);

@@ -44,7 +44,7 @@ Deno.test("spoofed, stale, random and copied results are caught; forged op recor
         const dispute = run.record.dispute!;
         assert.equal(dispute.kind, "Execution");
         assert.equal(dispute.step, 29, "agreed at step 29, the flip is in step 29 -> 30");
-        const ruling = await network.referee.ruled(BigInt(dispute.id));
+        const ruling = await network.ruled(BigInt(dispute.id));
         assert.equal(ruling.kernelsRun, 1);
         assert.equal(ruling.opIndex, dispute.opIndex);
         assert.ok(!ruling.kernel.startsWith("("), `a real kernel, got ${ruling.kernel}`);

@@ -23,6 +23,16 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
   const challenger = devnet.client(3);
   const anyone = devnet.client(4);
   await provider.staking.stake({ amountWei: 1_000n * TOKEN });
+  // No party to a job referees it: a staked verifier outside the dispute does, drawn by the game.
+  const referee = devnet.client(5);
+  await referee.staking.stake({ amountWei: STAKE });
+  await referee.verifiers.register();
+  /** Draws the committee of dispute `id` (the referee alone is eligible) and returns its member. */
+  const drawn = async (id: bigint) => {
+    const { members } = await anyone.game.drawCommittee(id);
+    assert.deepEqual(members, [referee.account]);
+    return referee;
+  };
 
   // The provider's trace: checkpoints at 0, 10, 20, 30, 40. The honest run is `h:<step>`; the
   // provider went wrong at step 23 (its states from 23 on are `p:<step>`).
@@ -140,7 +150,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         assert.equal(d.phase, "Referee");
         assert.equal(d.step, 22, "agreed at step 22, disagree at 23");
         assert.equal(d.lo, 13, "the first differing op record");
-        assert.equal(d.referee, submitter.account);
+        assert.equal(d.submitter, submitter.account);
         const evidence = await anyone.game.evidence(d.id);
         assert.equal(evidence.found?.step, 22);
         assert.equal(evidence.found?.agreedState, b32(honest(22)));
@@ -151,13 +161,21 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
           evidence.ops.get(challenger.account.toLowerCase())?.evidence,
           b32(hx("challenger evidence")),
         );
-        // Only the referee rules, and only on the records the parties committed.
+        // Only the drawn committee rules (not a party, not the submitter), and only on the
+        // records the parties committed.
         await assertReverts(
-          challenger.game.rule({ id: d.id, ruling: "Challenger", kernel: "MatMul" }),
-          "NotYourMove",
+          referee.game.rule({ id: d.id, ruling: "Challenger", kernel: "MatMul" }),
+          "CommitteeNotDrawn",
         );
+        gas += (await anyone.game.drawCommittee(d.id)).receipt.gasUsed;
+        for (const party of [challenger, submitter]) {
+          await assertReverts(
+            party.game.rule({ id: d.id, ruling: "Challenger", kernel: "MatMul" }),
+            "NotYourMove",
+          );
+        }
         await assertReverts(
-          submitter.game.rule({
+          referee.game.rule({
             id: d.id,
             ruling: "Challenger",
             providerOp: b32(opsP[13]),
@@ -166,7 +184,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
           }),
           "InconsistentRuling",
         );
-        const ruled = await submitter.game.rule({
+        const ruled = await referee.game.rule({
           id: d.id,
           ruling: "Challenger",
           providerOp: b32(opsP[13]),
@@ -210,7 +228,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         });
         assert.equal(view.step, 35);
         assert.equal(view.lo, 5);
-        await submitter.game.rule({
+        await (await drawn(id)).game.rule({
           id,
           ruling: "Provider",
           providerOp: b32(opsP[5]),
@@ -292,10 +310,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       });
       assert.equal((await anyone.game.get(id)).phase, "Referee");
       await devnet.increaseTime(1_801);
-      await assertReverts(
-        submitter.game.rule({ id, ruling: "Challenger", kernel: "(availability)" }),
-        "MoveTooLate",
-      );
+      await assertReverts(anyone.game.drawCommittee(id), "MoveTooLate");
       await anyone.game.timeout(id);
       assert.equal((await anyone.game.get(id)).outcome, "Voided");
       assert.equal(await challenger.token.balanceOf(), before, "the bond came back");
@@ -312,7 +327,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         traceRoot: b32(root),
         subject: b32(leaves[2]),
       });
-      await submitter.game.rule({ id, ruling: "Challenger", kernel: "(availability)" });
+      await (await drawn(id)).game.rule({ id, ruling: "Challenger", kernel: "(availability)" });
       assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
     });
     await isolated(devnet, async () => {
@@ -326,7 +341,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       const d = await anyone.game.get(id);
       assert.equal(d.phase, "Referee");
       assert.equal(d.step, 0xffff_ffff);
-      await submitter.game.rule({ id, ruling: "Provider", kernel: "(initial state)" });
+      await (await drawn(id)).game.rule({ id, ruling: "Provider", kernel: "(initial state)" });
       assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
     });
   });
@@ -378,13 +393,14 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       const d = await anyone.game.get(opened.id);
       assert.equal(d.kind, "Work");
       assert.equal(d.phase, "Referee");
-      assert.equal(d.referee, submitter.account);
+      assert.equal(d.submitter, submitter.account);
       assert.equal(workRoundOf(d.subject), 2);
+      await drawn(d.id);
       await assertReverts(
         challenger.game.rule({ id: d.id, ruling: "Challenger", kernel: "(work round 2)" }),
         "NotYourMove",
       );
-      await submitter.game.rule({ id: d.id, ruling: "Challenger", kernel: "(work round 2)" });
+      await referee.game.rule({ id: d.id, ruling: "Challenger", kernel: "(work round 2)" });
       assert.equal((await anyone.game.get(d.id)).outcome, "ChallengerWon");
       assert.equal((await provider.jobs.slot({ jobId })).status, "Slashed");
       const stakeAfter = await provider.staking.get();
@@ -403,7 +419,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       assert.equal(d.kind, "Work");
       assert.equal(d.subject, `0x${"00".repeat(32)}`);
       assert.equal(workRoundOf(d.subject), undefined);
-      await submitter.game.rule({ id, ruling: "Provider", kernel: "(work units)" });
+      await (await drawn(id)).game.rule({ id, ruling: "Provider", kernel: "(work units)" });
       assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
       assert.equal(await challenger.token.balanceOf(), challengerBefore - BOND);
       assert.equal(await provider.token.balanceOf(), providerBefore + BOND / 2n);
@@ -419,19 +435,22 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
     const PENALTY = BOND; // the game's default refereePenalty
     const stakeOf = async (account: Hex) => (await anyone.staking.get(account)).stakedWei;
     await isolated(devnet, async () => {
-      // No eligible verifier outside the dispute: the submitter referees after all.
+      // No eligible verifier outside the dispute: nobody can rule, so the dispute is voided at
+      // once (the bond comes back, the slot is committed again); the submitter never rules.
+      await referee.verifiers.deregister();
       await challenger.staking.stake({ amountWei: STAKE });
       await challenger.verifiers.register();
       const jobId = await committedJob(3);
       assert.equal((await anyone.jobs.get(jobId)).refereeCommittee, 3);
+      const before = await challenger.token.balanceOf();
       const { id } = await challenger.game.openAvailability({
         jobId,
         finalStateHash: b32(finalHash),
         traceRoot: b32(root),
       });
-      assert.deepEqual((await anyone.game.committee(id)).members, []);
-      await submitter.game.rule({ id, ruling: "Provider", kernel: "(availability)" });
-      assert.equal((await anyone.game.get(id)).outcome, "ProviderWon");
+      assert.equal((await anyone.game.get(id)).outcome, "Voided");
+      assert.equal(await challenger.token.balanceOf(), before);
+      assert.equal((await provider.jobs.slot({ jobId })).status, "Committed");
       // Two eligible verifiers for a committee of three: an odd committee of one, never a tie.
       for (const c of [5, 6].map((i) => devnet.client(i))) {
         await c.staking.stake({ amountWei: STAKE });
@@ -442,6 +461,8 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         finalStateHash: b32(finalHash),
         traceRoot: b32(root),
       });
+      assert.deepEqual((await anyone.game.committee(second.id)).members, [], "drawn next block");
+      await anyone.game.drawCommittee(second.id);
       const one = await anyone.game.committee(second.id);
       assert.equal(one.members.length, 1);
       assert.equal(one.quorum, 1);
@@ -455,7 +476,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       assert.equal((await anyone.game.get(second.id)).outcome, "ProviderWon");
     });
     await isolated(devnet, async () => {
-      for (const c of [challenger, ...[5, 6, 7, 8].map((i) => devnet.client(i))]) {
+      for (const c of [challenger, ...[6, 7, 8].map((i) => devnet.client(i))]) {
         await c.staking.stake({ amountWei: STAKE });
         await c.verifiers.register();
       }
@@ -470,6 +491,8 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         challenger: opsC,
       });
       assert.equal(d.phase, "Referee");
+      await anyone.game.drawCommittee(d.id);
+      await assertReverts(anyone.game.drawCommittee(d.id), "CommitteeAlreadyDrawn");
       const committee = await anyone.game.committee(d.id);
       assert.equal(committee.members.length, 3);
       assert.equal(committee.quorum, 2);
@@ -513,7 +536,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       assert.equal(await stakeOf(c.account), stakes[2]);
     });
     await isolated(devnet, async () => {
-      for (const c of [5, 6, 7, 8].map((i) => devnet.client(i))) {
+      for (const c of [6, 7, 8].map((i) => devnet.client(i))) {
         await c.staking.stake({ amountWei: STAKE });
         await c.verifiers.register();
       }
@@ -525,7 +548,7 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
         finalStateHash: b32(finalHash),
         traceRoot: b32(root),
       });
-      const { members } = await anyone.game.committee(id);
+      const { members } = await anyone.game.drawCommittee(id);
       assert.equal(members.length, 3);
       const stakes = await Promise.all(members.map(stakeOf));
       const first = devnet.client(devnet.accounts.indexOf(members[0]));

@@ -174,7 +174,7 @@ Deno.test("distributed work is audited: every worker's rounds re-execute and its
     assert.equal(r.dispute.kind, "Work");
     assert.equal(r.dispute.outcome, "ProviderWon");
     assert.equal(r.slashedWei, 0n);
-    const ruling = await network.referee.ruled(r.dispute.id);
+    const ruling = await network.ruled(r.dispute.id);
     assert.equal(ruling.winner, "provider");
     assert.equal(ruling.kernel, "(round 1)");
     assert.match(ruling.reason, /re-executes \(8 steps\) and its outer step holds/);
@@ -191,7 +191,7 @@ Deno.test("distributed work is audited: every worker's rounds re-execute and its
       commit: { jobId: job.id, slot: 2, finalHash: c.finalHash, traceRoot: c.traceRoot },
     });
     assert.equal(r.dispute.outcome, "ProviderWon");
-    const ruling = await network.referee.ruled(r.dispute.id);
+    const ruling = await network.ruled(r.dispute.id);
     assert.equal(ruling.reason, "served its whole trace");
   });
   await Deno.remove(accuserDir, { recursive: true }).catch(() => {});
@@ -241,7 +241,7 @@ Deno.test("a distributed worker that trains under another learning rate is caugh
     assert.equal(caught.dispute?.kind, "Work");
     assert.equal(caught.dispute?.outcome, "ChallengerWon");
     assert.ok(BigInt(caught.slashedWei ?? "0") > 0n);
-    const ruling = await network.referee.ruled(BigInt(caught.dispute!.id));
+    const ruling = await network.ruled(BigInt(caught.dispute!.id));
     assert.equal(ruling.winner, "challenger");
     assert.equal(ruling.kernel, "(round 0)");
     assert.equal(

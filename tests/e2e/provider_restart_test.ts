@@ -92,7 +92,7 @@ Deno.test("a provider process restarted after its commit publishes its trace aga
         },
       });
       assert.equal(dispute.dispute.outcome, "ProviderWon");
-      const ruling = await network.referee.ruled(dispute.dispute.id);
+      const ruling = await network.ruled(dispute.dispute.id);
       assert.equal(ruling.reason, "served its whole trace");
     } finally {
       await provider.kill("SIGTERM");

@@ -56,10 +56,10 @@ export interface DisputeView {
   /** The slot's provider. */
   provider: Address;
   /**
-   * The job's submitter: it rules unless the job asked for a referee committee (then see
-   * {@linkcode disputeCommittee}), and it is paid the slash of a `Both` ruling.
+   * The job's submitter. It never rules (a committee of staked verifiers does, see
+   * {@linkcode disputeCommittee}); it is paid the slash of a `Both` ruling.
    */
-  referee: Address;
+  submitter: Address;
   /** Execution, availability or work. */
   kind: DisputeKind;
   /** Where it is. */
@@ -90,6 +90,10 @@ export interface DisputeView {
   challengerOps: number;
   /** The challenger's bond, wei. */
   bondWei: bigint;
+  /** Seconds left on the provider's chess clock. */
+  providerClockSec: number;
+  /** Seconds left on the challenger's chess clock. */
+  challengerClockSec: number;
   /**
    * Availability: what was withheld (a checkpoint hash, or zero for the trace). Work: the disputed
    * round plus one, or zero for the worker's whole trace (decode it with {@linkcode workRoundOf}).
@@ -408,7 +412,7 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
       slot: d.slot,
       challenger: d.challenger,
       provider: d.provider,
-      referee: (await client.public.readContract({
+      submitter: (await client.public.readContract({
         address: client.addresses.jobMarket,
         abi: jobMarketAbi,
         functionName: "getJob",
@@ -429,6 +433,8 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
       providerOps: d.providerOps,
       challengerOps: d.challengerOps,
       bondWei: d.bond,
+      providerClockSec: d.providerClock,
+      challengerClockSec: d.challengerClock,
       subject: d.subject,
     };
   } catch (error) {
@@ -436,20 +442,89 @@ export async function getDispute(client: ChainClient, id: bigint): Promise<Dispu
   }
 }
 
+/** The pool a dispute's committee is drawn from, snapshotted when it reached its referee. */
+export interface CommitteePool {
+  /** Eligible verifiers (staked, warmed up, none of the dispute's parties nor the submitter). */
+  pool: Address[];
+  /** Their stake at the snapshot, wei (the draw weights). */
+  stakesWei: bigint[];
+  /** The block whose hash seeds the draw; `drawCommittee` works from the next block on. */
+  seedBlock: bigint;
+}
+
+/**
+ * The latest committee pool snapshotted for dispute `id` (from `CommitteePending`), or
+ * `undefined` while the dispute has not reached its referee (or was voided for want of one).
+ */
+export async function committeePool(
+  client: ChainClient,
+  id: bigint,
+): Promise<CommitteePool | undefined> {
+  const logs = await client.public.getContractEvents({
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    eventName: "CommitteePending",
+    args: { id },
+    fromBlock: 0n,
+  });
+  const last = logs.at(-1);
+  if (!last) return undefined;
+  const a = last.args as { pool: readonly Address[]; stakes: readonly bigint[]; seedBlock: bigint };
+  return { pool: [...a.pool], stakesWei: [...a.stakes], seedBlock: a.seedBlock };
+}
+
+/** Result of {@linkcode drawCommittee}. */
+export interface DrawCommitteeResult extends TxResult {
+  /** The members drawn; empty when the draw was re-armed on a newer block (call again). */
+  members: Address[];
+}
+
+/**
+ * Draws the referee committee of dispute `id` from the pool snapshotted when it reached its
+ * referee; anyone may call, from the block after the snapshot on. Fails with
+ * `CommitteeAlreadyDrawn` when someone drew it first and `DrawTooEarly` before the next block.
+ *
+ * @example
+ * ```ts
+ * import { drawCommittee } from "./dispute_game.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * const { members } = await drawCommittee(client, 1n);
+ * console.log(members);
+ * ```
+ */
+export async function drawCommittee(client: ChainClient, id: bigint): Promise<DrawCommitteeResult> {
+  const pending = await committeePool(client, id);
+  if (!pending) {
+    throw new ChainError(
+      "NO_COMMITTEE_PENDING",
+      `dispute ${id} has no committee to draw: it has not reached its referee`,
+      { value: id },
+    );
+  }
+  const tx = await send(client, {
+    address: client.addresses.disputeGame,
+    abi: disputeGameAbi,
+    functionName: "drawCommittee",
+    args: [id, pending.pool, pending.stakesWei],
+    action: "game.drawCommittee",
+  });
+  const [drawn] = eventsOf(disputeGameAbi, tx.receipt, "CommitteeDrawn");
+  return { ...tx, members: drawn ? [...(drawn.args.members as readonly Address[])] : [] };
+}
+
 /** A dispute's referee committee, from {@linkcode disputeCommittee}. */
 export interface DisputeCommittee {
-  /** The drawn members; empty when the job's submitter referees. */
+  /** The drawn members; empty until {@linkcode drawCommittee}. */
   members: Address[];
   /** Each member's ruling so far, in `members` order (`undefined` while it has not ruled). */
   votes: (DisputeRuling | undefined)[];
-  /** Matching rulings that decide the dispute (0 without a committee). */
+  /** Matching rulings that decide the dispute (0 until drawn). */
   quorum: number;
 }
 
 /**
- * The referee committee of dispute `id` and its votes. A job created with `refereeCommittee`
- * gets one drawn from the staked verifiers when a dispute reaches its ruling; until then, and for
- * jobs refereed by their submitter, `members` is empty.
+ * The referee committee of dispute `id` and its votes. Every dispute gets one, drawn from the
+ * staked verifiers after it reaches its ruling; until then `members` is empty.
  *
  * @example
  * ```ts

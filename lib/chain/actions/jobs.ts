@@ -42,7 +42,7 @@ export interface CreateJobParams {
   /**
    * Size of the staked referee committee that rules on this job's disputes: an odd number up to
    * 9, drawn by the dispute game from the verifier registry when a dispute needs a ruling. Default
-   * 0: the submitter referees.
+   * 0: the dispute game's `defaultCommittee` (3). No party to the job ever referees it.
    */
   refereeCommittee?: number;
 }
