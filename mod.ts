@@ -166,10 +166,10 @@ export {
   type DistributedSpec,
   encodeJobSpec,
   JOB_SPEC_FORMAT,
-  jobIdOf,
   type JobSpec,
   type JobSpecInput,
   planOfJob,
+  specHashOf,
 } from "./lib/proof/job.ts";
 export {
   type LocalNetworkOptions,

@@ -133,6 +133,7 @@ async function gossipLatencies(nodes: number, announcements: number): Promise<nu
       ).join("");
       const signed = await signAnnouncement(account, {
         jobId,
+        specHash: "c".repeat(64),
         specId: "a".repeat(64),
         datasetId: "b".repeat(64),
         steps: 100,

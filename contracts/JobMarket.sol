@@ -10,7 +10,7 @@ import {IStaking} from "./interfaces/IStaking.sol";
 import {MarketParameters} from "./MarketParameters.sol";
 
 /// @title Escrow and settlement of training jobs
-/// @notice A submitter escrows AIGENSYN for a job named by its spec hash, split over `replicas`
+/// @notice A submitter escrows AIGENSYN for a job, split over `replicas`
 /// slots. Staked providers claim slots, commit `(finalStateHash, traceRoot)`, and after the
 /// challenge window anyone finalizes a slot: the provider is paid minus the protocol fee (sent to
 /// the FeeRouter) and its stake is released. Past the deadline, unclaimed and abandoned slots are
@@ -118,10 +118,12 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     mapping(bytes32 => Job) private _jobs;
     mapping(bytes32 => mapping(uint256 => Slot)) private _slots;
 
-    /// @notice A job was created and `payment` escrowed.
+    /// @notice A job was created and `payment` escrowed; `specHash` names its spec (the job id is
+    /// `jobIdOf(submitter, specHash)`).
     event JobCreated(
         bytes32 indexed jobId,
         address indexed submitter,
+        bytes32 specHash,
         uint256 payment,
         uint256 replicas,
         uint256 checkpointInterval,
@@ -165,7 +167,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error ZeroAmount();
     /// @notice The spec hash is zero.
     error ZeroSpecHash();
-    /// @notice A job with this spec hash exists already.
+    /// @notice The caller created a job with this spec hash already.
     error JobExists(bytes32 jobId);
     /// @notice No job has this id.
     error UnknownJob(bytes32 jobId);
@@ -233,12 +235,13 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice Creates a job and escrows its payment from the caller (needs an allowance).
-    /// @param p The job's parameters; `p.specHash` becomes its id, `p.workUnits` is the number of
-    /// rounds of a distributed job (0 for a plain job).
-    /// @return jobId The job id (the spec hash).
+    /// @param p The job's parameters; `p.workUnits` is the number of rounds of a distributed job
+    /// (0 for a plain job).
+    /// @return jobId The job id, `jobIdOf(msg.sender, p.specHash)`: derived from the caller, so
+    /// nobody can take a submitter's id first (each caller's spec hashes are its own nonces).
     function createJob(CreateJobParams calldata p) external nonReentrant returns (bytes32 jobId) {
-        jobId = p.specHash;
-        if (jobId == bytes32(0)) revert ZeroSpecHash();
+        if (p.specHash == bytes32(0)) revert ZeroSpecHash();
+        jobId = jobIdOf(msg.sender, p.specHash);
         if (p.payment == 0) revert ZeroAmount();
         if (p.replicas == 0 || p.replicas > MAX_REPLICAS) revert InvalidReplicas(p.replicas, MAX_REPLICAS);
         if (p.payment % p.replicas != 0) revert PaymentNotDivisible(p.payment, p.replicas);
@@ -266,7 +269,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             steps: p.steps
         });
         emit JobCreated(
-            jobId, msg.sender, p.payment, p.replicas, p.checkpointInterval, p.deadline, p.challengeWindow, p.requiredStake
+            jobId, msg.sender, p.specHash, p.payment, p.replicas, p.checkpointInterval, p.deadline, p.challengeWindow, p.requiredStake
         );
         token.safeTransferFrom(msg.sender, address(this), p.payment);
     }
@@ -562,6 +565,14 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     function getSlot(bytes32 jobId, uint256 slot) external view returns (Slot memory) {
         if (slot >= _existing(jobId).replicas) revert UnknownSlot(jobId, slot);
         return _slots[jobId][slot];
+    }
+
+    /// @notice The id of the job `submitter` creates for `specHash`.
+    /// @param submitter The creator.
+    /// @param specHash Hash of the job's spec (the creator's nonce).
+    /// @return The job id.
+    function jobIdOf(address submitter, bytes32 specHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(submitter, specHash));
     }
 
     /// @notice The stored commitment of a result: keccak256 of the ABI-encoded pair.

@@ -29,6 +29,8 @@ import type { TxResult } from "./transact.ts";
 export interface JobActions {
   /** Creates a job and escrows its payment. */
   create(params: jobs.CreateJobParams): Promise<jobs.CreateJobResult>;
+  /** The spec hash a job was created with. */
+  specHash(jobId: Hex): Promise<Hex>;
   /** Claims an open slot. */
   claim(params: { jobId: Hex }): Promise<jobs.SlotResult>;
   /** Gives a claimed slot back with a reason (free within the release grace). */
@@ -208,6 +210,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
     ...c,
     jobs: {
       create: (p) => jobs.createJob(c, p),
+      specHash: (jobId) => jobs.jobSpecHash(c, jobId),
       claim: (p) => jobs.claimJob(c, p),
       release: (p) => jobs.releaseJob(c, p),
       cancel: (p) => jobs.cancelJob(c, p),

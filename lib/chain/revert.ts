@@ -178,8 +178,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
     }'s posted one in dispute ${fmt(a[0])}; judge the records the parties committed`,
   BadParameter: (a) => `parameter ${fmt(a[0])} cannot be ${fmt(a[1])}`,
   UnknownSteps: (a) => `job ${fmt(a[0])} was created without its step count; it cannot be bisected`,
-  JobExists: (a) => `job ${fmt(a[0])} exists already; a spec hash names one job, change the spec`,
-  UnknownJob: (a) => `no job ${fmt(a[0])}; check the id (the spec hash) or create the job first`,
+  JobExists: (a) =>
+    `job ${fmt(a[0])} exists already: you created a job with this spec hash; change the spec`,
+  UnknownJob: (a) =>
+    `no job ${fmt(a[0])}; check the id (jobs.create returns it) or create the job first`,
   UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
   InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
   InvalidRefereeCommittee: (a) =>

@@ -58,7 +58,7 @@ import {
 import type { DistTrace } from "./dist_run.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
-import { fromBytes32 } from "./settlement.ts";
+import { fromBytes32, specHashOfJob } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 
 const ZERO = `0x${"00".repeat(32)}` as const;
@@ -767,7 +767,8 @@ export class Referee {
         ? { ruling: { ...base, winner: "provider", kernel, reason: `served ${hash.slice(0, 10)}` } }
         : lost(`did not serve ${hash.slice(0, 10)}`);
     }
-    if (decodeJobSpec(await this.#options.store.get(jobId)).distributed) {
+    const specHash = await specHashOfJob(this.#options.chain, jobId);
+    if (decodeJobSpec(await this.#options.store.get(specHash)).distributed) {
       // A distributed worker's trace is a blob whose id it publishes (see `dist_audit.ts`).
       const found = await this.#distTrace(d);
       return "why" in found
@@ -831,7 +832,9 @@ export class Referee {
     const found = await this.#distTrace(d);
     if ("why" in found) return rule("challenger", found.why);
     const { trace, source, commits } = found;
-    const spec = decodeJobSpec(await this.#options.store.get(jobId));
+    const spec = decodeJobSpec(
+      await this.#options.store.get(await specHashOfJob(this.#options.chain, jobId)),
+    );
     const inputs = await loadJobInputs({ spec, store: this.#options.store });
     const auditor = await DistAuditor.create({ spec, ...inputs });
     try {

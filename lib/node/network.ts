@@ -40,9 +40,9 @@ import {
   createJobSpec,
   decodeJobSpec,
   encodeJobSpec,
-  jobIdOf,
   type JobSpec,
   type JobSpecInput,
+  specHashOf,
 } from "../proof/job.ts";
 import type { CompressionOptions } from "../dist/compress.ts";
 import { BlobStore } from "../proof/store.ts";
@@ -51,7 +51,13 @@ import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { VerifierNode } from "./verifier.ts";
 import { jobTrainer, Referee, type Ruling } from "./disputes.ts";
-import { ensurePeerBound, ensureStake, toBytes32 } from "./settlement.ts";
+import {
+  ensurePeerBound,
+  ensureStake,
+  fromBytes32,
+  specHashOfJob,
+  toBytes32,
+} from "./settlement.ts";
 import { followDistributedJob, type JobEvent, watchJob } from "./watch.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 import { checkJobLocally } from "./precheck.ts";
@@ -326,7 +332,10 @@ export class Network implements AsyncDisposable {
         wire: parts.wire,
         store: parts.store,
         trainerFor: async (jobId) =>
-          await jobTrainer(parts.store, decodeJobSpec(await parts.store.get(jobId))),
+          await jobTrainer(
+            parts.store,
+            decodeJobSpec(await parts.store.get(await specHashOfJob(parts.referee!.chain, jobId))),
+          ),
         ...(parts.log ? { log: parts.log } : {}),
       });
       this.referee = referee;
@@ -547,12 +556,12 @@ export class Network implements AsyncDisposable {
       data: options.data,
       ...this.#providerProfiles(),
     });
-    const jobId = await jobIdOf(spec);
-    this.#checked.add(jobId);
-    // The spec itself is a blob named by the job id: providers fetch it from this node.
+    // The spec itself is a blob named by its hash: providers fetch it from this node. The job's
+    // id is derived from this account and that hash by the job market.
+    const specHash = await specHashOf(spec);
     await this.store.put(encodeJobSpec(spec));
-    await this.chain.jobs.create({
-      specHash: toBytes32(jobId),
+    const created = await this.chain.jobs.create({
+      specHash: toBytes32(specHash),
       paymentWei: BigInt(spec.priceWei),
       // With fastSettle chain time jumps a challenge window ahead at each commit, so a deadline
       // sized for the wall clock would expire jobs still in flight.
@@ -566,6 +575,8 @@ export class Network implements AsyncDisposable {
       ...(spec.distributed ? { workUnits: spec.distributed.rounds } : {}),
       ...(options.refereeCommittee ? { refereeCommittee: options.refereeCommittee } : {}),
     });
+    const jobId = fromBytes32(created.jobId);
+    this.#checked.add(jobId);
     const job = this.#follow(jobId, spec, modelSpec);
     if (this.#fastSettle) this.#fastForwardOnCommit(jobId, job.events);
     return job.job;
@@ -605,9 +616,10 @@ export class Network implements AsyncDisposable {
     }
     const onChain = await this.chain.jobs.get(toBytes32(id));
     const sources = await this.#peersOfJob(id, onChain.submitter);
-    const spec = decodeJobSpec(await this.#blob(id, sources));
-    if (await jobIdOf(spec) !== id) {
-      throw new SpecError("SPEC_ID_MISMATCH", `the spec fetched for job ${id} has another id`, {
+    const specHash = await specHashOfJob(this.chain, id);
+    const spec = decodeJobSpec(await this.#blob(specHash, sources));
+    if (await specHashOf(spec) !== specHash) {
+      throw new SpecError("SPEC_ID_MISMATCH", `the spec fetched for job ${id} has another hash`, {
         value: id,
       });
     }

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { peerIdToString, type ProtocolClient } from "../chain/mod.ts";
+import { jobIdFor, peerIdToString, type ProtocolClient } from "../chain/mod.ts";
 import { stakingAbi } from "../chain/artifacts/Staking.ts";
 import { PeerError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
-import type { JobSpec } from "../proof/job.ts";
+import { type JobSpec, specHashOf } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
 import { joinPresence } from "../p2p/presence.ts";
 import {
@@ -88,6 +88,9 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
     const publisher = await serveTaskProgress(host);
     const feed = joinAnnouncements(host, {
       isOnChain: async (a) => {
+        // The id must be the one the job market derives for this submitter and spec: an
+        // announcement cannot pair someone's job with another spec.
+        if (jobIdFor(a.submitter, toBytes32(a.specHash)) !== toBytes32(a.jobId)) return false;
         const job = await chain.jobs.get(toBytes32(a.jobId));
         return job.submitter.toLowerCase() === a.submitter.toLowerCase() &&
           job.paymentPerReplicaWei * BigInt(job.replicas) === a.priceWei &&
@@ -119,6 +122,7 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
       async announce(spec: JobSpec, jobId: Hash, deadline: number): Promise<void> {
         const signed = await signAnnouncement(signer, {
           jobId,
+          specHash: await specHashOf(spec),
           specId: spec.model,
           datasetId: spec.datasetBlob,
           steps: spec.steps,
@@ -136,6 +140,7 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
         feed.onAnnouncement((a) =>
           handler({
             jobId: a.jobId,
+            specHash: a.specHash,
             submitter: a.submitter,
             priceWei: a.priceWei,
             deadline: a.deadline,

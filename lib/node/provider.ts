@@ -195,13 +195,14 @@ export class ProviderNode {
       if (await this.records.get(jobId)) return;
       const chain = this.#options.chain;
       const wire = this.#options.wire;
-      // The spec is the blob named by the job id, served by the submitter's bound peer.
+      // The spec is the blob named by the spec hash, served by the submitter's bound peer; the
+      // job id the market derived from them both (checked when the offer was accepted) binds it.
       const submitterPeer = await peerIdOfAccount(chain, offer.submitter);
       // Only addresses under the submitter's bound peer id: the offer cannot redirect us.
       await wire.connect(offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)));
       // One attempt: a job not taken now is offered again in a few seconds.
-      await this.#fetch(submitterPeer, jobId, 1);
-      const spec = decodeJobSpec(await this.store.get(jobId));
+      await this.#fetch(submitterPeer, offer.specHash, 1);
+      const spec = decodeJobSpec(await this.store.get(offer.specHash));
       if (spec.profile !== this.profile) {
         return this.#log(
           `job ${id}: skipped, pins ${spec.profile}; this node runs ${this.profile}`,

@@ -144,3 +144,19 @@ export async function finalizeIfDue(
     throw error;
   }
 }
+
+/**
+ * The spec hash of job `jobId` (the content id of its spec's blob), as the job market recorded it
+ * at creation: a job's id is derived from its submitter and this hash.
+ *
+ * @example
+ * ```ts
+ * import { specHashOfJob } from "./settlement.ts";
+ * declare const chain: import("../chain/mod.ts").ProtocolClient;
+ * const specHash = await specHashOfJob(chain, "ab".repeat(32));
+ * console.log(specHash);
+ * ```
+ */
+export async function specHashOfJob(chain: ProtocolClient, jobId: Hash): Promise<Hash> {
+  return fromBytes32(await chain.jobs.specHash(toBytes32(jobId)));
+}

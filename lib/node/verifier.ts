@@ -77,7 +77,7 @@ import {
 } from "./dist_audit.ts";
 import { commitState } from "../proof/commitment.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
-import { ensureStake, fromBytes32, toBytes32 } from "./settlement.ts";
+import { ensureStake, fromBytes32, specHashOfJob, toBytes32 } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
 
 /** Options of {@link VerifierNode.start}. */
@@ -327,7 +327,7 @@ export class VerifierNode {
         wire: options.wire,
         store: node.store,
         trainerFor: async (jobId) => {
-          const spec = decodeJobSpec(await node.store.get(jobId));
+          const spec = decodeJobSpec(await node.store.get(await specHashOfJob(chain, jobId)));
           const { modelSpec, dataset } = await node.#inputsOf(spec, []);
           return await trainerForJob(spec, modelSpec, dataset);
         },
@@ -445,8 +445,9 @@ export class VerifierNode {
       [onChain.submitter, provider].map((a) => peerIdOfAccount(chain, a).catch(() => undefined)),
     );
     try {
-      await this.#fetchAny(jobId, peers, "the job spec");
-      await this.#inputsOf(decodeJobSpec(await this.store.get(jobId)), peers);
+      const specHash = await specHashOfJob(chain, jobId);
+      await this.#fetchAny(specHash, peers, "the job spec");
+      await this.#inputsOf(decodeJobSpec(await this.store.get(specHash)), peers);
     } catch (error) {
       throw new VerificationError(
         "VERIFY_NOT_AUDITED",
@@ -878,10 +879,11 @@ export class VerifierNode {
       if (!(error instanceof PeerError)) throw error;
       return undefined; // the provider may still serve the spec
     });
-    await this.#fetchAny(commit.jobId, [providerPeer, submitterPeer], "the job spec");
+    const specHash = await specHashOfJob(chain, commit.jobId);
+    await this.#fetchAny(specHash, [providerPeer, submitterPeer], "the job spec");
     let spec: JobSpec;
     try {
-      spec = decodeJobSpec(await this.store.get(commit.jobId));
+      spec = decodeJobSpec(await this.store.get(specHash));
     } catch (error) {
       if (!(error instanceof SpecError)) throw error;
       throw new AuditStop("unverifiable", `the job spec is invalid: ${error.message}`);

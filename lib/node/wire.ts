@@ -17,8 +17,10 @@ import type { P2PHost } from "../p2p/host.ts";
 
 /** A job offered on the network: signed by the submitter and checked against its escrow. */
 export interface JobOffer {
-  /** Job id (hash of the spec; also the id of the spec's blob at the submitter). */
+  /** Job id on-chain (derived from the submitter and the spec hash). */
   readonly jobId: Hash;
+  /** Hash of the spec: the id of the spec's blob at the submitter. */
+  readonly specHash: Hash;
   /** The submitter's account. */
   readonly submitter: string;
   /** Total payment escrowed, wei. */

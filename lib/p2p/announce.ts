@@ -1,5 +1,5 @@
 /**
- * Job announcements on the gossip topic `gensyn/jobs/1`: a submitter signs a job's terms with its
+ * Job announcements on the gossip topic `gensyn/jobs/2`: a submitter signs a job's terms with its
  * Ethereum key (EIP-191 `personal_sign` over the canonical JSON of the fields) and publishes them;
  * every receiver checks the signature and then asks the chain (an injected `isOnChain`) before
  * accepting. Gossipsub's validation drops what fails, so bad announcements are not propagated:
@@ -30,12 +30,14 @@ import {
 } from "./schema.ts";
 
 /** Gossip topic of job announcements. */
-export const JOBS_TOPIC = "gensyn/jobs/1";
+export const JOBS_TOPIC = "gensyn/jobs/2";
 
 /** The terms of a job as announced. */
 export interface JobAnnouncement {
-  /** The job's id (hash of its JobSpec; the id on-chain). */
+  /** The job's id on-chain (derived by the job market from the submitter and the spec hash). */
   jobId: string;
+  /** Hash of the job's spec: the content id of the spec's blob at the submitter. */
+  specHash: string;
   /** Content id of the model spec. */
   specId: string;
   /** Content id of the dataset. */
@@ -68,8 +70,9 @@ export interface SignedAnnouncement extends JobAnnouncement {
 }
 
 const wireSchema = object({
-  v: literal(1),
+  v: literal(2),
   jobId: hash,
+  specHash: hash,
   specId: hash,
   datasetId: hash,
   steps: uint(),
@@ -90,8 +93,9 @@ const wireSchema = object({
  */
 export function announcementMessage(a: JobAnnouncement): string {
   return canonicalJson({
-    type: "gensyn job announcement v1",
+    type: "gensyn job announcement v2",
     jobId: a.jobId,
+    specHash: a.specHash,
     specId: a.specId,
     datasetId: a.datasetId,
     steps: a.steps,
@@ -156,7 +160,7 @@ export function encodeAnnouncement(a: SignedAnnouncement): Uint8Array {
   const sig = a.signature.slice(2);
   const signature = new Uint8Array(65);
   for (let i = 0; i < 65; i++) signature[i] = parseInt(sig.slice(2 * i, 2 * i + 2), 16);
-  return encodeMessage({ v: 1, ...a, priceWei: a.priceWei.toString(), signature }, 4096);
+  return encodeMessage({ v: 2, ...a, priceWei: a.priceWei.toString(), signature }, 4096);
 }
 
 /** Decodes a wire announcement; throws `PEER_MALFORMED`/`PEER_OVERSIZED` on bad input. */

@@ -139,7 +139,7 @@ const positiveInt = (name: string, v: unknown): number => {
  *
  * @example
  * ```ts
- * import { createJobSpec, jobIdOf } from "./job.ts";
+ * import { createJobSpec, specHashOf } from "./job.ts";
  * const spec = createJobSpec({
  *   model: "aa".repeat(32),
  *   datasetBlob: "bb".repeat(32),
@@ -148,7 +148,7 @@ const positiveInt = (name: string, v: unknown): number => {
  *   batchSize: 128,
  *   priceWei: 10n ** 18n,
  * });
- * console.log(await jobIdOf(spec));
+ * console.log(await specHashOf(spec));
  * ```
  */
 export function createJobSpec(input: JobSpecInput): JobSpec {
@@ -245,8 +245,12 @@ function validateDistributed(s: JobSpec, bad: (what: string) => never): void {
   }
 }
 
-/** The job id: SHA-256 hex of the spec's canonical bytes (`0x` + this is the on-chain id). */
-export function jobIdOf(spec: JobSpec): Promise<Hash> {
+/**
+ * The spec hash: SHA-256 hex of the spec's canonical bytes, the content id of its blob. On-chain,
+ * `0x` + this is the `specHash` a job is created with; the job's id is derived from it and the
+ * submitter (`jobIdFor` in `lib/chain/actions/jobs.ts`).
+ */
+export function specHashOf(spec: JobSpec): Promise<Hash> {
   return contentId(spec);
 }
 

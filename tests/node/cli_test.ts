@@ -4,7 +4,7 @@ import type { Hash } from "../../lib/core/hash.ts";
 import { NODE_DIR_MARKER } from "../../lib/node/cli.ts";
 import type { NetworkFile } from "../../lib/node/network.ts";
 import type { JobRecord } from "../../lib/node/records.ts";
-import { createJobSpec, jobIdOf, type JobSpec } from "../../lib/proof/job.ts";
+import { createJobSpec, type JobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { runTool, spawnTool, toolPath, type ToolResult } from "./_cli_process.ts";
 
 const TOKEN = 10n ** 18n;
@@ -241,7 +241,7 @@ Deno.test("deno task node against a devnet: chain checks, data dirs, stale job r
       const provider = devnet.client(3);
       // Job C: this chain's, committed by the node's account, its window still open.
       const spec = placeholderSpec();
-      const idC = await jobIdOf(spec);
+      const idC = await specHashOf(spec);
       await submitter.jobs.create({
         specHash: `0x${idC}`,
         paymentWei: 10n * TOKEN,
@@ -274,7 +274,7 @@ Deno.test("deno task node against a devnet: chain checks, data dirs, stale job r
       await Deno.writeTextFile(`${nodeDir}/${NODE_DIR_MARKER}`, "");
       await writeRecord(nodeDir, record(idC, Date.now()));
       // Job A: committed on an earlier chain (a devnet that restarted), there when the node starts.
-      const idA = await jobIdOf(placeholderSpec());
+      const idA = await specHashOf(placeholderSpec());
       await writeRecord(nodeDir, record(idA, Date.now()));
 
       const node = spawnTool(Deno.execPath(), [
@@ -304,7 +304,7 @@ Deno.test("deno task node against a devnet: chain checks, data dirs, stale job r
         );
 
         // Job B: stale too, and older than C, so the settlement loop meets it first.
-        const idB = await jobIdOf(placeholderSpec());
+        const idB = await specHashOf(placeholderSpec());
         await writeRecord(nodeDir, record(idB, 1));
         await node.waitFor(
           new RegExp(`job ${idB.slice(0, 10)}: set aside`),

@@ -5,7 +5,7 @@ import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { Trainer } from "../../lib/exec/trainer.ts";
 import { executeJob, type JobProgress } from "../../lib/node/executor.ts";
 import { trainWithProof } from "../../lib/proof/checkpoint.ts";
-import { createJobSpec, encodeJobSpec, jobIdOf, type JobSpec } from "../../lib/proof/job.ts";
+import { createJobSpec, encodeJobSpec, type JobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { mnistSubset, smallMlpSpec } from "../_fixtures/mlp.ts";
 
@@ -27,7 +27,7 @@ Deno.test("job executor", async (t) => {
       dataSeed: 3,
       priceWei: 10n ** 18n,
     });
-    const jobId = await jobIdOf(spec);
+    const jobId = await specHashOf(spec);
 
     // The reference: the same plan trained directly.
     const trainer = await Trainer.create({ spec: model, dataset, batchSize: 32, dataSeed: 3 });

@@ -5,7 +5,7 @@ import { loadMnist } from "../../lib/exec/mnist.ts";
 import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { Network } from "../../lib/node/network.ts";
 import { toBytes32 } from "../../lib/node/settlement.ts";
-import { createJobSpec, encodeJobSpec, jobIdOf } from "../../lib/proof/job.ts";
+import { createJobSpec, encodeJobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { CheatingProvider } from "../adversary/_cheaters.ts";
 import { tinySpec } from "../adversary/_suite.ts";
 
@@ -45,7 +45,7 @@ async function submitReplicated(
     audit,
     priceWei: 20n * TOKEN,
   });
-  const jobId = await jobIdOf(spec);
+  const jobId = await specHashOf(spec);
   await network.store.put(encodeJobSpec(spec));
   const { chain, wire } = network;
   await chain.jobs.create({

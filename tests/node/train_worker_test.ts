@@ -4,7 +4,7 @@ import { encodeDataset } from "../../lib/exec/dataset.ts";
 import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { executeJob, type JobProgress } from "../../lib/node/executor.ts";
 import { TrainingWorker } from "../../lib/node/train_worker.ts";
-import { createJobSpec, jobIdOf, type JobSpec } from "../../lib/proof/job.ts";
+import { createJobSpec, type JobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { mnistSubset, smallMlpSpec } from "../_fixtures/mlp.ts";
 
@@ -33,7 +33,7 @@ Deno.test("training off the main thread gives the same bits, typed errors and re
     for (const profile of ["wasm", "cpu"]) {
       await t.step(`${profile}: the worker's trace is the in-process trace`, async () => {
         const spec = specOf(profile);
-        const jobId = await jobIdOf(spec);
+        const jobId = await specHashOf(spec);
         const here = await executeJob({ spec, jobId, store, jobDir: `${dir}/here-${profile}` });
         const events: JobProgress[] = [];
         const there = await worker.execute({
@@ -67,7 +67,7 @@ Deno.test("training off the main thread gives the same bits, typed errors and re
       "a stop mid-job is typed, and the next run resumes to the same trace",
       async () => {
         const spec = { ...specOf("wasm"), steps: 400 };
-        const jobId = await jobIdOf(spec);
+        const jobId = await specHashOf(spec);
         const jobDir = `${dir}/stopped`;
         const stop = new AbortController();
         await assert.rejects(
@@ -103,7 +103,7 @@ Deno.test("training off the main thread gives the same bits, typed errors and re
       "a worker stopped under a job fails it, and a new one starts for the next",
       async () => {
         const spec = { ...specOf("wasm"), steps: 400, dataSeed: 4 };
-        const jobId = await jobIdOf(spec);
+        const jobId = await specHashOf(spec);
         const running = worker.execute({
           spec,
           jobId,

@@ -18,6 +18,7 @@ const mallory = privateKeyToAccount(`0x${"22".repeat(32)}`);
 function terms(jobByte: string): JobAnnouncement {
   return {
     jobId: jobByte.repeat(64),
+    specHash: "c".repeat(64),
     specId: "a".repeat(64),
     datasetId: "b".repeat(64),
     steps: 100,

@@ -4,8 +4,8 @@ import {
   createJobSpec,
   decodeJobSpec,
   encodeJobSpec,
-  jobIdOf,
   planOfJob,
+  specHashOf,
   validateJobSpec,
 } from "../../lib/proof/job.ts";
 
@@ -26,8 +26,8 @@ Deno.test("job specs", async (t) => {
     assert.equal(spec.priceWei, "123");
     const again = decodeJobSpec(encodeJobSpec(spec));
     assert.deepEqual(again, spec);
-    assert.equal(await jobIdOf(again), await jobIdOf(spec));
-    assert.notEqual(await jobIdOf(createJobSpec(base)), await jobIdOf(createJobSpec(base)));
+    assert.equal(await specHashOf(again), await specHashOf(spec));
+    assert.notEqual(await specHashOf(createJobSpec(base)), await specHashOf(createJobSpec(base)));
     assert.deepEqual(planOfJob(spec), {
       specId: base.model,
       datasetId: base.datasetId,

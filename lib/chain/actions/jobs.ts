@@ -16,7 +16,10 @@ import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
 
 /** Parameters of {@linkcode createJob}. */
 export interface CreateJobParams {
-  /** Hash of the job spec; it becomes the job id. */
+  /**
+   * Hash of the job spec. The job id is derived from it and the submitter
+   * ({@linkcode jobIdFor}), so each submitter's spec hashes are its own.
+   */
   specHash: Hex;
   /** Total payment escrowed, split evenly over the replicas, in wei. */
   paymentWei: bigint;
@@ -49,7 +52,7 @@ export interface CreateJobParams {
 
 /** Result of {@linkcode createJob}. */
 export interface CreateJobResult extends TxResult {
-  /** The job id (the spec hash). */
+  /** The job id: {@linkcode jobIdFor} the client's account and the spec hash. */
   jobId: Hex;
   /** The escrow approval sent first, when the allowance was short. */
   approval?: TxResult;
@@ -110,7 +113,53 @@ export async function createJob(
     }],
     action: "jobs.create",
   });
-  return { ...tx, jobId: params.specHash, approval };
+  const [created] = eventsOf(jobMarketAbi, tx.receipt, "JobCreated");
+  return { ...tx, jobId: created.args.jobId as Hex, approval };
+}
+
+/**
+ * The id of the job `submitter` creates for `specHash`: `keccak256(abi.encode(submitter,
+ * specHash))`, as the job market derives it. Nobody else can create a job under this id.
+ *
+ * @example
+ * ```ts
+ * import { jobIdFor } from "./jobs.ts";
+ * const id = jobIdFor("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", `0x${"ab".repeat(32)}`);
+ * console.log(id);
+ * ```
+ */
+export function jobIdFor(submitter: Address, specHash: Hex): Hex {
+  return keccak256(
+    encodeAbiParameters([{ type: "address" }, { type: "bytes32" }], [submitter, specHash]),
+  );
+}
+
+/** Spec hashes of jobs already looked up: a job's spec hash never changes. */
+const specHashes = new Map<string, Hex>();
+
+/**
+ * The spec hash job `jobId` was created with (from its `JobCreated` event). Fails with
+ * `UNKNOWN_JOB` when no such job was created.
+ */
+export async function jobSpecHash(client: ChainClient, jobId: Hex): Promise<Hex> {
+  const key = `${client.addresses.jobMarket}:${jobId}`.toLowerCase();
+  const known = specHashes.get(key);
+  if (known) return known;
+  const [created] = await client.public.getContractEvents({
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    eventName: "JobCreated",
+    args: { jobId },
+    fromBlock: 0n,
+  });
+  if (!created) {
+    throw new ChainError("UNKNOWN_JOB", `no job ${jobId} was created on this job market`, {
+      value: jobId,
+    });
+  }
+  const specHash = (created.args as { specHash: Hex }).specHash;
+  specHashes.set(key, specHash);
+  return specHash;
 }
 
 /** Result of an action on one slot. */
