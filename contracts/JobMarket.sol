@@ -43,13 +43,16 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     }
 
     /// @notice A job, packed into two storage words; `steps` and `checkpointInterval` let the
-    /// dispute game map checkpoint segments to steps.
+    /// dispute game map checkpoint segments to steps. `feeBps` and `slashTerms` (the version of
+    /// the slash percentages, see `MarketParameters`) are snapshotted at creation, so governance
+    /// never changes what an open job pays or risks.
     struct Job {
         address submitter;
-        uint40 deadline;
-        uint32 challengeWindow;
+        uint32 deadline;
+        uint24 challengeWindow;
         uint8 replicas;
         uint16 feeBps;
+        uint16 slashTerms;
         uint96 paymentPerReplica;
         uint96 requiredStake;
         uint32 checkpointInterval;
@@ -62,12 +65,15 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// challenge window), and the seconds of the window that had run while `Disputed`. Only `keccak256(abi.encode(finalStateHash, traceRoot))` is stored (one word instead of
     /// two); both values are in the `JobCommitted` event, and `commitmentOf` recomputes the hash.
     /// `units` (work units committed; 0 = the whole replica) shares the first word with the
-    /// provider, so `commitWork` writes no extra storage word.
+    /// provider, so `commitWork` writes no extra storage word. `disputedBy` is the index (see
+    /// `verifierIndex`) of the verification contract that marked the slot disputed: it alone
+    /// settles that dispute, even after governance stops authorising it.
     struct Slot {
         address provider;
         uint40 committedAt;
         SlotStatus status;
         uint32 units;
+        uint16 disputedBy;
         bytes32 commitment;
     }
 
@@ -171,6 +177,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     error JobExists(bytes32 jobId);
     /// @notice No job has this id.
     error UnknownJob(bytes32 jobId);
+    /// @notice The job requires `stake` of its providers, below the governed `minimum`.
+    error StakeBelowMinimum(uint256 stake, uint256 minimum);
     /// @notice Replicas must be between 1 and `MAX_REPLICAS`.
     error InvalidReplicas(uint256 replicas, uint256 max);
     /// @notice A referee committee must have an odd size up to `max` (or 0: the dispute game's default).
@@ -243,6 +251,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (p.specHash == bytes32(0)) revert ZeroSpecHash();
         jobId = jobIdOf(msg.sender, p.specHash);
         if (p.payment == 0) revert ZeroAmount();
+        if (p.requiredStake < minRequiredStake) revert StakeBelowMinimum(p.requiredStake, minRequiredStake);
         if (p.replicas == 0 || p.replicas > MAX_REPLICAS) revert InvalidReplicas(p.replicas, MAX_REPLICAS);
         if (p.payment % p.replicas != 0) revert PaymentNotDivisible(p.payment, p.replicas);
         if (p.checkpointInterval == 0) revert ZeroCheckpointInterval();
@@ -259,10 +268,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (p.refereeCommittee != 0) refereeCommitteeOf[jobId] = p.refereeCommittee;
         _jobs[jobId] = Job({
             submitter: msg.sender,
-            deadline: p.deadline,
-            challengeWindow: p.challengeWindow,
+            deadline: uint256(p.deadline).toUint32(),
+            challengeWindow: uint24(p.challengeWindow),
             replicas: p.replicas,
             feeBps: feeBps,
+            slashTerms: slashTermsVersion,
             paymentPerReplica: (p.payment / p.replicas).toUint96(),
             requiredStake: p.requiredStake,
             checkpointInterval: p.checkpointInterval,
@@ -314,7 +324,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         delete _slots[jobId][slot];
         releasedBy[jobId][msg.sender] = true;
         uint256 required = job.requiredStake;
-        uint256 penalty = late ? required * abandonSlashBps / BPS : 0;
+        uint256 penalty = late ? required * _termsOf(job).abandonSlashBps / BPS : 0;
         staking.unlock(msg.sender, required);
         uint256 slashed = penalty > 0 ? staking.slash(msg.sender, penalty, job.submitter) : 0;
         emit JobReleased(jobId, slot, msg.sender, reason, slashed);
@@ -486,7 +496,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
             }
         }
         if (reopened == 0) revert NothingToSettle(jobId);
-        job.deadline = newDeadline;
+        job.deadline = uint256(newDeadline).toUint32();
         emit JobReassigned(jobId, reopened, newDeadline);
     }
 
@@ -505,10 +515,12 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         // had run, and `settleDispute` resumes it from there.
         s.committedAt = uint40(block.timestamp - committedAt);
         s.status = SlotStatus.Disputed;
+        s.disputedBy = verifierIndex[msg.sender];
         emit JobDisputed(jobId, slot, msg.sender);
     }
 
-    /// @notice Ends a dispute; verification contracts only. An honest provider's slot returns to
+    /// @notice Ends a dispute; only the verification contract that marked the slot disputed. An
+    /// honest provider's slot returns to
     /// committed (finalizable); a dishonest one is slashed `disputeSlashBps` of the required stake,
     /// `challengerRewardBps` of that to `challenger` and the rest to the submitter, who is refunded.
     /// @param jobId The job.
@@ -517,13 +529,15 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// @param challenger Who raised the dispute (rewarded when the provider lost).
     function settleDispute(bytes32 jobId, uint256 slot, bool providerHonest, address challenger)
         external
-        onlyVerifier
         nonReentrant
     {
         Job storage job = _existing(jobId);
         if (slot >= job.replicas) revert UnknownSlot(jobId, slot);
         Slot storage s = _slots[jobId][slot];
         if (s.status != SlotStatus.Disputed) revert WrongSlotStatus(jobId, slot, s.status);
+        // The contract that opened the dispute ends it, authorised still or not: a dispute open
+        // when governance retires its game is never stranded.
+        if (verifierIndex[msg.sender] != s.disputedBy) revert NotVerifier(msg.sender);
         if (providerHonest) {
             // The window resumes where the dispute paused it, with at least `minChallengeWindow`
             // left, so a dispute that lapses (say, a provider's own sybil that let it time out)
@@ -539,8 +553,9 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         }
         s.status = SlotStatus.Slashed;
         address provider = s.provider;
-        uint256 penalty = uint256(job.requiredStake) * disputeSlashBps / BPS;
-        uint256 reward = penalty * challengerRewardBps / BPS;
+        SlashTerms memory terms = _termsOf(job);
+        uint256 penalty = uint256(job.requiredStake) * terms.disputeSlashBps / BPS;
+        uint256 reward = penalty * terms.challengerRewardBps / BPS;
         uint256 payment = job.paymentPerReplica;
         address submitter = job.submitter;
         emit DisputeSettled(jobId, slot, false, challenger, penalty);
@@ -600,6 +615,11 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         emit JobCommitted(jobId, slot, msg.sender, finalStateHash, traceRoot);
     }
 
+    /// @dev The slash percentages job `job` was created under.
+    function _termsOf(Job storage job) private view returns (SlashTerms memory) {
+        return slashTermsOf[job.slashTerms];
+    }
+
     function _existing(bytes32 jobId) private view returns (Job storage job) {
         job = _jobs[jobId];
         if (job.submitter == address(0)) revert UnknownJob(jobId);
@@ -617,7 +637,7 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
     /// stake to the submitter as compensation for the lost time.
     function _penalize(bytes32 jobId, Job storage job, uint256 slot, address provider) private {
         uint256 required = job.requiredStake;
-        uint256 penalty = required * abandonSlashBps / BPS;
+        uint256 penalty = required * _termsOf(job).abandonSlashBps / BPS;
         staking.unlock(provider, required);
         uint256 slashed = penalty > 0 ? staking.slash(provider, penalty, job.submitter) : 0;
         emit JobAbandoned(jobId, slot, provider, slashed);

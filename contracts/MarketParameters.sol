@@ -31,8 +31,31 @@ abstract contract MarketParameters is Ownable {
     uint32 public constant MAX_RELEASE_GRACE = 1 days;
     /// @notice Where protocol fees go.
     address public feeRouter;
+
+    /// @notice The slash percentages a job is created under.
+    struct SlashTerms {
+        uint16 abandonSlashBps;
+        uint16 disputeSlashBps;
+        uint16 challengerRewardBps;
+    }
+
+    /// @notice Least stake a job may require of its providers: with none, a provider that cheats
+    /// risks nothing.
+    uint96 public minRequiredStake = INITIAL_MIN_REQUIRED_STAKE;
+    /// @notice `minRequiredStake` at deployment: one AIGENSYN.
+    uint96 public constant INITIAL_MIN_REQUIRED_STAKE = 1e18;
+
+    /// @notice Version of the current slash percentages; each job snapshots it at creation.
+    uint16 public slashTermsVersion;
+    /// @notice The slash percentages of each version.
+    mapping(uint16 => SlashTerms) public slashTermsOf;
     /// @notice Verification contracts allowed to dispute and settle.
     mapping(address => bool) public verifiers;
+    /// @notice Index (from 1) each verification contract got when first authorised; it is kept
+    /// when the contract is deauthorised, so that it can still end the disputes it opened.
+    mapping(address => uint16) public verifierIndex;
+    /// @notice Verification contracts ever authorised.
+    uint16 public verifierCount;
 
     /// @notice A governed value changed.
     event ParameterSet(bytes32 indexed name, uint256 value);
@@ -51,6 +74,7 @@ abstract contract MarketParameters is Ownable {
     constructor(address router, address owner_) Ownable(owner_) {
         if (router == address(0)) revert ZeroRouter();
         feeRouter = router;
+        slashTermsOf[0] = SlashTerms(abandonSlashBps, disputeSlashBps, challengerRewardBps);
     }
 
     /// @notice Sets the protocol fee; governance only.
@@ -66,6 +90,7 @@ abstract contract MarketParameters is Ownable {
     function setAbandonSlashBps(uint16 value) external onlyOwner {
         if (value > BPS) revert BpsTooHigh(value, BPS);
         abandonSlashBps = value;
+        _newSlashTerms();
         emit ParameterSet("abandonSlashBps", value);
     }
 
@@ -74,6 +99,7 @@ abstract contract MarketParameters is Ownable {
     function setDisputeSlashBps(uint16 value) external onlyOwner {
         if (value > BPS) revert BpsTooHigh(value, BPS);
         disputeSlashBps = value;
+        _newSlashTerms();
         emit ParameterSet("disputeSlashBps", value);
     }
 
@@ -82,6 +108,7 @@ abstract contract MarketParameters is Ownable {
     function setChallengerRewardBps(uint16 value) external onlyOwner {
         if (value > BPS) revert BpsTooHigh(value, BPS);
         challengerRewardBps = value;
+        _newSlashTerms();
         emit ParameterSet("challengerRewardBps", value);
     }
 
@@ -101,6 +128,13 @@ abstract contract MarketParameters is Ownable {
         emit ParameterSet("releaseGrace", value);
     }
 
+    /// @notice Sets the least stake a job may require; governance only.
+    /// @param value Wei.
+    function setMinRequiredStake(uint96 value) external onlyOwner {
+        minRequiredStake = value;
+        emit ParameterSet("minRequiredStake", value);
+    }
+
     /// @notice Sets where fees go; governance only.
     /// @param router The new fee router.
     function setFeeRouter(address router) external onlyOwner {
@@ -114,6 +148,16 @@ abstract contract MarketParameters is Ownable {
     /// @param allowed Whether it may dispute and settle.
     function setVerifier(address verifier, bool allowed) external onlyOwner {
         verifiers[verifier] = allowed;
+        if (allowed && verifierIndex[verifier] == 0) verifierIndex[verifier] = ++verifierCount;
         emit VerifierSet(verifier, allowed);
+    }
+
+    /// @dev Records the current slash percentages as a new version: jobs created from now on use
+    /// it, open jobs keep theirs.
+    function _newSlashTerms() private {
+        uint16 version = slashTermsVersion + 1;
+        slashTermsVersion = version;
+        slashTermsOf[version] = SlashTerms(abandonSlashBps, disputeSlashBps, challengerRewardBps);
+        emit ParameterSet("slashTermsVersion", version);
     }
 }

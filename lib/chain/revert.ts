@@ -183,6 +183,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   UnknownJob: (a) =>
     `no job ${fmt(a[0])}; check the id (jobs.create returns it) or create the job first`,
   UnknownSlot: (a) => `job ${fmt(a[0])} has no slot ${fmt(a[1])}; slots count from 0 to replicas-1`,
+  StakeBelowMinimum: (a) =>
+    `the job requires ${fmt(a[0])} wei of stake, below the market's minimum ${
+      fmt(a[1])
+    }; require at least that (with none, a cheating provider risks nothing)`,
   InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
   InvalidRefereeCommittee: (a) =>
     `refereeCommittee must be 0 (the protocol's default committee) or odd up to ${fmt(a[1])}, got ${

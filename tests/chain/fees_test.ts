@@ -27,6 +27,7 @@ Deno.test("fee routing: burn, treasury, Uniswap V2 buyback, re-entrancy", async 
     await isolated(devnet, async () => {
       const submitter = devnet.client(1);
       const provider = devnet.client(2);
+      await provider.staking.stake({ amountWei: TOKEN });
       const { jobId } = await submitter.jobs.create({
         specHash: id("fee"),
         paymentWei: 1_000n * TOKEN,

@@ -241,9 +241,8 @@ Deno.test("deno task node against a devnet: chain checks, data dirs, stale job r
       const provider = devnet.client(3);
       // Job C: this chain's, committed by the node's account, its window still open.
       const spec = placeholderSpec();
-      const idC = await specHashOf(spec);
-      await submitter.jobs.create({
-        specHash: `0x${idC}`,
+      const created = await submitter.jobs.create({
+        specHash: `0x${await specHashOf(spec)}`,
         paymentWei: 10n * TOKEN,
         timeoutSec: 3600,
         challengeWindowSec: 60,
@@ -251,10 +250,11 @@ Deno.test("deno task node against a devnet: chain checks, data dirs, stale job r
         steps: 10,
         requiredStakeWei: 10n * TOKEN,
       });
+      const idC = created.jobId.slice(2);
       await provider.staking.stake({ amountWei: 100n * TOKEN });
-      await provider.jobs.claim({ jobId: `0x${idC}` });
+      await provider.jobs.claim({ jobId: created.jobId });
       await provider.jobs.commit({
-        jobId: `0x${idC}`,
+        jobId: created.jobId,
         finalStateHash: `0x${"12".repeat(32)}`,
         traceRoot: `0x${"34".repeat(32)}`,
       });

@@ -45,11 +45,10 @@ async function submitReplicated(
     audit,
     priceWei: 20n * TOKEN,
   });
-  const jobId = await specHashOf(spec);
   await network.store.put(encodeJobSpec(spec));
   const { chain, wire } = network;
-  await chain.jobs.create({
-    specHash: toBytes32(jobId),
+  const created = await chain.jobs.create({
+    specHash: toBytes32(await specHashOf(spec)),
     paymentWei: BigInt(spec.priceWei),
     timeoutSec: 3600,
     challengeWindowSec: 600,
@@ -58,7 +57,8 @@ async function submitReplicated(
     checkpointInterval: spec.k,
     steps: spec.steps,
   });
-  const { deadline } = await chain.jobs.get(toBytes32(jobId));
+  const jobId = created.jobId.slice(2);
+  const { deadline } = await chain.jobs.get(created.jobId);
   (async () => {
     // Gossip published before the mesh reaches a provider is lost: offer until both claimed.
     while (!signal.aborted) {

@@ -36,14 +36,14 @@ Deno.test("provider settlement against a real chain", async (t) => {
   });
 
   await t.step("a claim race has one winner; commit, then payment after the window", async () => {
-    const jobId = hash("a");
-    await submitter.jobs.create({
-      specHash: toBytes32(jobId),
+    const created = await submitter.jobs.create({
+      specHash: toBytes32(hash("a")),
       paymentWei: 10n * TOKEN,
       timeoutSec: 3600,
       challengeWindowSec: 600,
       requiredStakeWei: 10n * TOKEN,
     });
+    const jobId = created.jobId.slice(2);
     const [a, b] = await Promise.all([tryClaim(alice, jobId), tryClaim(bob, jobId)]);
     assert.deepEqual([a, b].filter((s) => s !== undefined), [0]);
     const winner = a === 0 ? alice : bob;

@@ -35,7 +35,10 @@ export interface CreateJobParams {
   steps?: number;
   /** Seconds after a commit during which it can be disputed; default 3600. */
   challengeWindowSec?: number;
-  /** Stake each provider must lock to claim, in wei; default 0. */
+  /**
+   * Stake each provider must lock to claim, in wei; default (and least allowed): the market's
+   * governed `minRequiredStake` (1 AIGENSYN at deployment).
+   */
   requiredStakeWei?: bigint;
   /**
    * Work units (rounds) of a distributed job: each worker commits the units it counted in
@@ -95,6 +98,11 @@ export async function createJob(
     spender: client.addresses.jobMarket,
     amountWei: params.paymentWei,
   });
+  const requiredStake = params.requiredStakeWei ?? await client.public.readContract({
+    address: client.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "minRequiredStake",
+  });
   const tx = await send(client, {
     address: client.addresses.jobMarket,
     abi: jobMarketAbi,
@@ -107,7 +115,7 @@ export async function createJob(
       steps: params.steps ?? params.checkpointInterval ?? 100,
       deadline: Number(deadline),
       challengeWindow: params.challengeWindowSec ?? 3600,
-      requiredStake: params.requiredStakeWei ?? 0n,
+      requiredStake: requiredStake,
       workUnits: params.workUnits ?? 0,
       refereeCommittee: params.refereeCommittee ?? 0,
     }],
