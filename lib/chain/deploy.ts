@@ -31,7 +31,11 @@ export interface DeployOptions {
   poolTokenWei?: bigint;
   /** Pool liquidity, stable side (6 decimals); default 500,000 (price 0.5 stable per token). */
   poolStable?: bigint;
-  /** Accounts authorised as verification contracts in the job market besides the dispute game. */
+  /**
+   * Accounts authorised as verification contracts (and slashers) besides the dispute game: a
+   * test devnet's shortcut to settle disputes directly. Refused on any chain but the local
+   * devnet's ({@linkcode DEVNET_CHAIN_ID}): in production only the dispute game slashes.
+   */
   verifiers?: Address[];
   /** Bond a challenger posts to open a dispute, wei; default 10 tokens. */
   disputeBondWei?: bigint;
@@ -80,6 +84,9 @@ async function deploy(
   return receipt.contractAddress;
 }
 
+/** Chain id of the local devnet (anvil's default), the only chain with test-only slashers. */
+export const DEVNET_CHAIN_ID = 31337;
+
 /**
  * Deploys and wires every protocol contract as the client's account, which ends up with the whole
  * token supply minus the pool liquidity and without any admin power.
@@ -96,6 +103,14 @@ export async function deployProtocol(
   client: ChainClient,
   options: DeployOptions = {},
 ): Promise<ProtocolAddresses> {
+  if ((options.verifiers ?? []).length > 0 && client.chainId !== DEVNET_CHAIN_ID) {
+    throw new ChainError(
+      "DEVNET_ONLY",
+      `deployProtocol authorises extra slashers (options.verifiers) only on the local devnet ` +
+        `(chain ${DEVNET_CHAIN_ID}), not on chain ${client.chainId}; drop the option`,
+      { value: options.verifiers },
+    );
+  }
   const me = client.account;
   const token = await deploy(client, "Token", a.tokenAbi, a.tokenBytecode, [
     me,

@@ -16,7 +16,7 @@ import { testStableAbi } from "./artifacts/TestStable.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
 import { type Anvil, type AnvilOptions, startAnvil } from "./anvil.ts";
 import { createChainClient, type ProtocolAddresses } from "./client.ts";
-import { type DeployOptions, deployProtocol } from "./deploy.ts";
+import { type DeployOptions, deployProtocol, DEVNET_CHAIN_ID } from "./deploy.ts";
 import { createProtocolClient, type ProtocolClient } from "./protocol.ts";
 import { send } from "./transact.ts";
 
@@ -95,7 +95,10 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     });
     const addresses = await deployProtocol(bootstrap, {
       ...options,
-      verifiers: options.verifiers ?? [referee],
+      // The test slasher exists on the local devnet's chain only (deployProtocol refuses it
+      // elsewhere).
+      verifiers: options.verifiers ??
+        ((options.chainId ?? DEVNET_CHAIN_ID) === DEVNET_CHAIN_ID ? [referee] : []),
     });
     const deployer = createProtocolClient({ ...bootstrap, addresses });
     const fundToken = options.fundTokenWei ?? 1_000_000n * 10n ** 18n;

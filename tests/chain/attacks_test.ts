@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { chainTime, midpointOf, send, startDevnet } from "../../lib/chain/mod.ts";
 import { disputeGameAbi } from "../../lib/chain/artifacts/DisputeGame.ts";
+import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
+import { ChainError } from "../../lib/core/errors.ts";
 import { toBytes32 } from "../../lib/core/hash.ts";
 import { merkleProof, merkleRoot } from "../../lib/proof/merkle.ts";
 import { sha256Sync } from "../../lib/proof/ops.ts";
@@ -204,4 +206,19 @@ Deno.test("mechanism attacks on disputes: each attacker loses, honest parties lo
       assert.ok(!members.includes(sybil.account));
     });
   });
+});
+
+Deno.test("the devnet's test slasher exists on the devnet's chain only", async () => {
+  await assert.rejects(
+    startDevnet({ chainId: 1_337, verifiers: [`0x${"11".repeat(20)}`] }),
+    (e: unknown) => e instanceof ChainError && e.code === "DEVNET_ONLY",
+  );
+  await using other = await startDevnet({ chainId: 1_337 });
+  const authorised = await other.deployer.public.readContract({
+    address: other.addresses.jobMarket,
+    abi: jobMarketAbi,
+    functionName: "verifiers",
+    args: [other.referee],
+  });
+  assert.equal(authorised, false);
 });
