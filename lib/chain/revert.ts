@@ -187,6 +187,8 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
     `the job requires ${fmt(a[0])} wei of stake, below the market's minimum ${
       fmt(a[1])
     }; require at least that (with none, a cheating provider risks nothing)`,
+  PeerBindingExpired: (a) =>
+    `the peer binding signature expired at ${fmt(a[0])}; sign a new one (staking.bindPeer does)`,
   InvalidReplicas: (a) => `replicas must be between 1 and ${fmt(a[1])}, got ${fmt(a[0])}`,
   InvalidRefereeCommittee: (a) =>
     `refereeCommittee must be 0 (the protocol's default committee) or odd up to ${fmt(a[1])}, got ${

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { keccak256, toHex } from "viem";
+import { type Hex, keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, sign } from "viem/accounts";
 import { stakingAbi } from "../../lib/chain/artifacts/Staking.ts";
 import {
@@ -103,7 +103,7 @@ Deno.test("staking, unbonding, slashing and identity on a real anvil chain", asy
         address: devnet.addresses.staking,
         abi: stakingAbi,
         functionName: "peerBindingDigest",
-        args: [provider.account, keccak256(bound.peerId)],
+        args: [provider.account, keccak256(bound.peerId), 1n, 99n],
       });
       assert.equal(
         onChain,
@@ -112,6 +112,8 @@ Deno.test("staking, unbonding, slashing and identity on a real anvil chain", asy
           peerId: bound.peerId,
           staking: devnet.addresses.staking,
           chainId: 31337,
+          nonce: 1n,
+          deadline: 99n,
         }),
       );
       const err = await assertReverts(
@@ -123,35 +125,57 @@ Deno.test("staking, unbonding, slashing and identity on a real anvil chain", asy
       // A signature for another account does not bind.
       const key = privateKeyToAccount(generatePrivateKey());
       const peerId = peerIdFromPublicKey(key.publicKey);
+      const deadline = 2n ** 40n;
       const wrong = await sign({
         hash: peerBindingDigest({
           account: provider.account,
           peerId,
           staking: devnet.addresses.staking,
           chainId: 31337,
+          nonce: 0n,
+          deadline,
         }),
         privateKey: generatePrivateKey(),
         to: "hex",
       });
-      await assertReverts(
-        send(other, {
+      const bindRaw = (who: typeof other, publicKey: Hex, signature: Hex, until = deadline) =>
+        send(who, {
           address: devnet.addresses.staking,
           abi: stakingAbi,
           functionName: "bindPeer",
-          args: [`0x${key.publicKey.slice(4)}`, wrong],
+          args: [publicKey, signature, until],
           action: "staking.bindPeer",
-        }),
+        });
+      await assertReverts(
+        bindRaw(other, `0x${key.publicKey.slice(4)}`, wrong),
         "InvalidPeerSignature",
       );
+      await assertReverts(bindRaw(other, toHex(new Uint8Array(33)), wrong), "InvalidPublicKey");
+      // A binding signature is single-use and short-lived: replaying one (say, after giving the
+      // key away) fails, and so does one past its deadline.
+      const ownKey = generatePrivateKey();
+      const own = privateKeyToAccount(ownKey);
+      const ownPublic: Hex = `0x${own.publicKey.slice(4)}`;
+      const signed = (nonce: bigint, until: bigint) =>
+        sign({
+          hash: peerBindingDigest({
+            account: other.account,
+            peerId: peerIdFromPublicKey(own.publicKey),
+            staking: devnet.addresses.staking,
+            chainId: 31337,
+            nonce,
+            deadline: until,
+          }),
+          privateKey: ownKey,
+          to: "hex",
+        });
+      const once = await signed(0n, deadline);
+      await bindRaw(other, ownPublic, once);
+      await other.staking.bindPeer({ peerPrivateKey: generatePrivateKey() });
+      await assertReverts(bindRaw(other, ownPublic, once), "InvalidPeerSignature");
       await assertReverts(
-        send(other, {
-          address: devnet.addresses.staking,
-          abi: stakingAbi,
-          functionName: "bindPeer",
-          args: [toHex(new Uint8Array(33)), wrong],
-          action: "staking.bindPeer",
-        }),
-        "InvalidPublicKey",
+        bindRaw(other, ownPublic, await signed(1n, 1n), 1n),
+        "PeerBindingExpired",
       );
       // Rebinding moves the account to a new peer id and frees the old one.
       const next = await provider.staking.bindPeer({ peerPrivateKey: generatePrivateKey() });

@@ -49,9 +49,20 @@ export function peerIdToString(peerId: Uint8Array): string {
   return out;
 }
 
-/** What a peer key signs to bind its peer id to `account` (EIP-712, domain of the Staking contract). */
+/**
+ * What a peer key signs to bind its peer id to `account` (EIP-712, domain of the Staking
+ * contract): the key's binding `nonce` (`peerNonce` on-chain) and a `deadline` make each
+ * signature single-use and short-lived.
+ */
 export function peerBindingDigest(
-  params: { account: Address; peerId: Uint8Array; staking: Address; chainId: number },
+  params: {
+    account: Address;
+    peerId: Uint8Array;
+    staking: Address;
+    chainId: number;
+    nonce: bigint;
+    deadline: bigint;
+  },
 ): Hex {
   return hashTypedData({
     domain: {
@@ -61,12 +72,25 @@ export function peerBindingDigest(
       verifyingContract: params.staking,
     },
     types: {
-      PeerBinding: [{ name: "account", type: "address" }, { name: "peerIdHash", type: "bytes32" }],
+      PeerBinding: [
+        { name: "account", type: "address" },
+        { name: "peerIdHash", type: "bytes32" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
     },
     primaryType: "PeerBinding",
-    message: { account: params.account, peerIdHash: keccak256(params.peerId) },
+    message: {
+      account: params.account,
+      peerIdHash: keccak256(params.peerId),
+      nonce: params.nonce,
+      deadline: params.deadline,
+    },
   });
 }
+
+/** Seconds a peer binding signature stays valid. */
+const BINDING_VALIDITY_SEC = 3_600n;
 
 /** Result of {@linkcode bindPeer}. */
 export interface BindPeerResult extends TxResult {
@@ -93,18 +117,29 @@ export async function bindPeer(
 ): Promise<BindPeerResult> {
   const publicKey = privateKeyToAccount(params.peerPrivateKey).publicKey;
   const peerId = peerIdFromPublicKey(publicKey);
+  const nonce = await client.public.readContract({
+    address: client.addresses.staking,
+    abi: stakingAbi,
+    functionName: "peerNonce",
+    args: [keccak256(peerId)],
+  });
+  // Valid for an hour of chain time: long enough to be mined, too short to be kept for later.
+  const deadline = (await client.public.getBlock({ blockTag: "latest" })).timestamp +
+    BINDING_VALIDITY_SEC;
   const digest = peerBindingDigest({
     account: client.account,
     peerId,
     staking: client.addresses.staking,
     chainId: client.chainId,
+    nonce,
+    deadline,
   });
   const signature = await sign({ hash: digest, privateKey: params.peerPrivateKey, to: "hex" });
   const tx = await send(client, {
     address: client.addresses.staking,
     abi: stakingAbi,
     functionName: "bindPeer",
-    args: [`0x${publicKey.slice(4)}`, signature],
+    args: [`0x${publicKey.slice(4)}`, signature, deadline],
     action: "staking.bindPeer",
   });
   return { ...tx, peerId, peerIdText: peerIdToString(peerId) };
