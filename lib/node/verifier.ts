@@ -833,9 +833,17 @@ export class VerifierNode {
       .sort((a, b) => a - b);
   }
 
-  /** The draw of a commit's verifiers: the registry as of the commit's block, ranked by seed. */
+  /**
+   * The draw of a commit's verifiers: the registry as of the commit's block, less the job's
+   * parties (its provider and its submitter never audit it, whatever they registered), ranked by
+   * seed.
+   */
   async #drawOf(commit: CommitSeen, blockHash: string, count: number): Promise<VerifierSelection> {
-    const candidates = await this.#options.chain.verifiers.list({ blockNumber: commit.block });
+    const { chain } = this.#options;
+    const { submitter } = await chain.jobs.get(toBytes32(commit.jobId));
+    const parties = [commit.provider, submitter].map((a) => a.toLowerCase());
+    const candidates = (await chain.verifiers.list({ blockNumber: commit.block }))
+      .filter((a) => !parties.includes(a.toLowerCase()));
     const seed = selectionSeed({ blockHash, jobId: commit.jobId });
     return {
       seed,

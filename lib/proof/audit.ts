@@ -3,9 +3,12 @@
  * and what it costs.
  *
  * Who audits: the registered verifiers eligible at the commit's block (the `VerifierRegistry`
- * contract) are ranked by `keccak256(selectionSeed || account)`, with
- * `selectionSeed = keccak256(blockHash || jobId)` from the first block after the commit; the first
- * `audit.verifiers` of the job's policy audit it. The provider neither picks nor predicts them.
+ * contract), less the job's own provider and submitter, are ranked by
+ * `keccak256(selectionSeed || account)`, with `selectionSeed = keccak256(blockHash || jobId)` from
+ * the first block after the commit; the first `audit.verifiers` of the job's policy audit it. The
+ * provider neither picks nor predicts them; to be drawn to audit itself it needs sybils in the
+ * registry, each with the registry's minimum stake, and any verifier, drawn or not, may still
+ * challenge a wrong commit.
  *
  * A verifier samples `s` distinct segments of an `n`-segment trace from randomness that neither it
  * nor the provider controls: `keccak256(blockHash || jobId || verifier)`, where `blockHash` is the
