@@ -8,7 +8,9 @@
  * - **Provider** ({@link DisputeResponder}): follows disputes against its account and answers
  *   every move from its own checkpoints: state hashes at bisection midpoints, then the op records
  *   of the disputed step, committed as a hash chain with an evidence blob it serves.
- * - **Referee** ({@link Referee}): the job's submitter. When a dispute reaches it, it fetches both
+ * - **Referee** ({@link Referee}): a staked, registered verifier drawn onto the dispute's
+ *   committee (never a party to the job; it also draws committees whose pool it is in). When a
+ *   dispute reaches it, it fetches both
  *   parties' evidence blobs over libp2p, checks them against their on-chain moves, applies the
  *   rules of `lib/proof/bisect.ts` and recomputes at most one kernel (`lib/proof/referee.ts`), and
  *   posts the ruling; for availability disputes it tries to fetch what was withheld, and for an

@@ -125,7 +125,8 @@ export interface LocalNetworkOptions {
    * Verifier nodes to start, on dev accounts 7, 8, ... (at most 9, and at most 5 providers then).
    * Default 0.
    * A verifier whose audit fails opens a dispute in the dispute game; the providers answer it and
-   * this network's submitter referees it. With `fastSettle`,
+   * a committee drawn from the staked verifiers outside the dispute (the other verifiers and this
+   * network's own referee) rules. With `fastSettle`,
    * time moves past a challenge window only once every verifier has audited the commit.
    */
   verifiers?: number;
@@ -189,10 +190,10 @@ export interface TrainOptions {
   /** Audit policy. Default: `DEFAULT_AUDIT` of `lib/proof/job.ts`. */
   audit?: AuditPolicy;
   /**
-   * Who rules on this job's disputes. Default 0: this network's submitter (its `referee`). An odd
-   * number up to 9: a committee of that many staked verifiers, drawn by the dispute game from the
-   * verifier registry when a dispute needs a ruling (never the parties or the submitter); the
-   * majority's ruling stands, and members who rule against it lose stake.
+   * Size of the committee of staked verifiers that rules on this job's disputes: an odd number up
+   * to 9, drawn by the dispute game from the verifier registry when a dispute needs a ruling (never
+   * the parties or the submitter); the majority's ruling stands, and members who rule against it
+   * lose stake. Default 0: the game's default size (3).
    */
   refereeCommittee?: number;
   /**

@@ -33,7 +33,7 @@
  * `lib/node/disputes.ts`): a segment that re-executes to another state (or starts from another
  * initial state) opens an execution dispute, bisected on-chain down to one step and one kernel
  * and ruled by the job's submitter; a withheld or wrong checkpoint, or a trace that does not match
- * the commitment, opens an availability dispute that the submitter rules by trying to fetch it.
+ * the commitment, opens an availability dispute that the committee rules by trying to fetch it.
  * The verifier bonds each dispute and gets the bond back, plus a share of the slash, when it wins.
  *
  * @module
