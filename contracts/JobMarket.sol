@@ -251,7 +251,8 @@ contract JobMarket is MarketParameters, ReentrancyGuardTransient {
         if (p.specHash == bytes32(0)) revert ZeroSpecHash();
         jobId = jobIdOf(msg.sender, p.specHash);
         if (p.payment == 0) revert ZeroAmount();
-        if (p.requiredStake < minRequiredStake) revert StakeBelowMinimum(p.requiredStake, minRequiredStake);
+        uint256 minStake = uint256(minRequiredStakeTokens) * 1e18;
+        if (p.requiredStake < minStake) revert StakeBelowMinimum(p.requiredStake, minStake);
         if (p.replicas == 0 || p.replicas > MAX_REPLICAS) revert InvalidReplicas(p.replicas, MAX_REPLICAS);
         if (p.payment % p.replicas != 0) revert PaymentNotDivisible(p.payment, p.replicas);
         if (p.checkpointInterval == 0) revert ZeroCheckpointInterval();

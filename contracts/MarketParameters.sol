@@ -14,16 +14,25 @@ abstract contract MarketParameters is Ownable {
     /// @notice Longest challenge window a job may ask for.
     uint32 public constant MAX_CHALLENGE_WINDOW = 30 days;
 
+    // Storage is laid out by use: `createJob` reads only the first slot (shared with the owner),
+    // the slash paths the second.
+
     /// @notice Protocol fee on each payment, in basis points (50 = 0.5%).
     uint16 public feeBps = 50;
+    /// @notice Shortest challenge window a job may ask for, in seconds.
+    uint32 public minChallengeWindow = 60;
+    /// @notice Version of the current slash percentages; each job snapshots it at creation.
+    uint16 public slashTermsVersion;
+    /// @notice Least stake a job may require of its providers, in whole AIGENSYN: with none, a
+    /// provider that cheats risks nothing.
+    uint32 public minRequiredStakeTokens = 1;
+
     /// @notice Share of the required stake slashed from a provider that abandons a claimed slot.
     uint16 public abandonSlashBps = 1_000;
     /// @notice Share of the required stake slashed from a provider that loses a dispute.
     uint16 public disputeSlashBps = 5_000;
     /// @notice Share of a dispute slash paid to the challenger; the rest goes to the submitter.
     uint16 public challengerRewardBps = 5_000;
-    /// @notice Shortest challenge window a job may ask for, in seconds.
-    uint32 public minChallengeWindow = 60;
     /// @notice Seconds after its claim during which a provider may release a slot it cannot run
     /// without penalty (`JobMarket.releaseJob`); a later release is an abandonment.
     uint32 public releaseGrace = 600;
@@ -39,14 +48,6 @@ abstract contract MarketParameters is Ownable {
         uint16 challengerRewardBps;
     }
 
-    /// @notice Least stake a job may require of its providers: with none, a provider that cheats
-    /// risks nothing.
-    uint96 public minRequiredStake = INITIAL_MIN_REQUIRED_STAKE;
-    /// @notice `minRequiredStake` at deployment: one AIGENSYN.
-    uint96 public constant INITIAL_MIN_REQUIRED_STAKE = 1e18;
-
-    /// @notice Version of the current slash percentages; each job snapshots it at creation.
-    uint16 public slashTermsVersion;
     /// @notice The slash percentages of each version.
     mapping(uint16 => SlashTerms) public slashTermsOf;
     /// @notice Verification contracts allowed to dispute and settle.
@@ -129,10 +130,10 @@ abstract contract MarketParameters is Ownable {
     }
 
     /// @notice Sets the least stake a job may require; governance only.
-    /// @param value Wei.
-    function setMinRequiredStake(uint96 value) external onlyOwner {
-        minRequiredStake = value;
-        emit ParameterSet("minRequiredStake", value);
+    /// @param value Whole AIGENSYN.
+    function setMinRequiredStakeTokens(uint32 value) external onlyOwner {
+        minRequiredStakeTokens = value;
+        emit ParameterSet("minRequiredStakeTokens", value);
     }
 
     /// @notice Sets where fees go; governance only.

@@ -42,7 +42,7 @@ export type ParameterChange =
   | { contract: "jobMarket"; functionName: "setChallengerRewardBps"; value: number }
   | { contract: "jobMarket"; functionName: "setMinChallengeWindow"; value: number }
   | { contract: "jobMarket"; functionName: "setReleaseGrace"; value: number }
-  | { contract: "jobMarket"; functionName: "setMinRequiredStake"; value: bigint }
+  | { contract: "jobMarket"; functionName: "setMinRequiredStakeTokens"; value: number }
   | { contract: "feeRouter"; functionName: "setBurnBps"; value: number }
   | { contract: "feeRouter"; functionName: "setMaxSlippageBps"; value: number }
   | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint }

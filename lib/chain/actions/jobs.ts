@@ -37,7 +37,7 @@ export interface CreateJobParams {
   challengeWindowSec?: number;
   /**
    * Stake each provider must lock to claim, in wei; default (and least allowed): the market's
-   * governed `minRequiredStake` (1 AIGENSYN at deployment).
+   * governed `minRequiredStakeTokens` (1 AIGENSYN at deployment).
    */
   requiredStakeWei?: bigint;
   /**
@@ -98,11 +98,13 @@ export async function createJob(
     spender: client.addresses.jobMarket,
     amountWei: params.paymentWei,
   });
-  const requiredStake = params.requiredStakeWei ?? await client.public.readContract({
-    address: client.addresses.jobMarket,
-    abi: jobMarketAbi,
-    functionName: "minRequiredStake",
-  });
+  const requiredStake = params.requiredStakeWei ?? BigInt(
+        await client.public.readContract({
+          address: client.addresses.jobMarket,
+          abi: jobMarketAbi,
+          functionName: "minRequiredStakeTokens",
+        }),
+      ) * 10n ** 18n;
   const tx = await send(client, {
     address: client.addresses.jobMarket,
     abi: jobMarketAbi,
