@@ -324,7 +324,10 @@ async function benchDispute(committee: number | undefined): Promise<void> {
     if (!record?.dispute) throw new Error(`no dispute was played: ${JSON.stringify(audits)}`);
     const id = BigInt(record.dispute.id);
     const rulings = committee
-      ? network.verifiers.flatMap((v) => v.committeeRulings().filter((r) => r.id === id))
+      ? [
+        ...network.verifiers.flatMap((v) => v.committeeRulings()),
+        ...(network.referee?.rulings() ?? []),
+      ].filter((r) => r.id === id)
       : [await network.ruled(id)];
     const seconds = (performance.now() - opened) / 1000;
     const ruling = rulings[0];

@@ -207,8 +207,8 @@ export class CheatingProvider {
     const cheat = this.cheat;
     const { jobId } = offer;
     const submitterPeer = await peerIdOfAccount(this.chain, offer.submitter);
-    await this.#wire.fetchBlob(submitterPeer, jobId, this.#store);
-    const spec = decodeJobSpec(await this.#store.get(jobId));
+    await this.#wire.fetchBlob(submitterPeer, offer.specHash, this.#store);
+    const spec = decodeJobSpec(await this.#store.get(offer.specHash));
     const slot = await tryClaim(this.chain, jobId);
     if (slot === undefined) return;
     for (const blob of [spec.model, spec.datasetBlob]) {

@@ -5,7 +5,12 @@ import { checkpointParty, jobTrainer, openExecutionDispute } from "../../lib/nod
 import { Network } from "../../lib/node/network.ts";
 import { createP2PWire, peerIdOfAccount } from "../../lib/node/p2p_wire.ts";
 import { ProviderNode } from "../../lib/node/provider.ts";
-import { ensurePeerBound, fromBytes32, toBytes32 } from "../../lib/node/settlement.ts";
+import {
+  ensurePeerBound,
+  fromBytes32,
+  specHashOfJob,
+  toBytes32,
+} from "../../lib/node/settlement.ts";
 import { loadCheckpoint } from "../../lib/proof/checkpoint.ts";
 import type { DisputeParty } from "../../lib/proof/dispute.ts";
 import { decodeJobSpec } from "../../lib/proof/job.ts";
@@ -75,8 +80,9 @@ Deno.test("dispute paths on a live network: a false accuser loses its bond, a pr
         for await (const u of accuserWire.watchProgress(providerPeer, job.id)) {
           if (u.checkpoint) hashes.set(u.checkpoint.step, u.checkpoint.hash);
         }
-        await accuserWire.fetchBlob(network.wire.peerId, job.id, store);
-        const jobSpec = decodeJobSpec(await store.get(job.id));
+        const specHash = await specHashOfJob(accuser, job.id);
+        await accuserWire.fetchBlob(network.wire.peerId, specHash, store);
+        const jobSpec = decodeJobSpec(await store.get(specHash));
         for (const blob of [jobSpec.model, jobSpec.datasetBlob]) {
           await accuserWire.fetchBlob(network.wire.peerId, blob, store);
         }

@@ -95,7 +95,9 @@ export class CheatingDistWorker {
     await ensurePeerBound(chain, wire.peerPrivateKey);
     const node = new CheatingDistWorker(chain, wire, store, dir, options.log ?? (() => {}));
     wire.onOffer((offer) => {
-      node.#queue = node.#queue.then(() => node.#take(offer.jobId, offer.submitter, options.cheat))
+      node.#queue = node.#queue.then(() =>
+        node.#take(offer.jobId, offer.specHash, offer.submitter, options.cheat)
+      )
         .catch((error) =>
           node.#log(`job ${offer.jobId.slice(0, 10)}: ${(error as Error).message}`)
         );
@@ -112,10 +114,10 @@ export class CheatingDistWorker {
     await Deno.remove(this.#dir, { recursive: true });
   }
 
-  async #take(jobId: Hash, submitter: string, cheat: DistCheat): Promise<void> {
+  async #take(jobId: Hash, specHash: Hash, submitter: string, cheat: DistCheat): Promise<void> {
     const submitterPeer = await peerIdOfAccount(this.chain, submitter);
-    await this.#wire.fetchBlob(submitterPeer, jobId, this.#store);
-    const spec = decodeJobSpec(await this.#store.get(jobId));
+    await this.#wire.fetchBlob(submitterPeer, specHash, this.#store);
+    const spec = decodeJobSpec(await this.#store.get(specHash));
     if (!spec.distributed) return;
     const slot = await tryClaim(this.chain, jobId);
     if (slot === undefined) return;

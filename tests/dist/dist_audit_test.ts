@@ -4,7 +4,7 @@ import { defineModel } from "../../lib/exec/model.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { encodeCanonical } from "../../lib/core/canonical.ts";
 import { Network } from "../../lib/node/network.ts";
-import { toBytes32 } from "../../lib/node/settlement.ts";
+import { specHashOfJob, toBytes32 } from "../../lib/node/settlement.ts";
 import { decodeJobSpec } from "../../lib/proof/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { loadJobInputs } from "../../lib/node/executor.ts";
@@ -63,7 +63,7 @@ Deno.test("distributed work is audited: every worker's rounds re-execute and its
   });
 
   // The auditor itself, on the real traces, against forged ones.
-  const spec = decodeJobSpec(await network.store.get(job.id));
+  const spec = decodeJobSpec(await network.store.get(await specHashOfJob(network.chain, job.id)));
   const commits = await committedWorkers(network.chain, job.id);
   assert.deepEqual(commits.map((c) => [c.slot, c.units]), [[0, 2], [1, 2], [2, 2]]);
   const storeDir = await Deno.makeTempDir({ prefix: "gensyn-dist-audit-" });
