@@ -27,8 +27,8 @@ import {IUniswapV2Pair} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Pa
 /// What a buyback guarantees: the AIGENSYN left for burn and treasury (bought less the caller's
 /// reward) is worth at least `(1 - maxSlippageBps)` of what it sold at the TWAP, or it reverts.
 /// What it limits: each buyback sells at most `maxSwapBps` of the pool's depth, one per token per
-/// block; at most the pool's 0.3% fee, so a sandwich pays more in pool fees than the buyback's
-/// price impact lets it earn back (see `maxBuybackIn`).
+/// block, and `maxSwapBps` is capped at the pool's 0.3% fee, so a sandwich of a pool at its TWAP
+/// pays more in pool fees than the buyback's price impact lets it earn back (see `maxBuybackIn`).
 /// @dev Rounding: burn = floor(balance * burnBps / 10000); the treasury gets the remainder, so the
 /// split is exact and the treasury is favoured by less than 1 wei.
 contract FeeRouter is Ownable, ReentrancyGuardTransient {
@@ -255,7 +255,8 @@ contract FeeRouter is Ownable, ReentrancyGuardTransient {
     /// @dev Why this bound. A sandwich buys before the buyback and sells after; its two legs pay
     /// the pool fee (0.3% each) on its size, and what it earns is its size times the price move the
     /// buyback causes, about 2 * amountIn / reserve. With amountIn at most 0.3% of the reserve the
-    /// fees always exceed the gain. A front-run cannot raise the bound: a swap grows one reserve
+    /// fees always exceed the gain (to first order; the exact V2 formula agrees for any front-run
+    /// size when spot equals the TWAP). A front-run cannot raise the bound: a swap grows one reserve
     /// only by shrinking the other (valued at a TWAP it cannot move), and the bound takes the
     /// smaller; added liquidity deepens the pool for the buyback as much as it raises the bound.
     /// @param tokenIn An accepted fee token.
