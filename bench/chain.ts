@@ -109,6 +109,9 @@ async function gasFigures(devnet: Devnet): Promise<void> {
     args: [devnet.addresses.feeRouter, 1_000n * 10n ** 6n],
     action: "fund router",
   });
+  // The buyback prices against the pool's TWAP: observe it, wait a window, then buy back.
+  const { readyAt } = await other.fees.observe();
+  await devnet.increaseTime(readyAt - (await devnet.now()));
   figure("gas.buyback", Number((await other.fees.buyback()).gasUsed), "gas");
   figure(
     "gas.distribute",

@@ -206,6 +206,8 @@ export async function deployProtocol(
   await call(jobMarket, a.jobMarketAbi, "setVerifier", [disputeGame, true]);
   // The dispute game burns stake of referee committee members who rule against the majority.
   await call(staking, a.stakingAbi, "setAuthorized", [disputeGame, true]);
+  // Delphi pays its fees in the stable token: the fee router buys AIGENSYN back with them.
+  await call(feeRouter, a.feeRouterAbi, "setFeeToken", [stable, true]);
   for (const v of options.verifiers ?? []) {
     await call(jobMarket, a.jobMarketAbi, "setVerifier", [v, true]);
     await call(staking, a.stakingAbi, "setAuthorized", [v, true]);

@@ -91,8 +91,12 @@ export interface FeeActions {
   sweep(): Promise<fees.SweepResult>;
   /** Fees accrued in the market, not yet swept. */
   accrued(): Promise<bigint>;
-  /** Buys back AIGENSYN with another fee token, then splits. */
+  /** Buys back AIGENSYN with another fee token at no less than its TWAP value, then splits. */
   buyback(params?: fees.BuybackParams): Promise<fees.BuybackResult>;
+  /** Records the pair's cumulative price, the start of the TWAP a buyback measures. */
+  observe(params?: fees.FeeTokenParams): Promise<fees.ObserveResult>;
+  /** What a buyback would sell now, and the least it must buy. */
+  quote(params?: fees.FeeTokenParams): Promise<fees.BuybackQuote>;
 }
 
 /** Governance actions bound to a client. */
@@ -242,6 +246,8 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       sweep: () => fees.sweepFees(c),
       accrued: () => fees.accruedFees(c),
       buyback: (p) => fees.buyback(c, p ?? {}),
+      observe: (p) => fees.observeFeePrice(c, p ?? {}),
+      quote: (p) => fees.quoteBuyback(c, p ?? {}),
     },
     governance: {
       delegate: (p) => governance.delegateVotes(c, p),

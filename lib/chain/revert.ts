@@ -249,13 +249,39 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
     }; use a fresh libp2p key for this account`,
   NothingToRoute: (a) => `the fee router holds no ${fmt(a[0])}; nothing to distribute or buy back`,
   SlippageExceeded: (a) =>
-    `the swap would return ${fmt(a[1])} wei, below the bound ${fmt(a[0])}; ` +
-    `buy back less at once, wait for liquidity, or raise maxSlippageBps through governance`,
-  NoPool: (a) => `no Uniswap V2 pool pairs ${fmt(a[0])} with AIGENSYN; create and fund one first`,
+    `the swap would return ${fmt(a[1])} wei, below the bound ${fmt(a[0])}: the pool's price is ` +
+    `off its TWAP (moved in this block?) or your own floor is too high; wait for arbitrage to ` +
+    `bring it back and quote again (fees.quote), or buy back less at once`,
+  NoPool: (a) =>
+    `no funded Uniswap V2 pool pairs ${fmt(a[0])} with AIGENSYN; create and fund one first`,
   CannotBuyBackProtocolToken: () => "AIGENSYN fees are split with fees.distribute, not bought back",
+  NotFeeToken: (a) =>
+    `${fmt(a[0])} is not an accepted fee token; governance accepts one with setFeeToken`,
+  TwapUnavailable: (a) =>
+    `no price observation of ${fmt(a[0])} is old enough (one twapWindow) and fresh enough ` +
+    `(two): call fees.observe now, then buy back from chain time ${fmt(a[1])}`,
+  BuybackTooLarge: (a) =>
+    `one buyback may sell at most ${fmt(a[2])} of ${fmt(a[0])} now (maxSwapBps of the pool), not ` +
+    `${fmt(a[1])}; quote again (fees.quote) and buy back the rest in later blocks`,
+  AmountExceedsBalance: (a) =>
+    `the fee router holds ${fmt(a[2])} of ${fmt(a[0])}, less than ${fmt(a[1])}; sell at most that`,
+  BuybackThisBlock: (a) =>
+    `${fmt(a[0])} was bought back in this block already; one buyback per block, retry in the next`,
+  NotRescuable: (a) =>
+    `${fmt(a[0])} is AIGENSYN or an accepted fee token: it leaves the fee router only through ` +
+    `distribute or buyback (governance must stop accepting a fee token before rescuing it)`,
+  SlippageBelowCosts: (a) =>
+    `maxSlippageBps ${fmt(a[0])} is below what a buyback at the TWAP costs itself, ${
+      fmt(a[1])
+    } bps (pool fee + maxSwapBps + callerRewardBps); lower those first or keep the slippage higher`,
+  TwapWindowOutOfRange: (a) =>
+    `twapWindow must be between ${fmt(a[1])}s and ${fmt(a[2])}s, not ${fmt(a[0])}s`,
   BpsTooHigh: (a) => `${fmt(a[0])} bps exceeds the ${fmt(a[1])} bps bound`,
   OwnableUnauthorizedAccount: (a) =>
     `${fmt(a[0])} cannot change protocol parameters; only governance can (governance.propose)`,
+  OwnableInvalidOwner: (a) => `${fmt(a[0])} cannot own a contract; pass a non-zero owner`,
+  SafeERC20FailedOperation: (a) =>
+    `token ${fmt(a[0])} refused the transfer (returned false); check its balance and rules`,
   ReentrancyGuardReentrantCall: () =>
     "a contract called back into the protocol mid-call; the nested call was refused and nothing moved",
   ERC20InsufficientAllowance: (a) =>

@@ -344,10 +344,14 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
       assert.equal(await stable(devnet, devnet.addresses.delphi), 0n);
       const supplyBefore = (await creator.token.supply()).totalSupplyWei;
       const treasuryBefore = await creator.token.balanceOf({ account: devnet.addresses.timelock });
+      // The buyback prices against the pool's TWAP: observe it, wait a window, then buy back.
+      const { readyAt } = await traders[0].fees.observe();
+      await devnet.increaseTime(readyAt - (await devnet.now()));
       const bought = await traders[0].fees.buyback();
       assert.equal(bought.amountIn, feesPaid + routerBefore);
-      assert.equal(bought.burnedWei, bought.amountOutWei * 7_000n / 10_000n);
-      assert.equal(bought.burnedWei + bought.treasuryWei, bought.amountOutWei);
+      const split = bought.amountOutWei - bought.callerRewardWei; // the caller's reward comes first
+      assert.equal(bought.burnedWei, split * 7_000n / 10_000n);
+      assert.equal(bought.burnedWei + bought.treasuryWei, split);
       assert.equal(supplyBefore - (await creator.token.supply()).totalSupplyWei, bought.burnedWei);
       assert.equal(
         (await creator.token.balanceOf({ account: devnet.addresses.timelock })) - treasuryBefore,

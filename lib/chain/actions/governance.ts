@@ -45,6 +45,9 @@ export type ParameterChange =
   | { contract: "jobMarket"; functionName: "setMinRequiredStakeTokens"; value: number }
   | { contract: "feeRouter"; functionName: "setBurnBps"; value: number }
   | { contract: "feeRouter"; functionName: "setMaxSlippageBps"; value: number }
+  | { contract: "feeRouter"; functionName: "setMaxSwapBps"; value: number }
+  | { contract: "feeRouter"; functionName: "setCallerRewardBps"; value: number }
+  | { contract: "feeRouter"; functionName: "setTwapWindow"; value: number }
   | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint }
   | { contract: "verifierRegistry"; functionName: "setMinVerifierStake"; value: bigint };
 
