@@ -61,6 +61,8 @@ export interface StakingActions {
   withdraw(): Promise<TxResult>;
   /** Reads stake. */
   get(account?: Address): Promise<staking.StakeView>;
+  /** Locks a slash already took, wei. */
+  lockShortfall(account?: Address): Promise<bigint>;
   /** Binds a libp2p peer id to this account. */
   bindPeer(params: { peerPrivateKey: Hex }): Promise<identity.BindPeerResult>;
   /** The account bound to a peer id. */
@@ -220,6 +222,7 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       requestUnstake: (p) => staking.requestUnstake(c, p),
       withdraw: () => staking.withdrawStake(c),
       get: (account) => staking.getStake(c, account),
+      lockShortfall: (account) => staking.getLockShortfall(c, account),
       bindPeer: (p) => identity.bindPeer(c, p),
       ownerOfPeer: (peerId) => identity.ownerOfPeer(c, peerId),
     },

@@ -199,7 +199,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   InsufficientUnlockedStake: (a) =>
     `${fmt(a[0])} has ${fmt(a[1])} wei of unlocked stake but ${fmt(a[2])} is needed; ` +
     `stake more (staking.stake) or wait for its jobs to finalize`,
-  LockUnderflow: (a) => `${fmt(a[0])} has only ${fmt(a[1])} wei locked`,
+  LockUnderflow: (a) =>
+    `${fmt(a[0])} has only ${fmt(a[1])} wei locked (lock shortfall included) but ${
+      fmt(a[2])
+    } is being unlocked; an authorised contract unlocks only what it locked, so this is a bug in it`,
   NothingToWithdraw: (a) => `${fmt(a[0])} has nothing unbonding; call staking.requestUnstake first`,
   StillUnbonding: (a) => `stake of ${fmt(a[0])} unbonds at ${fmt(a[1])}; withdraw after that`,
   NotAuthorized: (a) => `${fmt(a[0])} is not an authorised protocol contract`,
