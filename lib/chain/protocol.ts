@@ -75,12 +75,20 @@ export interface VerifierActions {
   register(): Promise<TxResult>;
   /** Leaves the registry. */
   deregister(): Promise<TxResult>;
-  /** Registered verifiers (by default the eligible ones: the candidates of a draw). */
+  /** Evicts an entry whose active stake is below the minimum (anyone may). */
+  evict(params: { account: Address }): Promise<TxResult>;
+  /** Registered verifiers (by default the drawable ones: the candidates of a draw). */
   list(params?: verifiers.ListVerifiersParams): Promise<Address[]>;
+  /** The committee draw pool: drawable verifiers with their active stake. */
+  drawPool(params?: { blockNumber?: bigint }): Promise<verifiers.DrawCandidate[]>;
   /** Whether an account (default: this one) is registered. */
   isRegistered(account?: Address): Promise<boolean>;
+  /** When an account (default: this one) registered, unix seconds; undefined when it is not. */
+  registeredAt(account?: Address): Promise<bigint | undefined>;
   /** Active stake a verifier needs, wei. */
   minStake(): Promise<bigint>;
+  /** Seconds after registering before a verifier can be drawn. */
+  warmup(): Promise<bigint>;
 }
 
 /** Fee router actions bound to a client. */
@@ -229,9 +237,13 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
     verifiers: {
       register: () => verifiers.registerVerifier(c),
       deregister: () => verifiers.deregisterVerifier(c),
+      evict: (p) => verifiers.evictVerifier(c, p),
       list: (p) => verifiers.listVerifiers(c, p),
+      drawPool: (p) => verifiers.drawPool(c, p),
       isRegistered: (account) => verifiers.isRegisteredVerifier(c, account),
+      registeredAt: (account) => verifiers.verifierRegisteredAt(c, account),
       minStake: () => verifiers.minVerifierStake(c),
+      warmup: () => verifiers.verifierWarmup(c),
     },
     fees: {
       distribute: () => fees.distributeFees(c),

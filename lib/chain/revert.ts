@@ -215,7 +215,16 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
       fmt(a[2])
     }; stake more (staking.stake) before registering`,
   VerifierRegistryFull: (a) =>
-    `the verifier registry holds its maximum of ${fmt(a[0])} verifiers; wait for one to leave`,
+    `the verifier registry holds its maximum of ${fmt(a[0])} verifiers, the lowest with ${
+      fmt(a[1])
+    } wei of active stake, not below your ${
+      fmt(a[2])
+    }; stake more than that (staking.stake) to take its slot`,
+  VerifierNotEvictable: (a) =>
+    `${fmt(a[0])} has ${fmt(a[1])} wei of active stake, at least the verifier minimum ${
+      fmt(a[2])
+    }; only an entry below the minimum can be evicted`,
+  WarmupTooLong: (a) => `verifier warm-up ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
   ZeroStaking: () => "the verifier registry needs the staking contract's address",
   UnbondingDelayTooLong: (a) => `unbonding delay ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
   InvalidPublicKey: (a) => `the peer public key must be 64 bytes (x || y), got ${fmt(a[0])}`,
