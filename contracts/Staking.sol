@@ -13,7 +13,9 @@ import {PeerIdentity} from "./PeerIdentity.sol";
 /// @notice Stake, request an unstake, withdraw after the unbonding delay. Stake backing a claimed job
 /// or an audit is locked; authorised protocol contracts can slash it, including stake mid-unbonding.
 /// A node also binds its libp2p peer id here (see `PeerIdentity`).
-/// @dev The owner is the governance timelock: it alone sets the delay and the authorised contracts.
+/// @dev A slash takes free stake before locked stake, and the locked stake it takes is recorded as
+/// the account's lock shortfall, so that every lock can still be unlocked in full: a penalty (a
+/// referee committee's, say) never strands the jobs whose locks it ate. The owner is the governance timelock: it alone sets the delay and the authorised contracts.
 contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -42,6 +44,8 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
 
     mapping(address => Stake) private _stakes;
     mapping(address => Unbonding) private _unbondings;
+    /// @dev Per account, locks that authorised contracts still hold but a slash already took.
+    mapping(address => uint256) private _lockShortfall;
 
     /// @notice `account` added `amount` to its stake, now `total`.
     event Staked(address indexed account, uint256 amount, uint256 total);
@@ -55,6 +59,11 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     event StakeUnlocked(address indexed account, address indexed by, uint256 amount);
     /// @notice `by` slashed `amount` of `account`'s stake and sent it to `to`.
     event Slashed(address indexed account, address indexed by, address indexed to, uint256 amount);
+    /// @notice A slash by `by` took `amount` of `account`'s locked stake (its free stake did not
+    /// cover it); the locks it backed are `shortfall` short now, until they are unlocked.
+    event LockedStakeSlashed(
+        address indexed account, address indexed by, uint256 amount, uint256 shortfall
+    );
     /// @notice Governance changed the unbonding delay.
     event UnbondingDelaySet(uint256 delay);
     /// @notice Governance authorised or deauthorised a protocol contract.
@@ -66,7 +75,8 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     error ZeroAddress();
     /// @notice `account` has `available` unlocked stake, less than the `requested` amount.
     error InsufficientUnlockedStake(address account, uint256 available, uint256 requested);
-    /// @notice Unlocking `requested` exceeds the `locked` amount of `account`.
+    /// @notice Unlocking `requested` exceeds every lock `account` has (`locked`, lock shortfall
+    /// included): the caller unlocks more than it locked.
     error LockUnderflow(address account, uint256 locked, uint256 requested);
     /// @notice `account` has no unbonding stake to withdraw.
     error NothingToWithdraw(address account);
@@ -143,20 +153,33 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStaking
+    /// @dev Never strands a lock that a slash took part of. Releases the account's lock shortfall
+    /// first (locks that a slash already took, see `slash`), then locked stake. This is safe
+    /// because authorised contracts unlock only what they locked: the locks they hold on an account
+    /// always add up to `locked + lockShortfall`, so an unlock of a lock they hold never exceeds
+    /// it, and `LockUnderflow` means a caller unlocked more than it ever locked. Releasing the
+    /// shortfall first leaves the remaining locks backed by as much stake as there is, and a lock
+    /// taken after a slash fully backed.
     function unlock(address account, uint256 amount) external onlyAuthorized {
+        uint256 shortfall = _lockShortfall[account];
+        uint256 fromShortfall = amount < shortfall ? amount : shortfall;
+        if (fromShortfall > 0) _lockShortfall[account] = shortfall - fromShortfall;
+        uint256 fromLocked = amount - fromShortfall;
         Stake storage s = _stakes[account];
         uint256 locked = s.locked;
-        if (amount > locked) revert LockUnderflow(account, locked, amount);
+        if (fromLocked > locked) revert LockUnderflow(account, locked + shortfall, amount);
         // Cannot underflow: checked just above.
         unchecked {
-            s.locked = uint96(locked - amount);
+            s.locked = uint96(locked - fromLocked);
         }
         emit StakeUnlocked(account, msg.sender, amount);
     }
 
     /// @inheritdoc IStaking
-    /// @dev Takes active stake first (locked stake shrinks with it), then unbonding stake, so that
-    /// requesting an unstake never escapes a pending slash.
+    /// @dev Takes free (unlocked) active stake first, then locked active stake, then unbonding
+    /// stake: a penalty unrelated to a job eats free stake before it eats job locks, and requesting
+    /// an unstake never escapes a pending slash. Locked stake it takes becomes lock shortfall, so
+    /// that the contracts holding those locks can still unlock them in full (see `unlock`).
     function slash(address account, uint256 amount, address to)
         external
         onlyAuthorized
@@ -166,17 +189,32 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         Stake storage s = _stakes[account];
-        uint256 fromActive = amount < s.staked ? amount : s.staked;
-        s.staked -= uint96(fromActive);
-        if (s.locked > s.staked) s.locked = s.staked;
-        uint256 rest = amount - fromActive;
+        uint256 staked = s.staked;
+        uint256 locked = s.locked;
+        uint256 free = staked - locked;
+        uint256 fromFree = amount < free ? amount : free;
+        uint256 rest = amount - fromFree;
+        uint256 fromLocked = rest < locked ? rest : locked;
+        rest -= fromLocked;
+        // Cannot underflow: fromFree + fromLocked <= free + locked == staked.
+        unchecked {
+            s.staked = uint96(staked - fromFree - fromLocked);
+        }
+        if (fromLocked > 0) {
+            unchecked {
+                s.locked = uint96(locked - fromLocked);
+            }
+            uint256 shortfall = _lockShortfall[account] + fromLocked;
+            _lockShortfall[account] = shortfall;
+            emit LockedStakeSlashed(account, msg.sender, fromLocked, shortfall);
+        }
+        uint256 fromUnbonding = 0;
         if (rest > 0) {
             Unbonding storage u = _unbondings[account];
-            uint256 fromUnbonding = rest < u.amount ? rest : u.amount;
+            fromUnbonding = rest < u.amount ? rest : u.amount;
             u.amount -= uint96(fromUnbonding);
-            fromActive += fromUnbonding;
         }
-        slashed = fromActive;
+        slashed = fromFree + fromLocked + fromUnbonding;
         emit Slashed(account, msg.sender, to, slashed);
         if (slashed > 0) token.safeTransfer(to, slashed);
     }
@@ -205,6 +243,14 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     function stakeOf(address account) external view returns (uint256 staked, uint256 locked) {
         Stake memory s = _stakes[account];
         return (s.staked, s.locked);
+    }
+
+    /// @notice Locks on `account` that a slash already took: authorised contracts still hold them,
+    /// and unlocking them releases no stake.
+    /// @param account The staker.
+    /// @return shortfall Wei of locks no longer backed by stake.
+    function lockShortfallOf(address account) external view returns (uint256 shortfall) {
+        return _lockShortfall[account];
     }
 
     /// @notice Unbonding stake of `account` and when it becomes withdrawable.

@@ -45,6 +45,13 @@ export interface DeployOptions {
   refereeTimeoutSec?: number;
   /** Active stake a verifier needs to register in the verifier registry, wei; default 100 tokens. */
   minVerifierStakeWei?: bigint;
+  /**
+   * Seconds a new verifier waits before it can be drawn (audits, committees); default 0, so that a
+   * devnet's verifiers serve at once. The contract itself starts at `DEFAULT_WARMUP` (1 day): a
+   * production deployment passes that or more (at most `MAX_WARMUP`, 30 days), so that nobody can
+   * register just before a draw.
+   */
+  verifierWarmupSec?: bigint;
 }
 
 const UNSET = zeroAddress;
@@ -208,6 +215,9 @@ export async function deployProtocol(
   await call(staking, a.stakingAbi, "setAuthorized", [disputeGame, true]);
   // Delphi pays its fees in the stable token: the fee router buys AIGENSYN back with them.
   await call(feeRouter, a.feeRouterAbi, "setFeeToken", [stable, true]);
+  await call(verifierRegistry, a.verifierRegistryAbi, "setWarmup", [
+    options.verifierWarmupSec ?? 0n,
+  ]);
   for (const v of options.verifiers ?? []) {
     await call(jobMarket, a.jobMarketAbi, "setVerifier", [v, true]);
     await call(staking, a.stakingAbi, "setAuthorized", [v, true]);

@@ -63,6 +63,8 @@ export interface StakingActions {
   withdraw(): Promise<TxResult>;
   /** Reads stake. */
   get(account?: Address): Promise<staking.StakeView>;
+  /** Locks a slash already took, wei. */
+  lockShortfall(account?: Address): Promise<bigint>;
   /** Binds a libp2p peer id to this account. */
   bindPeer(params: { peerPrivateKey: Hex }): Promise<identity.BindPeerResult>;
   /** The account bound to a peer id. */
@@ -73,14 +75,24 @@ export interface StakingActions {
 export interface VerifierActions {
   /** Registers this account as a staked verifier. */
   register(): Promise<TxResult>;
+  /** Registers for referee committees only (never drawn to audit). */
+  registerReferee(): Promise<TxResult>;
   /** Leaves the registry. */
   deregister(): Promise<TxResult>;
-  /** Registered verifiers (by default the eligible ones: the candidates of a draw). */
+  /** Evicts an entry whose active stake is below the minimum (anyone may). */
+  evict(params: { account: Address }): Promise<TxResult>;
+  /** Registered verifiers (by default the drawable ones: the candidates of a draw). */
   list(params?: verifiers.ListVerifiersParams): Promise<Address[]>;
+  /** The committee draw pool: drawable verifiers with their active stake. */
+  drawPool(params?: { blockNumber?: bigint }): Promise<verifiers.DrawCandidate[]>;
   /** Whether an account (default: this one) is registered. */
   isRegistered(account?: Address): Promise<boolean>;
+  /** When an account (default: this one) registered, unix seconds; undefined when it is not. */
+  registeredAt(account?: Address): Promise<bigint | undefined>;
   /** Active stake a verifier needs, wei. */
   minStake(): Promise<bigint>;
+  /** Seconds after registering before a verifier can be drawn. */
+  warmup(): Promise<bigint>;
 }
 
 /** Fee router actions bound to a client. */
@@ -231,15 +243,21 @@ export function createProtocolClient(client: ChainClient): ProtocolClient {
       requestUnstake: (p) => staking.requestUnstake(c, p),
       withdraw: () => staking.withdrawStake(c),
       get: (account) => staking.getStake(c, account),
+      lockShortfall: (account) => staking.getLockShortfall(c, account),
       bindPeer: (p) => identity.bindPeer(c, p),
       ownerOfPeer: (peerId) => identity.ownerOfPeer(c, peerId),
     },
     verifiers: {
       register: () => verifiers.registerVerifier(c),
+      registerReferee: () => verifiers.registerReferee(c),
       deregister: () => verifiers.deregisterVerifier(c),
+      evict: (p) => verifiers.evictVerifier(c, p),
       list: (p) => verifiers.listVerifiers(c, p),
+      drawPool: (p) => verifiers.drawPool(c, p),
       isRegistered: (account) => verifiers.isRegisteredVerifier(c, account),
+      registeredAt: (account) => verifiers.verifierRegisteredAt(c, account),
       minStake: () => verifiers.minVerifierStake(c),
+      warmup: () => verifiers.verifierWarmup(c),
     },
     fees: {
       distribute: () => fees.distributeFees(c),

@@ -224,7 +224,10 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   InsufficientUnlockedStake: (a) =>
     `${fmt(a[0])} has ${fmt(a[1])} wei of unlocked stake but ${fmt(a[2])} is needed; ` +
     `stake more (staking.stake) or wait for its jobs to finalize`,
-  LockUnderflow: (a) => `${fmt(a[0])} has only ${fmt(a[1])} wei locked`,
+  LockUnderflow: (a) =>
+    `${fmt(a[0])} has only ${fmt(a[1])} wei locked (lock shortfall included) but ${
+      fmt(a[2])
+    } is being unlocked; an authorised contract unlocks only what it locked, so this is a bug in it`,
   NothingToWithdraw: (a) => `${fmt(a[0])} has nothing unbonding; call staking.requestUnstake first`,
   StillUnbonding: (a) => `stake of ${fmt(a[0])} unbonds at ${fmt(a[1])}; withdraw after that`,
   NotAuthorized: (a) => `${fmt(a[0])} is not an authorised protocol contract`,
@@ -237,7 +240,16 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
       fmt(a[2])
     }; stake more (staking.stake) before registering`,
   VerifierRegistryFull: (a) =>
-    `the verifier registry holds its maximum of ${fmt(a[0])} verifiers; wait for one to leave`,
+    `the verifier registry holds its maximum of ${fmt(a[0])} verifiers, the lowest with ${
+      fmt(a[1])
+    } wei of active stake, not below your ${
+      fmt(a[2])
+    }; stake more than that (staking.stake) to take its slot`,
+  VerifierNotEvictable: (a) =>
+    `${fmt(a[0])} has ${fmt(a[1])} wei of active stake, at least the verifier minimum ${
+      fmt(a[2])
+    }; only an entry below the minimum can be evicted`,
+  WarmupTooLong: (a) => `verifier warm-up ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
   ZeroStaking: () => "the verifier registry needs the staking contract's address",
   UnbondingDelayTooLong: (a) => `unbonding delay ${fmt(a[0])}s exceeds the ${fmt(a[1])}s maximum`,
   InvalidPublicKey: (a) => `the peer public key must be 64 bytes (x || y), got ${fmt(a[0])}`,

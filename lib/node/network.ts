@@ -443,10 +443,11 @@ export class Network implements AsyncDisposable {
         verifiers.push(verifier);
       }
       if (ownDir) cleanup.push(() => Deno.remove(dataDir, { recursive: true }));
-      // The network's referee: staked and registered, so that committees can draw it.
+      // The network's referee: staked and registered for committees (it runs no audits, so it
+      // is never drawn to audit a commit).
       const refereeChain = devnet.client(refereeIndex);
       await ensureStake(refereeChain, 1000n * TOKEN);
-      await refereeChain.verifiers.register();
+      await refereeChain.verifiers.registerReferee();
       return new Network({
         referee: { chain: refereeChain },
         verifiers,

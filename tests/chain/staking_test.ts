@@ -3,6 +3,7 @@ import { type Hex, keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, sign } from "viem/accounts";
 import { stakingAbi } from "../../lib/chain/artifacts/Staking.ts";
 import {
+  eventsOf,
   peerBindingDigest,
   peerIdFromPublicKey,
   peerIdToString,
@@ -84,6 +85,98 @@ Deno.test("staking, unbonding, slashing and identity on a real anvil chain", asy
         assert.equal(stake.stakedWei, 0n);
         assert.equal(stake.unbondingWei, 40n * TOKEN);
         assert.equal((await other.token.balanceOf({ account: to })) - before, 60n * TOKEN);
+      });
+    },
+  );
+
+  await t.step(
+    "a penalty for something else takes free stake first and never strands the provider's jobs",
+    async () => {
+      await isolated(devnet, async () => {
+        const submitter = devnet.client(1);
+        const job = (label: string) =>
+          submitter.jobs.create({
+            specHash: id(label),
+            paymentWei: 10n * TOKEN,
+            timeoutSec: 3_600,
+            challengeWindowSec: 600,
+            requiredStakeWei: 100n * TOKEN,
+          });
+        const done = { finalStateHash: id("state"), traceRoot: id("trace") };
+        await provider.staking.stake({ amountWei: 300n * TOKEN });
+        const a = (await job("stranded a")).jobId;
+        const b = (await job("stranded b")).jobId;
+        await provider.jobs.claim({ jobId: a });
+        await provider.jobs.claim({ jobId: b });
+        // A penalty within the free stake leaves the jobs' locks alone.
+        const first = await slash(referee, 50n * TOKEN);
+        assert.deepEqual(eventsOf(stakingAbi, first.receipt, "LockedStakeSlashed"), []);
+        let stake = await provider.staking.get();
+        assert.equal(stake.stakedWei, 250n * TOKEN);
+        assert.equal(stake.lockedWei, 200n * TOKEN);
+        // One beyond it (a missed committee vote, say) takes the rest of the free stake, then
+        // part of the locks: they are short now, and recorded so.
+        const second = await slash(referee, 100n * TOKEN);
+        const [short] = eventsOf(stakingAbi, second.receipt, "LockedStakeSlashed");
+        assert.equal(short.args.amount, 50n * TOKEN);
+        assert.equal(short.args.shortfall, 50n * TOKEN);
+        stake = await provider.staking.get();
+        assert.equal(stake.stakedWei, 150n * TOKEN);
+        assert.equal(stake.lockedWei, 150n * TOKEN);
+        assert.equal(await provider.staking.lockShortfall(), 50n * TOKEN);
+        // A job claimed after the slash is backed in full, whatever order the jobs end in.
+        await provider.staking.stake({ amountWei: 100n * TOKEN });
+        const c = (await job("claimed after")).jobId;
+        await provider.jobs.claim({ jobId: c });
+        await provider.jobs.commit({ jobId: a, ...done });
+        await provider.jobs.commit({ jobId: c, ...done });
+        await devnet.increaseTime(3_601);
+        // Job a finalizes (its unlock takes the shortfall first), job b refunds as abandoned.
+        await other.jobs.finalize({ jobId: a });
+        assert.equal(await provider.staking.lockShortfall(), 0n);
+        assert.equal((await provider.staking.get()).lockedWei, 200n * TOKEN);
+        const refund = await other.jobs.refund({ jobId: b });
+        assert.deepEqual(refund.abandoned, [provider.account]);
+        assert.equal((await provider.staking.get()).lockedWei, 100n * TOKEN);
+        await assertReverts(
+          provider.staking.requestUnstake({ amountWei: 200n * TOKEN }),
+          "InsufficientUnlockedStake",
+        );
+        await other.jobs.finalize({ jobId: c });
+        stake = await provider.staking.get();
+        assert.equal(stake.lockedWei, 0n);
+        // 300 + 100 staked, 150 slashed by the referee, 10% of b's 100 by the abandonment.
+        assert.equal(stake.stakedWei, 240n * TOKEN);
+      });
+    },
+  );
+
+  await t.step(
+    "a slash of more than everything takes all there is, and the stripped job still refunds",
+    async () => {
+      await isolated(devnet, async () => {
+        const { jobId } = await devnet.client(1).jobs.create({
+          specHash: id("stripped"),
+          paymentWei: TOKEN,
+          timeoutSec: 3_600,
+          requiredStakeWei: 80n * TOKEN,
+        });
+        await provider.staking.stake({ amountWei: 100n * TOKEN });
+        await provider.jobs.claim({ jobId });
+        await provider.staking.requestUnstake({ amountWei: 20n * TOKEN });
+        const [event] = eventsOf(
+          stakingAbi,
+          (await slash(referee, 1_000n * TOKEN)).receipt,
+          "Slashed",
+        );
+        assert.equal(event.args.amount, 100n * TOKEN);
+        const stake = await provider.staking.get();
+        assert.deepEqual([stake.stakedWei, stake.lockedWei, stake.unbondingWei], [0n, 0n, 0n]);
+        assert.equal(await provider.staking.lockShortfall(), 80n * TOKEN);
+        await devnet.increaseTime(3_601);
+        const refund = await other.jobs.refund({ jobId });
+        assert.deepEqual(refund.abandoned, [provider.account]);
+        assert.equal(await provider.staking.lockShortfall(), 0n);
       });
     },
   );

@@ -49,7 +49,8 @@ export type ParameterChange =
   | { contract: "feeRouter"; functionName: "setCallerRewardBps"; value: number }
   | { contract: "feeRouter"; functionName: "setTwapWindow"; value: number }
   | { contract: "staking"; functionName: "setUnbondingDelay"; value: bigint }
-  | { contract: "verifierRegistry"; functionName: "setMinVerifierStake"; value: bigint };
+  | { contract: "verifierRegistry"; functionName: "setMinVerifierStake"; value: bigint }
+  | { contract: "verifierRegistry"; functionName: "setWarmup"; value: bigint };
 
 /** The proposal call that changes one protocol parameter. */
 export function parameterCall(client: ChainClient, change: ParameterChange): ProposalCall {

@@ -1,5 +1,6 @@
 /**
- * Staking actions: stake, request an unstake, withdraw after unbonding, and read stake.
+ * Staking actions: stake, request an unstake, withdraw after unbonding, and read stake (and the
+ * lock shortfall a slash leaves behind).
  *
  * @module
  */
@@ -91,4 +92,25 @@ export async function getStake(client: ChainClient, account?: Address): Promise<
     }),
   ]);
   return { stakedWei, lockedWei, unbondingWei, releaseAt };
+}
+
+/**
+ * Locks on `account` (default: the client's) that a slash already took, wei: the contracts holding
+ * them can still unlock them in full, but they release no stake. A slash takes free stake first,
+ * so this is non-zero only after a penalty larger than the free stake.
+ *
+ * @example
+ * ```ts
+ * import { getLockShortfall } from "./staking.ts";
+ * declare const client: import("../client.ts").ChainClient;
+ * if (await getLockShortfall(client) > 0n) console.log("a slash reached stake backing jobs");
+ * ```
+ */
+export async function getLockShortfall(client: ChainClient, account?: Address): Promise<bigint> {
+  return await client.public.readContract({
+    address: client.addresses.staking,
+    abi: stakingAbi,
+    functionName: "lockShortfallOf",
+    args: [account ?? client.account],
+  });
 }
