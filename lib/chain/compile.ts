@@ -39,6 +39,20 @@ const OWN_CONTRACTS: Record<string, string[]> = {
   "test/ReentrantToken.sol": ["ReentrantToken"],
 };
 
+/**
+ * Optimizer runs of the IR pipeline. Runs tuned for calls (a job's lifecycle runs often,
+ * deployment once) save ~4,300 gas per job lifecycle over the legacy pipeline at 200 runs; the
+ * governor stays well under the EIP-170 size limit.
+ */
+const DEFAULT_OPTIMIZER_RUNS = 10_000;
+
+/**
+ * Files compiled with fewer runs, so their contract stays under EIP-170's 24,576-byte runtime
+ * limit: Delphi inlines the LMSR's fixed-point `exp` and `ln` into its trades and quotes, and at
+ * 10,000 runs it would not deploy.
+ */
+const OPTIMIZER_RUNS: Record<string, number> = { "Delphi.sol": 1_000 };
+
 /** Uniswap V2 contracts deployed from their published npm builds. */
 const UNISWAP_CONTRACTS: [string, string][] = [
   ["@uniswap/v2-core/build/UniswapV2Factory.json", "UniswapV2Factory"],
@@ -68,6 +82,40 @@ function readImport(path: string): { contents: string } | { error: string } {
   }
 }
 
+/** Compiles `files` (and what they import) in one solc pass with the optimizer at `runs`. */
+function compilePass(files: string[], runs: number): SolcOutput {
+  const sources: Record<string, { content: string }> = {};
+  for (const file of files) {
+    sources[file] = { content: Deno.readTextFileSync(new URL(file, CONTRACTS_DIR)) };
+  }
+  const input = {
+    language: "Solidity",
+    sources,
+    settings: {
+      evmVersion: "prague",
+      viaIR: true,
+      optimizer: { enabled: true, runs },
+      // Only this pass's own files: an imported file is built in its own pass.
+      outputSelection: Object.fromEntries(
+        files.map((file) => [file, { "*": ["abi", "evm.bytecode.object"] }]),
+      ),
+    },
+  };
+  const output = JSON.parse(
+    solc.compile(JSON.stringify(input), { import: readImport }),
+  ) as SolcOutput;
+  const errors = (output.errors ?? []).filter((e) => e.severity === "error");
+  if (errors.length > 0) {
+    throw new ChainError(
+      "COMPILE_FAILED",
+      `solc rejected the contracts; fix these and run \`deno task contracts\`:\n` +
+        errors.map((e) => e.formattedMessage).join("\n"),
+      { value: errors },
+    );
+  }
+  return output;
+}
+
 /**
  * Compiles our contracts and loads the Uniswap V2 builds.
  *
@@ -87,34 +135,17 @@ export function compileContracts(): CompiledContract[] {
       { value: version },
     );
   }
-  const sources: Record<string, { content: string }> = {};
+  // One solc pass per optimizer setting: the default for most files, its own for each file whose
+  // contract would pass EIP-170's size limit at the default runs.
+  const passes = new Map<number, string[]>();
   for (const file of Object.keys(OWN_CONTRACTS)) {
-    sources[file] = { content: Deno.readTextFileSync(new URL(file, CONTRACTS_DIR)) };
+    const runs = OPTIMIZER_RUNS[file] ?? DEFAULT_OPTIMIZER_RUNS;
+    passes.set(runs, [...passes.get(runs) ?? [], file]);
   }
-  const input = {
-    language: "Solidity",
-    sources,
-    settings: {
-      evmVersion: "prague",
-      // The IR pipeline with runs tuned for calls (a job's lifecycle runs often, deployment once)
-      // saves ~4,300 gas per job lifecycle over the legacy pipeline at 200 runs; the governor
-      // stays well under the EIP-170 size limit.
-      viaIR: true,
-      optimizer: { enabled: true, runs: 10_000 },
-      outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
-    },
-  };
-  const output = JSON.parse(
-    solc.compile(JSON.stringify(input), { import: readImport }),
-  ) as SolcOutput;
-  const errors = (output.errors ?? []).filter((e) => e.severity === "error");
-  if (errors.length > 0) {
-    throw new ChainError(
-      "COMPILE_FAILED",
-      `solc rejected the contracts; fix these and run \`deno task contracts\`:\n` +
-        errors.map((e) => e.formattedMessage).join("\n"),
-      { value: errors },
-    );
+  const output: SolcOutput = { contracts: {} };
+  for (const [runs, files] of passes) {
+    const pass = compilePass(files, runs);
+    for (const file of files) output.contracts[file] = pass.contracts[file];
   }
   const compiled: CompiledContract[] = [];
   for (const [file, names] of Object.entries(OWN_CONTRACTS)) {

@@ -90,6 +90,7 @@ const PHASE_COLORS: Readonly<Record<MarketPhase, string>> = {
   Closed: "#868e96",
   Resolved: "#2b8a3e",
   Expired: "#e67700",
+  Voided: "#c92a2a",
 };
 
 const HISTORY_SIZE = { width: 560, height: 260 } as const;

@@ -31,6 +31,28 @@ export const delphiAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyVoided",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "CollateralIsEvaluationToken",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "spender",
         "type": "address"
@@ -130,6 +152,17 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "marketId",
         "type": "uint256"
+      }
+    ],
+    "name": "EscrowAlreadyReclaimed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
       },
       {
         "internalType": "bytes32",
@@ -137,7 +170,49 @@ export const delphiAbi = [
         "type": "bytes32"
       }
     ],
-    "name": "EvaluationMissing",
+    "name": "EvaluationAlreadyStarted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EvaluationConclusive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "slotA",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "slotB",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationConflict",
     "type": "error"
   },
   {
@@ -175,16 +250,27 @@ export const delphiAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "stake",
+        "name": "startBy",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationNotStarted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
         "type": "uint256"
       },
       {
         "internalType": "uint256",
-        "name": "minStake",
+        "name": "deadline",
         "type": "uint256"
       }
     ],
-    "name": "EvaluationStakeTooLow",
+    "name": "EvaluationWindowPassed",
     "type": "error"
   },
   {
@@ -211,6 +297,91 @@ export const delphiAbi = [
       }
     ],
     "name": "InsufficientShares",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "window",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalChallengeWindow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "payment",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalPayment",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalReplicas",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "timeout",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalTimeout",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "settledBy",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "resolutionDeadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvaluationSchedule",
     "type": "error"
   },
   {
@@ -336,8 +507,67 @@ export const delphiAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "MarketRefunding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NoEvaluationResult",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "NoFeesAccrued",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "NoHeldProceeds",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "NoRefunds",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NoSurplus",
     "type": "error"
   },
   {
@@ -397,6 +627,22 @@ export const delphiAbi = [
       }
     ],
     "name": "NothingToRedeem",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "NothingToRefund",
     "type": "error"
   },
   {
@@ -566,6 +812,11 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "ZeroEvalStake",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "ZeroShares",
     "type": "error"
   },
@@ -598,6 +849,99 @@ export const delphiAbi = [
       }
     ],
     "name": "Approval",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "creator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "EscrowReclaimed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "payment",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "requiredStake",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "challengeWindow",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationScheduled",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "jobSpecHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EvaluationStarted",
     "type": "event"
   },
   {
@@ -662,7 +1006,7 @@ export const delphiAbi = [
       {
         "indexed": true,
         "internalType": "bytes32",
-        "name": "evalJobId",
+        "name": "evalSpecHash",
         "type": "bytes32"
       },
       {
@@ -734,6 +1078,31 @@ export const delphiAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "evalJobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum Delphi.VoidReason",
+        "name": "reason",
+        "type": "uint8"
+      }
+    ],
+    "name": "MarketVoided",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "owner",
         "type": "address"
@@ -752,6 +1121,68 @@ export const delphiAbi = [
       }
     ],
     "name": "OperatorSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "trader",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProceedsHeld",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProceedsReleased",
     "type": "event"
   },
   {
@@ -802,6 +1233,31 @@ export const delphiAbi = [
       },
       {
         "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "Refunded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
         "internalType": "bytes32",
         "name": "evalJobId",
         "type": "bytes32"
@@ -826,6 +1282,25 @@ export const delphiAbi = [
       }
     ],
     "name": "Resolved",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "feeRouter",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "SurplusSwept",
     "type": "event"
   },
   {
@@ -922,6 +1397,19 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "EVAL_REFEREE_COMMITTEE",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "EVAL_SPEC_TAG",
     "outputs": [
       {
@@ -941,6 +1429,19 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_EVAL_REPLICAS",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
       }
     ],
     "stateMutability": "view",
@@ -974,6 +1475,32 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "MIN_EVAL_CHALLENGE_WINDOW",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MIN_EVAL_TIMEOUT",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MIN_LIQUIDITY",
     "outputs": [
       {
@@ -993,6 +1520,19 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SETTLEMENT_MARGIN",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
       }
     ],
     "stateMutability": "view",
@@ -1182,9 +1722,36 @@ export const delphiAbi = [
             "type": "uint256"
           },
           {
-            "internalType": "uint96",
-            "name": "minEvalStake",
-            "type": "uint96"
+            "components": [
+              {
+                "internalType": "uint96",
+                "name": "payment",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint96",
+                "name": "requiredStake",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint32",
+                "name": "timeout",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "challengeWindow",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint8",
+                "name": "replicas",
+                "type": "uint8"
+              }
+            ],
+            "internalType": "struct Delphi.EvaluationTerms",
+            "name": "evaluation",
+            "type": "tuple"
           }
         ],
         "internalType": "struct Delphi.CreateMarketParams",
@@ -1201,6 +1768,88 @@ export const delphiAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "evaluationEscrow",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "evaluationToken",
+    "outputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getEvaluation",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "specHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "jobId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint96",
+            "name": "payment",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint40",
+            "name": "deadline",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint32",
+            "name": "challengeWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint8",
+            "name": "replicas",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "escrowReclaimed",
+            "type": "bool"
+          }
+        ],
+        "internalType": "struct Delphi.Evaluation",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -1271,19 +1920,29 @@ export const delphiAbi = [
             "type": "uint8"
           },
           {
+            "internalType": "bool",
+            "name": "voided",
+            "type": "bool"
+          },
+          {
             "internalType": "address",
             "name": "creator",
             "type": "address"
           },
           {
+            "internalType": "uint64",
+            "name": "funding",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldProceeds",
+            "type": "uint64"
+          },
+          {
             "internalType": "uint96",
             "name": "minEvalStake",
             "type": "uint96"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "evalJobId",
-            "type": "bytes32"
           }
         ],
         "internalType": "struct Delphi.Market",
@@ -1326,6 +1985,47 @@ export const delphiAbi = [
         "internalType": "contract JobMarket",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "ledgerOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint64",
+            "name": "deposit",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldProceeds",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldFee",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct Delphi.Ledger",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -1485,6 +2185,25 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "marketId",
         "type": "uint256"
+      }
+    ],
+    "name": "reclaimEvaluationEscrow",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
       },
       {
         "internalType": "uint256",
@@ -1497,6 +2216,44 @@ export const delphiAbi = [
       {
         "internalType": "uint256",
         "name": "payout",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "refund",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "releaseProceeds",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
         "type": "uint256"
       }
     ],
@@ -1592,6 +2349,25 @@ export const delphiAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "startEvaluation",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes4",
         "name": "interfaceId",
         "type": "bytes4"
@@ -1606,6 +2382,19 @@ export const delphiAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "sweepEvaluationSurplus",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -1722,6 +2511,19 @@ export const delphiAbi = [
         "type": "uint256"
       }
     ],
+    "name": "voidMarket",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
     "name": "withdrawLiquidity",
     "outputs": [
       {
@@ -1735,4 +2537,4 @@ export const delphiAbi = [
   }
 ] as const;
 /** Creation bytecode of Delphi. */
-export const delphiBytecode = "0x60c0346100c457601f6147e438819003918201601f19168301916001600160401b038311848410176100c85780849260409485528339810103126100c4578051906001600160a01b03821682036100c45760200151906001600160a01b03821682036100c45760805260a05260405161470790816100dd823960805181818161065001528181610ee801528181611433015281816116b80152818161252e015281816129b00152612b75015260a0518181816106a00152818161163d0152611ae10152f35b5f80fd5b634e487b7160e01b5f52604160045260245ffdfe6080806040526004361015610012575f80fd5b5f3560e01c908162fdd58e14612ccb5750806301ffc9a714612c2a578063095bcdb614612c125780630a861f2a14612a635780631281311d14612757578063148e250d14612735578063164534e01461261457806321b77d63146125f75780633620875e146122e15780633b977d4a1461227e5780633d30c76914611a28578063425932fa146119f9578063426a84931461196d5780634de5042814611933578063558a729714611819578063598af9e71461179f57806370c72869146115ad5780637428d1d9146115925780637cbc2373146112a957806390bfbf0e1461128d5780639a243ebf1461125e578063a55b226e14610752578063b6363cf2146106df578063bf333f2c146106c4578063c495fcda14610674578063d8dfeb4514610624578063d9b6c1be146105b7578063dc73d1641461059c578063eb44fdd314610322578063ec979082146103055763fe99049a14610170575f80fd5b3461030157608060031936011261030157610189612d16565b610191612d39565b6044356064359173ffffffffffffffffffffffffffffffffffffffff84169333851415806102ca575b6101d4575b6101c994506131bd565b602060405160018152f35b845f52600260205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260405f20835f5260205260405f20547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8110610239575b506101bf565b8481106102835784906101c9965f52600260205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260405f20855f526020520360405f20555f610233565b6040517f58a3fd5a00000000000000000000000000000000000000000000000000000000815233600482015260248101919091526044810185905260648101849052608490fd5b50845f52600160205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260ff60405f205416156101ba565b5f80fd5b34610301575f600319360112610301576020600354604051908152f35b346103015760206003193601126103015760405161033f81612e93565b5f8152602081015f9052604081015f9052606081015f9052608081015f905260a081015f905260c081015f905260e081015f905261010081015f905261012081015f905261014081015f905261016081015f905261018081015f90526101a0015f90526004356103ae90613381565b6040516103ba81612e93565b81546fffffffffffffffffffffffffffffffff8116825260208201928160801c67ffffffffffffffff168452604083019160c01c82526001810154606084016bffffffffffffffffffffffff82168152608085018260601c64ffffffffff16815260a086018360881c64ffffffffff16815260c087018460b01c60ff16815260e08801918560b81c60ff16151583526101008901938660c01c63ffffffff1685526101208a01958760e01c60ff1687526101408b019760e81c60ff166104809089613191565b6002890154996101608c019973ffffffffffffffffffffffffffffffffffffffff8c168b526101808d019b60a01c8c52600301549b6101a081019c8d526040519d8e91516fffffffffffffffffffffffffffffffff1682525167ffffffffffffffff1690602001525167ffffffffffffffff1660408d0152516bffffffffffffffffffffffff1660608c01525164ffffffffff1660808b01525164ffffffffff1660a08a01525160ff1660c089015251151560e08801525163ffffffff166101008701525160ff1661012086015251610140850161055d91612e4f565b5173ffffffffffffffffffffffffffffffffffffffff16610160840152516bffffffffffffffffffffffff16610180830152516101a08201526101c090f35b34610301575f60031936011261030157602060405160148152f35b3461030157604061060d6105e26105cd36612de4565b809391835f526004602052865f2093846135ba565b5f9291925260056020526fffffffffffffffffffffffffffffffff855f205460801c915416916136d0565b50506106188161378d565b82519182526020820152f35b34610301575f60031936011261030157602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610301575f60031936011261030157602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610301575f60031936011261030157602060405160328152f35b34610301576040600319360112610301576106f8612d16565b73ffffffffffffffffffffffffffffffffffffffff610715612d39565b91165f52600160205273ffffffffffffffffffffffffffffffffffffffff60405f2091165f52602052602060ff60405f2054166040519015158152f35b346103015760206003193601126103015760043567ffffffffffffffff81116103015761014060031982360301126103015761078c61330d565b61079c6024820182600401613057565b919050600282108015611254575b61121e575f5b82811061115e57506107c460c482016130ab565b64ffffffffff42911611801590611134575b6110df57620f42406101048201351080156110c9575b611085576107fb600354612fb9565b600381905591670de0b6b3a76400006101048301358181029181830414901517156110585781670de0b6b3a7640000810204670de0b6b3a764000014821517156110585761085c90610856670de0b6b3a76400008402613b8c565b90612f2f565b61086c6024840184600401613057565b9061088761088060648701876004016130bd565b369161310e565b602081519101206002608487013510156103015761091091610946916108b661088060a48a018a6004016130bd565b6020815191012060405194859360208501977f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd189524660408701523060608701528c608087015261012060a0870152610140860191613154565b9160448a013560c085015260e0840152610932610100840160848b0135612e4f565b61012083015203601f198101835282612eb0565b519020916bffffffffffffffffffffffff82116110275761096960c485016130ab565b61097560e486016130ab565b90610124860135906bffffffffffffffffffffffff821682036103015787918691886040516109a381612e93565b670de0b6b3a764000088026fffffffffffffffffffffffffffffffff168152602081019661010483013567ffffffffffffffff16885260408201905f825260608301946bffffffffffffffffffffffff8c168652608084019064ffffffffff16815260a084019164ffffffffff16825260c0840160ff8c16815260e08501925f84526101008601945f86526101208701965f885261014081019860840135610a4b908a613191565b61016081019c8d33905261018082019b6bffffffffffffffffffffffff168c526101a082019c8d525f52600460205260405f209d8e91516fffffffffffffffffffffffffffffffff166fffffffffffffffffffffffffffffffff1682547fffffffffffffffffffffffffffffffff00000000000000000000000000000000161782555167ffffffffffffffff16610b2591907fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff77ffffffffffffffff0000000000000000000000000000000083549260801b169116179055565b518c5477ffffffffffffffffffffffffffffffffffffffffffffffff1660c09190911b7fffffffffffffffff00000000000000000000000000000000000000000000000016178c5560018c0197516bffffffffffffffffffffffff168854935160601b70ffffffffff00000000000000000000000016915160881b75ffffffffff000000000000000000000000000000000016925160b01b76ff0000000000000000000000000000000000000000000016937fffffffffffffffffffff0000000000000000000000000000000000000000000016177fffffffffffffffffff00ffffffffffffffffffffffffffffffffffffffffffff16171717855551151584549060b81b77ff000000000000000000000000000000000000000000000016907fffffffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffff161784555163ffffffff16610cc39084907fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff7bffffffff00000000000000000000000000000000000000000000000083549260c01b169116179055565b5182547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff1660e09190911b7cff0000000000000000000000000000000000000000000000000000000016178255516002811015610ffa576003947fffffffffffffffffffffffff00000000000000000000000000000000000000009273ffffffffffffffffffffffffffffffffffffffff927fffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7dff000000000000000000000000000000000000000000000000000000000083549260e81b1691161790555116915160a01b16176002840155519101555f5b818110610f3a5750849050610dcd60048501806130bd565b9092610ddf6024870160048801613057565b9490610df16064890160048a016130bd565b90610e0260a48b0160048c016130bd565b92909360c48c01610e12906130ab565b99610e1f60e48e016130ab565b96604051996101408b526101408b0190610e389261319d565b9089820360208b0152610e4a92613154565b9060448c013560408901528782036060890152610e669261319d565b90610e786080870160848c0135612e4f565b85820360a0870152610e899261319d565b9464ffffffffff1660c084015264ffffffffff1660e0830152610104860135610100830152610120820152803393037f82f4a5d394fb8b5678b8a5a8b80837007cdb522ae41d50770d1ebc8f71de071d91a4610f0c90610104013530337f000000000000000000000000000000000000000000000000000000000000000061380c565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152602090f35b6040519081604081011067ffffffffffffffff604084011117610fcd57604080830181525f808452670de0b6b3a7640000602080860191825260088b901b85178352600590529190209251905160801b7fffffffffffffffffffffffffffffffff00000000000000000000000000000000166fffffffffffffffffffffffffffffffff9190911617909155600101610db5565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b507f6dfcc650000000000000000000000000000000000000000000000000000000005f52606060045260245260445ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b610104907f3c670bdf000000000000000000000000000000000000000000000000000000005f520135600452620f4240602452670de0b6b3a764000060445260645ffd5b50670de0b6b3a7640000610104820135116107ec565b8064ffffffffff6110ff60e46110f860c48496016130ab565b93016130ab565b917f965bd8cf000000000000000000000000000000000000000000000000000000005f5216600452166024524260445260645ffd5b5061114160e482016130ab565b64ffffffffff8061115460c485016130ab565b16911611156107d6565b611178816111726024850185600401613057565b90612fa9565b35156111f3575f5b81811061119057506001016107b0565b6111a4826111726024860186600401613057565b356111b9826111726024870187600401613057565b35146111c757600101611180565b507f70d7c941000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f70d7c941000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b507fbb7929bb000000000000000000000000000000000000000000000000000000005f526004526002602452601460445260645ffd5b50601482116107aa565b3461030157602060031936011261030157602061127c600435613007565b6040519061128981612e45565b8152f35b3461030157602061129d36612e2f565b6040519160081b178152f35b34610301576112b736612e2f565b6112bf61330d565b6112c882613381565b9060018201549260ff8460b01c168083101561155f5750818160081b1793335f525f60205260405f20855f5260205260405f20549060ff8160b81c165f146114e25763ffffffff6001851b8260c01c1616156114b25760ff61132e9160e01c1682612f2f565b935b811561148257816020966113a28367ffffffffffffffff61135a8a826113f6985460801c16612e5c565b82547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff16911660801b77ffffffffffffffff0000000000000000000000000000000016179055565b805f526005885260405f206fffffffffffffffffffffffffffffffff80808516818454160316167fffffffffffffffffffffffffffffffff0000000000000000000000000000000082541617905533613a07565b604051928352848301528260408301527fd1f50717286f9564e69db657165181e471d01523ce248549f6f28b5d6b044d5b60603393a361145781337f00000000000000000000000000000000000000000000000000000000000000006134f0565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152f35b50507f6ee9b95a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b50507f30650e90000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b60881c64ffffffffff164281116115305750845f52600560205261152a61151060405f205460801c83612f1c565b6fffffffffffffffffffffffffffffffff86541690612f2f565b93611330565b827f6903d2bd000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b92507fa1ba7dc9000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b34610301575f60031936011261030157602060405160028152f35b346103015760206003193601126103015760043567ffffffffffffffff8111610301576115de903690600401612dfe565b906115e761330d565b5f915f5b8181106117515783801561172957604051907ff29ebf6100000000000000000000000000000000000000000000000000000000825260208260048173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000165afa91821561171e575f926116dc575b50611457816020936040518281527fb6c81b526e1bd55a3845d8caa6fe0c1ce87b3c9e534eec43f43b3c1849d4e2e88673ffffffffffffffffffffffffffffffffffffffff841692a27f00000000000000000000000000000000000000000000000000000000000000006134f0565b91506020823d602011611716575b816116f760209383612eb0565b81010312610301576114578161170e602094612fe6565b93505061166d565b3d91506116ea565b6040513d5f823e3d90fd5b7f8d615b57000000000000000000000000000000000000000000000000000000005f5260045ffd5b8061175f6001928486612fa9565b355f52600460205261177a60405f2095865460c01c90612e69565b9477ffffffffffffffffffffffffffffffffffffffffffffffff8154169055016115eb565b34610301576060600319360112610301576117b8612d16565b73ffffffffffffffffffffffffffffffffffffffff6117d5612d39565b91165f52600260205273ffffffffffffffffffffffffffffffffffffffff60405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b3461030157604060031936011261030157611832612d16565b602435908115158092036103015733156119075773ffffffffffffffffffffffffffffffffffffffff169081156118db57335f52600160205260405f20825f5260205260405f207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0081541660ff83161790556040519081527fceb576d9f15e4e200fdb5096d64d5dfd667e16def20c1eefd14256d8e3faa26760203392a3602060405160018152f35b7f6f65f465000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7fcc766a98000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b34610301575f6003193601126103015760206040517f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd18152f35b346103015761197b36612d5c565b909133156119075773ffffffffffffffffffffffffffffffffffffffff169081156118db57335f52600260205260405f20825f5260205260405f20835f526020528060405f20556040519081527fb3fd5071835887567a0671151121894ddccc2842f1d10bedad13e0d17cace9a760203392a4602060405160018152f35b34610301576020600319360112610301576020611a20600435611a1b81613381565b6133d5565b604051908152f35b346103015760606003193601126103015760043560243567ffffffffffffffff811161030157611a5c903690600401612dfe565b9160443592611a6961330d565b611a7282613381565b92600184019182549160ff8360b81c166122525764ffffffffff8360601c16804210612223575064ffffffffff8360881c16804210156121f4575060ff8360b01c16918281036121c0576002600388015497015460a01c9773ffffffffffffffffffffffffffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001694604051602081019060208252611b2e81611b2060408201888a612f7a565b03601f198101835282612eb0565b51902096604051977f9060e94900000000000000000000000000000000000000000000000000000000895260048901528260248901526020886044818a5afa97881561171e575f9861218c575b50604051611b8881612e76565b5f81525f60208201525f60408201525f60608201525f60808201525f60a08201525f60c08201525f60e08201525f610100820152506040517ff729cf0d0000000000000000000000000000000000000000000000000000000081528a6004820152610120816024818b5afa5f91816120ae575b50611c30578a8a7f53337bb2000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b9a6bffffffffffffffffffffffff60c08d01511681811061207c5750505f9a5f9b5b60ff6060830151168d1015611e3657604051907f68752a810000000000000000000000000000000000000000000000000000000082528c60048301528d602483015260a0826044818d5afa91821561171e575f92611d9b575b506040820180516007811015610ffa57600403611d0f57505060808a91015103611cdb576001809c5b019b611c52565b8b8b8b7f8d3b4f54000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b80919e9250516007811015610ffa576005141580611d86575b611d355750600190611cd4565b8c8c91516007811015610ffa5760849360ff92604051947fb4539c0f000000000000000000000000000000000000000000000000000000008652600486015260248501526044840152166064820152fd5b5080516007811015610ffa5760061415611d28565b90915060a0813d8211611e2e575b81611db660a09383612eb0565b81010312610301576040519060a0820182811067ffffffffffffffff821117610fcd57604052611de581612fe6565b8252611df360208201613af1565b60208301526040810151906007821015610301576080916040840152611e1b60608201613b03565b606084015201516080820152908e611cab565b3d9150611da9565b8a9799508b985015612030575060ff8260e81c166002811015610ffa5760011491841561200357600198899384919088355b828410611f9a57505050507fffffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffff1660c083901b7bffffffff000000000000000000000000000000000000000000000000161777010000000000000000000000000000000000000000000000178155959694957f57a534d223b4f478137f4caf92c6bb7cfcd2891a859b4623b2c0132e2259421e95611f50919060ff9082547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16911660e01b7cff0000000000000000000000000000000000000000000000000000000016179055565b611f67604051948594606086526060860191612f7a565b91602084015260408301520390a35f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d005b9091929b95611faa8d8a8c612fa9565b35828103611fce5750611fc3600191828f1b1797612fb9565b9c5b01929190611e68565b969c90968315611ffb578281125b611fea575b50600190611fc5565b60019d508d821b975091508c611fe1565b828113611fdc565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b868860ff606060849401511690604051927fb4539c0f00000000000000000000000000000000000000000000000000000000845260048401526024830152604482015260056064820152fd5b8a7f92b8cc38000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b909150610120813d8211612184575b816120cb6101209383612eb0565b8101031261030157604051906120e082612e76565b6120e981612fe6565b82526120f760208201613af1565b602083015261210860408201613b03565b6040830152606081015160ff81168103610301576060830152608081015161ffff81168103610301576121779161010091608085015261214a60a08201613b14565b60a085015261215b60c08201613b14565b60c085015261216c60e08201613b03565b60e085015201613b03565b610100820152908d611bfb565b3d91506120bd565b9097506020813d6020116121b8575b816121a860209383612eb0565b810103126103015751968b611b7b565b3d915061219b565b9050847fffb4ce73000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b857ff54828bb000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b857f8fca1f1d000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b847fe1ba032d000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b346103015760406122bf6122946105cd36612de4565b5f9291925260056020526fffffffffffffffffffffffffffffffff855f205460801c91541691613897565b50506122d46122cd8261378d565b8092612e5c565b9082519182526020820152f35b34610301576122ef36612d93565b916122f861330d565b835f52600460205260405f2093612311838383886135ba565b959095335f525f60205260405f20815f5260205260405f20548581106125b45750805f5260056020526123638560405f20986fffffffffffffffffffffffffffffffff855416908a5460801c90613897565b96919290936123718461378d565b9761237c8986612e5c565b99808b106125815750916124dc60409b612492869461244a6124458e61243b67ffffffffffffffff6123f38e6fffffffffffffffffffffffffffffffff806124e29f16167fffffffffffffffffffffffffffffffff0000000000000000000000000000000089541617885582885460801c16612e5c565b86547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff16911660801b77ffffffffffffffff0000000000000000000000000000000016178555565b835460c01c612e69565b6137c0565b77ffffffffffffffffffffffffffffffffffffffffffffffff7fffffffffffffffff00000000000000000000000000000000000000000000000083549260c01b169116179055565b80546fffffffffffffffffffffffffffffffff85811691811691909103167fffffffffffffffffffffffffffffffff0000000000000000000000000000000060808a901b16179055565b33613a07565b87519485525f602086015287850152606084015283608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a361255282337f00000000000000000000000000000000000000000000000000000000000000006134f0565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d82519182526020820152f35b8a887f45cd528e000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b838660849287604051937f44206e840000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b34610301575f600319360112610301576020604051620f42408152f35b346103015760206003193601126103015760043561263181613381565b906fffffffffffffffffffffffffffffffff60ff600184015460b01c1692541661265a83612eeb565b9261266481612eeb565b9161266e82612eeb565b9360081b5f5b8381106126bb5761269b876126b7886126a989604051958695606087526060870190612db1565b908582036020870152612db1565b908382036040850152612db1565b0390f35b8082175f52600560205260405f2054908160801c670de0b6b3a76400008102818104670de0b6b3a764000014821517156110585760019361270d876fffffffffffffffffffffffffffffffff93612f2f565b612717858d612f66565b52166127238389612f66565b5261272e8289612f66565b5201612674565b34610301575f600319360112610301576020604051670de0b6b3a76400008152f35b346103015761276536612d93565b9161277193919361330d565b815f52600460205260405f209261278a858385876135ba565b929093835f5260056020526127be8760405f20966fffffffffffffffffffffffffffffffff89541690885460801c906136d0565b969091976127cb8961378d565b976127d6898b612e69565b96808811612a305750906fffffffffffffffffffffffffffffffff806128979316167fffffffffffffffffffffffffffffffff0000000000000000000000000000000082541617815561288661283d6124458c67ffffffffffffffff855460801c16612e69565b82547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff1660809190911b77ffffffffffffffff0000000000000000000000000000000016178255565b61244a6124458a835460c01c612e69565b6128b4896fffffffffffffffffffffffffffffffff835416612e69565b6fffffffffffffffffffffffffffffffff8111612a00576fffffffffffffffffffffffffffffffff167fffffffffffffffffffffffffffffffff00000000000000000000000000000000608084901b1617905533156129d45760409761255295335f525f602052895f20815f52602052895f20612932838254612e69565b905589513381528260208201525f7f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac7288598c3393a48851938452600160208501528884015286606084015285608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a330337f000000000000000000000000000000000000000000000000000000000000000061380c565b7fb8bbd610000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7f6dfcc650000000000000000000000000000000000000000000000000000000005f52608060045260245260445ffd5b87867f45cd528e000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b3461030157602060031936011261030157600435612a7f61330d565b612a8881613381565b600181015460ff8160b81c161580612bff575b612bc55750612aaa82826133d5565b9067ffffffffffffffff815460801c1682811115612b99579160209373ffffffffffffffffffffffffffffffffffffffff600261145794612b45612af78667ffffffffffffffff99612e5c565b9788961682907fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff77ffffffffffffffff0000000000000000000000000000000083549260801b169116179055565b01541680917f02318968e33516654cb34389e0140034a5db180fecaac18baf6e47a633b0f46987604051868152a37f00000000000000000000000000000000000000000000000000000000000000006134f0565b837f2d924c8b000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b64ffffffffff90837f6903d2bd000000000000000000000000000000000000000000000000000000005f5260045260881c1660245260445ffd5b5064ffffffffff8160881c164210612a9b565b34610301576101c9612c2336612d5c565b91336131bd565b34610301576020600319360112610301576004357fffffffff00000000000000000000000000000000000000000000000000000000811680910361030157807f0f632fb30000000000000000000000000000000000000000000000000000000060209214908115612ca1575b506040519015158152f35b7f01ffc9a70000000000000000000000000000000000000000000000000000000091501482612c96565b346103015760406003193601126103015760209073ffffffffffffffffffffffffffffffffffffffff612cfc612d16565b165f525f825260405f206024355f52825260405f20548152f35b6004359073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b6024359073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b60031960609101126103015760043573ffffffffffffffffffffffffffffffffffffffff8116810361030157906024359060443590565b60031960809101126103015760043590602435906044359060643590565b90602080835192838152019201905f5b818110612dce5750505090565b8251845260209384019390920191600101612dc1565b600319606091011261030157600435906024359060443590565b9181601f840112156103015782359167ffffffffffffffff8311610301576020808501948460051b01011161030157565b6003196040910112610301576004359060243590565b60041115610ffa57565b906002821015610ffa5752565b9190820391821161105857565b9190820180921161105857565b610120810190811067ffffffffffffffff821117610fcd57604052565b6101c0810190811067ffffffffffffffff821117610fcd57604052565b90601f601f19910116810190811067ffffffffffffffff821117610fcd57604052565b67ffffffffffffffff8111610fcd5760051b60200190565b90612ef582612ed3565b612f026040519182612eb0565b828152601f19612f128294612ed3565b0190602036910137565b8181029291811591840414171561105857565b8115612f39570490565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b80518210156120035760209160051b010190565b916020908281520191905f5b818110612f935750505090565b8235845260209384019390920191600101612f86565b91908110156120035760051b0190565b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff81146110585760010190565b519073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b613012600191613381565b015460ff8160b81c166130515764ffffffffff8160881c1642101561304b5760601c64ffffffffff16421015613046575f90565b600190565b50600390565b50600290565b9035907fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe181360301821215610301570180359067ffffffffffffffff821161030157602001918160051b3603831361030157565b3564ffffffffff811681036103015790565b9035907fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe181360301821215610301570180359067ffffffffffffffff82116103015760200191813603831361030157565b92919267ffffffffffffffff8211610fcd57604051916131386020601f19601f8401160184612eb0565b829481845281830111610301578281602093845f960137010152565b90918281527f07ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff83116103015760209260051b809284830137010190565b6002821015610ffa5752565b601f8260209493601f1993818652868601375f8582860101520116010190565b919273ffffffffffffffffffffffffffffffffffffffff83169182156132e15773ffffffffffffffffffffffffffffffffffffffff169283156129d457825f525f60205260405f20855f5260205260405f2054908282106132825750817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac72885992604092855f525f602052835f20885f5260205203825f2055845f525f602052815f20865f52602052815f20613272828254612e69565b90558151903382526020820152a4565b6040517fb1b4fec000000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff91909116600482015260248101919091526044810182905260648101859052608490fd5b7fa4352080000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c6133595760017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d565b7f3ee5aeb5000000000000000000000000000000000000000000000000000000005f5260045ffd5b90815f52600460205260405f20916bffffffffffffffffffffffff600184015416156133aa5750565b7f69616b87000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b91905f92600181015460ff8160b01c169160ff8260b81c1692831590816134da575b9460081b5f5b86811061340d5750505050505050565b8082175f52600560205260405f20546fffffffffffffffffffffffffffffffff811690875f1461347c575063ffffffff6001831b8760c01c1616613457575b506001905b016133fd565b6001919961346f6134759260ff8960e01c1690612f2f565b90612e69565b989061344c565b91999184156134bc579161346f61349c6134b69360019560801c90612f1c565b6fffffffffffffffffffffffffffffffff88541690612f2f565b98613451565b5081819a929a116134d1575b50600190613451565b985060016134c8565b905064ffffffffff8360881c16421015906133f7565b9173ffffffffffffffffffffffffffffffffffffffff604051927fa9059cbb000000000000000000000000000000000000000000000000000000005f521660045260245260205f60448180865af19060015f5114821615613599575b604052156135575750565b73ffffffffffffffffffffffffffffffffffffffff907f5274afe7000000000000000000000000000000000000000000000000000000005f521660045260245ffd5b9060018115166135b157823b15153d1516169061354c565b503d5f823e3d90fd5b600101546bffffffffffffffffffffffff8116949390606081901c64ffffffffff1686156136a457804210801590613697575b613668575060b01c60ff168084101561363557501561360d5760081b1790565b7f9811e0c7000000000000000000000000000000000000000000000000000000005f5260045ffd5b83837fa1ba7dc9000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b837fca574a2a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b5060ff8260b81c166135ed565b837f69616b87000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b92836136db91613b2d565b6802629f66e0c53000008111613765576136f761370791613c89565b66038d7ea4c68000810490612e69565b600181018091116110585761371c9082613b61565b926f0785ee10d5da46d900f436a00000000084116137655761375c6137576137508661374b6137629688612e5c565b612e69565b9485613b2d565b613b8c565b90613b61565b92565b7f2e7feb0d000000000000000000000000000000000000000000000000000000005f5260045ffd5b603281029080820460321490151715611058576127108101908181116110585761270f0190811161105857612710900490565b67ffffffffffffffff81116137dc5767ffffffffffffffff1690565b7f6dfcc650000000000000000000000000000000000000000000000000000000005f52604060045260245260445ffd5b92909173ffffffffffffffffffffffffffffffffffffffff9081604051947f23b872dd000000000000000000000000000000000000000000000000000000005f52166004521660245260445260205f60648180865af19060015f511482161561387f575b6040525f606052156135575750565b9060018115166135b157823b15153d15161690613870565b9092670de0b6b3a7640000810290808204670de0b6b3a7640000149015171561105857816138c491612f2f565b6802629f66e0c530000081116139f7575b6138de90613c89565b9266038d7ea4c68000840490600182019182811161105857670de0b6b3a7640001019182670de0b6b3a7640000116110585761374b9561393b938111156139e4576139329161392c91612e5c565b82613b2d565b94859185612e5c565b91670de0b6b3a7640000810290808204670de0b6b3a7640000149015171561105857670de0b6b3a764000061398161397c856714057b7ef767814f94612f2f565b6145b2565b02046103e88111156139cf577ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc18810190811161105857670de0b6b3a7640000916139cb9190612f1c565b0492565b506139cb670de0b6b3a7640000915f90612f1c565b5050613932670de0b6b3a764000061392c565b506802629f66e0c53000006138d5565b929173ffffffffffffffffffffffffffffffffffffffff84169081156132e157815f525f60205260405f20835f5260205260405f205494818610613a9257506040817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac728859925f9596978587528660205283872088885260205203828620558151903382526020820152a4565b6040517fb1b4fec000000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff91909116600482015260248101869052604481019190915260648101839052608490fd5b519064ffffffffff8216820361030157565b519063ffffffff8216820361030157565b51906bffffffffffffffffffffffff8216820361030157565b90613b4181670de0b6b3a764000084613bcc565b908015612f3957670de0b6b3a7640000613b5e9309151590612e69565b90565b613b74670de0b6b3a76400008383613bcc565b90613b5e92670de0b6b3a76400009109151590612e69565b670de0b6b3a76400008114613bc757670de0b6b3a7640000613bb66714057b7ef767814f926145b2565b02046103e881018091116110585790565b505f90565b90917fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8383099280830292838086109503948086039514613c7c5784831115613c645790829109815f0382168092046002816003021880820260020302808202600203028082026002030280820260020302808202600203028091026002030293600183805f03040190848311900302920304170290565b82634e487b715f52156003026011186020526024601cfd5b505090613b5e9250612f2f565b680736ea4425c11ac6308111614587576714057b7ef767814f670de0b6b3a7640000910204680a688906bd8affffff811161455c57670de0b6b3a76400009060401b047780000000000000000000000000000000000000000000000067ff000000000000008216614427575b670de0b6b3a76400009066ff0000000000008316614317575b65ff0000000000831661420f575b64ff00000000831661410f575b63ff0000008316614017575b62ff00008316613f27575b61ff008316613e3f575b60ff8316613d5f575b029060401c60bf031c90565b60808316613e2c575b60408316613e19575b60208316613e06575b60108316613df3575b60088316613de0575b60048316613dcd575b60028316613dba575b6001831615613d5357680100000000000000010260401c613d53565b680100000000000000010260401c613d9e565b680100000000000000030260401c613d95565b680100000000000000060260401c613d8c565b6801000000000000000b0260401c613d83565b680100000000000000160260401c613d7a565b6801000000000000002c0260401c613d71565b680100000000000000590260401c613d68565b6180008316613f14575b6140008316613f01575b6120008316613eee575b6110008316613edb575b6108008316613ec8575b6104008316613eb5575b6102008316613ea2575b610100831615613d4a57680100000000000000b10260401c613d4a565b680100000000000001630260401c613e85565b680100000000000002c60260401c613e7b565b6801000000000000058c0260401c613e71565b68010000000000000b170260401c613e67565b6801000000000000162e0260401c613e5d565b68010000000000002c5d0260401c613e53565b680100000000000058b90260401c613e49565b628000008316614004575b624000008316613ff1575b622000008316613fde575b621000008316613fcb575b620800008316613fb8575b620400008316613fa5575b620200008316613f92575b62010000831615613d40576801000000000000b1720260401c613d40565b680100000000000162e40260401c613f74565b6801000000000002c5c80260401c613f69565b68010000000000058b910260401c613f5e565b680100000000000b17210260401c613f53565b68010000000000162e430260401c613f48565b680100000000002c5c860260401c613f3d565b6801000000000058b90c0260401c613f32565b638000000083166140fc575b634000000083166140e9575b632000000083166140d6575b631000000083166140c3575b630800000083166140b0575b6304000000831661409d575b6302000000831661408a575b6301000000831615613d355768010000000000b172180260401c613d35565b6801000000000162e4300260401c61406b565b68010000000002c5c8600260401c61405f565b680100000000058b90c00260401c614053565b6801000000000b17217f0260401c614047565b680100000000162e42ff0260401c61403b565b6801000000002c5c85fe0260401c61402f565b68010000000058b90bfc0260401c614023565b64800000000083166141fc575b64400000000083166141e9575b64200000000083166141d6575b64100000000083166141c3575b64080000000083166141b0575b640400000000831661419d575b640200000000831661418a575b640100000000831615613d2957680100000000b17217f80260401c613d29565b68010000000162e42ff10260401c61416a565b680100000002c5c85fe30260401c61415d565b6801000000058b90bfce0260401c614150565b68010000000b17217fbb0260401c614143565b6801000000162e42fff00260401c614136565b68010000002c5c8601cc0260401c614129565b680100000058b90c0b490260401c61411c565b658000000000008316614304575b6540000000000083166142f1575b6520000000000083166142de575b6510000000000083166142cb575b6508000000000083166142b8575b6504000000000083166142a5575b650200000000008316614292575b65010000000000831615613d1c576801000000b1721835510260401c613d1c565b680100000162e430e5a20260401c614271565b6801000002c5c863b73f0260401c614263565b68010000058b90cf1e6e0260401c614255565b680100000b1721bcfc9a0260401c614247565b68010000162e43f4f8310260401c614239565b680100002c5c89d5ec6d0260401c61422b565b6801000058b91b5bc9ae0260401c61421d565b66800000000000008316614414575b66400000000000008316614401575b662000000000000083166143ee575b661000000000000083166143db575b660800000000000083166143c8575b660400000000000083166143b5575b660200000000000083166143a2575b6601000000000000831615613d0e5768010000b17255775c040260401c613d0e565b6801000162e525ee05470260401c614380565b68010002c5cc37da94920260401c614371565b680100058ba01fb9f96d0260401c614362565b6801000b175effdc76ba0260401c614353565b680100162f3904051fa10260401c614344565b6801002c605e2e8cec500260401c614335565b68010058c86da1c09ea20260401c614326565b678000000000000000821661453d575b670de0b6b3a764000090674000000000000000831661452a575b6720000000000000008316614517575b6710000000000000008316614504575b67080000000000000083166144f1575b67040000000000000083166144de575b67020000000000000083166144cb575b67010000000000000083166144b8575b9050613cf5565b680100b1afa5abcbed610260401c6144b1565b68010163da9fb33356d80260401c6144a1565b680102c9a3e778060ee70260401c614491565b6801059b0d31585743ae0260401c614481565b68010b5586cf9890f62a0260401c614471565b6801172b83c7d517adce0260401c614461565b6801306fe0a31b7152df0260401c614451565b5077b504f333f9de648480000000000000000000000000000000614437565b7fb3b6ba1f000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f1af63aca000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b670de0b6b3a764000081106146a657670de0b6b3a764000081046fffffffffffffffffffffffffffffffff811160071b90811c67ffffffffffffffff811160061b90811c63ffffffff811160051b90811c61ffff811160041b90811c9060ff821160031b91821c92600f841160021b93841c94600160038711811b96871c11961717171717171790670de0b6b3a76400008202911c670de0b6b3a764000081146146a2576706f05b59d3b2000090815b61466b57505090565b80670de0b6b3a764000091020490671bc16d674ec80000821015614694575b60011c9081614662565b809192019160011c9061468a565b5090565b7f36d32ef0000000000000000000000000000000000000000000000000000000005f5260045260245ffdfea2646970667358221220965697233bf30971d37c48a421160d70719ad10b1d30fb92c2c9de1a711341c364736f6c63430008250033" as const;
+export const delphiBytecode = "0x60e0806040523461017c57604081615ce1803803809161001f8285610193565b83398101031261017c576020610034826101ca565b9101516001600160a01b0381169182820361017c57602060049360405194858092637e062a3560e11b82525afa928315610188575f93610148575b506001600160a01b038181169084168114610136575060805260a05260c052604051615b0290816101df823960805181818161090501528181610e7301528181611002015281816113840152818161208401528181613366015281816135de01528181613a0d0152613b68015260a0518181816109e601528181610b3801528181610f94015281816116830152818161287501528181612c690152614bdd015260c05181818161045d01528181610948015281816120c6015281816127430152612ce40152f35b63351e174560e21b5f5260045260245ffd5b9092506020813d602011610180575b8161016460209383610193565b8101031261017c57610175906101ca565b915f61006f565b5f80fd5b3d9150610157565b6040513d5f823e3d90fd5b601f909101601f19168101906001600160401b038211908210176101b657604052565b634e487b7160e01b5f52604160045260245ffd5b51906001600160a01b038216820361017c5756fe610100806040526004361015610013575f80fd5b5f3560e01c908162fdd58e14613d055750806301ffc9a714613c64578063095bcdb614613c4c5780630a861f2a14613aaa5780631281311d146137ea578063148e250d146137c8578063164534e0146136b9578063195a3bf91461369c57806321b77d631461367f578063278ecde1146134f75780633620875e146130be578063399d205e146109295780633b36d60514612bd85780633b977d4a14612b7e5780633d30c76914612767578063412732d714612724578063425932fa146126f5578063426a8493146126765780634ce17bad146125d55780634d6a58ec146115615780634de5042814611527578063558a729714611438578063598af9e7146113d85780635a6e6f81146111fd5780635b7aa7bd146110cd57806370c7286914610f2a5780637428d1d914610f0f5780637cbc237314610d3057806390bfbf0e14610d145780639532b2d114610cf75780639a243ebf14610cb4578063b6363cf214610c5b578063bf333f2c14610c40578063c23d4c8514610b5c578063c495fcda14610b19578063cc0926cc1461092e578063cff0739814610929578063d8dfeb45146108e6578063d9b6c1be14610882578063dc73d16414610867578063dc825f2a1461084c578063eb44fdd314610584578063ec97908214610567578063ee7ce9d81461054c578063fad82164146103585763fe99049a14610216575f80fd5b346103545760803660031901126103545761022f613d43565b610237613d59565b604435606435916001600160a01b03841693338514158061032a575b61026d575b61026294506141e6565b602060405160018152f35b845f52600260205260405f206001600160a01b0333165f5260205260405f20835f5260205260405f20545f1981106102a6575b50610258565b8481106102e3578490610262965f52600260205260405f206001600160a01b0333165f5260205260405f20855f526020520360405f20555f6102a0565b6040517f58a3fd5a00000000000000000000000000000000000000000000000000000000815233600482015260248101919091526044810185905260648101849052608490fd5b50845f52600160205260405f206001600160a01b0333165f5260205260ff60405f20541615610253565b5f80fd5b34610354576020366003190112610354576004356103746142f6565b61037d81614344565b90805f52600760205260405f2090600282019182549060ff8260b01c1661052057600101548061049e575064ffffffffff8160601c16804210610488575060026020946104056001600160601b0384816001600160a01b039616975b76010000000000000000000000000000000000000000000060ff60b01b19831617905516600454613e74565b60045501541680917f116ccdc06a22c741e23c7956fc3dbd54b938dac38b14ddea936408b92555ef6585604051868152a38180610457575b50505f5f516020615aad5f395f51905f525d604051908152f35b610481917f00000000000000000000000000000000000000000000000000000000000000006144c1565b828161043d565b82638115d07360e01b5f5260045260245260445ffd5b6104a781614bc9565b9060608201515f1981036104ea5750506020946104056001600160601b036001600160a01b03946104e48560c060a0600298015191015190613f4f565b976103d9565b608083015160405163b4539c0f60e01b8152600481018790526024810193909352604483019190915260ff166064820152608490fd5b827fe9eae7e9000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b34610354575f36600319011261035457602060405160038152f35b34610354575f366003190112610354576020600354604051908152f35b34610354576020366003190112610354576040516105a181613eaa565b5f8152602081015f9052604081015f9052606081015f9052608081015f905260a081015f905260c081015f905260e081015f905261010081015f905261012081015f905261014081015f905261016081015f905261018081015f90526101a081015f90526101c081015f90526101e0015f905260043561062090614344565b60405161062c81613eaa565b81546001600160801b038116825260208201928160801c67ffffffffffffffff168452604083019160c01c8252600181015491606084016001600160601b038416815260808501918460601c64ffffffffff16835260a08601938560881c64ffffffffff16855260c08701958060b01c60ff1687528060b81c60ff16151560e08901528060c01c63ffffffff166101008901528060e01c60ff166101208901528060e81c60ff166101408901906106e2916140f0565b60f01c60ff16151561016088015260028101546001600160a01b03811661018089015260a01c67ffffffffffffffff166101a08801526003015467ffffffffffffffff81166101c088015260401c6001600160601b03166101e08701526040519686516001600160801b031688525167ffffffffffffffff1660208801525167ffffffffffffffff166040870152516001600160601b031660608601525164ffffffffff1660808501525164ffffffffff1660a08401525160ff1660c083015260e0810151151560e083015261010081015163ffffffff1661010083015261012081015160ff1661012083015261014081015161014083016107e391613e67565b61016081015115156101608301526101808101516001600160a01b03166101808301526101a081015167ffffffffffffffff166101a08301526101c081015167ffffffffffffffff166101c08301526101e001516001600160601b03166101e082015261020090f35b34610354575f36600319011261035457602060405160088152f35b34610354575f36600319011261035457602060405160148152f35b346103545760406108cf6108ad61089836613e06565b809391835f526005602052865f209384614533565b5f9291925260066020526001600160801b03855f205460801c91541691614626565b50506108da816146e3565b82519182526020820152f35b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b613dea565b34610354575f366003190112610354576109466142f6565b7f00000000000000000000000000000000000000000000000000000000000000006040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201526020816024816001600160a01b0386165afa908115610ab4575f91610ae7575b5060045480821115610abf576109c891613e74565b6040519163f29ebf6160e01b83526020836004816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa928315610ab4575f93610a70575b5081602093610a58926040518381527f167beb24b4e0b809e5ad14deac40057e2206ebff29b4f1240a7d26bf69aaebe3876001600160a01b03851692a26144c1565b5f5f516020615aad5f395f51905f525d604051908152f35b92506020833d602011610aac575b81610a8b60209383613ee3565b810103126103545781610a5891610aa360209561413b565b94509150610a16565b3d9150610a7e565b6040513d5f823e3d90fd5b7fc0ef17d3000000000000000000000000000000000000000000000000000000005f5260045ffd5b90506020813d602011610b11575b81610b0260209383613ee3565b810103126103545751826109b3565b3d9150610af5565b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b3461035457602036600319011261035457600435610b786141b0565b50610b8281614344565b505f52600760205260e060405f2060405190610b9d82613ec7565b60ff81549283815263ffffffff60026001850154946020840195865201549364ffffffffff604084016001600160601b03871681526001600160601b036060860191838960601c1683526080870194868a60881c1686528860c060a08a0199828d60a81c168b52019a60b01c1615158a526040519a8b525160208b0152511660408901525116606087015251166080850152511660a083015251151560c0820152f35b34610354575f36600319011261035457602060405160328152f35b3461035457604036600319011261035457610c74613d43565b6001600160a01b03610c84613d59565b91165f5260016020526001600160a01b0360405f2091165f52602052602060ff60405f2054166040519015158152f35b3461035457602036600319011261035457610cd060043561414f565b6040516005821015610ce3576020918152f35b634e487b7160e01b5f52602160045260245ffd5b34610354575f366003190112610354576020604051620151808152f35b34610354576020610d2436613e51565b6040519160081b178152f35b3461035457610d3e36613e51565b610d466142f6565b610d4f82614344565b9060018201549260ff8460b01c1680831015610ef55750610d708184614b30565b63ffffffff6001831b8560c01c161615610ec757818160081b1793335f525f60205260405f20855f5260205260405f2054908115610e975781602096610e03610dc260ff610e369560e01c1684613f62565b9767ffffffffffffffff610ddc8a82845460801c16613e74565b825467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16179055565b805f526006885260405f206001600160801b0380808516818454160316166001600160801b03198254161790553361491a565b604051928352848301528260408301527fd1f50717286f9564e69db657165181e471d01523ce248549f6f28b5d6b044d5b60603393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144c1565b50507f6ee9b95a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b7f30650e90000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b925063a1ba7dc960e01b5f5260045260245260445260645ffd5b34610354575f36600319011261035457602060405160028152f35b346103545760203660031901126103545760043567ffffffffffffffff811161035457610f5b903690600401613e20565b90610f646142f6565b5f915f5b81811061109057838015611068576040519063f29ebf6160e01b82526020826004816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa918215610ab4575f92611026575b50610a58816020936040518281527fb6c81b526e1bd55a3845d8caa6fe0c1ce87b3c9e534eec43f43b3c1849d4e2e8866001600160a01b03841692a27f00000000000000000000000000000000000000000000000000000000000000006144c1565b91506020823d602011611060575b8161104160209383613ee3565b8101031261035457610a588161105860209461413b565b935050610fc4565b3d9150611034565b7f8d615b57000000000000000000000000000000000000000000000000000000005f5260045ffd5b8061109e6001928486613fc0565b355f5260056020526110b960405f2095865460c01c90613e81565b946001600160c01b03815416905501610f68565b34610354576020366003190112610354576004356110e96142f6565b6110f2816149d1565b90805f52600760205260405f209160018301549283155f1461119e57600264ffffffffff91015460601c16804210610488575060015f915b017e0100000000000000000000000000000000000000000000000000000000000060ff60f01b19825416179055604051906003811015610ce357816020917f2315d3326c779447b6ac64fe72f9afdca33b198b94e885734010f8c8c63c7e829352a35f5f516020615aad5f395f51905f525d005b506111a98383614abe565b60408101515f19146111c05750600160029161112a565b516111ce576001809161112a565b507f84b2a2ad000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b34610354576020366003190112610354576004356112196142f6565b61122281614344565b61122c8282614b30565b815f52600860205260405f206001600160a01b0333165f5260205260405f209081549067ffffffffffffffff8260401c169182156113a8576020949161130667ffffffffffffffff6112df8161134c9560801c169661128b8882613e74565b89547fffffffffffffffff00000000000000000000000000000000ffffffffffffffff16909955600385018054849081906112c99085908316613e74565b1616841982541617905582855460801c16613e74565b835467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16178255565b61131c61131785835460c01c613e81565b614716565b6001600160c01b0377ffffffffffffffffffffffffffffffffffffffffffffffff1983549260c01b169116179055565b60405191838352848301527f2bee787bd491f746c305d556215b8772084fd6b3e48c656e03e62b994388b13160403393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144c1565b847fea79ecdf000000000000000000000000000000000000000000000000000000005f526004523360245260445ffd5b34610354576060366003190112610354576113f1613d43565b6001600160a01b03611401613d59565b91165f5260026020526001600160a01b0360405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b3461035457604036600319011261035457611451613d43565b602435908115158092036103545733156114fb576001600160a01b03169081156114cf57335f52600160205260405f20825f5260205260405f2060ff1981541660ff83161790556040519081527fceb576d9f15e4e200fdb5096d64d5dfd667e16def20c1eefd14256d8e3faa26760203392a3602060405160018152f35b7f6f65f465000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7fcc766a98000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b34610354575f3660031901126103545760206040517f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd18152f35b346103545760203660031901126103545760043567ffffffffffffffff8111610354576101c060031982360301126103545761159b6142f6565b6115ab6024820182600401613fde565b9190506002821080156125cb575b612595575f5b82811061250757506115d360c48201614014565b64ffffffffff429116118015906124dd575b61248857620f4240610104820135108015612472575b61242e5761160b60c48201614014565b9164ffffffffff61161e60e48401614014565b169260ff61162f6101a4850161410d565b16158015612415575b6123d5576001600160601b0361165161012485016140dc565b16158015612389575b612333576001600160601b0361167361014485016140dc565b161561230b576001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001660405163cdafdbb160e01b8152602081600481855afa8015610ab4575f906122ce575b63ffffffff91501690610e1082106122c4575b6020600491604051928380927f51586ecb0000000000000000000000000000000000000000000000000000000082525afa8015610ab4575f90612287575b63ffffffff915016908063ffffffff61173361018488016140fc565b1610801561226c575b6122285750506101648301610e1063ffffffff611758836140fc565b16106121e8579064ffffffffff63ffffffff61177661177e946140fc565b169116613e81565b9261179b63ffffffff61179461018486016140fc565b1685613e81565b6201518081018091116121a6578181116121ba5750506117bc600354613fd0565b600381905592670de0b6b3a76400006101048401358181029181830414901517156121a65782670de0b6b3a7640000810204670de0b6b3a764000014831517156121a65761181d90611817670de0b6b3a76400008502614f93565b90613f62565b61182d6024850185600401613fde565b906118486118416064880188600401614026565b3691614059565b60208151910120600260848801351015610354576118d1916119079161187761184160a48b018b600401614026565b6020815191012060405194859360208501977f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd189524660408701523060608701528d608087015261012060a087015261014086019161409f565b9160448b013560c085015260e08401526118f3610100840160848c0135613e67565b61012083015203601f198101835282613ee3565b519020906001600160601b03811161218f5761192560c48601614014565b936001600160601b0361193a60e48801614014565b64ffffffffff61194d6101448a016140dc565b91816040519961195c8b613eaa565b6001600160801b03670de0b6b3a76400008802168b5267ffffffffffffffff6101048d01351660208c01525f60408c015285881660608c01521660808a01521660a088015260ff831660c08801525f60e08801525f6101008801525f6101208801526119d0608489013561014089016140f0565b5f6101608801523361018088015267ffffffffffffffff610104890135166101a08801525f6101c0880152166101e0860152865f52600560205260405f20946001600160801b0380825116166001600160801b0319875416178655611a6667ffffffffffffffff602083015116879067ffffffffffffffff60801b1967ffffffffffffffff60801b83549260801b169116179055565b604081015186546001600160c01b031660c091821b77ffffffffffffffffffffffffffffffffffffffffffffffff1916178755606080830151600189018054608086015160a08701518688015160e0808a01516101008b01516101208c015160ff60e01b931b929092169190991b63ffffffff60c01b1698151560b81b77ff00000000000000000000000000000000000000000000001660b09290921b60ff60b01b1660889390931b75ffffffffff0000000000000000000000000000000000169390971b70ffffffffff000000000000000000000000166001600160601b039096167fffffff0000000000000000000000000000000000000000000000000000000000909416939093179490941717929092179190911792909217179055610140810151956002871015610ce35760036101e0918a987fffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7dff000000000000000000000000000000000000000000000000000000000060018401549260e81b169116176001820155610160840151151560ff60f01b197eff00000000000000000000000000000000000000000000000000000000000060018401549260f01b169116176001820155600281016001600160a01b03610180860151167fffffffffffffffffffffffff00000000000000000000000000000000000000008254161781556101a08501517fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff7bffffffffffffffff00000000000000000000000000000000000000008084549360a01b16169116179055019167ffffffffffffffff806101c0830151161667ffffffffffffffff1984541617835501517fffffffffffffffffffffffff000000000000000000000000ffffffffffffffff73ffffffffffffffffffffffff000000000000000083549260401b169116179055611d3061012487016140dc565b85611d3e61018489016140fc565b611d4b6101a48a0161410d565b90611e1664ffffffffff896001600160601b03806002604051611d6d81613ec7565b8d8152602081015f815283604083019c168c5286606083019616865263ffffffff608083019916895260ff60a083019a168a5260c082019a5f8c525f52600760205260405f209151825551600182015501985116166001600160601b0319885416178755511685907fffffffffffffffffffffffffffffff0000000000ffffffffffffffffffffffff70ffffffffff00000000000000000000000083549260601b169116179055565b51907fffffffffffffffffffff0000000000ffffffffffffffffffffffffffffffffff74ffffffff000000000000000000000000000000000075ff0000000000000000000000000000000000000000008654935160a81b169360881b1691161717825551151560ff60b01b1960ff60b01b83549260b01b169116179055611eb46001600160601b03611eab61012489016140dc565b16600454613e81565b6004555f905b8082106121055750849050611ed26004870180614026565b9092611ee46024890160048a01613fde565b9490611ef660648b0160048c01614026565b908b611f0860a4820160048301614026565b93909460c48301611f1890614014565b9a611f2560e48501614014565b976040519a6101408c526101408c0190611f3e9261411b565b908a820360208c0152611f509261409f565b916044013560408901528782036060890152611f6b9261411b565b90611f7d6080870160848e0135613e67565b85820360a0870152611f8e9261411b565b9464ffffffffff1660c084015264ffffffffff1660e0830152610104880135610100830152610120820152803393037f82f4a5d394fb8b5678b8a5a8b80837007cdb522ae41d50770d1ebc8f71de071d91a4611fed61012484016140dc565b90611ffb61014485016140dc565b6120086101a4860161410d565b61201561018487016140fc565b91604051946001600160601b031685526001600160601b0316602085015260ff16604084015263ffffffff16606083015264ffffffffff16608082015260a07ffb5195400b0d5466987aca76257bf2a6a9fb00624e68ba82004350579cea6d9791a26120a861010482013530337f0000000000000000000000000000000000000000000000000000000000000000614749565b610124016120b5906140dc565b6120ea906001600160601b031630337f0000000000000000000000000000000000000000000000000000000000000000614749565b5f5f516020615aad5f395f51905f525d604051908152602090f35b909450604051604081019581871067ffffffffffffffff88111761217b5760409687525f808352670de0b6b3a7640000602080850191825260088c901b84178352600690529790209151965160801b6001600160801b0319166001600160801b0397909716969096179055869460010190611eba565b634e487b7160e01b5f52604160045260245ffd5b6306dfcc6560e41b5f52606060045260245260445ffd5b634e487b7160e01b5f52601160045260245ffd5b7fc130b3d0000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b6121f663ffffffff916140fc565b7f083c2f07000000000000000000000000000000000000000000000000000000005f5216600452610e1060245260445ffd5b63ffffffff61223a61018487016140fc565b7f6455a39a000000000000000000000000000000000000000000000000000000005f521660045260245260445260645ffd5b508163ffffffff61228061018488016140fc565b161161173c565b506020813d6020116122bc575b816122a160209383613ee3565b81010312610354576122b763ffffffff91613f80565b611717565b3d9150612294565b610e1091506116d9565b506020813d602011612303575b816122e860209383613ee3565b81010312610354576122fe63ffffffff91613f80565b6116c6565b3d91506122db565b7f1e6c7590000000000000000000000000000000000000000000000000000000005f5260045ffd5b60ff836001600160601b036123586101a461235161012485016140dc565b930161410d565b917f0fa9db60000000000000000000000000000000000000000000000000000000005f52166004521660245260445ffd5b5061239761012484016140dc565b60ff6123a66101a4860161410d565b1680156123c1576001600160601b038092160616151561165a565b634e487b7160e01b5f52601260045260245ffd5b60ff6123e46101a4850161410d565b7f15fb5e64000000000000000000000000000000000000000000000000000000005f5216600452600860245260445ffd5b50600860ff6124276101a4860161410d565b1611611638565b610104907f3c670bdf000000000000000000000000000000000000000000000000000000005f520135600452620f4240602452670de0b6b3a764000060445260645ffd5b50670de0b6b3a7640000610104820135116115fb565b8064ffffffffff6124a860e46124a160c4849601614014565b9301614014565b917f965bd8cf000000000000000000000000000000000000000000000000000000005f5216600452166024524260445260645ffd5b506124ea60e48201614014565b64ffffffffff806124fd60c48501614014565b16911611156115e5565b6125218161251b6024850185600401613fde565b90613fc0565b3515612583575f5b81811061253957506001016115bf565b61254d8261251b6024860186600401613fde565b356125628261251b6024870187600401613fde565b351461257057600101612529565b506370d7c94160e01b5f5260045260245ffd5b6370d7c94160e01b5f5260045260245ffd5b507fbb7929bb000000000000000000000000000000000000000000000000000000005f526004526002602452601460445260645ffd5b50601482116115b9565b34610354576040366003190112610354576125ee613d59565b5f604080516125fc81613e8e565b82815282602082015201526004355f5260086020526001600160a01b0360405f2091165f52602052606060405f2067ffffffffffffffff6040519161264083613e8e565b54818082169384815281604060208301928286831c168452019360801c1683526040519485525116602084015251166040820152f35b346103545761268436613d6f565b909133156114fb576001600160a01b03169081156114cf57335f52600260205260405f20825f5260205260405f20835f526020528060405f20556040519081527fb3fd5071835887567a0671151121894ddccc2842f1d10bedad13e0d17cace9a760203392a4602060405160018152f35b3461035457602036600319011261035457602061271c60043561271781614344565b6143b7565b604051908152f35b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b346103545760603660031901126103545760043560243567ffffffffffffffff81116103545761279b903690600401613e20565b9091604435926127a96142f6565b60016127b4836149d1565b019283549460ff8660b01c1695868303612b4a57845f52600760205260405f20956001870154968715612b2457506127ec8787614abe565b604081015160018101612adc5750805115612aac57805160405160208101906020825261282f81612821604082018b8d613f91565b03601f198101835282613ee3565b51902090604051917f9060e94900000000000000000000000000000000000000000000000000000000835260048301528560248301526020826044816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa918215610ab4575f92612a78575b5003612a3f575060ff8260e81c166002811015610ce357600114918415612a2b57600198899384919088355b8284106129c257505050507fffffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffff1660c083901b63ffffffff60c01b161777010000000000000000000000000000000000000000000000178155959694957f57a534d223b4f478137f4caf92c6bb7cfcd2891a859b4623b2c0132e2259421e9561298b919060ff9082547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16911660e01b60ff60e01b16179055565b6129a2604051948594606086526060860191613f91565b91602084015260408301520390a35f5f516020615aad5f395f51905f525d005b9091929b956129d28d8a8c613fc0565b358281036129f657506129eb600191828f1b1797613fd0565b9c5b019291906128d1565b969c90968315612a23578281125b612a12575b506001906129ed565b60019d508d821b975091508c612a09565b828113612a04565b634e487b7160e01b5f52603260045260245ffd5b87602088920151917f8d3b4f54000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b9091506020813d602011612aa4575b81612a9460209383613ee3565b810103126103545751908b6128a5565b3d9150612a87565b87877fb1dd5dee000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b8790896020608494015190604051937fbb6137a50000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b64ffffffffff60028892015460601c1690638115d07360e01b5f5260045260245260445ffd5b8683867fffb4ce73000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b34610354576040612bb6612b9461089836613e06565b5f9291925260066020526001600160801b03855f205460801c915416916147c7565b5050612bcb612bc4826146e3565b8092613e74565b9082519182526020820152f35b3461035457602036600319011261035457600435612bf46142f6565b612bfd81614344565b90805f52600760205260405f209064ffffffffff600184015460601c168042106130a85750600182018054806130795750600283019384549064ffffffffff8260601c168042101561304a575063ffffffff6001600160601b0383169260881c16946001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000169060405163cdafdbb160e01b8152602081600481865afa908115610ab4575f91613010575b5063ffffffff81168810613008575b50546040516020810191825243604082015260408152612cde606082613ee3565b519020967f000000000000000000000000000000000000000000000000000000000000000060405163095ea7b360e01b5f52836004528560245260205f60448180865af19060015f5114821615612ff9575b60405215612f21575b5060036001600160601b03915493015460401c169560405192610140840184811067ffffffffffffffff82111761217b576040528884526020840194855260408401978160a81c60ff16895260608501926001845260808601926001845260a087019060601c64ffffffffff16815260c087019163ffffffff16825260e087019283526101008701935f8552610120880195600387526040519c8d9a8b9a7f887e33ed000000000000000000000000000000000000000000000000000000008c525160048c01525160248b01525160ff1660448a01525163ffffffff1660648901525163ffffffff1660848801525164ffffffffff1660a48701525163ffffffff1660c4860152516001600160601b031660e48501525163ffffffff166101048401525160ff166101248301525a925f61014492602095f1928315610ab4575f93612ec9575b50907f04bbdf8db3ad6b42dabd90b9243e199c75bf61b9950478fa603bacd9887fcb976020809585809555604051908152a35f5f516020615aad5f395f51905f525d604051908152f35b939250906020843d602011612f19575b81612ee660209383613ee3565b810103126103545792519192907f04bbdf8db3ad6b42dabd90b9243e199c75bf61b9950478fa603bacd9887fcb97612e7f565b3d9150612ed9565b60405163095ea7b360e01b5f52836004525f60245260205f60448180865af19060015f5114821615612fe1575b60405215612f8b5760405163095ea7b360e01b5f52836004528560245260205f60448180865af19060015f5114821615612fc0575b604052612d39575b6001600160a01b03907f5274afe7000000000000000000000000000000000000000000000000000000005f521660045260245ffd5b906001811516612fd857823b15153d15161690612f83565b503d5f823e3d90fd5b906001811516612fd857823b15153d15161690612f4e565b90823b15153d15161690612d30565b965088612cbd565b90506020813d602011613042575b8161302b60209383613ee3565b810103126103545761303c90613f80565b89612cae565b3d915061301e565b847fe05437de000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b827fb75df762000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b90638fca1f1d60e01b5f5260045260245260445ffd5b34610354576130cc36613d99565b6130d79391936142f6565b815f52600560205260405f20936130f081858588614533565b90335f525f60205260405f20825f5260205260405f20548381106134b45750815f5260066020526131378360405f20926001600160801b038a541690845460801c906147c7565b909160805290946131496080516146e3565b60a05261315a60a051608051613e74565b60c0528060c051106134985750916132d584926001600160801b03806132db9616166001600160801b03198b5416178a55875f52600860205260405f206001600160a01b0333165f5260205260405f2067ffffffffffffffff815416905f60e05281608051105f1461348f5760805160e0525b60e05160a05110156134845760a0519b8c925b67ffffffffffffffff806132056131fb60e051608051613e74565b9360e05190613e74565b161667ffffffffffffffff1984541617835561325c67ffffffffffffffff61323560e05182865460801c16613e74565b845467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16178355565b6132a161327061131786855460c01c613e81565b83546001600160c01b031660c09190911b77ffffffffffffffffffffffffffffffffffffffffffffffff1916178355565b80613390575b505082546001600160801b0387811691811691909103166001600160801b031960808b901b16179092555050565b3361491a565b6040519384525f60208501526040840152608051606084015260a051608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a38060e05111613354575b5f5f516020615aad5f395f51905f525d6040805160c051815260a0516020820152f35b61336361338a9160e051613e74565b337f00000000000000000000000000000000000000000000000000000000000000006144c1565b80613331565b613443613448936133a560039660a051613e74565b9586940167ffffffffffffffff806133c08682855416613e81565b161667ffffffffffffffff198254161790556133ea8367ffffffffffffffff835460401c16613e81565b7fffffffffffffffffffffffffffffffff0000000000000000ffffffffffffffff6fffffffffffffffff00000000000000008084549360401b1616911617815567ffffffffffffffff610ddc8582845460801c16613e81565b613e74565b906040519182526020820152887f2c681d39350129a731da32828f22d688da8dafcd7da296a637045a39f62f86f560403393a3898b80806132a7565b60e0519b8c926131e0565b8160e0526131cd565b866322e6a94760e11b5f5260045260c05160245260445260645ffd5b858460849289604051937f44206e840000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b34610354576020366003190112610354576004356135136142f6565b61351c81614344565b600181015460ff8160b81c16613653576135358261437a565b156136325750815f52600860205260405f206001600160a01b0333165f5260205267ffffffffffffffff60405f20541690811561360257916135ab602093825f526008855260405f206001600160a01b0333165f5285525f604081205567ffffffffffffffff610ddc8582845460801c16613e74565b604051908282527f7ca5472b7ea78c2c0141c5a12ee6d170cf4ce8ed06be3d22c8252ddfc7a6a2c4843393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144c1565b827f5bd9a0f6000000000000000000000000000000000000000000000000000000005f526004523360245260445ffd5b64ffffffffff9083636903d2bd60e01b5f5260045260881c1660245260445ffd5b827f06fa7c23000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b34610354575f366003190112610354576020604051620f42408152f35b34610354575f366003190112610354576020600454604051908152f35b34610354576020366003190112610354576004356136d681614344565b906001600160801b0360ff600184015460b01c169254166136f683613f1d565b9261370081613f1d565b9161370a82613f1d565b9360081b5f5b83811061375757613737876137538861374589604051958695606087526060870190613db7565b908582036020870152613db7565b908382036040850152613db7565b0390f35b8082175f52600660205260405f2054908160801c670de0b6b3a76400008102818104670de0b6b3a764000014821517156121a6576001936137a0876001600160801b0393613f62565b6137aa858d613f6c565b52166137b68389613f6c565b526137c18289613f6c565b5201613710565b34610354575f366003190112610354576020604051670de0b6b3a76400008152f35b34610354576137f836613d99565b916138049391936142f6565b815f52600560205260405f209261381d85838587614533565b929093835f5260066020526138488760405f20966001600160801b0389541690885460801c90614626565b96909197613855896146e3565b97613860898b613e81565b96808811613a905750906001600160801b03806138df9316166001600160801b03198254161781556138ce6138a66113178c67ffffffffffffffff855460801c16613e81565b825467ffffffffffffffff60801b191660809190911b67ffffffffffffffff60801b16178255565b61131c6113178a835460c01c613e81565b6138f3896001600160801b03835416613e81565b6001600160801b038111613a79576001600160801b03166001600160801b0319608084901b16179055815f52600860205260405f206001600160a01b0333165f5260205260405f2067ffffffffffffffff806139528a82855416613e81565b161667ffffffffffffffff198254161790553315613a4d57604097613a3195335f525f602052895f20815f52602052895f2061398f838254613e81565b905589513381528260208201525f7f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac7288598c3393a48851938452600160208501528884015286606084015285608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a330337f0000000000000000000000000000000000000000000000000000000000000000614749565b5f5f516020615aad5f395f51905f525d82519182526020820152f35b7fb8bbd610000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b6306dfcc6560e41b5f52608060045260245260445ffd5b87866322e6a94760e11b5f5260045260245260445260645ffd5b3461035457602036600319011261035457600435613ac66142f6565b613acf81614344565b67ffffffffffffffff815460801c1690600181015460ff8160b81c165f14613b9f5750613afc83826143b7565b80831115613b8c57916020936001600160a01b036002610a5894613b3867ffffffffffffffff613b2f6112df9988613e74565b98898098613e74565b01541680917f02318968e33516654cb34389e0140034a5db180fecaac18baf6e47a633b0f46987604051868152a37f00000000000000000000000000000000000000000000000000000000000000006144c1565b83632d924c8b60e01b5f5260045260245ffd5b613ba88261437a565b15613c2b5750600281019167ffffffffffffffff835460a01c16928315613c1857936001600160a01b036002610a5894613b3867ffffffffffffffff6112df8980988c7fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff60209e54169055613e74565b84632d924c8b60e01b5f5260045260245ffd5b64ffffffffff9084636903d2bd60e01b5f5260045260881c1660245260445ffd5b3461035457610262613c5d36613d6f565b91336141e6565b34610354576020366003190112610354576004357fffffffff00000000000000000000000000000000000000000000000000000000811680910361035457807f0f632fb30000000000000000000000000000000000000000000000000000000060209214908115613cdb575b506040519015158152f35b7f01ffc9a70000000000000000000000000000000000000000000000000000000091501482613cd0565b34610354576040366003190112610354576020906001600160a01b03613d29613d43565b165f525f825260405f206024355f52825260405f20548152f35b600435906001600160a01b038216820361035457565b602435906001600160a01b038216820361035457565b6060906003190112610354576004356001600160a01b038116810361035457906024359060443590565b60809060031901126103545760043590602435906044359060643590565b90602080835192838152019201905f5b818110613dd45750505090565b8251845260209384019390920191600101613dc7565b34610354575f366003190112610354576020604051610e108152f35b606090600319011261035457600435906024359060443590565b9181601f840112156103545782359167ffffffffffffffff8311610354576020808501948460051b01011161035457565b6040906003190112610354576004359060243590565b906002821015610ce35752565b919082039182116121a657565b919082018092116121a657565b6060810190811067ffffffffffffffff82111761217b57604052565b610200810190811067ffffffffffffffff82111761217b57604052565b60e0810190811067ffffffffffffffff82111761217b57604052565b90601f8019910116810190811067ffffffffffffffff82111761217b57604052565b67ffffffffffffffff811161217b5760051b60200190565b90613f2782613f05565b613f346040519182613ee3565b8281528092613f45601f1991613f05565b0190602036910137565b818102929181159184041417156121a657565b81156123c1570490565b8051821015612a2b5760209160051b010190565b519063ffffffff8216820361035457565b916020908281520191905f5b818110613faa5750505090565b8235845260209384019390920191600101613f9d565b9190811015612a2b5760051b0190565b5f1981146121a65760010190565b903590601e1981360301821215610354570180359067ffffffffffffffff821161035457602001918160051b3603831361035457565b3564ffffffffff811681036103545790565b903590601e1981360301821215610354570180359067ffffffffffffffff82116103545760200191813603831361035457565b92919267ffffffffffffffff821161217b5760405191614083601f8201601f191660200184613ee3565b829481845281830111610354578281602093845f960137010152565b90918281527f07ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff83116103545760209260051b809284830137010190565b356001600160601b03811681036103545790565b6002821015610ce35752565b3563ffffffff811681036103545790565b3560ff811681036103545790565b908060209392818452848401375f828201840152601f01601f1916010190565b51906001600160a01b038216820361035457565b61415a600191614344565b015460ff8160b81c166141aa5760ff8160f01c166141a45764ffffffffff8160881c1642101561419e5760601c64ffffffffff16421015614199575f90565b600190565b50600390565b50600490565b50600290565b604051906141bd82613ec7565b5f60c0838281528260208201528260408201528260608201528260808201528260a08201520152565b91926001600160a01b0383169182156142ca576001600160a01b0316928315613a4d57825f525f60205260405f20855f5260205260405f2054908282106142915750817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac72885992604092855f525f602052835f20885f5260205203825f2055845f525f602052815f20865f52602052815f20614281828254613e81565b90558151903382526020820152a4565b6040516302c6d3fb60e61b81526001600160a01b0391909116600482015260248101919091526044810182905260648101859052608490fd5b7fa4352080000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b5f516020615aad5f395f51905f525c61431c5760015f516020615aad5f395f51905f525d565b7f3ee5aeb5000000000000000000000000000000000000000000000000000000005f5260045ffd5b90815f52600560205260405f20916001600160601b03600184015416156143685750565b6369616b8760e01b5f5260045260245ffd5b6001015460ff8160f01c16908115614390575090565b905060ff8160b81c161590816143a5575b5090565b64ffffffffff915060881c1642101590565b5f916143c28261437a565b6144875760018201549060ff8260b01c16915f60ff8260b81c169260081b905b84811061440a5750505050509067ffffffffffffffff60036144079301541690613e81565b90565b8082175f5260066020526001600160801b0360405f205416845f1461446d5763ffffffff6001831b8560c01c1616614448575b506001905b016143e2565b600191976144606144669260ff8760e01c1690613f62565b90613e81565b969061443d565b87811161447e575b50600190614442565b96506001614475565b50905067ffffffffffffffff600281835460801c1692015460a01c16900367ffffffffffffffff81116121a65767ffffffffffffffff1690565b916001600160a01b03604051927fa9059cbb000000000000000000000000000000000000000000000000000000005f521660045260245260205f60448180865af19060015f511482161561451b575b60405215612f8b5750565b906001811516612fd857823b15153d15161690614510565b600101546001600160601b038116949390606081901c64ffffffffff16861561461357804210801590614606575b80156145f9575b6145ca575060b01c60ff16808410156145b05750156145885760081b1790565b7f9811e0c7000000000000000000000000000000000000000000000000000000005f5260045ffd5b838363a1ba7dc960e01b5f5260045260245260445260645ffd5b837fca574a2a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b5060ff8260f01c16614568565b5060ff8260b81c16614561565b836369616b8760e01b5f5260045260245ffd5b928361463191614f40565b6802629f66e0c530000081116146bb5761464d61465d91615071565b66038d7ea4c68000810490613e81565b600181018091116121a6576146729082614f71565b926f0785ee10d5da46d900f436a00000000084116146bb576146b26146ad6146a6866146a16146b89688613e74565b613e81565b9485614f40565b614f93565b90614f71565b92565b7f2e7feb0d000000000000000000000000000000000000000000000000000000005f5260045ffd5b6032810290808204603214901517156121a6576127108101908181116121a65761270f019081116121a657612710900490565b67ffffffffffffffff81116147325767ffffffffffffffff1690565b6306dfcc6560e41b5f52604060045260245260445ffd5b9290916001600160a01b039081604051947f23b872dd000000000000000000000000000000000000000000000000000000005f52166004521660245260445260205f60648180865af19060015f51148216156147af575b6040525f60605215612f8b5750565b906001811516612fd857823b15153d151616906147a0565b9092670de0b6b3a7640000810290808204670de0b6b3a764000014901517156121a657816147f491613f62565b6802629f66e0c5300000811161490a575b61480e90615071565b9266038d7ea4c6800084049060018201918281116121a657670de0b6b3a7640001019182670de0b6b3a7640000116121a6576146a19561486b938111156148f7576148629161485c91613e74565b82614f40565b94859185613e74565b91670de0b6b3a7640000810290808204670de0b6b3a764000014901517156121a657670de0b6b3a76400006148b16148ac856714057b7ef767814f94613f62565b61599a565b02046103e88111156148e2576103e71981019081116121a657670de0b6b3a7640000916148de9190613f4f565b0492565b506148de670de0b6b3a7640000915f90613f4f565b5050614862670de0b6b3a764000061485c565b506802629f66e0c5300000614805565b92916001600160a01b0384169081156142ca57815f525f60205260405f20835f5260205260405f20549481861061499857506040817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac728859925f9596978587528660205283872088885260205203828620558151903382526020820152a4565b6040516302c6d3fb60e61b81526001600160a01b0391909116600482015260248101869052604481019190915260648101839052608490fd5b906149db82614344565b91600183015460ff8160b81c16614a925760ff8160f01c16614a665764ffffffffff8160601c16804210614a50575064ffffffffff9060881c169081421015614a22575050565b7ff54828bb000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b82638fca1f1d60e01b5f5260045260245260445ffd5b507f114aab00000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b507fe1ba032d000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b9190614ac86141b0565b50614ad281614bc9565b9260608401515f1981141580614b22575b614aec57505050565b608085015160405163b4539c0f60e01b815260048101939093526024830193909352604482015260ff9091166064820152608490fd5b5060408501515f1914614ae3565b6001810154919260b883901c60ff16614b9d5750614b4d9061437a565b614b715764ffffffffff91636903d2bd60e01b5f5260045260881c1660245260445ffd5b507fdefb933c000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b92505050565b519064ffffffffff8216820361035457565b51906001600160601b038216820361035457565b90614bd26141b0565b916001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001690604051927ff729cf0d00000000000000000000000000000000000000000000000000000000845281600485015261012084602481865afa938415610ab4575f94614e50575b506001600160601b0360a08501511660c086015260408501915f19835260608601915f1983525f5b60ff606088015116811015614e47576040517f68752a8100000000000000000000000000000000000000000000000000000000815283600482015281602482015260a0816044818a5afa908115610ab4575f91614dae575b506040810180516007811015610ce357600403614d2a5750600160ff926060928b519081155f14614d06576080915001518b528060208c01525b01915050614c6b565b60800151141580614d1f575b15614cfd57808852614cfd565b5087515f1914614d12565b809150516007811015610ce3576005148015614d9a575b15614d6357506060600160ff9260a08b01614d5c8151613fd0565b9052614cfd565b84515f1914614d7a575b506060600160ff92614cfd565b81855251906007821015610ce35760ff9190911660808901526060614d6d565b5080516007811015610ce357600614614d41565b905060a0813d8211614e3f575b81614dc860a09383613ee3565b81010312610354576040519060a0820182811067ffffffffffffffff82111761217b57604052614df78161413b565b8252614e0560208201614ba3565b60208301526040810151906007821015610354576080916040840152614e2d60608201613f80565b6060840152015160808201525f614cc3565b3d9150614dbb565b50945050505050565b909350610120813d8211614f38575b81614e6d6101209383613ee3565b810103126103545760405190610120820182811067ffffffffffffffff82111761217b57604052614e9d8161413b565b8252614eab60208201614ba3565b6020830152614ebc60408201613f80565b6040830152606081015160ff81168103610354576060830152608081015161ffff8116810361035457614f2b91610100916080850152614efe60a08201614bb5565b60a0850152614f0f60c08201614bb5565b60c0850152614f2060e08201613f80565b60e085015201613f80565b610100820152925f614c43565b3d9150614e5f565b90614f5481670de0b6b3a764000084614fd3565b9080156123c157670de0b6b3a76400006144079309151590613e81565b670de0b6b3a764000061440792614f89828285614fd3565b9209151590613e81565b670de0b6b3a76400008114614fce57670de0b6b3a7640000614fbd6714057b7ef767814f9261599a565b02046103e881018091116121a65790565b505f90565b90915f198383099280830292838086109503948086039514615064578483111561504c5790829109815f0382168092046002816003021880820260020302808202600203028082026002030280820260020302808202600203028091026002030293600183805f03040190848311900302920304170290565b82634e487b715f52156003026011186020526024601cfd5b5050906144079250613f62565b680736ea4425c11ac630811161596f576714057b7ef767814f670de0b6b3a7640000910204680a688906bd8affffff811161594457670de0b6b3a76400009060401b047780000000000000000000000000000000000000000000000067ff00000000000000821661580f575b670de0b6b3a76400009066ff00000000000083166156ff575b65ff000000000083166155f7575b64ff0000000083166154f7575b63ff00000083166153ff575b62ff0000831661530f575b61ff008316615227575b60ff8316615147575b029060401c60bf031c90565b60808316615214575b60408316615201575b602083166151ee575b601083166151db575b600883166151c8575b600483166151b5575b600283166151a2575b600183161561513b57680100000000000000010260401c61513b565b680100000000000000010260401c615186565b680100000000000000030260401c61517d565b680100000000000000060260401c615174565b6801000000000000000b0260401c61516b565b680100000000000000160260401c615162565b6801000000000000002c0260401c615159565b680100000000000000590260401c615150565b61800083166152fc575b61400083166152e9575b61200083166152d6575b61100083166152c3575b61080083166152b0575b610400831661529d575b610200831661528a575b61010083161561513257680100000000000000b10260401c615132565b680100000000000001630260401c61526d565b680100000000000002c60260401c615263565b6801000000000000058c0260401c615259565b68010000000000000b170260401c61524f565b6801000000000000162e0260401c615245565b68010000000000002c5d0260401c61523b565b680100000000000058b90260401c615231565b6280000083166153ec575b6240000083166153d9575b6220000083166153c6575b6210000083166153b3575b6208000083166153a0575b62040000831661538d575b62020000831661537a575b62010000831615615128576801000000000000b1720260401c615128565b680100000000000162e40260401c61535c565b6801000000000002c5c80260401c615351565b68010000000000058b910260401c615346565b680100000000000b17210260401c61533b565b68010000000000162e430260401c615330565b680100000000002c5c860260401c615325565b6801000000000058b90c0260401c61531a565b638000000083166154e4575b634000000083166154d1575b632000000083166154be575b631000000083166154ab575b63080000008316615498575b63040000008316615485575b63020000008316615472575b630100000083161561511d5768010000000000b172180260401c61511d565b6801000000000162e4300260401c615453565b68010000000002c5c8600260401c615447565b680100000000058b90c00260401c61543b565b6801000000000b17217f0260401c61542f565b680100000000162e42ff0260401c615423565b6801000000002c5c85fe0260401c615417565b68010000000058b90bfc0260401c61540b565b64800000000083166155e4575b64400000000083166155d1575b64200000000083166155be575b64100000000083166155ab575b6408000000008316615598575b6404000000008316615585575b6402000000008316615572575b64010000000083161561511157680100000000b17217f80260401c615111565b68010000000162e42ff10260401c615552565b680100000002c5c85fe30260401c615545565b6801000000058b90bfce0260401c615538565b68010000000b17217fbb0260401c61552b565b6801000000162e42fff00260401c61551e565b68010000002c5c8601cc0260401c615511565b680100000058b90c0b490260401c615504565b6580000000000083166156ec575b6540000000000083166156d9575b6520000000000083166156c6575b6510000000000083166156b3575b6508000000000083166156a0575b65040000000000831661568d575b65020000000000831661567a575b65010000000000831615615104576801000000b1721835510260401c615104565b680100000162e430e5a20260401c615659565b6801000002c5c863b73f0260401c61564b565b68010000058b90cf1e6e0260401c61563d565b680100000b1721bcfc9a0260401c61562f565b68010000162e43f4f8310260401c615621565b680100002c5c89d5ec6d0260401c615613565b6801000058b91b5bc9ae0260401c615605565b668000000000000083166157fc575b664000000000000083166157e9575b662000000000000083166157d6575b661000000000000083166157c3575b660800000000000083166157b0575b6604000000000000831661579d575b6602000000000000831661578a575b66010000000000008316156150f65768010000b17255775c040260401c6150f6565b6801000162e525ee05470260401c615768565b68010002c5cc37da94920260401c615759565b680100058ba01fb9f96d0260401c61574a565b6801000b175effdc76ba0260401c61573b565b680100162f3904051fa10260401c61572c565b6801002c605e2e8cec500260401c61571d565b68010058c86da1c09ea20260401c61570e565b6780000000000000008216615925575b670de0b6b3a7640000906740000000000000008316615912575b67200000000000000083166158ff575b67100000000000000083166158ec575b67080000000000000083166158d9575b67040000000000000083166158c6575b67020000000000000083166158b3575b67010000000000000083166158a0575b90506150dd565b680100b1afa5abcbed610260401c615899565b68010163da9fb33356d80260401c615889565b680102c9a3e778060ee70260401c615879565b6801059b0d31585743ae0260401c615869565b68010b5586cf9890f62a0260401c615859565b6801172b83c7d517adce0260401c615849565b6801306fe0a31b7152df0260401c615839565b5077b504f333f9de64848000000000000000000000000000000061581f565b7fb3b6ba1f000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f1af63aca000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b670de0b6b3a76400008110615a8157670de0b6b3a764000081046001600160801b03811160071b90811c67ffffffffffffffff811160061b90811c63ffffffff811160051b90811c61ffff811160041b90811c9060ff821160031b91821c92600f841160021b93841c94600160038711811b96871c11961717171717171790670de0b6b3a76400008202911c670de0b6b3a764000081146143a1576706f05b59d3b2000090815b615a4a57505090565b80670de0b6b3a764000091020490671bc16d674ec80000821015615a73575b60011c9081615a41565b809192019160011c90615a69565b7f36d32ef0000000000000000000000000000000000000000000000000000000005f5260045260245ffdfe9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00a2646970667358221220290efb11c76e17299a479f8faef0246f87e08c987a8d31e246f915050542a78a64736f6c63430008250033" as const;
