@@ -10,6 +10,7 @@ import type { Address } from "../chain/types.ts";
 import type { ChainClient } from "../chain/client.ts";
 import type { TxResult } from "../chain/transact.ts";
 import * as m from "./market.ts";
+import * as state from "./market_state.ts";
 import * as s from "./settlement.ts";
 
 /** A handle on one market: every action with the market id bound. */
@@ -31,8 +32,8 @@ export class Market {
   }
 
   /** The market's stored state and phase. */
-  info(): Promise<m.MarketView> {
-    return m.getMarket(this.client, this.id);
+  info(): Promise<state.MarketView> {
+    return state.getMarket(this.client, this.id);
   }
 
   /** Quotes buying (default) or selling `shares` of `outcome`. */
@@ -51,28 +52,28 @@ export class Market {
   }
 
   /** Shares `account` (default the client's) holds in each outcome. */
-  positions(account?: Address): Promise<m.Position[]> {
-    return m.getPositions(this.client, { marketId: this.id, account });
+  positions(account?: Address): Promise<state.Position[]> {
+    return state.getPositions(this.client, { marketId: this.id, account });
   }
 
   /** Current prices of every outcome. */
-  prices(): Promise<m.MarketPrices> {
-    return m.getPrices(this.client, this.id);
+  prices(): Promise<state.MarketPrices> {
+    return state.getPrices(this.client, this.id);
   }
 
   /** Every trade with the prices after it. */
-  history(fromBlock?: bigint): Promise<m.TradeRecord[]> {
-    return m.getHistory(this.client, { marketId: this.id, fromBlock });
+  history(fromBlock?: bigint): Promise<state.TradeRecord[]> {
+    return state.getHistory(this.client, { marketId: this.id, fromBlock });
   }
 
   /** The market's evaluation: its terms, and its job once started. */
-  evaluation(): Promise<m.EvaluationView> {
-    return m.getEvaluation(this.client, this.id);
+  evaluation(): Promise<state.EvaluationView> {
+    return state.getEvaluation(this.client, this.id);
   }
 
   /** The deposit and held sale proceeds of `account` (default the client's). */
-  ledger(account?: Address): Promise<m.Ledger> {
-    return m.getLedger(this.client, { marketId: this.id, account });
+  ledger(account?: Address): Promise<state.Ledger> {
+    return state.getLedger(this.client, { marketId: this.id, account });
   }
 
   /** Creates the market's evaluation job (after the close; anyone may). */

@@ -82,6 +82,7 @@ export {
 export * from "./errors.ts";
 export * from "./evaluate.ts";
 export * from "./market.ts";
+export * from "./market_state.ts";
 export * from "./settlement.ts";
 // Types from the layers below that this module's signatures use, so its docs stand on their own.
 export type {

@@ -19,7 +19,7 @@ import type { ChainClient } from "../chain/client.ts";
 import { eventsOf, type TxResult } from "../chain/transact.ts";
 import { chainTime, finalizeJob, getJob, getSlot, refundJob } from "../chain/actions/jobs.ts";
 import { readDelphi as read, writeDelphi as write } from "./contract.ts";
-import { getEvaluation, getLedger, getMarket, getPositions } from "./market.ts";
+import { getEvaluation, getLedger, getMarket, getPositions } from "./market_state.ts";
 
 // ---------------------------------------------------------------------------------- evaluate
 

@@ -24,7 +24,8 @@ import { ContractRevertError } from "../chain/revert.ts";
 import { send } from "../chain/transact.ts";
 import { testStableAbi } from "../chain/artifacts/TestStable.ts";
 import { delphiAbi } from "../chain/artifacts/Delphi.ts";
-import { buy, createMarket, getLedger, getMarket, getPrices, sell } from "./market.ts";
+import { buy, createMarket, sell } from "./market.ts";
+import { getLedger, getMarket, getPrices } from "./market_state.ts";
 import {
   claim,
   reclaimEvaluationEscrow,

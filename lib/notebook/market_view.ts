@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { MarketPhase, Position, TradeRecord } from "../delphi/market.ts";
+import type { MarketPhase, Position, TradeRecord } from "../delphi/market_state.ts";
 import { SpecError } from "../core/errors.ts";
 import { escapeHtml, type MimeBundle, RichView, shortHash } from "./display.ts";
 import { Plot, renderPlot } from "./plot.ts";
