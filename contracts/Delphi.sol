@@ -16,20 +16,31 @@ import {Lmsr} from "./delphi/Lmsr.sol";
 /// `marketId << 8 | outcome`. Every trade pays a 0.5% fee, accrued per market and swept to the
 /// protocol's fee router (which buys AIGENSYN back: 70% burned, 30% treasury).
 ///
-/// Resolution comes from an evaluation job in the `JobMarket` whose id the contract derives from
-/// the market (`evalJobIdOf`): a staked provider evaluates every candidate deterministically under
-/// the pinned profile and commits `finalStateHash = keccak256(abi.encode(scores))`. Once every slot
-/// of that job is settled (at least one paid, none pending or disputed) anyone calls `resolve` with
-/// the scores; the contract checks them against the paid slots' commitments and picks the best
-/// score per the metric direction. Tied best outcomes split the payout: each winning share redeems
-/// `1 / k` of a collateral unit for `k` winners.
+/// **The evaluation job belongs to the market.** The creator escrows the evaluation's payment in
+/// AIGENSYN with the market and fixes its terms: replicas, the stake each evaluator locks, the
+/// challenge window and the commit deadline. After the close anyone calls `startEvaluation`, and
+/// Delphi itself creates the job in the `JobMarket` with those terms and a staked referee
+/// committee (Delphi, the submitter, cannot referee), and keeps the returned job id. Nothing else
+/// can resolve the market: no job someone else created, and nothing committed before the close
+/// (the job does not exist before).
 ///
-/// A market not resolved by its deadline expires: each share of outcome `i` redeems at the final
-/// LMSR price `p_i = e_i / S`. Either way the creator withdraws what the pool holds beyond the
-/// outstanding claims, so no collateral stays behind.
-/// @dev Solvency: the pool always holds at least `b * ln(S)` >= `max_i q_i` (see `Lmsr`), which
-/// covers any resolution, and also `sum_i q_i p_i` (the LMSR identity `C(q) = sum q_i p_i +
-/// b H(p)`), which covers expiry.
+/// **Resolution.** Once every slot of the job is settled (paid, refunded or slashed; anyone can
+/// push a slot there through the `JobMarket`: finalize after its window, refund after the
+/// deadline) anyone calls `resolve` with the scores the paid slots committed
+/// (`finalStateHash = keccak256(abi.encode(scores))`); the best score per the metric direction
+/// wins and tied best outcomes split the payout (`1 / k` of a collateral unit per share).
+///
+/// **No winner, no payout but refunds.** If the job ends with no paid slot or with paid slots that
+/// disagree (`voidMarket`), or the market reaches its resolution deadline unresolved (expiry), no
+/// share pays: every account takes back its net deposit (`refund`) and the creator its funding.
+/// A sale returns the seller's own deposit at once; proceeds beyond it (a trading gain) are held
+/// until the market resolves and forfeited to the refunds otherwise. So the pool always holds the
+/// creator's funding plus every deposit exactly, and a refund makes every trader whole up to the
+/// fees: nobody profits from stopping a market from resolving. Refunds are keyed to the
+/// depositor, not to share balances, so shares moved with ERC-6909 transfers cannot claim twice.
+/// @dev Solvency: the pool holds `F + sum of deposits` (F the creator's funding) exactly, which is
+/// what a refund pays; and `pool - heldProceeds >= b * ln(S) >= max_i q_i` (see `Lmsr`), which
+/// covers any resolution on top of the held proceeds.
 contract Delphi is ERC6909, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -44,10 +55,26 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
     uint256 public constant MIN_LIQUIDITY = 1e6;
     /// @notice Most creator funding, in collateral units; keeps pools and fees within 64 bits.
     uint256 public constant MAX_LIQUIDITY = 1e18;
-    /// @notice Domain tag of evaluation job ids.
+    /// @notice Domain tag of evaluation spec hashes.
     bytes32 public constant EVAL_SPEC_TAG = keccak256("gensyn.delphi.evaluation.v1");
+    /// @notice Most evaluation replicas per market; bounds the loops over the job's slots.
+    uint8 public constant MAX_EVAL_REPLICAS = 8;
+    /// @notice Size of the staked referee committee ruling on the evaluation job's disputes: the
+    /// job's submitter is Delphi, which cannot recompute a kernel.
+    uint8 public constant EVAL_REFEREE_COMMITTEE = 3;
+    /// @notice Shortest challenge window of an evaluation: time for verifiers to re-run it.
+    uint32 public constant MIN_EVAL_CHALLENGE_WINDOW = 1 hours;
+    /// @notice Shortest time evaluators get after the close to claim and commit.
+    uint32 public constant MIN_EVAL_TIMEOUT = 1 hours;
+    /// @notice Time the schedule keeps between the end of the last possible challenge window and
+    /// the resolution deadline, for a dispute to play out (moves, referee) and anyone to resolve.
+    uint32 public constant SETTLEMENT_MARGIN = 1 days;
 
     uint256 private constant BPS = 10_000;
+    /// @dev "No such slot" in a `Scan`.
+    uint256 private constant NONE = type(uint256).max;
+    /// @dev An evaluation is one step: score every candidate once.
+    uint32 private constant EVAL_STEPS = 1;
 
     /// @notice Which way the metric ranks candidates.
     enum Direction {
@@ -55,16 +82,29 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         LowerIsBetter
     }
 
-    /// @notice Where a market is in its life.
+    /// @notice Where a market is in its life. `Expired` and `Voided` both refund deposits.
     enum Phase {
         Trading,
         Closed,
         Resolved,
-        Expired
+        Expired,
+        Voided
     }
 
-    /// @notice A market, in four storage words; trades touch the first two only.
-    /// @dev `winners` is a bit mask over outcomes, valid once `resolved`.
+    /// @notice Why a market was voided.
+    enum VoidReason {
+        // Nobody started the evaluation before its deadline.
+        NotEvaluated,
+        // Every slot of the evaluation job was refunded or slashed.
+        NoResult,
+        // Paid slots committed different scores.
+        Conflicting
+    }
+
+    /// @notice A market, in four storage words; trades touch the first two only (a sale with a
+    /// gain also the fourth).
+    /// @dev `winners` is a bit mask over outcomes, valid once `resolved`. `pool` is the creator's
+    /// funding plus every account's deposit, and holds the proceeds held back from sales.
     struct Market {
         // word 0, written by every trade
         uint128 sumExp;
@@ -79,17 +119,70 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         uint32 winners;
         uint8 winnerCount;
         Direction direction;
+        bool voided;
         // word 2
         address creator;
-        uint96 minEvalStake;
+        uint64 funding;
         // word 3
-        bytes32 evalJobId;
+        uint64 heldProceeds;
+        uint96 minEvalStake;
     }
 
     /// @notice One outcome: its shares outstanding and its cached `exp(q / b)` (WAD).
     struct Outcome {
         uint128 supply;
         uint128 expWad;
+    }
+
+    /// @notice A market's evaluation: the terms its job is created with, and the job.
+    struct Evaluation {
+        // What the job computes: a hash of the market's candidates, dataset, metric and profile.
+        bytes32 specHash;
+        // The JobMarket id of the job Delphi created; zero until `startEvaluation`.
+        bytes32 jobId;
+        // AIGENSYN escrowed for the evaluators, split over the replicas.
+        uint96 payment;
+        // Commits close at this time (the job's deadline).
+        uint40 deadline;
+        uint32 challengeWindow;
+        uint8 replicas;
+        // The refunded part of the escrow went back to the creator.
+        bool escrowReclaimed;
+    }
+
+    /// @notice One account's money in one market, in one storage word.
+    struct Ledger {
+        // Collateral the account paid into the pool, less what its sales took back out.
+        uint64 deposit;
+        // Sale proceeds beyond the deposit (a gain), fee included; paid once the market resolves.
+        uint64 heldProceeds;
+        // The fee still due on `heldProceeds`.
+        uint64 heldFee;
+    }
+
+    /// @notice What one read of an evaluation job's slots found (see `_scanEvaluation`).
+    struct Scan {
+        bytes32 agreed;
+        uint256 paidSlot;
+        uint256 conflictSlot;
+        uint256 pendingSlot;
+        uint8 pendingStatus;
+        uint256 returnedSlots;
+        uint256 paymentPerReplica;
+    }
+
+    /// @notice What the creator fixes about the evaluation job when opening a market.
+    struct EvaluationTerms {
+        // AIGENSYN escrowed for the evaluators; must split evenly over the replicas.
+        uint96 payment;
+        // Stake each evaluator locks; non-zero.
+        uint96 requiredStake;
+        // Seconds after the close by which evaluators must commit (the job's deadline).
+        uint32 timeout;
+        // Seconds a commitment can be disputed.
+        uint32 challengeWindow;
+        // Independent evaluators, 1 to `MAX_EVAL_REPLICAS`.
+        uint8 replicas;
     }
 
     /// @notice What a creator gives to open a market.
@@ -103,24 +196,31 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         uint40 closeTime;
         uint40 resolutionDeadline;
         uint256 liquidity;
-        uint96 minEvalStake;
+        EvaluationTerms evaluation;
     }
 
     /// @notice The collateral token (a 6-decimal stable token).
     IERC20 public immutable collateral;
     /// @notice The job market that runs and verifies evaluation jobs.
     JobMarket public immutable jobMarket;
+    /// @notice The token evaluations are paid in: the job market's (AIGENSYN).
+    IERC20 public immutable evaluationToken;
     /// @notice Number of markets created; ids count from 1.
     uint256 public marketCount;
+    /// @notice Evaluation escrow not yet reclaimed, over every market: an upper bound of the
+    /// AIGENSYN Delphi holds, or will get back from the job market, for creators.
+    uint256 public evaluationEscrow;
 
     mapping(uint256 => Market) private _markets;
     mapping(uint256 => Outcome) private _outcomes;
+    mapping(uint256 => Evaluation) private _evaluations;
+    mapping(uint256 => mapping(address => Ledger)) private _ledgers;
 
-    /// @notice A market opened; `evalJobId` is the job whose verified result resolves it.
+    /// @notice A market opened; `evalSpecHash` names what its evaluation computes.
     event MarketCreated(
         uint256 indexed marketId,
         address indexed creator,
-        bytes32 indexed evalJobId,
+        bytes32 indexed evalSpecHash,
         string question,
         bytes32[] outcomes,
         bytes32 evalDataset,
@@ -132,6 +232,17 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         uint256 liquidity,
         uint256 b
     );
+    /// @notice The terms of the market's evaluation job, its payment escrowed.
+    event EvaluationScheduled(
+        uint256 indexed marketId,
+        uint256 payment,
+        uint256 requiredStake,
+        uint256 replicas,
+        uint256 challengeWindow,
+        uint256 deadline
+    );
+    /// @notice Delphi created the market's evaluation job `jobId` (spec hash `jobSpecHash`).
+    event EvaluationStarted(uint256 indexed marketId, bytes32 indexed jobId, bytes32 jobSpecHash);
     /// @notice A trade: `shares` of `outcome` bought or sold for `collateral` (cost paid or payout
     /// received, fee excluded) plus `fee`; `expWad` is the outcome's exponential after it.
     event Traded(
@@ -144,16 +255,32 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         uint256 fee,
         uint256 expWad
     );
+    /// @notice A sale returned more than `trader`'s deposit: `amount` (after its `fee`) is held
+    /// until the market resolves.
+    event ProceedsHeld(uint256 indexed marketId, address indexed trader, uint256 amount, uint256 fee);
     /// @notice The market resolved from evaluation `evalJobId`: `winners` is a bit mask of the
     /// best-scoring outcomes.
     event Resolved(uint256 indexed marketId, bytes32 indexed evalJobId, int256[] scores, bytes32 traceRoot, uint256 winners);
+    /// @notice The market can name no winner: deposits are refunded.
+    event MarketVoided(uint256 indexed marketId, bytes32 indexed evalJobId, VoidReason reason);
     /// @notice `account` redeemed `shares` of `outcome` for `payout`.
     event Redeemed(uint256 indexed marketId, address indexed account, uint256 outcome, uint256 shares, uint256 payout);
+    /// @notice `account` got its held sale proceeds, `amount` after `fee`.
+    event ProceedsReleased(uint256 indexed marketId, address indexed account, uint256 amount, uint256 fee);
+    /// @notice `account` took back its deposit `amount` from a market that named no winner.
+    event Refunded(uint256 indexed marketId, address indexed account, uint256 amount);
     /// @notice The creator got back `amount`, what the pool held beyond outstanding claims.
     event LiquidityWithdrawn(uint256 indexed marketId, address indexed creator, uint256 amount);
+    /// @notice The refunded part of the evaluation escrow, `amount` AIGENSYN, went to the creator.
+    event EscrowReclaimed(uint256 indexed marketId, address indexed creator, uint256 amount);
     /// @notice `amount` of accrued trading fees went to `feeRouter`.
     event FeesSwept(address indexed feeRouter, uint256 amount);
+    /// @notice `amount` AIGENSYN no creator is owed (slash compensation paid to Delphi as a job's
+    /// submitter) went to `feeRouter`.
+    event SurplusSwept(address indexed feeRouter, uint256 amount);
 
+    /// @notice The collateral cannot be the evaluation token: their balances would mix.
+    error CollateralIsEvaluationToken(address token);
     /// @notice No market has this id.
     error UnknownMarket(uint256 marketId);
     /// @notice A market needs between `min` and `max` outcomes.
@@ -164,7 +291,20 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
     error InvalidSchedule(uint256 closeTime, uint256 resolutionDeadline, uint256 nowTimestamp);
     /// @notice Funding must be between `min` and `max` collateral units.
     error InvalidLiquidity(uint256 amount, uint256 min, uint256 max);
-    /// @notice Trading in the market closed at `closeTime` (or it resolved).
+    /// @notice The evaluation payment must be non-zero and split evenly over `replicas`.
+    error InvalidEvalPayment(uint256 payment, uint256 replicas);
+    /// @notice Evaluation replicas must be between 1 and `max`.
+    error InvalidEvalReplicas(uint256 replicas, uint256 max);
+    /// @notice Evaluators must lock some stake: a result nobody can lose by faking is worth nothing.
+    error ZeroEvalStake();
+    /// @notice The evaluation's challenge window must be between `min` and `max` seconds.
+    error InvalidEvalChallengeWindow(uint256 window, uint256 min, uint256 max);
+    /// @notice Evaluators get at least `min` seconds after the close.
+    error InvalidEvalTimeout(uint256 timeout, uint256 min);
+    /// @notice The evaluation may settle as late as `settledBy` (its deadline, challenge window
+    /// and `SETTLEMENT_MARGIN`), after the resolution deadline `resolutionDeadline`.
+    error InvalidEvaluationSchedule(uint256 settledBy, uint256 resolutionDeadline);
+    /// @notice Trading in the market closed at `closeTime` (or it settled).
     error MarketClosed(uint256 marketId, uint256 closeTime);
     /// @notice The market has `count` outcomes; `outcome` is not one of them.
     error UnknownOutcome(uint256 marketId, uint256 outcome, uint256 count);
@@ -174,45 +314,73 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
     error PriceLimitExceeded(uint256 marketId, uint256 actual, uint256 limit);
     /// @notice `account` holds `held` shares of `outcome`, fewer than `needed`.
     error InsufficientShares(uint256 marketId, uint256 outcome, uint256 held, uint256 needed);
-    /// @notice Trading closes at `closeTime`; the market cannot resolve before.
+    /// @notice Trading closes at `closeTime`; the market cannot be evaluated or resolved before.
     error MarketNotClosed(uint256 marketId, uint256 closeTime);
     /// @notice The market resolved already.
     error AlreadyResolved(uint256 marketId);
+    /// @notice The market was voided: it refunds deposits.
+    error AlreadyVoided(uint256 marketId);
     /// @notice The resolution deadline `deadline` passed: the market expired.
     error MarketExpired(uint256 marketId, uint256 deadline);
-    /// @notice The market's evaluation job `jobId` has not been created.
-    error EvaluationMissing(uint256 marketId, bytes32 jobId);
-    /// @notice Slot `slot` of evaluation job `jobId` is not settled (status `status`), or no slot was paid.
+    /// @notice The evaluation job was created already, as `jobId`.
+    error EvaluationAlreadyStarted(uint256 marketId, bytes32 jobId);
+    /// @notice The evaluation could start only before `deadline`; the market cannot resolve.
+    error EvaluationWindowPassed(uint256 marketId, uint256 deadline);
+    /// @notice Nobody started the evaluation yet; it can start until `startBy`.
+    error EvaluationNotStarted(uint256 marketId, uint256 startBy);
+    /// @notice Slot `slot` of evaluation job `jobId` is not settled (status `status`).
     error EvaluationNotFinal(uint256 marketId, bytes32 jobId, uint256 slot, uint8 status);
-    /// @notice The evaluation job requires `stake` from providers, below the market's `minStake`.
-    error EvaluationStakeTooLow(uint256 marketId, uint256 stake, uint256 minStake);
+    /// @notice Paid slots `slotA` and `slotB` of evaluation job `jobId` committed different scores.
+    error EvaluationConflict(uint256 marketId, bytes32 jobId, uint256 slotA, uint256 slotB);
+    /// @notice Every slot of evaluation job `jobId` was refunded or slashed: no result.
+    error NoEvaluationResult(uint256 marketId, bytes32 jobId);
+    /// @notice Evaluation job `jobId` has a result every paid slot agrees on: resolve the market.
+    error EvaluationConclusive(uint256 marketId, bytes32 jobId);
     /// @notice The scores do not match what paid slot `slot` of evaluation job `jobId` committed.
     error ScoresMismatch(uint256 marketId, bytes32 jobId, uint256 slot);
     /// @notice `given` scores for a market of `count` outcomes.
     error WrongScoreCount(uint256 marketId, uint256 given, uint256 count);
-    /// @notice The market is neither resolved nor expired (its deadline is `deadline`).
+    /// @notice The market is neither resolved, voided nor expired (its deadline is `deadline`).
     error NotSettled(uint256 marketId, uint256 deadline);
+    /// @notice The market named no winner: shares and held proceeds pay nothing; deposits are refunded.
+    error MarketRefunding(uint256 marketId);
+    /// @notice The market resolved: it pays winning shares, not refunds.
+    error NoRefunds(uint256 marketId);
     /// @notice `outcome` did not win the market.
     error NotWinningOutcome(uint256 marketId, uint256 outcome);
     /// @notice The caller holds no shares of `outcome`.
     error NothingToRedeem(uint256 marketId, uint256 outcome);
+    /// @notice `account` has no deposit in the market.
+    error NothingToRefund(uint256 marketId, address account);
+    /// @notice `account` has no held sale proceeds in the market.
+    error NoHeldProceeds(uint256 marketId, address account);
     /// @notice The pool holds nothing beyond outstanding claims.
     error NothingToReclaim(uint256 marketId);
+    /// @notice The evaluation escrow went back to the creator already.
+    error EscrowAlreadyReclaimed(uint256 marketId);
     /// @notice No trading fees have accrued in the given markets.
     error NoFeesAccrued();
+    /// @notice Delphi holds no AIGENSYN beyond the evaluation escrows.
+    error NoSurplus();
 
     /// @param collateralToken The collateral token (6-decimal stable).
     /// @param jobs The job market running evaluation jobs.
     constructor(IERC20 collateralToken, JobMarket jobs) {
+        IERC20 evalToken = jobs.token();
+        if (address(collateralToken) == address(evalToken)) {
+            revert CollateralIsEvaluationToken(address(collateralToken));
+        }
         collateral = collateralToken;
         jobMarket = jobs;
+        evaluationToken = evalToken;
     }
 
     // ------------------------------------------------------------------ create
 
-    /// @notice Opens a market and takes `p.liquidity` collateral from the caller (needs an
-    /// allowance). The liquidity parameter is the largest `b` with `b * ln(n) <= p.liquidity`,
-    /// the creator's worst-case loss.
+    /// @notice Opens a market, taking `p.liquidity` collateral and `p.evaluation.payment` AIGENSYN
+    /// from the caller (needs both allowances). The liquidity parameter is the largest `b` with
+    /// `b * ln(n) <= p.liquidity`, the creator's worst-case loss. The evaluation's terms are fixed
+    /// here; its job is created after the close (`startEvaluation`).
     /// @param p The market's parameters.
     /// @return marketId The new market's id.
     function createMarket(CreateMarketParams calldata p) external nonReentrant returns (uint256 marketId) {
@@ -230,9 +398,10 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         if (p.liquidity < MIN_LIQUIDITY || p.liquidity > MAX_LIQUIDITY) {
             revert InvalidLiquidity(p.liquidity, MIN_LIQUIDITY, MAX_LIQUIDITY);
         }
+        uint40 evalDeadline = _checkEvaluationTerms(p.evaluation, p.closeTime, p.resolutionDeadline);
         marketId = ++marketCount;
         uint256 b = Lmsr.liquidityFor(p.liquidity, n);
-        bytes32 evalJobId = keccak256(
+        bytes32 specHash = keccak256(
             abi.encode(
                 EVAL_SPEC_TAG,
                 block.chainid,
@@ -257,17 +426,29 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
             winners: 0,
             winnerCount: 0,
             direction: p.direction,
+            voided: false,
             creator: msg.sender,
-            minEvalStake: p.minEvalStake,
-            evalJobId: evalJobId
+            funding: uint64(p.liquidity),
+            heldProceeds: 0,
+            minEvalStake: p.evaluation.requiredStake
         });
+        _evaluations[marketId] = Evaluation({
+            specHash: specHash,
+            jobId: bytes32(0),
+            payment: p.evaluation.payment,
+            deadline: evalDeadline,
+            challengeWindow: p.evaluation.challengeWindow,
+            replicas: p.evaluation.replicas,
+            escrowReclaimed: false
+        });
+        evaluationEscrow += p.evaluation.payment;
         for (uint256 i = 0; i < n; ++i) {
             _outcomes[_tokenId(marketId, i)] = Outcome({supply: 0, expWad: uint128(Lmsr.WAD)});
         }
         emit MarketCreated(
             marketId,
             msg.sender,
-            evalJobId,
+            specHash,
             p.question,
             p.outcomes,
             p.evalDataset,
@@ -279,12 +460,22 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
             p.liquidity,
             b
         );
+        emit EvaluationScheduled(
+            marketId,
+            p.evaluation.payment,
+            p.evaluation.requiredStake,
+            p.evaluation.replicas,
+            p.evaluation.challengeWindow,
+            evalDeadline
+        );
         collateral.safeTransferFrom(msg.sender, address(this), p.liquidity);
+        evaluationToken.safeTransferFrom(msg.sender, address(this), p.evaluation.payment);
     }
 
     // ------------------------------------------------------------------ trade
 
-    /// @notice Buys `shares` of `outcome` for at most `maxCost` collateral, fee included.
+    /// @notice Buys `shares` of `outcome` for at most `maxCost` collateral, fee included. The cost
+    /// (fee excluded) adds to the caller's deposit in the market.
     /// @param marketId The market.
     /// @param outcome Outcome index.
     /// @param shares Shares to buy (one share redeems one collateral unit if the outcome wins).
@@ -306,21 +497,27 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         uint256 total = cost + fee;
         if (total > maxCost) revert PriceLimitExceeded(marketId, total, maxCost);
         m.sumExp = uint128(sumExp); // <= 20 * MAX_EXP < 2^128
-        m.pool = (m.pool + cost).toUint64();
+        uint64 pool = (m.pool + cost).toUint64();
+        m.pool = pool;
         m.fees = (m.fees + fee).toUint64();
         o.supply = (o.supply + shares).toUint128();
         o.expWad = uint128(newExp); // <= MAX_EXP
+        Ledger storage l = _ledgers[marketId][msg.sender];
+        // Cannot overflow: a deposit is part of the pool, which fits 64 bits.
+        l.deposit = uint64(l.deposit + cost);
         _mint(msg.sender, id, shares);
         emit Traded(marketId, msg.sender, outcome, true, shares, cost, fee, newExp);
         collateral.safeTransferFrom(msg.sender, address(this), total);
     }
 
-    /// @notice Sells `shares` of `outcome` for at least `minPayout` collateral, fee deducted.
+    /// @notice Sells `shares` of `outcome` for at least `minPayout` collateral, fee deducted. The
+    /// proceeds return the caller's deposit first, paid now; what exceeds it (a gain) is held until
+    /// the market resolves (`releaseProceeds`) and forfeited to the refunds if it names no winner.
     /// @param marketId The market.
     /// @param outcome Outcome index.
     /// @param shares Shares to sell; the caller must hold them.
-    /// @param minPayout Least collateral the caller accepts, after the fee (slippage limit).
-    /// @return payout Collateral sent to the caller.
+    /// @param minPayout Least collateral the caller accepts in all, after the fee (slippage limit).
+    /// @return payout Collateral due to the caller in all: paid now, or held if a gain.
     /// @return fee Protocol fee deducted (rounded up).
     function sell(uint256 marketId, uint256 outcome, uint256 shares, uint256 minPayout)
         external
@@ -340,16 +537,32 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         payout = proceeds - fee;
         if (payout < minPayout) revert PriceLimitExceeded(marketId, payout, minPayout);
         m.sumExp = uint128(sumExp);
-        // Cannot underflow: the pool holds at least b*ln(S) >= b*ln(S/S') >= proceeds (see Lmsr).
-        m.pool = uint64(m.pool - proceeds);
-        m.fees = (m.fees + fee).toUint64();
+        Ledger storage l = _ledgers[marketId][msg.sender];
+        uint256 deposit = l.deposit;
+        uint256 returned = proceeds < deposit ? proceeds : deposit;
+        uint256 feeNow = fee < returned ? fee : returned;
+        uint256 gain = proceeds - returned;
+        l.deposit = uint64(deposit - returned);
+        // Only the returned deposit leaves the pool; a gain stays in it, held for the seller.
+        // Cannot underflow: the pool holds at least b*ln(S) >= b*ln(S/S') >= proceeds beyond the
+        // held proceeds (see Lmsr).
+        m.pool = uint64(m.pool - returned);
+        m.fees = (m.fees + feeNow).toUint64();
+        if (gain > 0) {
+            uint256 feeLater = fee - feeNow; // <= gain, as fee <= proceeds
+            // Cannot overflow: held proceeds are part of the pool, which fits 64 bits.
+            m.heldProceeds = uint64(m.heldProceeds + gain);
+            l.heldProceeds = uint64(l.heldProceeds + gain);
+            l.heldFee = uint64(l.heldFee + feeLater);
+            emit ProceedsHeld(marketId, msg.sender, gain - feeLater, feeLater);
+        }
         unchecked {
             o.supply -= uint128(shares); // held <= supply
         }
         o.expWad = uint128(newExp);
         _burn(msg.sender, id, shares);
         emit Traded(marketId, msg.sender, outcome, false, shares, proceeds, fee, newExp);
-        collateral.safeTransfer(msg.sender, payout);
+        if (returned > feeNow) collateral.safeTransfer(msg.sender, returned - feeNow);
     }
 
     /// @notice What buying `shares` of `outcome` would cost now.
@@ -369,7 +582,7 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         fee = _feeOf(cost);
     }
 
-    /// @notice What selling `shares` of `outcome` would pay now.
+    /// @notice What selling `shares` of `outcome` would pay now, in all (part may be held).
     /// @param marketId The market.
     /// @param outcome Outcome index.
     /// @param shares Shares to sell.
@@ -387,25 +600,69 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         payout = proceeds - fee;
     }
 
-    // ------------------------------------------------------------------ resolve
+    // ------------------------------------------------------------------ evaluate
 
-    /// @notice Resolves the market from its verified evaluation job; anyone may call between the
-    /// close time and the resolution deadline. Every slot of the job must be settled (paid,
-    /// refunded or slashed), at least one paid, and each paid slot must have committed
-    /// `(keccak256(abi.encode(scores)), traceRoot)`. The best score per the metric direction wins;
-    /// tied best scores all win and split the payout.
+    /// @notice Creates the market's evaluation job in the job market, paying its escrow, with the
+    /// terms fixed at creation and a staked referee committee; anyone may call, once, between the
+    /// close and the evaluation deadline. The job's spec hash is the market's evaluation spec hash
+    /// salted with the block number, so a job created beforehand under a predictable hash cannot
+    /// block it.
+    /// @param marketId The market.
+    /// @return jobId The job id the job market returned.
+    function startEvaluation(uint256 marketId) external nonReentrant returns (bytes32 jobId) {
+        Market storage m = _existing(marketId);
+        Evaluation storage e = _evaluations[marketId];
+        if (block.timestamp < m.closeTime) revert MarketNotClosed(marketId, m.closeTime);
+        if (e.jobId != bytes32(0)) revert EvaluationAlreadyStarted(marketId, e.jobId);
+        if (block.timestamp >= e.deadline) revert EvaluationWindowPassed(marketId, e.deadline);
+        uint256 payment = e.payment;
+        uint32 window = e.challengeWindow;
+        // Governance may have raised the job market's floor since the market opened.
+        uint32 floor = jobMarket.minChallengeWindow();
+        if (window < floor) window = floor;
+        bytes32 jobSpecHash = keccak256(abi.encode(e.specHash, block.number));
+        evaluationToken.forceApprove(address(jobMarket), payment);
+        // The job market is immutable and trusted, and this call is non-reentrant: the id it
+        // returns is stored after the call.
+        jobId = jobMarket.createJob(
+            JobMarket.CreateJobParams({
+                specHash: jobSpecHash,
+                payment: payment,
+                replicas: e.replicas,
+                checkpointInterval: EVAL_STEPS,
+                steps: EVAL_STEPS,
+                deadline: e.deadline,
+                challengeWindow: window,
+                requiredStake: m.minEvalStake,
+                workUnits: 0,
+                refereeCommittee: EVAL_REFEREE_COMMITTEE
+            })
+        );
+        e.jobId = jobId;
+        emit EvaluationStarted(marketId, jobId, jobSpecHash);
+    }
+
+    // ------------------------------------------------------------------ settle
+
+    /// @notice Resolves the market from its own evaluation job; anyone may call between the close
+    /// and the resolution deadline. Every slot of the job must be settled (paid, refunded or
+    /// slashed: finalize or refund it in the job market first), at least one paid, every paid slot
+    /// must have committed the same `(keccak256(abi.encode(scores)), traceRoot)`. The best score
+    /// per the metric direction wins; tied best scores all win and split the payout.
     /// @param marketId The market.
     /// @param scores One score per outcome, as the evaluation committed them.
     /// @param traceRoot The evaluation trace root the job committed.
     function resolve(uint256 marketId, int256[] calldata scores, bytes32 traceRoot) external nonReentrant {
-        Market storage m = _existing(marketId);
-        if (m.resolved) revert AlreadyResolved(marketId);
-        if (block.timestamp < m.closeTime) revert MarketNotClosed(marketId, m.closeTime);
-        if (block.timestamp >= m.deadline) revert MarketExpired(marketId, m.deadline);
+        Market storage m = _unsettled(marketId);
         uint256 n = m.outcomeCount;
         if (scores.length != n) revert WrongScoreCount(marketId, scores.length, n);
-        bytes32 jobId = m.evalJobId;
-        _checkEvaluation(marketId, jobId, m.minEvalStake, jobMarket.commitmentOf(keccak256(abi.encode(scores)), traceRoot));
+        bytes32 jobId = _startedJob(marketId);
+        Scan memory scan = _readEvaluation(marketId, jobId);
+        if (scan.conflictSlot != NONE) revert EvaluationConflict(marketId, jobId, scan.paidSlot, scan.conflictSlot);
+        if (scan.agreed == bytes32(0)) revert NoEvaluationResult(marketId, jobId);
+        if (scan.agreed != jobMarket.commitmentOf(keccak256(abi.encode(scores)), traceRoot)) {
+            revert ScoresMismatch(marketId, jobId, scan.paidSlot);
+        }
 
         bool lowerIsBetter = m.direction == Direction.LowerIsBetter;
         int256 best = scores[0];
@@ -428,26 +685,47 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         emit Resolved(marketId, jobId, scores, traceRoot, mask);
     }
 
-    /// @notice Redeems the caller's whole balance of `outcome` once the market resolved (winning
-    /// outcomes only: `1 / k` collateral unit per share for `k` winners, rounded down) or expired
-    /// (every outcome at its final price `e_i / S`, rounded down).
+    /// @notice Voids a market whose evaluation can name no winner, so deposits are refunded at
+    /// once rather than at the resolution deadline: nobody started the evaluation before its
+    /// deadline, or every slot of its job settled with none paid, or paid slots disagree. Anyone
+    /// may call.
+    /// @param marketId The market.
+    function voidMarket(uint256 marketId) external nonReentrant {
+        Market storage m = _unsettled(marketId);
+        Evaluation storage e = _evaluations[marketId];
+        bytes32 jobId = e.jobId;
+        VoidReason reason;
+        if (jobId == bytes32(0)) {
+            if (block.timestamp < e.deadline) revert EvaluationNotStarted(marketId, e.deadline);
+            reason = VoidReason.NotEvaluated;
+        } else {
+            Scan memory scan = _readEvaluation(marketId, jobId);
+            if (scan.conflictSlot != NONE) {
+                reason = VoidReason.Conflicting;
+            } else if (scan.agreed == bytes32(0)) {
+                reason = VoidReason.NoResult;
+            } else {
+                revert EvaluationConclusive(marketId, jobId);
+            }
+        }
+        m.voided = true;
+        emit MarketVoided(marketId, jobId, reason);
+    }
+
+    /// @notice Redeems the caller's whole balance of a winning `outcome` once the market resolved:
+    /// `1 / k` collateral unit per share for `k` winners, rounded down.
     /// @param marketId The market.
     /// @param outcome Outcome index.
     /// @return payout Collateral sent to the caller.
     function redeem(uint256 marketId, uint256 outcome) external nonReentrant returns (uint256 payout) {
         Market storage m = _existing(marketId);
         if (outcome >= m.outcomeCount) revert UnknownOutcome(marketId, outcome, m.outcomeCount);
+        _requireResolved(m, marketId);
+        if (m.winners & (1 << outcome) == 0) revert NotWinningOutcome(marketId, outcome);
         uint256 id = _tokenId(marketId, outcome);
         uint256 shares = balanceOf(msg.sender, id);
-        if (m.resolved) {
-            if (m.winners & (1 << outcome) == 0) revert NotWinningOutcome(marketId, outcome);
-            payout = shares / m.winnerCount;
-        } else if (block.timestamp >= m.deadline) {
-            payout = shares * _outcomes[id].expWad / m.sumExp;
-        } else {
-            revert NotSettled(marketId, m.deadline);
-        }
         if (shares == 0) revert NothingToRedeem(marketId, outcome);
+        payout = shares / m.winnerCount;
         // Cannot underflow: the pool covers every outstanding claim (see `withdrawLiquidity`).
         m.pool = uint64(m.pool - payout);
         unchecked {
@@ -458,21 +736,97 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         collateral.safeTransfer(msg.sender, payout);
     }
 
-    /// @notice Pays the creator what the pool holds beyond the outstanding claims of a resolved or
-    /// expired market; anyone may call, and again after more holders redeemed (rounding dust).
+    /// @notice Pays the caller the sale proceeds held back from its sales (gains beyond its
+    /// deposit), less their fee, once the market resolved.
+    /// @param marketId The market.
+    /// @return amount Collateral sent to the caller.
+    function releaseProceeds(uint256 marketId) external nonReentrant returns (uint256 amount) {
+        Market storage m = _existing(marketId);
+        _requireResolved(m, marketId);
+        Ledger storage l = _ledgers[marketId][msg.sender];
+        uint256 gross = l.heldProceeds;
+        if (gross == 0) revert NoHeldProceeds(marketId, msg.sender);
+        uint256 fee = l.heldFee;
+        amount = gross - fee;
+        l.heldProceeds = 0;
+        l.heldFee = 0;
+        // Cannot underflow: the held proceeds are part of the pool and counted in its liability.
+        m.heldProceeds = uint64(m.heldProceeds - gross);
+        m.pool = uint64(m.pool - gross);
+        m.fees = (m.fees + fee).toUint64();
+        emit ProceedsReleased(marketId, msg.sender, amount, fee);
+        collateral.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Pays the caller back its deposit (what it paid into the pool, less what its sales
+    /// took out) from a market that named no winner: voided, or expired unresolved. Fees are not
+    /// refunded, and held sale proceeds are forfeited (they are other depositors' money).
+    /// @param marketId The market.
+    /// @return amount Collateral sent to the caller.
+    function refund(uint256 marketId) external nonReentrant returns (uint256 amount) {
+        Market storage m = _existing(marketId);
+        if (m.resolved) revert NoRefunds(marketId);
+        if (!_refunding(m)) revert NotSettled(marketId, m.deadline);
+        Ledger storage l = _ledgers[marketId][msg.sender];
+        amount = l.deposit;
+        if (amount == 0) revert NothingToRefund(marketId, msg.sender);
+        delete _ledgers[marketId][msg.sender];
+        // Cannot underflow: the pool is the creator's funding plus every deposit.
+        m.pool = uint64(m.pool - amount);
+        emit Refunded(marketId, msg.sender, amount);
+        collateral.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Pays the creator what the pool holds beyond outstanding claims: after a resolution,
+    /// the pool less the winning shares and held proceeds (anyone may call, and again after more
+    /// holders redeemed, for rounding dust); after a void or expiry, its funding, once.
     /// @param marketId The market.
     /// @return amount Collateral sent to the creator.
     function withdrawLiquidity(uint256 marketId) external nonReentrant returns (uint256 amount) {
         Market storage m = _existing(marketId);
-        if (!m.resolved && block.timestamp < m.deadline) revert NotSettled(marketId, m.deadline);
-        uint256 owed = _liability(m, marketId);
         uint256 pool = m.pool;
-        if (pool <= owed) revert NothingToReclaim(marketId);
-        amount = pool - owed;
-        m.pool = uint64(owed);
+        if (m.resolved) {
+            uint256 owed = _liability(m, marketId);
+            if (pool <= owed) revert NothingToReclaim(marketId);
+            amount = pool - owed;
+        } else if (_refunding(m)) {
+            amount = m.funding;
+            if (amount == 0) revert NothingToReclaim(marketId);
+            m.funding = 0;
+        } else {
+            revert NotSettled(marketId, m.deadline);
+        }
+        m.pool = uint64(pool - amount);
         address creator = m.creator;
         emit LiquidityWithdrawn(marketId, creator, amount);
         collateral.safeTransfer(creator, amount);
+    }
+
+    /// @notice Sends the creator the part of the evaluation escrow that came back unspent: all of
+    /// it when the evaluation never started (and no longer can), else the share of every refunded
+    /// or slashed slot once every slot of the job settled. Anyone may call, once.
+    /// @param marketId The market.
+    /// @return amount AIGENSYN sent to the creator.
+    function reclaimEvaluationEscrow(uint256 marketId) external nonReentrant returns (uint256 amount) {
+        Market storage m = _existing(marketId);
+        Evaluation storage e = _evaluations[marketId];
+        if (e.escrowReclaimed) revert EscrowAlreadyReclaimed(marketId);
+        bytes32 jobId = e.jobId;
+        if (jobId == bytes32(0)) {
+            if (block.timestamp < e.deadline) revert EvaluationNotStarted(marketId, e.deadline);
+            amount = e.payment;
+        } else {
+            Scan memory scan = _scanEvaluation(jobId);
+            if (scan.pendingSlot != NONE) {
+                revert EvaluationNotFinal(marketId, jobId, scan.pendingSlot, scan.pendingStatus);
+            }
+            amount = scan.returnedSlots * scan.paymentPerReplica;
+        }
+        e.escrowReclaimed = true;
+        evaluationEscrow -= e.payment;
+        address creator = m.creator;
+        emit EscrowReclaimed(marketId, creator, amount);
+        if (amount > 0) evaluationToken.safeTransfer(creator, amount);
     }
 
     /// @notice Sends the trading fees accrued in `marketIds` to the protocol fee router, which buys
@@ -491,6 +845,20 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         collateral.safeTransfer(router, amount);
     }
 
+    /// @notice Sends the fee router the AIGENSYN Delphi holds beyond every unreclaimed evaluation
+    /// escrow: slash compensation the job market paid Delphi as the jobs' submitter, which no
+    /// single market can claim. Anyone may call.
+    /// @return amount AIGENSYN sent.
+    function sweepEvaluationSurplus() external nonReentrant returns (uint256 amount) {
+        uint256 balance = evaluationToken.balanceOf(address(this));
+        uint256 escrow = evaluationEscrow;
+        if (balance <= escrow) revert NoSurplus();
+        amount = balance - escrow;
+        address router = jobMarket.feeRouter();
+        emit SurplusSwept(router, amount);
+        evaluationToken.safeTransfer(router, amount);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @notice A market's stored state.
@@ -500,12 +868,29 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         return _existing(marketId);
     }
 
+    /// @notice A market's evaluation: its terms, and its job once started.
+    /// @param marketId The market.
+    /// @return The evaluation.
+    function getEvaluation(uint256 marketId) external view returns (Evaluation memory) {
+        _existing(marketId);
+        return _evaluations[marketId];
+    }
+
+    /// @notice One account's deposit and held proceeds in a market.
+    /// @param marketId The market.
+    /// @param account The account.
+    /// @return The ledger.
+    function ledgerOf(uint256 marketId, address account) external view returns (Ledger memory) {
+        return _ledgers[marketId][account];
+    }
+
     /// @notice Where a market is in its life.
     /// @param marketId The market.
     /// @return The phase.
     function phaseOf(uint256 marketId) external view returns (Phase) {
         Market storage m = _existing(marketId);
         if (m.resolved) return Phase.Resolved;
+        if (m.voided) return Phase.Voided;
         if (block.timestamp >= m.deadline) return Phase.Expired;
         if (block.timestamp >= m.closeTime) return Phase.Closed;
         return Phase.Trading;
@@ -536,8 +921,9 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         }
     }
 
-    /// @notice What the market owes holders now: for a resolved or expired market its outstanding
-    /// claims; while open, the most any resolution could demand, `max_i q_i`.
+    /// @notice What the market owes holders now: resolved, its winning shares and held proceeds;
+    /// voided or expired, every deposit; while open, the most a resolution could demand,
+    /// `max_i q_i` plus the held proceeds (a refund pays deposits the pool holds by construction).
     /// @param marketId The market.
     /// @return The liability, collateral units.
     function liabilityOf(uint256 marketId) external view returns (uint256) {
@@ -563,6 +949,33 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         if (m.b == 0) revert UnknownMarket(marketId);
     }
 
+    /// @dev A closed market that is neither resolved, voided nor expired.
+    function _unsettled(uint256 marketId) private view returns (Market storage m) {
+        m = _existing(marketId);
+        if (m.resolved) revert AlreadyResolved(marketId);
+        if (m.voided) revert AlreadyVoided(marketId);
+        if (block.timestamp < m.closeTime) revert MarketNotClosed(marketId, m.closeTime);
+        if (block.timestamp >= m.deadline) revert MarketExpired(marketId, m.deadline);
+    }
+
+    function _requireResolved(Market storage m, uint256 marketId) private view {
+        if (m.resolved) return;
+        if (_refunding(m)) revert MarketRefunding(marketId);
+        revert NotSettled(marketId, m.deadline);
+    }
+
+    /// @dev Whether the market named no winner and refunds deposits.
+    function _refunding(Market storage m) private view returns (bool) {
+        return m.voided || (!m.resolved && block.timestamp >= m.deadline);
+    }
+
+    /// @dev The market's evaluation job; reverts while it has not started.
+    function _startedJob(uint256 marketId) private view returns (bytes32 jobId) {
+        Evaluation storage e = _evaluations[marketId];
+        jobId = e.jobId;
+        if (jobId == bytes32(0)) revert EvaluationNotStarted(marketId, e.deadline);
+    }
+
     /// @dev Checks a trade's inputs; returns the liquidity parameter and the outcome's token id.
     function _tradable(Market storage m, uint256 marketId, uint256 outcome, uint256 shares)
         private
@@ -572,7 +985,7 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         b = m.b;
         uint256 closeTime = m.closeTime;
         if (b == 0) revert UnknownMarket(marketId);
-        if (block.timestamp >= closeTime || m.resolved) revert MarketClosed(marketId, closeTime);
+        if (block.timestamp >= closeTime || m.resolved || m.voided) revert MarketClosed(marketId, closeTime);
         if (outcome >= m.outcomeCount) revert UnknownOutcome(marketId, outcome, m.outcomeCount);
         if (shares == 0) revert ZeroShares();
         id = _tokenId(marketId, outcome);
@@ -583,45 +996,78 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         return (amount * FEE_BPS + BPS - 1) / BPS;
     }
 
-    /// @dev Resolved: sum over winners of floor(q_i / k). Expired: sum of floor(q_i * e_i / S).
-    /// Open: max_i q_i. Each holder's payout is floor(balance * rate) and floor is superadditive,
-    /// so the sum over holders never exceeds these.
-    function _liability(Market storage m, uint256 marketId) private view returns (uint256 owed) {
-        uint256 n = m.outcomeCount;
-        bool expired = !m.resolved && block.timestamp >= m.deadline;
-        for (uint256 i = 0; i < n; ++i) {
-            Outcome storage o = _outcomes[_tokenId(marketId, i)];
-            uint256 supply = o.supply;
-            if (m.resolved) {
-                if (m.winners & (1 << i) != 0) owed += supply / m.winnerCount;
-            } else if (expired) {
-                owed += supply * o.expWad / m.sumExp;
-            } else if (supply > owed) {
-                owed = supply;
+    /// @dev Checks the evaluation terms against the market's schedule; returns the job deadline.
+    function _checkEvaluationTerms(EvaluationTerms calldata t, uint256 closeTime, uint256 resolutionDeadline)
+        private
+        view
+        returns (uint40 evalDeadline)
+    {
+        if (t.replicas == 0 || t.replicas > MAX_EVAL_REPLICAS) revert InvalidEvalReplicas(t.replicas, MAX_EVAL_REPLICAS);
+        if (t.payment == 0 || t.payment % t.replicas != 0) revert InvalidEvalPayment(t.payment, t.replicas);
+        if (t.requiredStake == 0) revert ZeroEvalStake();
+        uint256 minWindow = jobMarket.minChallengeWindow();
+        if (minWindow < MIN_EVAL_CHALLENGE_WINDOW) minWindow = MIN_EVAL_CHALLENGE_WINDOW;
+        uint256 maxWindow = jobMarket.MAX_CHALLENGE_WINDOW();
+        if (t.challengeWindow < minWindow || t.challengeWindow > maxWindow) {
+            revert InvalidEvalChallengeWindow(t.challengeWindow, minWindow, maxWindow);
+        }
+        if (t.timeout < MIN_EVAL_TIMEOUT) revert InvalidEvalTimeout(t.timeout, MIN_EVAL_TIMEOUT);
+        uint256 deadline = closeTime + t.timeout;
+        uint256 settledBy = deadline + t.challengeWindow + SETTLEMENT_MARGIN;
+        if (settledBy > resolutionDeadline) revert InvalidEvaluationSchedule(settledBy, resolutionDeadline);
+        evalDeadline = uint40(deadline); // < resolutionDeadline, a uint40
+    }
+
+    /// @dev Reads every slot of evaluation job `jobId`: the commitment of its first paid slot
+    /// (zero when none was paid), the first paid slot that disagrees with it, the first unsettled
+    /// slot, and how many slots were refunded or slashed (their escrow came back to Delphi).
+    function _scanEvaluation(bytes32 jobId) private view returns (Scan memory scan) {
+        JobMarket.Job memory job = jobMarket.getJob(jobId);
+        scan.paymentPerReplica = job.paymentPerReplica;
+        scan.conflictSlot = NONE;
+        scan.pendingSlot = NONE;
+        for (uint256 i = 0; i < job.replicas; ++i) {
+            JobMarket.Slot memory s = jobMarket.getSlot(jobId, i);
+            if (s.status == JobMarket.SlotStatus.Paid) {
+                if (scan.agreed == bytes32(0)) {
+                    scan.agreed = s.commitment;
+                    scan.paidSlot = i;
+                } else if (s.commitment != scan.agreed && scan.conflictSlot == NONE) {
+                    scan.conflictSlot = i;
+                }
+            } else if (s.status == JobMarket.SlotStatus.Refunded || s.status == JobMarket.SlotStatus.Slashed) {
+                ++scan.returnedSlots;
+            } else if (scan.pendingSlot == NONE) {
+                scan.pendingSlot = i;
+                scan.pendingStatus = uint8(s.status);
             }
         }
     }
 
-    /// @dev Checks that evaluation job `jobId` is settled with at least one paid slot and that each
-    /// paid slot committed `commitment`.
-    function _checkEvaluation(uint256 marketId, bytes32 jobId, uint256 minStake, bytes32 commitment) private view {
-        JobMarket.Job memory job;
-        try jobMarket.getJob(jobId) returns (JobMarket.Job memory j) {
-            job = j;
-        } catch {
-            revert EvaluationMissing(marketId, jobId);
+    /// @dev `_scanEvaluation`, reverting while a slot is unsettled unless paid slots disagree
+    /// already (a later result cannot reconcile them).
+    function _readEvaluation(uint256 marketId, bytes32 jobId) private view returns (Scan memory scan) {
+        scan = _scanEvaluation(jobId);
+        if (scan.pendingSlot != NONE && scan.conflictSlot == NONE) {
+            revert EvaluationNotFinal(marketId, jobId, scan.pendingSlot, scan.pendingStatus);
         }
-        if (job.requiredStake < minStake) revert EvaluationStakeTooLow(marketId, job.requiredStake, minStake);
-        bool paid = false;
-        for (uint256 i = 0; i < job.replicas; ++i) {
-            JobMarket.Slot memory s = jobMarket.getSlot(jobId, i);
-            if (s.status == JobMarket.SlotStatus.Paid) {
-                if (s.commitment != commitment) revert ScoresMismatch(marketId, jobId, i);
-                paid = true;
-            } else if (s.status != JobMarket.SlotStatus.Refunded && s.status != JobMarket.SlotStatus.Slashed) {
-                revert EvaluationNotFinal(marketId, jobId, i, uint8(s.status));
+    }
+
+    /// @dev Resolved: sum over winners of floor(q_i / k), plus held proceeds. Voided or expired:
+    /// every deposit (the pool less the creator's funding). Open: max_i q_i plus held proceeds.
+    /// Each holder's payout is floor(balance / k) and floor is superadditive, so the sum over
+    /// holders never exceeds these.
+    function _liability(Market storage m, uint256 marketId) private view returns (uint256 owed) {
+        if (_refunding(m)) return m.pool - m.funding;
+        uint256 n = m.outcomeCount;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 supply = _outcomes[_tokenId(marketId, i)].supply;
+            if (m.resolved) {
+                if (m.winners & (1 << i) != 0) owed += supply / m.winnerCount;
+            } else if (supply > owed) {
+                owed = supply;
             }
         }
-        if (!paid) revert EvaluationNotFinal(marketId, jobId, job.replicas, uint8(JobMarket.SlotStatus.Refunded));
+        owed += m.heldProceeds;
     }
 }

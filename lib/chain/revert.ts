@@ -305,6 +305,8 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   TimelockUnexpectedOperationState: () =>
     "the timelock delay has not passed; advance time and retry",
   // Delphi prediction markets.
+  CollateralIsEvaluationToken: (a) =>
+    `Delphi's collateral ${fmt(a[0])} is the job market's token; deploy it with a stable token`,
   UnknownMarket: (a) => `no Delphi market ${fmt(a[0])}; market ids count from 1`,
   InvalidOutcomeCount: (a) =>
     `a market needs between ${fmt(a[1])} and ${fmt(a[2])} outcomes, got ${fmt(a[0])}`,
@@ -317,8 +319,27 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
     `creator liquidity must be between ${fmt(a[1])} and ${fmt(a[2])} collateral units, got ${
       fmt(a[0])
     }`,
+  InvalidEvalPayment: (a) =>
+    `the evaluation payment ${fmt(a[0])} wei must be non-zero and split evenly over ${
+      fmt(a[1])
+    } replicas`,
+  InvalidEvalReplicas: (a) => `an evaluation takes 1 to ${fmt(a[1])} replicas, not ${fmt(a[0])}`,
+  ZeroEvalStake: () =>
+    "evaluators must lock some stake (evaluation.stakeWei): a result nobody loses by faking " +
+    "settles nothing",
+  InvalidEvalChallengeWindow: (a) =>
+    `the evaluation's challenge window must be between ${fmt(a[1])} and ${fmt(a[2])} s, got ${
+      fmt(a[0])
+    }`,
+  InvalidEvalTimeout: (a) =>
+    `evaluators need at least ${fmt(a[1])} s after the close to commit, got ${fmt(a[0])}`,
+  InvalidEvaluationSchedule: (a) =>
+    `the evaluation may settle as late as ${fmt(a[0])} (its timeout, challenge window and the ` +
+    `settlement margin after the close), after the resolution deadline ${
+      fmt(a[1])
+    }; move the deadline later or shorten the evaluation`,
   MarketClosed: (a) =>
-    `market ${fmt(a[0])} stopped trading at ${fmt(a[1])}; redeem once it resolves or expires`,
+    `market ${fmt(a[0])} stopped trading at ${fmt(a[1])}; claim once it resolves, voids or expires`,
   UnknownOutcome: (a) =>
     `market ${fmt(a[0])} has outcomes 0..${Number(a[2]) - 1}, not ${fmt(a[1])}`,
   ZeroShares: () => "trade at least one share unit",
@@ -331,24 +352,42 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
       fmt(a[3])
     }; sell at most what you hold`,
   MarketNotClosed: (a) =>
-    `market ${fmt(a[0])} trades until ${fmt(a[1])}; it resolves only after it closes`,
+    `market ${fmt(a[0])} trades until ${
+      fmt(a[1])
+    }; it is evaluated and resolved only after it closes`,
   AlreadyResolved: (a) => `market ${fmt(a[0])} is resolved already; redeem winning shares`,
+  AlreadyVoided: (a) =>
+    `market ${fmt(a[0])} was voided: it names no winner; take your deposit back (refund)`,
   MarketExpired: (a) =>
     `market ${fmt(a[0])} passed its resolution deadline ${
       fmt(a[1])
-    } and expired; holders redeem at the final prices`,
-  EvaluationMissing: (a) =>
-    `the evaluation job ${fmt(a[1])} of market ${
-      fmt(a[0])
-    } does not exist; create it (delphi requestEvaluation)`,
+    } unresolved: every account takes its deposit back (refund), the creator its funding`,
+  EvaluationAlreadyStarted: (a) =>
+    `the evaluation of market ${fmt(a[0])} started already as job ${fmt(a[1])}; claim that job`,
+  EvaluationWindowPassed: (a) =>
+    `the evaluation of market ${fmt(a[0])} could start only before ${
+      fmt(a[1])
+    }; void the market (voidMarket) so deposits are refunded`,
+  EvaluationNotStarted: (a) =>
+    `nobody started the evaluation of market ${fmt(a[0])}; after the close anyone can ` +
+    `(startEvaluation), until ${fmt(a[1])}`,
   EvaluationNotFinal: (a) =>
     `slot ${fmt(a[2])} of evaluation job ${fmt(a[1])} is ${
       slotStatusName(a[3])
-    }; wait for its challenge window and finalize it (jobs.finalize) before resolving`,
-  EvaluationStakeTooLow: (a) =>
-    `the evaluation job asks providers for ${fmt(a[1])} wei of stake, below the market's ${
-      fmt(a[2])
-    }; it cannot resolve market ${fmt(a[0])}`,
+    }; wait for its challenge window and finalize it, or past the job's deadline refund it ` +
+    `(settleEvaluation), or wait for its dispute to end`,
+  EvaluationConflict: (a) =>
+    `paid slots ${fmt(a[2])} and ${fmt(a[3])} of evaluation job ${
+      fmt(a[1])
+    } committed different scores: no winner can be trusted; void market ${fmt(a[0])} (voidMarket)`,
+  NoEvaluationResult: (a) =>
+    `every slot of evaluation job ${fmt(a[1])} was refunded or slashed: no result; void market ${
+      fmt(a[0])
+    } (voidMarket)`,
+  EvaluationConclusive: (a) =>
+    `evaluation job ${fmt(a[1])} has a result its paid slots agree on; resolve market ${
+      fmt(a[0])
+    } with the committed scores instead`,
   ScoresMismatch: (a) =>
     `the scores do not match what slot ${fmt(a[2])} of evaluation job ${
       fmt(a[1])
@@ -356,13 +395,23 @@ const HINTS: Record<string, (a: readonly unknown[]) => string> = {
   WrongScoreCount: (a) =>
     `market ${fmt(a[0])} has ${fmt(a[2])} outcomes; pass one score each, not ${fmt(a[1])}`,
   NotSettled: (a) =>
+    `market ${fmt(a[0])} is not settled yet; resolve it from its evaluation, void it, or wait ` +
+    `for its deadline ${fmt(a[1])}`,
+  MarketRefunding: (a) =>
     `market ${
       fmt(a[0])
-    } is not resolved yet; resolve it from its evaluation or wait for its deadline ${fmt(a[1])}`,
+    } named no winner: shares and held sale proceeds pay nothing; take your deposit back (refund)`,
+  NoRefunds: (a) =>
+    `market ${fmt(a[0])} resolved: it pays winning shares and held proceeds, not deposits`,
   NotWinningOutcome: (a) =>
     `outcome ${fmt(a[1])} did not win market ${fmt(a[0])}; its shares pay nothing`,
   NothingToRedeem: (a) => `you hold no shares of outcome ${fmt(a[1])} in market ${fmt(a[0])}`,
+  NothingToRefund: (a) => `${fmt(a[1])} has no deposit in market ${fmt(a[0])}`,
+  NoHeldProceeds: (a) => `${fmt(a[1])} has no held sale proceeds in market ${fmt(a[0])}`,
   NothingToReclaim: (a) => `market ${fmt(a[0])} holds nothing beyond what its holders are owed`,
+  EscrowAlreadyReclaimed: (a) =>
+    `the evaluation escrow of market ${fmt(a[0])} went back to its creator already`,
+  NoSurplus: () => "Delphi holds no AIGENSYN beyond the evaluation escrows; nothing to sweep",
   NoFeesAccrued: () => "no fees have accrued since the last sweep; nothing to send",
   OutcomeSaturated: () =>
     "the trade would push an outcome's price within e^-40 of one; trade fewer shares",

@@ -10,6 +10,8 @@ import type { Address } from "../chain/types.ts";
 import type { ChainClient } from "../chain/client.ts";
 import type { TxResult } from "../chain/transact.ts";
 import * as m from "./market.ts";
+import * as state from "./market_state.ts";
+import * as s from "./settlement.ts";
 
 /** A handle on one market: every action with the market id bound. */
 export class Market {
@@ -30,8 +32,8 @@ export class Market {
   }
 
   /** The market's stored state and phase. */
-  info(): Promise<m.MarketView> {
-    return m.getMarket(this.client, this.id);
+  info(): Promise<state.MarketView> {
+    return state.getMarket(this.client, this.id);
   }
 
   /** Quotes buying (default) or selling `shares` of `outcome`. */
@@ -50,45 +52,83 @@ export class Market {
   }
 
   /** Shares `account` (default the client's) holds in each outcome. */
-  positions(account?: Address): Promise<m.Position[]> {
-    return m.getPositions(this.client, { marketId: this.id, account });
+  positions(account?: Address): Promise<state.Position[]> {
+    return state.getPositions(this.client, { marketId: this.id, account });
   }
 
   /** Current prices of every outcome. */
-  prices(): Promise<m.MarketPrices> {
-    return m.getPrices(this.client, this.id);
+  prices(): Promise<state.MarketPrices> {
+    return state.getPrices(this.client, this.id);
   }
 
   /** Every trade with the prices after it. */
-  history(fromBlock?: bigint): Promise<m.TradeRecord[]> {
-    return m.getHistory(this.client, { marketId: this.id, fromBlock });
+  history(fromBlock?: bigint): Promise<state.TradeRecord[]> {
+    return state.getHistory(this.client, { marketId: this.id, fromBlock });
   }
 
-  /** Creates the evaluation job that will resolve the market. */
-  requestEvaluation(
-    params: Omit<m.RequestEvaluationParams, "marketId">,
-  ): Promise<TxResult & { jobId: `0x${string}` }> {
-    return m.requestEvaluation(this.client, { ...params, marketId: this.id });
+  /** The market's evaluation: its terms, and its job once started. */
+  evaluation(): Promise<state.EvaluationView> {
+    return state.getEvaluation(this.client, this.id);
+  }
+
+  /** The deposit and held sale proceeds of `account` (default the client's). */
+  ledger(account?: Address): Promise<state.Ledger> {
+    return state.getLedger(this.client, { marketId: this.id, account });
+  }
+
+  /** Creates the market's evaluation job (after the close; anyone may). */
+  startEvaluation(): Promise<s.StartEvaluationResult> {
+    return s.startEvaluation(this.client, { marketId: this.id });
+  }
+
+  /** Finalizes or refunds the evaluation job's slots that can be settled now. */
+  settleEvaluation(): Promise<s.SettleEvaluationResult> {
+    return s.settleEvaluation(this.client, { marketId: this.id });
   }
 
   /** Resolves the market from its verified evaluation. */
-  resolve(params: Omit<m.ResolveParams, "marketId">): Promise<m.ResolveResult> {
-    return m.resolveMarket(this.client, { ...params, marketId: this.id });
+  resolve(params: Omit<s.ResolveParams, "marketId">): Promise<s.ResolveResult> {
+    return s.resolveMarket(this.client, { ...params, marketId: this.id });
   }
 
-  /** Redeems the account's paying shares (or those of one outcome). */
-  redeem(outcome?: number): Promise<m.Redemption[]> {
-    return m.redeem(this.client, { marketId: this.id, outcome });
+  /** Voids the market when its evaluation can name no winner: deposits are refunded. */
+  voidMarket(): Promise<TxResult & { reason: s.VoidReason }> {
+    return s.voidMarket(this.client, { marketId: this.id });
+  }
+
+  /** Redeems the account's winning shares (or those of one outcome). */
+  redeem(outcome?: number): Promise<s.Redemption[]> {
+    return s.redeem(this.client, { marketId: this.id, outcome });
+  }
+
+  /** Pays the account its held sale proceeds once the market resolved. */
+  releaseProceeds(): Promise<TxResult & { amount: bigint }> {
+    return s.releaseProceeds(this.client, { marketId: this.id });
+  }
+
+  /** Pays the account back its deposit from a voided or expired market. */
+  refund(): Promise<TxResult & { amount: bigint }> {
+    return s.refund(this.client, { marketId: this.id });
+  }
+
+  /** Collects everything the settled market owes the account. */
+  claim(): Promise<s.ClaimResult> {
+    return s.claim(this.client, { marketId: this.id });
   }
 
   /** Pays the creator what the settled pool holds beyond outstanding claims. */
   withdrawLiquidity(): Promise<TxResult & { amount: bigint }> {
-    return m.withdrawLiquidity(this.client, { marketId: this.id });
+    return s.withdrawLiquidity(this.client, { marketId: this.id });
+  }
+
+  /** Sends the creator the unspent evaluation escrow. */
+  reclaimEvaluationEscrow(): Promise<TxResult & { amountWei: bigint }> {
+    return s.reclaimEvaluationEscrow(this.client, { marketId: this.id });
   }
 
   /** Sends this market's accrued fees to the protocol fee router. */
   sweepFees(): Promise<TxResult & { amount: bigint }> {
-    return m.sweepMarketFees(this.client, { marketIds: [this.id] });
+    return s.sweepMarketFees(this.client, { marketIds: [this.id] });
   }
 }
 
@@ -112,7 +152,13 @@ export interface DelphiClient {
  * const market = await markets.create({
  *   question: "Which model is most accurate on the test split?",
  *   outcomes: candidateIds,
- *   evaluation: { datasetId: "ab".repeat(32), metric: "accuracy", profile: "cpu@tfjs-4.22.0" },
+ *   evaluation: {
+ *     datasetId: "ab".repeat(32),
+ *     metric: "accuracy",
+ *     profile: "cpu@tfjs-4.22.0",
+ *     paymentWei: 10n ** 19n,
+ *     stakeWei: 10n ** 20n,
+ *   },
  *   liquidity: 1_000_000_000n,
  *   closeInSec: 3600,
  * });

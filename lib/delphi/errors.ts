@@ -9,6 +9,7 @@
 
 import { ChainError } from "../core/errors.ts";
 import { ContractRevertError, toChainError } from "../chain/revert.ts";
+import { delphiAbi } from "../chain/artifacts/Delphi.ts";
 
 /** A Delphi market refused an action; `code` is the contract error in SCREAMING_SNAKE_CASE. */
 export class MarketError extends ChainError {
@@ -31,8 +32,15 @@ export class MarketClosedError extends MarketError {}
 /** The trade's price moved past the caller's limit (`maxCost` or `minPayout`). */
 export class SlippageExceededError extends MarketError {}
 
-/** The market is neither resolved nor expired, so shares cannot be redeemed yet. */
+/** The market is neither resolved, voided nor expired, so nothing can be paid out yet. */
 export class NotResolvedError extends MarketError {}
+
+/**
+ * The market named no winner (voided, or expired unresolved): shares and held sale proceeds pay
+ * nothing; every account takes its deposit back with `refund`. Or the reverse: a resolved market
+ * pays shares, not refunds.
+ */
+export class RefundModeError extends MarketError {}
 
 /** The account sells more shares than it holds. */
 export class InsufficientSharesError extends MarketError {}
@@ -40,39 +48,37 @@ export class InsufficientSharesError extends MarketError {}
 /** The redeemed outcome did not win. */
 export class NotWinningOutcomeError extends MarketError {}
 
-/** The market's evaluation job is missing, not final, or does not match the given scores. */
+/**
+ * The market's evaluation cannot settle it as asked: not started, still running or disputed,
+ * without a result, conflicting, already started, or not matching the given scores.
+ */
 export class EvaluationError extends MarketError {}
 
 const CLASSES: Record<string, new (revert: ContractRevertError) => MarketError> = {
   MarketClosed: MarketClosedError,
   MarketExpired: MarketClosedError,
   AlreadyResolved: MarketClosedError,
+  AlreadyVoided: MarketClosedError,
   PriceLimitExceeded: SlippageExceededError,
   NotSettled: NotResolvedError,
+  MarketRefunding: RefundModeError,
+  NoRefunds: RefundModeError,
   InsufficientShares: InsufficientSharesError,
   NotWinningOutcome: NotWinningOutcomeError,
-  EvaluationMissing: EvaluationError,
+  EvaluationNotStarted: EvaluationError,
+  EvaluationAlreadyStarted: EvaluationError,
+  EvaluationWindowPassed: EvaluationError,
   EvaluationNotFinal: EvaluationError,
-  EvaluationStakeTooLow: EvaluationError,
+  EvaluationConflict: EvaluationError,
+  EvaluationConclusive: EvaluationError,
+  NoEvaluationResult: EvaluationError,
   ScoresMismatch: EvaluationError,
 };
 
-/** Names of the Delphi contract's own errors (everything it can refuse with). */
-const DELPHI_ERRORS = new Set([
-  ...Object.keys(CLASSES),
-  "UnknownMarket",
-  "InvalidOutcomeCount",
-  "InvalidOutcomeId",
-  "InvalidSchedule",
-  "InvalidLiquidity",
-  "UnknownOutcome",
-  "ZeroShares",
-  "MarketNotClosed",
-  "WrongScoreCount",
-  "NothingToRedeem",
-  "NothingToReclaim",
-  "OutcomeSaturated",
-]);
+/** Names of the Delphi contract's errors (everything it can refuse with), from its ABI. */
+const DELPHI_ERRORS = new Set<string>(
+  delphiAbi.flatMap((item) => item.type === "error" ? [item.name] : []),
+);
 
 /**
  * Converts an error from a Delphi call into the most specific {@linkcode MarketError} subclass

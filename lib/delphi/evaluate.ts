@@ -1,12 +1,15 @@
 /**
- * The evaluation job that resolves a Delphi market: what it commits to, how its id is derived
- * (exactly as the contract derives it), and the deterministic evaluation a provider runs.
+ * The evaluation job that resolves a Delphi market: what it commits to, the hash that names what
+ * it computes (exactly as the contract derives it), and the deterministic evaluation a provider
+ * runs.
  *
  * A market names its candidates by content id ({@linkcode candidateIdOf}: the model spec's id and
  * the committed trained state), an evaluation dataset by content id, a metric and an execution
- * profile. The evaluation job's id in the `JobMarket` is `keccak256(abi.encode(tag, chainId,
- * delphi, marketId, candidates, datasetId, keccak(metric), direction, keccak(profile)))`, so a
- * provider that takes the job knows exactly what to compute. It evaluates every candidate under
+ * profile. Its evaluation spec hash is `keccak256(abi.encode(tag, chainId, delphi, marketId,
+ * candidates, datasetId, keccak(metric), direction, keccak(profile)))`, stored with the market;
+ * after the close Delphi creates the job in the `JobMarket` (`startEvaluation`) and the market
+ * keeps the job id, so a provider that takes the job finds the market, and from it exactly what
+ * to compute. It evaluates every candidate under
  * the pinned profile with a fixed batch size (so the float summation order, and hence every bit,
  * is fixed), turns the metric into integers ({@linkcode scoreOf}), and commits
  * `finalStateHash = keccak256(abi.encode(int256[] scores))` with a trace root over the
@@ -111,8 +114,12 @@ export function directionCode(direction: Direction): number {
   return direction === "higher" ? 0 : 1;
 }
 
-/** The `JobMarket` id of a market's evaluation job, derived exactly as `Delphi.createMarket` does. */
-export function evaluationJobId(target: EvaluationTarget, spec: EvaluationSpec): Hex {
+/**
+ * What a market's evaluation computes, as a hash: derived exactly as `Delphi.createMarket` does
+ * (the market's `evalSpecHash`). The evaluation job's id is not derived from it by anyone but the
+ * job market; read it from the market once the evaluation started.
+ */
+export function evaluationSpecHash(target: EvaluationTarget, spec: EvaluationSpec): Hex {
   const direction = spec.direction ?? METRIC_DIRECTION[spec.metric];
   return keccak256(encodeAbiParameters(
     [

@@ -2,7 +2,7 @@
  * Delphi: prediction markets on which model scores best on an evaluation, settled by an evaluation
  * job the network runs and verifies like any training job. Open a market over trained candidates
  * with {@linkcode delphi}, trade with slippage limits, read prices, positions and history, then
- * resolve from the verified scores (or let it expire) and redeem.
+ * resolve from the verified scores (or refund deposits when it names no winner) and claim.
  *
  * **Cost function: LMSR** (Hanson), `C(q) = b ln(sum_i exp(q_i / b))`, with `b` set from the
  * creator's funding `F` as the largest `b` with `b ln n <= F`, so the creator's worst loss is
@@ -13,20 +13,32 @@
  * gas (a sum of `n` exponentials per trade), is answered by caching: the contract stores
  * `e_i = exp(q_i / b)` per outcome and their sum `S`, so a trade on outcome `i` moves one `e_i`
  * and costs `b ln(S' / S)`: one `exp` and one `ln` (PRB math) whatever `n` is. A buy costs about
- * 0.55x a Uniswap V2 swap (`deno task bench delphi`).
+ * 0.6x a Uniswap V2 swap (`deno task bench delphi`).
  *
  * **Solvency.** Each stored `e_i` is rounded up so `b ln e_i >= q_i`; buy costs are rounded up
- * and sale proceeds down so the pool stays `>= b ln S`. Since `ln S >= ln e_i`, the pool covers
- * `max_i q_i`, whatever wins; and by the LMSR identity `C(q) = sum_i q_i p_i + b H(p)` it covers
- * `sum_i q_i p_i`, the expiry payout at final prices. The 0.5% fee is rounded up and kept apart.
+ * and sale proceeds down so the pool (less the held proceeds below) stays `>= b ln S`. Since
+ * `ln S >= ln e_i`, it covers `max_i q_i`, whatever wins. The 0.5% fee is rounded up and kept
+ * apart.
  *
- * **Resolution.** The market derives its evaluation job id (see `evaluationJobId`); a staked
- * provider evaluates every candidate under the pinned profile and commits
- * `keccak256(abi.encode(scores))` in the `JobMarket`. After its challenge window passes with no
- * successful dispute and every slot is settled, anyone resolves with the scores: the contract
- * checks them against each paid slot's commitment and picks the best score per the metric's
- * direction; tied outcomes share the payout. Past the deadline the market expires and every share
- * redeems at its final price; the creator withdraws the rest. No collateral stays behind.
+ * **Resolution.** The market owns its evaluation job. The creator escrows its payment in
+ * AIGENSYN and fixes its terms (replicas, evaluator stake, challenge window, commit deadline) at
+ * creation; after the close anyone calls `startEvaluation` and Delphi creates the job in the
+ * `JobMarket` with a staked referee committee, keeping the returned job id. A staked provider
+ * evaluates every candidate under the pinned profile and commits `keccak256(abi.encode(scores))`.
+ * Once every slot is settled (anyone finalizes a slot after its challenge window, or refunds it
+ * after the job's deadline) anyone resolves with the scores: the contract checks them against the
+ * paid slots' commitments and picks the best score per the metric's direction; tied outcomes
+ * share the payout.
+ *
+ * **No winner: refunds.** If the evaluation ends with no paid slot or with paid slots that
+ * disagree (`voidMarket`), or the market reaches its deadline unresolved, no share pays: every
+ * account takes back its net deposit and the creator its funding. A sale pays back the seller's
+ * deposit at once and holds any proceeds beyond it until the market resolves (forfeited to the
+ * refunds otherwise), so the pool is always exactly the funding plus every deposit: a refund makes
+ * every trader whole up to fees, and nobody (alone or with sybils) profits from stopping a market
+ * from resolving. Refunds follow the depositor, not the share balance, so transferred shares
+ * cannot claim twice. No collateral or AIGENSYN stays behind: the unspent evaluation escrow goes
+ * back to the creator (`reclaimEvaluationEscrow`).
  *
  * @example
  * ```ts
@@ -38,24 +50,40 @@
  * const market = await delphi(client).create({
  *   question: "Which model is most accurate?",
  *   outcomes: ids,
- *   evaluation: { datasetId: test.id, metric: "accuracy", profile: "cpu@tfjs-4.22.0" },
+ *   evaluation: {
+ *     datasetId: test.id,
+ *     metric: "accuracy",
+ *     profile: "cpu@tfjs-4.22.0",
+ *     paymentWei: 10n ** 19n,
+ *     stakeWei: 10n ** 20n,
+ *   },
  *   liquidity: 1_000_000_000n,
  *   closeInSec: 3600,
  * });
  * await market.buy({ outcome: 2, shares: 50_000_000n });
- * // ... after the close, a provider evaluates and commits; after the challenge window:
+ * // ... after the close:
+ * const { jobId } = await market.startEvaluation();
+ * // a staked provider claims jobId, evaluates and commits; after the challenge window:
  * const { scores, traceRoot } = await evaluateCandidates({ candidates, dataset: test, metric: "accuracy" });
  * await market.resolve({ scores, traceRoot });
- * await market.redeem();
+ * await market.claim();
  * ```
  *
  * @module
  */
 
 export * from "./client.ts";
+export {
+  EVAL_SETTLEMENT_MARGIN_SEC,
+  MAX_EVAL_REPLICAS,
+  MIN_EVAL_CHALLENGE_WINDOW_SEC,
+  MIN_EVAL_TIMEOUT_SEC,
+} from "./contract.ts";
 export * from "./errors.ts";
 export * from "./evaluate.ts";
 export * from "./market.ts";
+export * from "./market_state.ts";
+export * from "./settlement.ts";
 // Types from the layers below that this module's signatures use, so its docs stand on their own.
 export type {
   Account,

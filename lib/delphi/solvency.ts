@@ -1,10 +1,14 @@
 /**
  * The market-solvency property, run against a real chain: random markets (2 to 20 outcomes,
  * random funding), random buy and sell sequences from several traders, each market then resolved
- * through a real evaluation job to a random winner (ties included) or left to expire, and every
- * holder and the creator paid out. After every step the contract must hold at least everything it
- * could owe: accrued fees plus, per market, the most any resolution could pay (`max_i q_i`) and the
- * expiry payout (`sum_i q_i e_i / S`). Each run starts from an `evm_snapshot` and ends with an
+ * through its own evaluation job to a random winner (ties included), voided (its job ends with no
+ * result), or left to expire, and every holder and the creator paid out. After every step the
+ * contract must hold at least everything it could owe: accrued fees plus, per market, the most any
+ * resolution could pay (`max_i q_i` plus held sale proceeds); and until a resolution its pool must
+ * be exactly the creator's funding plus every account's deposit, which is what a refund pays. A
+ * market that names no winner must leave every trader down exactly the fees it paid and the
+ * creator even; and once everyone is paid, no collateral (beyond unswept fees) and no AIGENSYN
+ * escrow may stay in Delphi. Each run starts from an `evm_snapshot` and ends with an
  * `evm_revert`, so runs are independent. Property-based with `fast-check`, like the chain layer's
  * own invariant fuzz.
  *
@@ -19,16 +23,17 @@ import type { ProtocolClient } from "../chain/protocol.ts";
 import { ContractRevertError } from "../chain/revert.ts";
 import { send } from "../chain/transact.ts";
 import { testStableAbi } from "../chain/artifacts/TestStable.ts";
+import { delphiAbi } from "../chain/artifacts/Delphi.ts";
+import { buy, createMarket, sell } from "./market.ts";
+import { getLedger, getMarket, getPrices } from "./market_state.ts";
 import {
-  buy,
-  createMarket,
-  getMarket,
-  getPrices,
-  redeem,
-  sell,
+  claim,
+  reclaimEvaluationEscrow,
+  resolveMarket,
+  startEvaluation,
+  voidMarket,
   withdrawLiquidity,
-} from "./market.ts";
-import { resolveMarket } from "./market.ts";
+} from "./settlement.ts";
 import { scoresHash } from "./evaluate.ts";
 
 /** Options of {@linkcode runSolvencyFuzz}. */
@@ -59,6 +64,8 @@ export interface SolvencyResult {
   resolved: number;
   /** Markets left to expire. */
   expired: number;
+  /** Markets voided (their evaluation job ended with no result). */
+  voided: number;
 }
 
 interface TradeStep {
@@ -73,12 +80,18 @@ interface Plan {
   outcomes: number;
   liquidity: bigint;
   trades: TradeStep[];
-  ending: { kind: "resolve"; winner: number; tieWith: number | null } | { kind: "expire" };
+  ending:
+    | { kind: "resolve"; winner: number; tieWith: number | null }
+    | { kind: "expire" }
+    | { kind: "void" };
 }
 
 const TRADERS = 5;
-const CHALLENGE_WINDOW_SEC = 60;
+const CHALLENGE_WINDOW_SEC = 3_600;
+const EVAL_TIMEOUT_SEC = 3_600;
 const CLOSE_IN_SEC = 1_000;
+const RESOLVE_WITHIN_SEC = 2 * 86_400;
+const TOKEN = 10n ** 18n;
 
 function planArbitrary(maxTrades: number): fc.Arbitrary<Plan> {
   return fc.record({
@@ -113,6 +126,7 @@ function planArbitrary(maxTrades: number): fc.Arbitrary<Plan> {
         }),
       },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("expire" as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("void" as const) }) },
     ),
   });
 }
@@ -156,8 +170,8 @@ export async function runSolvencyFuzz(
       action: "approve",
     });
   }
-  await creator.token.approve({ spender: devnet.addresses.jobMarket, amountWei: maxUint256 });
-  await provider.staking.stake({ amountWei: 1_000n * 10n ** 18n });
+  await creator.token.approve({ spender: delphi, amountWei: maxUint256 });
+  await provider.staking.stake({ amountWei: 1_000n * TOKEN });
 
   const result: SolvencyResult = {
     runs: 0,
@@ -168,26 +182,38 @@ export async function runSolvencyFuzz(
     maxCreatorLossVsBound: 0,
     resolved: 0,
     expired: 0,
+    voided: 0,
   };
 
-  /** Checks the contract holds what it could owe for `marketId`; records a violation if not. */
+  /**
+   * Checks the contract holds what it could owe for `marketId`, and that an unresolved market's
+   * pool is exactly its funding plus every deposit; records a violation if not.
+   */
   const check = async (marketId: bigint, step: string): Promise<void> => {
-    const [market, prices, held] = await Promise.all([
+    const [market, prices, held, ledgers] = await Promise.all([
       getMarket(creator, marketId),
       getPrices(creator, marketId),
       stableBalance(creator, delphi),
+      Promise.all(traders.map((t) => getLedger(creator, { marketId, account: t.account }))),
     ]);
+    const deposits = ledgers.reduce((s, l) => s + l.depositWei, 0n);
     let owed: bigint;
     if (market.phase === "Resolved") {
       const k = BigInt(market.winners.length);
-      owed = market.winners.reduce((s, i) => s + prices.supplies[i] / k, 0n);
+      owed = market.winners.reduce((s, i) => s + prices.supplies[i] / k, 0n) +
+        market.heldProceeds;
     } else {
       const maxSupply = prices.supplies.reduce((a, b) => a > b ? a : b, 0n);
-      const expiry = prices.supplies.reduce(
-        (s, q, i) => s + q * prices.expsWad[i] / market.sumExpWad,
-        0n,
-      );
-      owed = market.phase === "Expired" ? expiry : (maxSupply > expiry ? maxSupply : expiry);
+      const refunds = market.pool - market.funding;
+      owed = market.phase === "Expired" || market.phase === "Voided"
+        ? refunds
+        : maxSupply + market.heldProceeds;
+      if (refunds !== deposits) {
+        result.violations.push(
+          `market ${marketId} ${step}: pool ${market.pool} is not funding ${market.funding} ` +
+            `plus deposits ${deposits}`,
+        );
+      }
     }
     if (market.pool < owed || held < market.pool + market.fees) {
       result.violations.push(
@@ -220,15 +246,27 @@ export async function runSolvencyFuzz(
     const created = await createMarket(creator, {
       question: "fuzz",
       outcomes,
-      evaluation: { datasetId: "11".repeat(32), metric: "accuracy", profile: "cpu" },
+      evaluation: {
+        datasetId: "11".repeat(32),
+        metric: "accuracy",
+        profile: "cpu",
+        paymentWei: TOKEN,
+        stakeWei: 100n * TOKEN,
+        timeoutSec: EVAL_TIMEOUT_SEC,
+        challengeWindowSec: CHALLENGE_WINDOW_SEC,
+      },
       liquidity: plan.liquidity,
       closeInSec: CLOSE_IN_SEC,
-      resolveWithinSec: 10_000,
+      resolveWithinSec: RESOLVE_WITHIN_SEC,
     });
     const { marketId, b } = created;
     const creatorStart = await stableBalance(creator, creator.account);
     await check(marketId, "created");
     const holdings = traders.map(() => new Array<bigint>(n).fill(0n));
+    // What each trader paid in (cost + fee) and got back, and its fees, for the refund check.
+    const paidIn = traders.map(() => 0n);
+    const paidOut = traders.map(() => 0n);
+    const feesOf = traders.map(() => 0n);
     for (const [t, trade] of plan.trades.entries()) {
       const outcome = trade.outcome % n;
       const trader = traders[trade.trader];
@@ -237,12 +275,16 @@ export async function runSolvencyFuzz(
       try {
         if (trade.side === "sell" && held > 0n) {
           const shares = held * BigInt(Math.min(trade.size, 10_000)) / 10_000n || 1n;
-          await sell(trader, { marketId, outcome, shares, minPayout: 0n });
+          const sold = await sell(trader, { marketId, outcome, shares, minPayout: 0n });
           holdings[trade.trader][outcome] -= shares;
+          paidOut[trade.trader] += sold.total - sold.held;
+          feesOf[trade.trader] += sold.fee;
         } else {
           const shares = b * BigInt(trade.size) / 10_000n || 1n;
-          await buy(trader, { marketId, outcome, shares, maxCost: maxUint256 });
+          const bought = await buy(trader, { marketId, outcome, shares, maxCost: maxUint256 });
           holdings[trade.trader][outcome] += shares;
+          paidIn[trade.trader] += bought.total;
+          feesOf[trade.trader] += bought.fee;
         }
       } catch (error) {
         if (error instanceof ContractRevertError && error.errorName === "OutcomeSaturated") {
@@ -258,39 +300,47 @@ export async function runSolvencyFuzz(
       await check(marketId, `after trade ${t}`);
     }
 
-    // Settle: a real evaluation job committing scores that make the planned outcome(s) win.
-    const market = await getMarket(creator, marketId);
+    // Settle through the market's own evaluation job (or none).
+    await devnet.increaseTime(CLOSE_IN_SEC + 1);
     if (plan.ending.kind === "resolve") {
       const winner = plan.ending.winner % n;
       const scores = Array.from({ length: n }, (_, i) => BigInt(i === winner ? 900 : 100 + i));
       if (plan.ending.tieWith !== null) scores[plan.ending.tieWith % n] = 900n;
       const traceRoot = scoresHash([BigInt(marketId)]);
-      await creator.jobs.create({
-        specHash: market.evalJobId,
-        paymentWei: 10n ** 18n,
-        timeoutSec: CLOSE_IN_SEC + 10_000,
-        challengeWindowSec: CHALLENGE_WINDOW_SEC,
-      });
-      await provider.jobs.claim({ jobId: market.evalJobId });
-      await provider.jobs.commit({
-        jobId: market.evalJobId,
-        finalStateHash: scoresHash(scores),
-        traceRoot,
-      });
-      await devnet.increaseTime(CLOSE_IN_SEC + 1);
+      const { jobId } = await startEvaluation(creator, { marketId });
+      await provider.jobs.claim({ jobId });
+      await provider.jobs.commit({ jobId, finalStateHash: scoresHash(scores), traceRoot });
+      await devnet.increaseTime(CHALLENGE_WINDOW_SEC);
       await resolveMarket(creator, { marketId, scores, traceRoot });
       result.resolved++;
+    } else if (plan.ending.kind === "void") {
+      // Started, but nobody evaluates: past its deadline the job refunds and the market voids.
+      await startEvaluation(creator, { marketId });
+      await devnet.increaseTime(EVAL_TIMEOUT_SEC);
+      await voidMarket(creator, { marketId });
+      result.voided++;
     } else {
-      await devnet.increaseTime(CLOSE_IN_SEC + 10_000 + 1);
+      await devnet.increaseTime(RESOLVE_WITHIN_SEC);
       result.expired++;
     }
     await check(marketId, "settled");
+    const phase = (await getMarket(creator, marketId)).phase;
 
-    // Pay everyone out: every redemption must succeed, and the creator gets the rest.
+    // Pay everyone out: every claim must succeed, and the creator gets the rest.
     for (const [i, trader] of traders.entries()) {
-      if (holdings[i].every((h) => h === 0n)) continue;
-      await redeem(trader, { marketId });
-      await check(marketId, `after redeem by trader ${i}`);
+      const ledger = await getLedger(creator, { marketId, account: trader.account });
+      const holds = holdings[i].some((h) => h > 0n);
+      if (!holds && ledger.depositWei === 0n && ledger.heldProceedsWei === 0n) continue;
+      const got = await claim(trader, { marketId });
+      paidOut[i] += got.totalWei;
+      await check(marketId, `after claim by trader ${i}`);
+      // A market that names no winner leaves each trader down exactly the fees it paid.
+      if (phase !== "Resolved" && paidIn[i] - paidOut[i] !== feesOf[i]) {
+        result.unexpected.push(
+          `market ${marketId} (${phase}): trader ${i} paid ${paidIn[i]}, got ${paidOut[i]}, ` +
+            `fees ${feesOf[i]}`,
+        );
+      }
     }
     let withdrawn = 0n;
     try {
@@ -309,15 +359,35 @@ export async function runSolvencyFuzz(
         `market ${marketId}: creator balance moved by other than the withdrawal`,
       );
     }
+    if (phase !== "Resolved" && withdrawn !== plan.liquidity) {
+      result.unexpected.push(
+        `market ${marketId} (${phase}): creator got ${withdrawn} of its ${plan.liquidity} back`,
+      );
+    }
     const loss = Number(plan.liquidity - withdrawn);
     const bound = Number(b) * Math.log(n);
     result.maxCreatorLossVsBound = Math.max(result.maxCreatorLossVsBound, loss / bound);
     const after = await getMarket(creator, marketId);
     const held = await stableBalance(creator, delphi);
-    // Everything redeemed and withdrawn: the contract keeps only the (unswept) fees.
+    // Everything paid out: the contract keeps only the (unswept) fees.
     if (after.pool !== 0n || held !== after.fees) {
       result.violations.push(
         `market ${marketId}: after full payout pool ${after.pool}, holds ${held}, fees ${after.fees}`,
+      );
+    }
+    // And no AIGENSYN: the evaluation escrow is spent or back with the creator.
+    await reclaimEvaluationEscrow(creator, { marketId });
+    const [escrow, aigensyn] = await Promise.all([
+      creator.public.readContract({
+        address: delphi,
+        abi: delphiAbi,
+        functionName: "evaluationEscrow",
+      }),
+      creator.token.balanceOf({ account: delphi }),
+    ]);
+    if (escrow !== 0n || aigensyn !== 0n) {
+      result.violations.push(
+        `market ${marketId}: Delphi keeps ${aigensyn} AIGENSYN, escrow ${escrow}, after settling`,
       );
     }
   };

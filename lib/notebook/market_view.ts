@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { MarketPhase, Position, TradeRecord } from "../delphi/market.ts";
+import type { MarketPhase, Position, TradeRecord } from "../delphi/market_state.ts";
 import { SpecError } from "../core/errors.ts";
 import { escapeHtml, type MimeBundle, RichView, shortHash } from "./display.ts";
 import { Plot, renderPlot } from "./plot.ts";
@@ -90,6 +90,7 @@ const PHASE_COLORS: Readonly<Record<MarketPhase, string>> = {
   Closed: "#868e96",
   Resolved: "#2b8a3e",
   Expired: "#e67700",
+  Voided: "#c92a2a",
 };
 
 const HISTORY_SIZE = { width: 560, height: 260 } as const;
@@ -184,7 +185,8 @@ export class DelphiMarketView extends RichView {
 
   /**
    * What a position pays or is worth now: once resolved, one unit per winning share split among
-   * tied winners; otherwise (trading, closed, expired) its value at the current prices.
+   * tied winners; voided or expired, nothing (the market refunds deposits, not shares); otherwise
+   * (trading, closed) its value at the current prices.
    */
   worth(position: Position): bigint {
     if (this.phase === "Resolved") {
@@ -192,6 +194,8 @@ export class DelphiMarketView extends RichView {
         ? position.shares / BigInt(this.winners.length)
         : 0n;
     }
+    // A market that named no winner pays no share: it refunds each account's deposit instead.
+    if (this.phase === "Voided" || this.phase === "Expired") return 0n;
     return position.value;
   }
 
@@ -320,10 +324,19 @@ export class DelphiMarketView extends RichView {
             : held.map((p) =>
               `${formatAmount(p.shares, this.collateral.decimals)} ${this.outcomes[p.outcome]}`
             ).join(", ") +
-              ` (${this.phase === "Resolved" ? "pays" : "worth"} ${this.#amount(worth)})`),
+              ` (${this.#worthLabel()} ${this.#amount(worth)})`),
       );
     }
     return lines.join("\n");
+  }
+
+  /** What a position's amount means in this phase. */
+  #worthLabel(): string {
+    if (this.phase === "Resolved") return "pays";
+    if (this.phase === "Voided" || this.phase === "Expired") {
+      return "shares pay (deposits refunded)";
+    }
+    return "worth";
   }
 
   #colors(): string[] {
@@ -359,7 +372,9 @@ export class DelphiMarketView extends RichView {
 
   #positionsHtml(): string {
     if (this.positions.length === 0) return "";
-    const worthLabel = this.phase === "Resolved" ? "pays" : "worth now";
+    const worthLabel = this.phase === "Trading" || this.phase === "Closed"
+      ? "worth now"
+      : this.#worthLabel();
     const head = ["account", ...this.outcomes, worthLabel].map((h) =>
       `<th style="text-align:left;padding:2px 12px 2px 0;border-bottom:1px solid #ccc">${
         escapeHtml(h)

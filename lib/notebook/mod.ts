@@ -125,6 +125,6 @@ export type { Hash } from "../core/hash.ts";
 export type { StepInfo, TrainingPlan } from "../exec/trainer.ts";
 export type { CheckpointRef, Trace } from "../proof/trace.ts";
 export type { SegmentRange, SegmentVerdict } from "../proof/replay.ts";
-export type { MarketPhase, Position, TradeRecord } from "../delphi/market.ts";
+export type { MarketPhase, Position, TradeRecord } from "../delphi/market_state.ts";
 export type { JobVolume, RangeParams, StakerStats } from "../chain/metrics.ts";
 export type { Address, Hex } from "../chain/types.ts";

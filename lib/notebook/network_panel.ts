@@ -22,7 +22,7 @@
 
 import type { JobVolume, RangeParams, StakerStats } from "../chain/metrics.ts";
 import { SpecError } from "../core/errors.ts";
-import type { TradeRecord } from "../delphi/market.ts";
+import type { TradeRecord } from "../delphi/market_state.ts";
 import { escapeHtml, formatNumber, type MimeBundle, RichView } from "./display.ts";
 import { formatAmount, STABLE_UNIT, type TokenUnit } from "./market_view.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { maxUint256 } from "viem";
+import { delphiAbi } from "../../lib/chain/artifacts/Delphi.ts";
 import { feeRouterAbi } from "../../lib/chain/artifacts/FeeRouter.ts";
 import { testStableAbi } from "../../lib/chain/artifacts/TestStable.ts";
 import { type Devnet, type ProtocolClient, startDevnet } from "../../lib/chain/mod.ts";
@@ -9,12 +10,17 @@ import {
   type Candidate,
   candidateIdOf,
   delphi,
+  EVAL_SETTLEMENT_MARGIN_SEC,
   evaluateCandidates,
   EvaluationError,
-  evaluationJobId,
+  type EvaluationParams,
+  evaluationSpecHash,
   InsufficientSharesError,
   MarketClosedError,
   MarketError,
+  MAX_EVAL_REPLICAS,
+  MIN_EVAL_CHALLENGE_WINDOW_SEC,
+  MIN_EVAL_TIMEOUT_SEC,
   NotResolvedError,
   NotWinningOutcomeError,
   SlippageExceededError,
@@ -81,31 +87,62 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
   const evalSet = await loadMnist({ split: "test", limit: 500 });
   const profile = DEFAULT_PROFILE.id;
 
+  const terms = {
+    paymentWei: 10n * TOKEN,
+    stakeWei: 100n * TOKEN,
+    challengeWindowSec: 3_600,
+    timeoutSec: 7_200,
+  };
   const market = await delphi(creator).create({
     question: "Which of three MLPs is most accurate on 500 MNIST test digits?",
     outcomes: ids,
-    evaluation: { datasetId: evalSet.id, metric: "accuracy", profile },
+    evaluation: { datasetId: evalSet.id, metric: "accuracy", profile, ...terms },
     liquidity: 1_000n * USD,
     closeInSec: 3600,
-    resolveWithinSec: 86_400,
-    minEvalStakeWei: 100n * TOKEN,
+    resolveWithinSec: 3 * 86_400,
   });
   const as = (c: ProtocolClient) => market.as(c);
   let feesPaid = 0n;
   const sharesOf = new Map<string, bigint>();
 
   await t.step(
-    "the evaluation job id is derived from the market, as the client derives it",
+    "the evaluation's spec hash is derived from the market; its job does not exist yet",
     async () => {
       const info = await market.info();
       assert.equal(info.phase, "Trading");
       assert.equal(info.outcomeCount, 3);
+      const evaluation = await market.evaluation();
       assert.equal(
-        info.evalJobId,
-        evaluationJobId(
+        evaluation.specHash,
+        evaluationSpecHash(
           { chainId: creator.chainId, delphi: devnet.addresses.delphi, marketId: market.id },
           { candidates: ids, datasetId: evalSet.id, metric: "accuracy", profile },
         ),
+      );
+      assert.equal(evaluation.jobId, undefined);
+      // The client's mirror of the contract's evaluation constants.
+      for (
+        const [name, value] of [
+          ["MIN_EVAL_CHALLENGE_WINDOW", MIN_EVAL_CHALLENGE_WINDOW_SEC],
+          ["MIN_EVAL_TIMEOUT", MIN_EVAL_TIMEOUT_SEC],
+          ["SETTLEMENT_MARGIN", EVAL_SETTLEMENT_MARGIN_SEC],
+          ["MAX_EVAL_REPLICAS", MAX_EVAL_REPLICAS],
+        ] as const
+      ) {
+        const onChain = await creator.public.readContract({
+          address: devnet.addresses.delphi,
+          abi: delphiAbi,
+          functionName: name,
+        });
+        assert.equal(Number(onChain), value, name);
+      }
+      assert.equal(evaluation.paymentWei, terms.paymentWei);
+      assert.equal(evaluation.deadline, info.closeTime + BigInt(terms.timeoutSec));
+      assert.equal(info.minEvalStakeWei, terms.stakeWei);
+      // The creator's AIGENSYN escrow sits in Delphi until the evaluation starts.
+      assert.equal(
+        await creator.token.balanceOf({ account: devnet.addresses.delphi }),
+        terms.paymentWei,
       );
       // b ln 3 <= the creator's funding: the bounded loss.
       assert.ok(Number(info.b) * Math.log(3) <= 1_000e6);
@@ -184,10 +221,16 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
       MarketError,
       "UnknownMarket",
     );
+    const evaluation: EvaluationParams = {
+      datasetId: evalSet.id,
+      metric: "accuracy",
+      profile,
+      ...terms,
+    };
     const base = {
       question: "bad",
       outcomes: ids,
-      evaluation: { datasetId: evalSet.id, metric: "accuracy" as const, profile },
+      evaluation,
       liquidity: 100n * USD,
       closeInSec: 3600,
     };
@@ -216,6 +259,30 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
       MarketError,
       "InvalidLiquidity",
     );
+    // The evaluation's terms and schedule are checked when the market opens.
+    const badTerms: [Partial<EvaluationParams>, string][] = [
+      [{ stakeWei: 0n }, "ZeroEvalStake"],
+      [{ paymentWei: 0n }, "InvalidEvalPayment"],
+      [{ paymentWei: 10n, replicas: 3 }, "InvalidEvalPayment"],
+      [{ replicas: 0 }, "InvalidEvalReplicas"],
+      [{ replicas: 9 }, "InvalidEvalReplicas"],
+      [{ challengeWindowSec: 60 }, "InvalidEvalChallengeWindow"],
+      [{ timeoutSec: 60 }, "InvalidEvalTimeout"],
+    ];
+    for (const [bad, errorName] of badTerms) {
+      await refuses(
+        markets.create({ ...base, evaluation: { ...evaluation, ...bad } }),
+        MarketError,
+        errorName,
+      );
+    }
+    await refuses(
+      markets.create({ ...base, resolveWithinSec: 86_400 }),
+      MarketError,
+      "InvalidEvaluationSchedule",
+    );
+    // Nothing about the evaluation can happen before the close.
+    await refuses(market.startEvaluation(), MarketError, "MarketNotClosed");
     await refuses(
       market.resolve({ scores: [1n, 2n, 3n], traceRoot: `0x${"11".repeat(32)}` }),
       MarketError,
@@ -241,14 +308,25 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
   });
 
   let result: Awaited<ReturnType<typeof evaluateCandidates>>;
+  await t.step(
+    "after the close Delphi creates its evaluation job, with the fixed terms",
+    async () => {
+      const { jobId } = await market.as(traders[0]).startEvaluation();
+      const evaluation = await market.evaluation();
+      assert.equal(evaluation.jobId, jobId);
+      const job = await provider.jobs.get(jobId);
+      assert.equal(job.submitter.toLowerCase(), devnet.addresses.delphi.toLowerCase());
+      assert.equal(job.refereeCommittee, 3);
+      assert.equal(job.requiredStakeWei, terms.stakeWei);
+      assert.equal(job.challengeWindowSec, terms.challengeWindowSec);
+      assert.equal(job.deadline, evaluation.deadline);
+      assert.equal(job.paymentPerReplicaWei, terms.paymentWei);
+      await refuses(market.startEvaluation(), EvaluationError, "EvaluationAlreadyStarted");
+    },
+  );
+
   await t.step("a staked provider runs the evaluation job; it is deterministic", async () => {
-    await creator.token.approve({ spender: devnet.addresses.jobMarket, amountWei: maxUint256 });
-    const { jobId } = await market.requestEvaluation({
-      paymentWei: 10n * TOKEN,
-      timeoutSec: 7200,
-      challengeWindowSec: 600,
-    });
-    assert.equal(jobId, (await market.info()).evalJobId);
+    const jobId = (await market.evaluation()).jobId!;
     await provider.staking.stake({ amountWei: 1_000n * TOKEN });
     await provider.jobs.claim({ jobId });
     result = await evaluateCandidates({
@@ -285,7 +363,7 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
         EvaluationError,
         "EvaluationNotFinal",
       );
-      await devnet.increaseTime(601);
+      await devnet.increaseTime(terms.challengeWindowSec + 1);
       await refuses(
         market.resolve({ scores: [...result.scores].reverse(), traceRoot: result.traceRoot }),
         EvaluationError,
@@ -302,7 +380,8 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
     const info = await market.info();
     assert.equal(info.phase, "Resolved");
     assert.deepEqual(info.winners, resolved.winners);
-    const slot = await provider.jobs.slot({ jobId: info.evalJobId });
+    assert.equal(resolved.jobId, (await market.evaluation()).jobId);
+    const slot = await provider.jobs.slot({ jobId: resolved.jobId });
     assert.equal(slot.status, "Paid");
   });
 
@@ -331,6 +410,9 @@ Deno.test("a Delphi market over three trained models, settled by a verified eval
       const info = await market.info();
       assert.equal(info.pool, 0n);
       assert.equal(await stable(devnet, devnet.addresses.delphi), feesPaid);
+      // The evaluator was paid the whole escrow: nothing comes back, nothing stays in Delphi.
+      assert.equal((await market.reclaimEvaluationEscrow()).amountWei, 0n);
+      assert.equal(await creator.token.balanceOf({ account: devnet.addresses.delphi }), 0n);
     },
   );
 

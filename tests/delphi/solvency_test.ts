@@ -9,6 +9,6 @@ Deno.test("Delphi stays solvent over random trade sequences, resolutions and exp
   assert.equal(result.runs, 40);
   assert.deepEqual(result.violations, []);
   assert.deepEqual(result.unexpected, []);
-  assert.ok(result.resolved > 0 && result.expired > 0);
+  assert.ok(result.resolved > 0 && result.expired > 0 && result.voided > 0);
   assert.ok(result.maxCreatorLossVsBound <= 1, `${result.maxCreatorLossVsBound}`);
 });

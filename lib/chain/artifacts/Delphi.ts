@@ -31,6 +31,28 @@ export const delphiAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyVoided",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "CollateralIsEvaluationToken",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "spender",
         "type": "address"
@@ -130,6 +152,17 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "marketId",
         "type": "uint256"
+      }
+    ],
+    "name": "EscrowAlreadyReclaimed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
       },
       {
         "internalType": "bytes32",
@@ -137,7 +170,49 @@ export const delphiAbi = [
         "type": "bytes32"
       }
     ],
-    "name": "EvaluationMissing",
+    "name": "EvaluationAlreadyStarted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EvaluationConclusive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "slotA",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "slotB",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationConflict",
     "type": "error"
   },
   {
@@ -175,16 +250,27 @@ export const delphiAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "stake",
+        "name": "startBy",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationNotStarted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
         "type": "uint256"
       },
       {
         "internalType": "uint256",
-        "name": "minStake",
+        "name": "deadline",
         "type": "uint256"
       }
     ],
-    "name": "EvaluationStakeTooLow",
+    "name": "EvaluationWindowPassed",
     "type": "error"
   },
   {
@@ -211,6 +297,91 @@ export const delphiAbi = [
       }
     ],
     "name": "InsufficientShares",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "window",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalChallengeWindow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "payment",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalPayment",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalReplicas",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "timeout",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvalTimeout",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "settledBy",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "resolutionDeadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidEvaluationSchedule",
     "type": "error"
   },
   {
@@ -336,8 +507,67 @@ export const delphiAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "MarketRefunding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NoEvaluationResult",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "NoFeesAccrued",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "NoHeldProceeds",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "NoRefunds",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NoSurplus",
     "type": "error"
   },
   {
@@ -397,6 +627,22 @@ export const delphiAbi = [
       }
     ],
     "name": "NothingToRedeem",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "NothingToRefund",
     "type": "error"
   },
   {
@@ -566,6 +812,11 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "ZeroEvalStake",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "ZeroShares",
     "type": "error"
   },
@@ -598,6 +849,99 @@ export const delphiAbi = [
       }
     ],
     "name": "Approval",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "creator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "EscrowReclaimed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "payment",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "requiredStake",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "replicas",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "challengeWindow",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      }
+    ],
+    "name": "EvaluationScheduled",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "jobSpecHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EvaluationStarted",
     "type": "event"
   },
   {
@@ -662,7 +1006,7 @@ export const delphiAbi = [
       {
         "indexed": true,
         "internalType": "bytes32",
-        "name": "evalJobId",
+        "name": "evalSpecHash",
         "type": "bytes32"
       },
       {
@@ -734,6 +1078,31 @@ export const delphiAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "evalJobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum Delphi.VoidReason",
+        "name": "reason",
+        "type": "uint8"
+      }
+    ],
+    "name": "MarketVoided",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "owner",
         "type": "address"
@@ -752,6 +1121,68 @@ export const delphiAbi = [
       }
     ],
     "name": "OperatorSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "trader",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProceedsHeld",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProceedsReleased",
     "type": "event"
   },
   {
@@ -802,6 +1233,31 @@ export const delphiAbi = [
       },
       {
         "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "Refunded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
         "internalType": "bytes32",
         "name": "evalJobId",
         "type": "bytes32"
@@ -826,6 +1282,25 @@ export const delphiAbi = [
       }
     ],
     "name": "Resolved",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "feeRouter",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "SurplusSwept",
     "type": "event"
   },
   {
@@ -922,6 +1397,19 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "EVAL_REFEREE_COMMITTEE",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "EVAL_SPEC_TAG",
     "outputs": [
       {
@@ -941,6 +1429,19 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_EVAL_REPLICAS",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
       }
     ],
     "stateMutability": "view",
@@ -974,6 +1475,32 @@ export const delphiAbi = [
   },
   {
     "inputs": [],
+    "name": "MIN_EVAL_CHALLENGE_WINDOW",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MIN_EVAL_TIMEOUT",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MIN_LIQUIDITY",
     "outputs": [
       {
@@ -993,6 +1520,19 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SETTLEMENT_MARGIN",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
       }
     ],
     "stateMutability": "view",
@@ -1182,9 +1722,36 @@ export const delphiAbi = [
             "type": "uint256"
           },
           {
-            "internalType": "uint96",
-            "name": "minEvalStake",
-            "type": "uint96"
+            "components": [
+              {
+                "internalType": "uint96",
+                "name": "payment",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint96",
+                "name": "requiredStake",
+                "type": "uint96"
+              },
+              {
+                "internalType": "uint32",
+                "name": "timeout",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "challengeWindow",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint8",
+                "name": "replicas",
+                "type": "uint8"
+              }
+            ],
+            "internalType": "struct Delphi.EvaluationTerms",
+            "name": "evaluation",
+            "type": "tuple"
           }
         ],
         "internalType": "struct Delphi.CreateMarketParams",
@@ -1201,6 +1768,88 @@ export const delphiAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "evaluationEscrow",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "evaluationToken",
+    "outputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getEvaluation",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "specHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "jobId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint96",
+            "name": "payment",
+            "type": "uint96"
+          },
+          {
+            "internalType": "uint40",
+            "name": "deadline",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint32",
+            "name": "challengeWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint8",
+            "name": "replicas",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "escrowReclaimed",
+            "type": "bool"
+          }
+        ],
+        "internalType": "struct Delphi.Evaluation",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -1271,19 +1920,29 @@ export const delphiAbi = [
             "type": "uint8"
           },
           {
+            "internalType": "bool",
+            "name": "voided",
+            "type": "bool"
+          },
+          {
             "internalType": "address",
             "name": "creator",
             "type": "address"
           },
           {
+            "internalType": "uint64",
+            "name": "funding",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldProceeds",
+            "type": "uint64"
+          },
+          {
             "internalType": "uint96",
             "name": "minEvalStake",
             "type": "uint96"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "evalJobId",
-            "type": "bytes32"
           }
         ],
         "internalType": "struct Delphi.Market",
@@ -1326,6 +1985,47 @@ export const delphiAbi = [
         "internalType": "contract JobMarket",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "ledgerOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint64",
+            "name": "deposit",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldProceeds",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "heldFee",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct Delphi.Ledger",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -1485,6 +2185,25 @@ export const delphiAbi = [
         "internalType": "uint256",
         "name": "marketId",
         "type": "uint256"
+      }
+    ],
+    "name": "reclaimEvaluationEscrow",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
       },
       {
         "internalType": "uint256",
@@ -1497,6 +2216,44 @@ export const delphiAbi = [
       {
         "internalType": "uint256",
         "name": "payout",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "refund",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "releaseProceeds",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
         "type": "uint256"
       }
     ],
@@ -1592,6 +2349,25 @@ export const delphiAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
+    "name": "startEvaluation",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes4",
         "name": "interfaceId",
         "type": "bytes4"
@@ -1606,6 +2382,19 @@ export const delphiAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "sweepEvaluationSurplus",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -1722,6 +2511,19 @@ export const delphiAbi = [
         "type": "uint256"
       }
     ],
+    "name": "voidMarket",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "marketId",
+        "type": "uint256"
+      }
+    ],
     "name": "withdrawLiquidity",
     "outputs": [
       {
@@ -1735,4 +2537,4 @@ export const delphiAbi = [
   }
 ] as const;
 /** Creation bytecode of Delphi. */
-export const delphiBytecode = "0x60c0346100c457601f61481438819003918201601f19168301916001600160401b038311848410176100c85780849260409485528339810103126100c4578051906001600160a01b03821682036100c45760200151906001600160a01b03821682036100c45760805260a05260405161473790816100dd823960805181818161065001528181610ee801528181611433015281816116b801528181612561015281816129e30152612ba8015260a0518181816106a00152818161163d0152611ae10152f35b5f80fd5b634e487b7160e01b5f52604160045260245ffdfe6080806040526004361015610012575f80fd5b5f3560e01c908162fdd58e14612cfe5750806301ffc9a714612c5d578063095bcdb614612c455780630a861f2a14612a965780631281311d1461278a578063148e250d14612768578063164534e01461264757806321b77d631461262a5780633620875e146123145780633b977d4a146122b15780633d30c76914611a28578063425932fa146119f9578063426a84931461196d5780634de5042814611933578063558a729714611819578063598af9e71461179f57806370c72869146115ad5780637428d1d9146115925780637cbc2373146112a957806390bfbf0e1461128d5780639a243ebf1461125e578063a55b226e14610752578063b6363cf2146106df578063bf333f2c146106c4578063c495fcda14610674578063d8dfeb4514610624578063d9b6c1be146105b7578063dc73d1641461059c578063eb44fdd314610322578063ec979082146103055763fe99049a14610170575f80fd5b3461030157608060031936011261030157610189612d49565b610191612d6c565b6044356064359173ffffffffffffffffffffffffffffffffffffffff84169333851415806102ca575b6101d4575b6101c994506131f0565b602060405160018152f35b845f52600260205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260405f20835f5260205260405f20547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8110610239575b506101bf565b8481106102835784906101c9965f52600260205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260405f20855f526020520360405f20555f610233565b6040517f58a3fd5a00000000000000000000000000000000000000000000000000000000815233600482015260248101919091526044810185905260648101849052608490fd5b50845f52600160205260405f2073ffffffffffffffffffffffffffffffffffffffff33165f5260205260ff60405f205416156101ba565b5f80fd5b34610301575f600319360112610301576020600354604051908152f35b346103015760206003193601126103015760405161033f81612ec6565b5f8152602081015f9052604081015f9052606081015f9052608081015f905260a081015f905260c081015f905260e081015f905261010081015f905261012081015f905261014081015f905261016081015f905261018081015f90526101a0015f90526004356103ae906133b4565b6040516103ba81612ec6565b81546fffffffffffffffffffffffffffffffff8116825260208201928160801c67ffffffffffffffff168452604083019160c01c82526001810154606084016bffffffffffffffffffffffff82168152608085018260601c64ffffffffff16815260a086018360881c64ffffffffff16815260c087018460b01c60ff16815260e08801918560b81c60ff16151583526101008901938660c01c63ffffffff1685526101208a01958760e01c60ff1687526101408b019760e81c60ff1661048090896131c4565b6002890154996101608c019973ffffffffffffffffffffffffffffffffffffffff8c168b526101808d019b60a01c8c52600301549b6101a081019c8d526040519d8e91516fffffffffffffffffffffffffffffffff1682525167ffffffffffffffff1690602001525167ffffffffffffffff1660408d0152516bffffffffffffffffffffffff1660608c01525164ffffffffff1660808b01525164ffffffffff1660a08a01525160ff1660c089015251151560e08801525163ffffffff166101008701525160ff1661012086015251610140850161055d91612e82565b5173ffffffffffffffffffffffffffffffffffffffff16610160840152516bffffffffffffffffffffffff16610180830152516101a08201526101c090f35b34610301575f60031936011261030157602060405160148152f35b3461030157604061060d6105e26105cd36612e17565b809391835f526004602052865f2093846135ed565b5f9291925260056020526fffffffffffffffffffffffffffffffff855f205460801c91541691613703565b5050610618816137c0565b82519182526020820152f35b34610301575f60031936011261030157602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610301575f60031936011261030157602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610301575f60031936011261030157602060405160328152f35b34610301576040600319360112610301576106f8612d49565b73ffffffffffffffffffffffffffffffffffffffff610715612d6c565b91165f52600160205273ffffffffffffffffffffffffffffffffffffffff60405f2091165f52602052602060ff60405f2054166040519015158152f35b346103015760206003193601126103015760043567ffffffffffffffff81116103015761014060031982360301126103015761078c613340565b61079c602482018260040161308a565b919050600282108015611254575b61121e575f5b82811061115e57506107c460c482016130de565b64ffffffffff42911611801590611134575b6110df57620f42406101048201351080156110c9575b611085576107fb600354612fec565b600381905591670de0b6b3a76400006101048301358181029181830414901517156110585781670de0b6b3a7640000810204670de0b6b3a764000014821517156110585761085c90610856670de0b6b3a76400008402613bbc565b90612f62565b61086c602484018460040161308a565b9061088761088060648701876004016130f0565b3691613141565b602081519101206002608487013510156103015761091091610946916108b661088060a48a018a6004016130f0565b6020815191012060405194859360208501977f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd189524660408701523060608701528c608087015261012060a0870152610140860191613187565b9160448a013560c085015260e0840152610932610100840160848b0135612e82565b61012083015203601f198101835282612ee3565b519020916bffffffffffffffffffffffff82116110275761096960c485016130de565b61097560e486016130de565b90610124860135906bffffffffffffffffffffffff821682036103015787918691886040516109a381612ec6565b670de0b6b3a764000088026fffffffffffffffffffffffffffffffff168152602081019661010483013567ffffffffffffffff16885260408201905f825260608301946bffffffffffffffffffffffff8c168652608084019064ffffffffff16815260a084019164ffffffffff16825260c0840160ff8c16815260e08501925f84526101008601945f86526101208701965f885261014081019860840135610a4b908a6131c4565b61016081019c8d33905261018082019b6bffffffffffffffffffffffff168c526101a082019c8d525f52600460205260405f209d8e91516fffffffffffffffffffffffffffffffff166fffffffffffffffffffffffffffffffff1682547fffffffffffffffffffffffffffffffff00000000000000000000000000000000161782555167ffffffffffffffff16610b2591907fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff77ffffffffffffffff0000000000000000000000000000000083549260801b169116179055565b518c5477ffffffffffffffffffffffffffffffffffffffffffffffff1660c09190911b7fffffffffffffffff00000000000000000000000000000000000000000000000016178c5560018c0197516bffffffffffffffffffffffff168854935160601b70ffffffffff00000000000000000000000016915160881b75ffffffffff000000000000000000000000000000000016925160b01b76ff0000000000000000000000000000000000000000000016937fffffffffffffffffffff0000000000000000000000000000000000000000000016177fffffffffffffffffff00ffffffffffffffffffffffffffffffffffffffffffff16171717855551151584549060b81b77ff000000000000000000000000000000000000000000000016907fffffffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffff161784555163ffffffff16610cc39084907fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff7bffffffff00000000000000000000000000000000000000000000000083549260c01b169116179055565b5182547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff1660e09190911b7cff0000000000000000000000000000000000000000000000000000000016178255516002811015610ffa576003947fffffffffffffffffffffffff00000000000000000000000000000000000000009273ffffffffffffffffffffffffffffffffffffffff927fffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7dff000000000000000000000000000000000000000000000000000000000083549260e81b1691161790555116915160a01b16176002840155519101555f5b818110610f3a5750849050610dcd60048501806130f0565b9092610ddf602487016004880161308a565b9490610df16064890160048a016130f0565b90610e0260a48b0160048c016130f0565b92909360c48c01610e12906130de565b99610e1f60e48e016130de565b96604051996101408b526101408b0190610e38926131d0565b9089820360208b0152610e4a92613187565b9060448c013560408901528782036060890152610e66926131d0565b90610e786080870160848c0135612e82565b85820360a0870152610e89926131d0565b9464ffffffffff1660c084015264ffffffffff1660e0830152610104860135610100830152610120820152803393037f82f4a5d394fb8b5678b8a5a8b80837007cdb522ae41d50770d1ebc8f71de071d91a4610f0c90610104013530337f000000000000000000000000000000000000000000000000000000000000000061383f565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152602090f35b6040519081604081011067ffffffffffffffff604084011117610fcd57604080830181525f808452670de0b6b3a7640000602080860191825260088b901b85178352600590529190209251905160801b7fffffffffffffffffffffffffffffffff00000000000000000000000000000000166fffffffffffffffffffffffffffffffff9190911617909155600101610db5565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b507f6dfcc650000000000000000000000000000000000000000000000000000000005f52606060045260245260445ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b610104907f3c670bdf000000000000000000000000000000000000000000000000000000005f520135600452620f4240602452670de0b6b3a764000060445260645ffd5b50670de0b6b3a7640000610104820135116107ec565b8064ffffffffff6110ff60e46110f860c48496016130de565b93016130de565b917f965bd8cf000000000000000000000000000000000000000000000000000000005f5216600452166024524260445260645ffd5b5061114160e482016130de565b64ffffffffff8061115460c485016130de565b16911611156107d6565b61117881611172602485018560040161308a565b90612fdc565b35156111f3575f5b81811061119057506001016107b0565b6111a482611172602486018660040161308a565b356111b982611172602487018760040161308a565b35146111c757600101611180565b507f70d7c941000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f70d7c941000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b507fbb7929bb000000000000000000000000000000000000000000000000000000005f526004526002602452601460445260645ffd5b50601482116107aa565b3461030157602060031936011261030157602061127c60043561303a565b6040519061128981612e78565b8152f35b3461030157602061129d36612e62565b6040519160081b178152f35b34610301576112b736612e62565b6112bf613340565b6112c8826133b4565b9060018201549260ff8460b01c168083101561155f5750818160081b1793335f525f60205260405f20855f5260205260405f20549060ff8160b81c165f146114e25763ffffffff6001851b8260c01c1616156114b25760ff61132e9160e01c1682612f62565b935b811561148257816020966113a28367ffffffffffffffff61135a8a826113f6985460801c16612e8f565b82547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff16911660801b77ffffffffffffffff0000000000000000000000000000000016179055565b805f526005885260405f206fffffffffffffffffffffffffffffffff80808516818454160316167fffffffffffffffffffffffffffffffff0000000000000000000000000000000082541617905533613a3a565b604051928352848301528260408301527fd1f50717286f9564e69db657165181e471d01523ce248549f6f28b5d6b044d5b60603393a361145781337f0000000000000000000000000000000000000000000000000000000000000000613523565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152f35b50507f6ee9b95a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b50507f30650e90000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b60881c64ffffffffff164281116115305750845f52600560205261152a61151060405f205460801c83612f4f565b6fffffffffffffffffffffffffffffffff86541690612f62565b93611330565b827f6903d2bd000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b92507fa1ba7dc9000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b34610301575f60031936011261030157602060405160028152f35b346103015760206003193601126103015760043567ffffffffffffffff8111610301576115de903690600401612e31565b906115e7613340565b5f915f5b8181106117515783801561172957604051907ff29ebf6100000000000000000000000000000000000000000000000000000000825260208260048173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000165afa91821561171e575f926116dc575b50611457816020936040518281527fb6c81b526e1bd55a3845d8caa6fe0c1ce87b3c9e534eec43f43b3c1849d4e2e88673ffffffffffffffffffffffffffffffffffffffff841692a27f0000000000000000000000000000000000000000000000000000000000000000613523565b91506020823d602011611716575b816116f760209383612ee3565b81010312610301576114578161170e602094613019565b93505061166d565b3d91506116ea565b6040513d5f823e3d90fd5b7f8d615b57000000000000000000000000000000000000000000000000000000005f5260045ffd5b8061175f6001928486612fdc565b355f52600460205261177a60405f2095865460c01c90612e9c565b9477ffffffffffffffffffffffffffffffffffffffffffffffff8154169055016115eb565b34610301576060600319360112610301576117b8612d49565b73ffffffffffffffffffffffffffffffffffffffff6117d5612d6c565b91165f52600260205273ffffffffffffffffffffffffffffffffffffffff60405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b3461030157604060031936011261030157611832612d49565b602435908115158092036103015733156119075773ffffffffffffffffffffffffffffffffffffffff169081156118db57335f52600160205260405f20825f5260205260405f207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0081541660ff83161790556040519081527fceb576d9f15e4e200fdb5096d64d5dfd667e16def20c1eefd14256d8e3faa26760203392a3602060405160018152f35b7f6f65f465000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7fcc766a98000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b34610301575f6003193601126103015760206040517f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd18152f35b346103015761197b36612d8f565b909133156119075773ffffffffffffffffffffffffffffffffffffffff169081156118db57335f52600260205260405f20825f5260205260405f20835f526020528060405f20556040519081527fb3fd5071835887567a0671151121894ddccc2842f1d10bedad13e0d17cace9a760203392a4602060405160018152f35b34610301576020600319360112610301576020611a20600435611a1b816133b4565b613408565b604051908152f35b346103015760606003193601126103015760043560243567ffffffffffffffff811161030157611a5c903690600401612e31565b9160443592611a69613340565b611a72826133b4565b92600184019182549160ff8360b81c166122855764ffffffffff8360601c16804210612256575064ffffffffff8360881c1680421015612227575060ff8360b01c16918281036121f3576002600388015497015460a01c9773ffffffffffffffffffffffffffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001694604051602081019060208252611b2e81611b2060408201888a612fad565b03601f198101835282612ee3565b51902096604051977f9060e94900000000000000000000000000000000000000000000000000000000895260048901528260248901526020886044818a5afa97881561171e575f986121bf575b50604051611b8881612ea9565b5f81525f60208201525f60408201525f60608201525f60808201525f60a08201525f60c08201525f60e08201525f6101008201525f610120820152506040517ff729cf0d0000000000000000000000000000000000000000000000000000000081528a6004820152610140816024818b5afa5f91816120cd575b50611c37578a8a7f53337bb2000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b9a6bffffffffffffffffffffffff60e08d01511681811061209b5750505f9a5f9b5b60ff6060830151168d1015611e5557604051907f68752a810000000000000000000000000000000000000000000000000000000082528c60048301528d602483015260c0826044818d5afa91821561171e575f92611da2575b506040820180516007811015610ffa57600403611d1657505060a08a91015103611ce2576001809c5b019b611c59565b8b8b8b7f8d3b4f54000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b80919e9250516007811015610ffa576005141580611d8d575b611d3c5750600190611cdb565b8c8c91516007811015610ffa5760849360ff92604051947fb4539c0f000000000000000000000000000000000000000000000000000000008652600486015260248501526044840152166064820152fd5b5080516007811015610ffa5760061415611d2f565b90915060c0813d8211611e4d575b81611dbd60c09383612ee3565b81010312610301576040519060c0820182811067ffffffffffffffff821117610fcd57604052611dec81613019565b8252602081015164ffffffffff8116810361030157602083015260408101519060078210156103015760a0916040840152611e2960608201613b24565b6060840152611e3a60808201613b35565b6080840152015160a0820152908e611cb2565b3d9150611db0565b8a9799508b98501561204f575060ff8260e81c166002811015610ffa5760011491841561202257600198899384919088355b828410611fb957505050507fffffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffff1660c083901b7bffffffff000000000000000000000000000000000000000000000000161777010000000000000000000000000000000000000000000000178155959694957f57a534d223b4f478137f4caf92c6bb7cfcd2891a859b4623b2c0132e2259421e95611f6f919060ff9082547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16911660e01b7cff0000000000000000000000000000000000000000000000000000000016179055565b611f86604051948594606086526060860191612fad565b91602084015260408301520390a35f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d005b9091929b95611fc98d8a8c612fdc565b35828103611fed5750611fe2600191828f1b1797612fec565b9c5b01929190611e87565b969c9096831561201a578281125b612009575b50600190611fe4565b60019d508d821b975091508c612000565b828113611ffb565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b868860ff606060849401511690604051927fb4539c0f00000000000000000000000000000000000000000000000000000000845260048401526024830152604482015260056064820152fd5b8a7f92b8cc38000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b909150610140813d82116121b7575b816120ea6101409383612ee3565b8101031261030157604051906120ff82612ea9565b61210881613019565b825261211660208201613b24565b6020830152604081015162ffffff81168103610301576040830152606081015160ff81168103610301576121aa9161012091606085015261215960808201613b35565b608085015261216a60a08201613b35565b60a085015261217b60c08201613b44565b60c085015261218c60e08201613b44565b60e085015261219e6101008201613b24565b61010085015201613b24565b610120820152908d611c02565b3d91506120dc565b9097506020813d6020116121eb575b816121db60209383612ee3565b810103126103015751968b611b7b565b3d91506121ce565b9050847fffb4ce73000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b857ff54828bb000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b857f8fca1f1d000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b847fe1ba032d000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b346103015760406122f26122c76105cd36612e17565b5f9291925260056020526fffffffffffffffffffffffffffffffff855f205460801c915416916138ca565b5050612307612300826137c0565b8092612e8f565b9082519182526020820152f35b346103015761232236612dc6565b9161232b613340565b835f52600460205260405f2093612344838383886135ed565b959095335f525f60205260405f20815f5260205260405f20548581106125e75750805f5260056020526123968560405f20986fffffffffffffffffffffffffffffffff855416908a5460801c906138ca565b96919290936123a4846137c0565b976123af8986612e8f565b99808b106125b457509161250f60409b6124c5869461247d6124788e61246e67ffffffffffffffff6124268e6fffffffffffffffffffffffffffffffff806125159f16167fffffffffffffffffffffffffffffffff0000000000000000000000000000000089541617885582885460801c16612e8f565b86547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff16911660801b77ffffffffffffffff0000000000000000000000000000000016178555565b835460c01c612e9c565b6137f3565b77ffffffffffffffffffffffffffffffffffffffffffffffff7fffffffffffffffff00000000000000000000000000000000000000000000000083549260c01b169116179055565b80546fffffffffffffffffffffffffffffffff85811691811691909103167fffffffffffffffffffffffffffffffff0000000000000000000000000000000060808a901b16179055565b33613a3a565b87519485525f602086015287850152606084015283608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a361258582337f0000000000000000000000000000000000000000000000000000000000000000613523565b5f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d82519182526020820152f35b8a887f45cd528e000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b838660849287604051937f44206e840000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b34610301575f600319360112610301576020604051620f42408152f35b3461030157602060031936011261030157600435612664816133b4565b906fffffffffffffffffffffffffffffffff60ff600184015460b01c1692541661268d83612f1e565b9261269781612f1e565b916126a182612f1e565b9360081b5f5b8381106126ee576126ce876126ea886126dc89604051958695606087526060870190612de4565b908582036020870152612de4565b908382036040850152612de4565b0390f35b8082175f52600560205260405f2054908160801c670de0b6b3a76400008102818104670de0b6b3a7640000148215171561105857600193612740876fffffffffffffffffffffffffffffffff93612f62565b61274a858d612f99565b52166127568389612f99565b526127618289612f99565b52016126a7565b34610301575f600319360112610301576020604051670de0b6b3a76400008152f35b346103015761279836612dc6565b916127a4939193613340565b815f52600460205260405f20926127bd858385876135ed565b929093835f5260056020526127f18760405f20966fffffffffffffffffffffffffffffffff89541690885460801c90613703565b969091976127fe896137c0565b97612809898b612e9c565b96808811612a635750906fffffffffffffffffffffffffffffffff806128ca9316167fffffffffffffffffffffffffffffffff000000000000000000000000000000008254161781556128b96128706124788c67ffffffffffffffff855460801c16612e9c565b82547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff1660809190911b77ffffffffffffffff0000000000000000000000000000000016178255565b61247d6124788a835460c01c612e9c565b6128e7896fffffffffffffffffffffffffffffffff835416612e9c565b6fffffffffffffffffffffffffffffffff8111612a33576fffffffffffffffffffffffffffffffff167fffffffffffffffffffffffffffffffff00000000000000000000000000000000608084901b161790553315612a075760409761258595335f525f602052895f20815f52602052895f20612965838254612e9c565b905589513381528260208201525f7f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac7288598c3393a48851938452600160208501528884015286606084015285608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a330337f000000000000000000000000000000000000000000000000000000000000000061383f565b7fb8bbd610000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7f6dfcc650000000000000000000000000000000000000000000000000000000005f52608060045260245260445ffd5b87867f45cd528e000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b3461030157602060031936011261030157600435612ab2613340565b612abb816133b4565b600181015460ff8160b81c161580612c32575b612bf85750612add8282613408565b9067ffffffffffffffff815460801c1682811115612bcc579160209373ffffffffffffffffffffffffffffffffffffffff600261145794612b78612b2a8667ffffffffffffffff99612e8f565b9788961682907fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff77ffffffffffffffff0000000000000000000000000000000083549260801b169116179055565b01541680917f02318968e33516654cb34389e0140034a5db180fecaac18baf6e47a633b0f46987604051868152a37f0000000000000000000000000000000000000000000000000000000000000000613523565b837f2d924c8b000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b64ffffffffff90837f6903d2bd000000000000000000000000000000000000000000000000000000005f5260045260881c1660245260445ffd5b5064ffffffffff8160881c164210612ace565b34610301576101c9612c5636612d8f565b91336131f0565b34610301576020600319360112610301576004357fffffffff00000000000000000000000000000000000000000000000000000000811680910361030157807f0f632fb30000000000000000000000000000000000000000000000000000000060209214908115612cd4575b506040519015158152f35b7f01ffc9a70000000000000000000000000000000000000000000000000000000091501482612cc9565b346103015760406003193601126103015760209073ffffffffffffffffffffffffffffffffffffffff612d2f612d49565b165f525f825260405f206024355f52825260405f20548152f35b6004359073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b6024359073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b60031960609101126103015760043573ffffffffffffffffffffffffffffffffffffffff8116810361030157906024359060443590565b60031960809101126103015760043590602435906044359060643590565b90602080835192838152019201905f5b818110612e015750505090565b8251845260209384019390920191600101612df4565b600319606091011261030157600435906024359060443590565b9181601f840112156103015782359167ffffffffffffffff8311610301576020808501948460051b01011161030157565b6003196040910112610301576004359060243590565b60041115610ffa57565b906002821015610ffa5752565b9190820391821161105857565b9190820180921161105857565b610140810190811067ffffffffffffffff821117610fcd57604052565b6101c0810190811067ffffffffffffffff821117610fcd57604052565b90601f601f19910116810190811067ffffffffffffffff821117610fcd57604052565b67ffffffffffffffff8111610fcd5760051b60200190565b90612f2882612f06565b612f356040519182612ee3565b828152601f19612f458294612f06565b0190602036910137565b8181029291811591840414171561105857565b8115612f6c570490565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b80518210156120225760209160051b010190565b916020908281520191905f5b818110612fc65750505090565b8235845260209384019390920191600101612fb9565b91908110156120225760051b0190565b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff81146110585760010190565b519073ffffffffffffffffffffffffffffffffffffffff8216820361030157565b6130456001916133b4565b015460ff8160b81c166130845764ffffffffff8160881c1642101561307e5760601c64ffffffffff16421015613079575f90565b600190565b50600390565b50600290565b9035907fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe181360301821215610301570180359067ffffffffffffffff821161030157602001918160051b3603831361030157565b3564ffffffffff811681036103015790565b9035907fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe181360301821215610301570180359067ffffffffffffffff82116103015760200191813603831361030157565b92919267ffffffffffffffff8211610fcd576040519161316b6020601f19601f8401160184612ee3565b829481845281830111610301578281602093845f960137010152565b90918281527f07ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff83116103015760209260051b809284830137010190565b6002821015610ffa5752565b601f8260209493601f1993818652868601375f8582860101520116010190565b919273ffffffffffffffffffffffffffffffffffffffff83169182156133145773ffffffffffffffffffffffffffffffffffffffff16928315612a0757825f525f60205260405f20855f5260205260405f2054908282106132b55750817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac72885992604092855f525f602052835f20885f5260205203825f2055845f525f602052815f20865f52602052815f206132a5828254612e9c565b90558151903382526020820152a4565b6040517fb1b4fec000000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff91909116600482015260248101919091526044810182905260648101859052608490fd5b7fa4352080000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c61338c5760017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d565b7f3ee5aeb5000000000000000000000000000000000000000000000000000000005f5260045ffd5b90815f52600460205260405f20916bffffffffffffffffffffffff600184015416156133dd5750565b7f69616b87000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b91905f92600181015460ff8160b01c169160ff8260b81c16928315908161350d575b9460081b5f5b8681106134405750505050505050565b8082175f52600560205260405f20546fffffffffffffffffffffffffffffffff811690875f146134af575063ffffffff6001831b8760c01c161661348a575b506001905b01613430565b600191996134a26134a89260ff8960e01c1690612f62565b90612e9c565b989061347f565b91999184156134ef57916134a26134cf6134e99360019560801c90612f4f565b6fffffffffffffffffffffffffffffffff88541690612f62565b98613484565b5081819a929a11613504575b50600190613484565b985060016134fb565b905064ffffffffff8360881c164210159061342a565b9173ffffffffffffffffffffffffffffffffffffffff604051927fa9059cbb000000000000000000000000000000000000000000000000000000005f521660045260245260205f60448180865af19060015f51148216156135cc575b6040521561358a5750565b73ffffffffffffffffffffffffffffffffffffffff907f5274afe7000000000000000000000000000000000000000000000000000000005f521660045260245ffd5b9060018115166135e457823b15153d1516169061357f565b503d5f823e3d90fd5b600101546bffffffffffffffffffffffff8116949390606081901c64ffffffffff1686156136d7578042108015906136ca575b61369b575060b01c60ff16808410156136685750156136405760081b1790565b7f9811e0c7000000000000000000000000000000000000000000000000000000005f5260045ffd5b83837fa1ba7dc9000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b837fca574a2a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b5060ff8260b81c16613620565b837f69616b87000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b928361370e91613b5d565b6802629f66e0c530000081116137985761372a61373a91613cb9565b66038d7ea4c68000810490612e9c565b600181018091116110585761374f9082613b91565b926f0785ee10d5da46d900f436a00000000084116137985761378f61378a6137838661377e6137959688612e8f565b612e9c565b9485613b5d565b613bbc565b90613b91565b92565b7f2e7feb0d000000000000000000000000000000000000000000000000000000005f5260045ffd5b603281029080820460321490151715611058576127108101908181116110585761270f0190811161105857612710900490565b67ffffffffffffffff811161380f5767ffffffffffffffff1690565b7f6dfcc650000000000000000000000000000000000000000000000000000000005f52604060045260245260445ffd5b92909173ffffffffffffffffffffffffffffffffffffffff9081604051947f23b872dd000000000000000000000000000000000000000000000000000000005f52166004521660245260445260205f60648180865af19060015f51148216156138b2575b6040525f6060521561358a5750565b9060018115166135e457823b15153d151616906138a3565b9092670de0b6b3a7640000810290808204670de0b6b3a7640000149015171561105857816138f791612f62565b6802629f66e0c53000008111613a2a575b61391190613cb9565b9266038d7ea4c68000840490600182019182811161105857670de0b6b3a7640001019182670de0b6b3a7640000116110585761377e9561396e93811115613a17576139659161395f91612e8f565b82613b5d565b94859185612e8f565b91670de0b6b3a7640000810290808204670de0b6b3a7640000149015171561105857670de0b6b3a76400006139b46139af856714057b7ef767814f94612f62565b6145e2565b02046103e8811115613a02577ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc18810190811161105857670de0b6b3a7640000916139fe9190612f4f565b0492565b506139fe670de0b6b3a7640000915f90612f4f565b5050613965670de0b6b3a764000061395f565b506802629f66e0c5300000613908565b929173ffffffffffffffffffffffffffffffffffffffff841690811561331457815f525f60205260405f20835f5260205260405f205494818610613ac557506040817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac728859925f9596978587528660205283872088885260205203828620558151903382526020820152a4565b6040517fb1b4fec000000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff91909116600482015260248101869052604481019190915260648101839052608490fd5b519063ffffffff8216820361030157565b519061ffff8216820361030157565b51906bffffffffffffffffffffffff8216820361030157565b90613b7181670de0b6b3a764000084613bfc565b908015612f6c57670de0b6b3a7640000613b8e9309151590612e9c565b90565b613ba4670de0b6b3a76400008383613bfc565b90613b8e92670de0b6b3a76400009109151590612e9c565b670de0b6b3a76400008114613bf757670de0b6b3a7640000613be66714057b7ef767814f926145e2565b02046103e881018091116110585790565b505f90565b90917fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8383099280830292838086109503948086039514613cac5784831115613c945790829109815f0382168092046002816003021880820260020302808202600203028082026002030280820260020302808202600203028091026002030293600183805f03040190848311900302920304170290565b82634e487b715f52156003026011186020526024601cfd5b505090613b8e9250612f62565b680736ea4425c11ac63081116145b7576714057b7ef767814f670de0b6b3a7640000910204680a688906bd8affffff811161458c57670de0b6b3a76400009060401b047780000000000000000000000000000000000000000000000067ff000000000000008216614457575b670de0b6b3a76400009066ff0000000000008316614347575b65ff0000000000831661423f575b64ff00000000831661413f575b63ff0000008316614047575b62ff00008316613f57575b61ff008316613e6f575b60ff8316613d8f575b029060401c60bf031c90565b60808316613e5c575b60408316613e49575b60208316613e36575b60108316613e23575b60088316613e10575b60048316613dfd575b60028316613dea575b6001831615613d8357680100000000000000010260401c613d83565b680100000000000000010260401c613dce565b680100000000000000030260401c613dc5565b680100000000000000060260401c613dbc565b6801000000000000000b0260401c613db3565b680100000000000000160260401c613daa565b6801000000000000002c0260401c613da1565b680100000000000000590260401c613d98565b6180008316613f44575b6140008316613f31575b6120008316613f1e575b6110008316613f0b575b6108008316613ef8575b6104008316613ee5575b6102008316613ed2575b610100831615613d7a57680100000000000000b10260401c613d7a565b680100000000000001630260401c613eb5565b680100000000000002c60260401c613eab565b6801000000000000058c0260401c613ea1565b68010000000000000b170260401c613e97565b6801000000000000162e0260401c613e8d565b68010000000000002c5d0260401c613e83565b680100000000000058b90260401c613e79565b628000008316614034575b624000008316614021575b62200000831661400e575b621000008316613ffb575b620800008316613fe8575b620400008316613fd5575b620200008316613fc2575b62010000831615613d70576801000000000000b1720260401c613d70565b680100000000000162e40260401c613fa4565b6801000000000002c5c80260401c613f99565b68010000000000058b910260401c613f8e565b680100000000000b17210260401c613f83565b68010000000000162e430260401c613f78565b680100000000002c5c860260401c613f6d565b6801000000000058b90c0260401c613f62565b6380000000831661412c575b63400000008316614119575b63200000008316614106575b631000000083166140f3575b630800000083166140e0575b630400000083166140cd575b630200000083166140ba575b6301000000831615613d655768010000000000b172180260401c613d65565b6801000000000162e4300260401c61409b565b68010000000002c5c8600260401c61408f565b680100000000058b90c00260401c614083565b6801000000000b17217f0260401c614077565b680100000000162e42ff0260401c61406b565b6801000000002c5c85fe0260401c61405f565b68010000000058b90bfc0260401c614053565b648000000000831661422c575b6440000000008316614219575b6420000000008316614206575b64100000000083166141f3575b64080000000083166141e0575b64040000000083166141cd575b64020000000083166141ba575b640100000000831615613d5957680100000000b17217f80260401c613d59565b68010000000162e42ff10260401c61419a565b680100000002c5c85fe30260401c61418d565b6801000000058b90bfce0260401c614180565b68010000000b17217fbb0260401c614173565b6801000000162e42fff00260401c614166565b68010000002c5c8601cc0260401c614159565b680100000058b90c0b490260401c61414c565b658000000000008316614334575b654000000000008316614321575b65200000000000831661430e575b6510000000000083166142fb575b6508000000000083166142e8575b6504000000000083166142d5575b6502000000000083166142c2575b65010000000000831615613d4c576801000000b1721835510260401c613d4c565b680100000162e430e5a20260401c6142a1565b6801000002c5c863b73f0260401c614293565b68010000058b90cf1e6e0260401c614285565b680100000b1721bcfc9a0260401c614277565b68010000162e43f4f8310260401c614269565b680100002c5c89d5ec6d0260401c61425b565b6801000058b91b5bc9ae0260401c61424d565b66800000000000008316614444575b66400000000000008316614431575b6620000000000000831661441e575b6610000000000000831661440b575b660800000000000083166143f8575b660400000000000083166143e5575b660200000000000083166143d2575b6601000000000000831615613d3e5768010000b17255775c040260401c613d3e565b6801000162e525ee05470260401c6143b0565b68010002c5cc37da94920260401c6143a1565b680100058ba01fb9f96d0260401c614392565b6801000b175effdc76ba0260401c614383565b680100162f3904051fa10260401c614374565b6801002c605e2e8cec500260401c614365565b68010058c86da1c09ea20260401c614356565b678000000000000000821661456d575b670de0b6b3a764000090674000000000000000831661455a575b6720000000000000008316614547575b6710000000000000008316614534575b6708000000000000008316614521575b670400000000000000831661450e575b67020000000000000083166144fb575b67010000000000000083166144e8575b9050613d25565b680100b1afa5abcbed610260401c6144e1565b68010163da9fb33356d80260401c6144d1565b680102c9a3e778060ee70260401c6144c1565b6801059b0d31585743ae0260401c6144b1565b68010b5586cf9890f62a0260401c6144a1565b6801172b83c7d517adce0260401c614491565b6801306fe0a31b7152df0260401c614481565b5077b504f333f9de648480000000000000000000000000000000614467565b7fb3b6ba1f000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f1af63aca000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b670de0b6b3a764000081106146d657670de0b6b3a764000081046fffffffffffffffffffffffffffffffff811160071b90811c67ffffffffffffffff811160061b90811c63ffffffff811160051b90811c61ffff811160041b90811c9060ff821160031b91821c92600f841160021b93841c94600160038711811b96871c11961717171717171790670de0b6b3a76400008202911c670de0b6b3a764000081146146d2576706f05b59d3b2000090815b61469b57505090565b80670de0b6b3a764000091020490671bc16d674ec800008210156146c4575b60011c9081614692565b809192019160011c906146ba565b5090565b7f36d32ef0000000000000000000000000000000000000000000000000000000005f5260045260245ffdfea264697066735822122074a6fed7174633e45affa18b8ef9da97c4d0b0784e4c43649a22abd3956c7cf064736f6c63430008250033" as const;
+export const delphiBytecode = "0x60e0806040523461017c57604081615d02803803809161001f8285610193565b83398101031261017c576020610034826101ca565b9101516001600160a01b0381169182820361017c57602060049360405194858092637e062a3560e11b82525afa928315610188575f93610148575b506001600160a01b038181169084168114610136575060805260a05260c052604051615b2390816101df823960805181818161090501528181610e7301528181611002015281816113840152818161208401528181613353015281816135cb015281816139fa0152613b55015260a0518181816109e601528181610b3801528181610f94015281816116830152818161287501528181612c690152614be4015260c05181818161045d01528181610948015281816120c6015281816127430152612ce40152f35b63351e174560e21b5f5260045260245ffd5b9092506020813d602011610180575b8161016460209383610193565b8101031261017c57610175906101ca565b915f61006f565b5f80fd5b3d9150610157565b6040513d5f823e3d90fd5b601f909101601f19168101906001600160401b038211908210176101b657604052565b634e487b7160e01b5f52604160045260245ffd5b51906001600160a01b038216820361017c5756fe610100806040526004361015610013575f80fd5b5f3560e01c908162fdd58e14613cf25750806301ffc9a714613c51578063095bcdb614613c395780630a861f2a14613a975780631281311d146137d7578063148e250d146137b5578063164534e0146136a6578063195a3bf91461368957806321b77d631461366c578063278ecde1146134e45780633620875e146130ab578063399d205e146109295780633b36d60514612bd85780633b977d4a14612b7e5780633d30c76914612767578063412732d714612724578063425932fa146126f5578063426a8493146126765780634ce17bad146125d55780634d6a58ec146115615780634de5042814611527578063558a729714611438578063598af9e7146113d85780635a6e6f81146111fd5780635b7aa7bd146110cd57806370c7286914610f2a5780637428d1d914610f0f5780637cbc237314610d3057806390bfbf0e14610d145780639532b2d114610cf75780639a243ebf14610cb4578063b6363cf214610c5b578063bf333f2c14610c40578063c23d4c8514610b5c578063c495fcda14610b19578063cc0926cc1461092e578063cff0739814610929578063d8dfeb45146108e6578063d9b6c1be14610882578063dc73d16414610867578063dc825f2a1461084c578063eb44fdd314610584578063ec97908214610567578063ee7ce9d81461054c578063fad82164146103585763fe99049a14610216575f80fd5b346103545760803660031901126103545761022f613d30565b610237613d46565b604435606435916001600160a01b03841693338514158061032a575b61026d575b61026294506141f0565b602060405160018152f35b845f52600260205260405f206001600160a01b0333165f5260205260405f20835f5260205260405f20545f1981106102a6575b50610258565b8481106102e3578490610262965f52600260205260405f206001600160a01b0333165f5260205260405f20855f526020520360405f20555f6102a0565b6040517f58a3fd5a00000000000000000000000000000000000000000000000000000000815233600482015260248101919091526044810185905260648101849052608490fd5b50845f52600160205260405f206001600160a01b0333165f5260205260ff60405f20541615610253565b5f80fd5b3461035457602036600319011261035457600435610374614300565b61037d8161434e565b90805f52600760205260405f2090600282019182549060ff8260b01c1661052057600101548061049e575064ffffffffff8160601c16804210610488575060026020946104056001600160601b0384816001600160a01b039616975b76010000000000000000000000000000000000000000000060ff60b01b19831617905516600454613e61565b60045501541680917f116ccdc06a22c741e23c7956fc3dbd54b938dac38b14ddea936408b92555ef6585604051868152a38180610457575b50505f5f516020615ace5f395f51905f525d604051908152f35b610481917f00000000000000000000000000000000000000000000000000000000000000006144cb565b828161043d565b82638115d07360e01b5f5260045260245260445ffd5b6104a781614bd0565b9060608201515f1981036104ea5750506020946104056001600160601b036001600160a01b03946104e48560c060a0600298015191015190613f59565b976103d9565b608083015160405163b4539c0f60e01b8152600481018790526024810193909352604483019190915260ff166064820152608490fd5b827fe9eae7e9000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b34610354575f36600319011261035457602060405160038152f35b34610354575f366003190112610354576020600354604051908152f35b34610354576020366003190112610354576040516105a181613eb4565b5f8152602081015f9052604081015f9052606081015f9052608081015f905260a081015f905260c081015f905260e081015f905261010081015f905261012081015f905261014081015f905261016081015f905261018081015f90526101a081015f90526101c081015f90526101e0015f90526004356106209061434e565b60405161062c81613eb4565b81546001600160801b038116825260208201928160801c67ffffffffffffffff168452604083019160c01c8252600181015491606084016001600160601b038416815260808501918460601c64ffffffffff16835260a08601938560881c64ffffffffff16855260c08701958060b01c60ff1687528060b81c60ff16151560e08901528060c01c63ffffffff166101008901528060e01c60ff166101208901528060e81c60ff166101408901906106e2916140fa565b60f01c60ff16151561016088015260028101546001600160a01b03811661018089015260a01c67ffffffffffffffff166101a08801526003015467ffffffffffffffff81166101c088015260401c6001600160601b03166101e08701526040519686516001600160801b031688525167ffffffffffffffff1660208801525167ffffffffffffffff166040870152516001600160601b031660608601525164ffffffffff1660808501525164ffffffffff1660a08401525160ff1660c083015260e0810151151560e083015261010081015163ffffffff1661010083015261012081015160ff1661012083015261014081015161014083016107e391613e54565b61016081015115156101608301526101808101516001600160a01b03166101808301526101a081015167ffffffffffffffff166101a08301526101c081015167ffffffffffffffff166101c08301526101e001516001600160601b03166101e082015261020090f35b34610354575f36600319011261035457602060405160088152f35b34610354575f36600319011261035457602060405160148152f35b346103545760406108cf6108ad61089836613df3565b809391835f526005602052865f20938461453d565b5f9291925260066020526001600160801b03855f205460801c91541691614630565b50506108da816146ed565b82519182526020820152f35b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b613dd7565b34610354575f36600319011261035457610946614300565b7f00000000000000000000000000000000000000000000000000000000000000006040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201526020816024816001600160a01b0386165afa908115610ab4575f91610ae7575b5060045480821115610abf576109c891613e61565b6040519163f29ebf6160e01b83526020836004816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa928315610ab4575f93610a70575b5081602093610a58926040518381527f167beb24b4e0b809e5ad14deac40057e2206ebff29b4f1240a7d26bf69aaebe3876001600160a01b03851692a26144cb565b5f5f516020615ace5f395f51905f525d604051908152f35b92506020833d602011610aac575b81610a8b60209383613eed565b810103126103545781610a5891610aa3602095614145565b94509150610a16565b3d9150610a7e565b6040513d5f823e3d90fd5b7fc0ef17d3000000000000000000000000000000000000000000000000000000005f5260045ffd5b90506020813d602011610b11575b81610b0260209383613eed565b810103126103545751826109b3565b3d9150610af5565b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b3461035457602036600319011261035457600435610b786141ba565b50610b828161434e565b505f52600760205260e060405f2060405190610b9d82613ed1565b60ff81549283815263ffffffff60026001850154946020840195865201549364ffffffffff604084016001600160601b03871681526001600160601b036060860191838960601c1683526080870194868a60881c1686528860c060a08a0199828d60a81c168b52019a60b01c1615158a526040519a8b525160208b0152511660408901525116606087015251166080850152511660a083015251151560c0820152f35b34610354575f36600319011261035457602060405160328152f35b3461035457604036600319011261035457610c74613d30565b6001600160a01b03610c84613d46565b91165f5260016020526001600160a01b0360405f2091165f52602052602060ff60405f2054166040519015158152f35b3461035457602036600319011261035457610cd0600435614159565b6040516005821015610ce3576020918152f35b634e487b7160e01b5f52602160045260245ffd5b34610354575f366003190112610354576020604051620151808152f35b34610354576020610d2436613e3e565b6040519160081b178152f35b3461035457610d3e36613e3e565b610d46614300565b610d4f8261434e565b9060018201549260ff8460b01c1680831015610ef55750610d708184614b3a565b63ffffffff6001831b8560c01c161615610ec757818160081b1793335f525f60205260405f20855f5260205260405f2054908115610e975781602096610e03610dc260ff610e369560e01c1684613f6c565b9767ffffffffffffffff610ddc8a82845460801c16613e61565b825467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16179055565b805f526006885260405f206001600160801b0380808516818454160316166001600160801b031982541617905533614924565b604051928352848301528260408301527fd1f50717286f9564e69db657165181e471d01523ce248549f6f28b5d6b044d5b60603393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144cb565b50507f6ee9b95a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b7f30650e90000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b925063a1ba7dc960e01b5f5260045260245260445260645ffd5b34610354575f36600319011261035457602060405160028152f35b346103545760203660031901126103545760043567ffffffffffffffff811161035457610f5b903690600401613e0d565b90610f64614300565b5f915f5b81811061109057838015611068576040519063f29ebf6160e01b82526020826004816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa918215610ab4575f92611026575b50610a58816020936040518281527fb6c81b526e1bd55a3845d8caa6fe0c1ce87b3c9e534eec43f43b3c1849d4e2e8866001600160a01b03841692a27f00000000000000000000000000000000000000000000000000000000000000006144cb565b91506020823d602011611060575b8161104160209383613eed565b8101031261035457610a5881611058602094614145565b935050610fc4565b3d9150611034565b7f8d615b57000000000000000000000000000000000000000000000000000000005f5260045ffd5b8061109e6001928486613fca565b355f5260056020526110b960405f2095865460c01c90613e6e565b946001600160c01b03815416905501610f68565b34610354576020366003190112610354576004356110e9614300565b6110f2816149db565b90805f52600760205260405f209160018301549283155f1461119e57600264ffffffffff91015460601c16804210610488575060015f915b017e0100000000000000000000000000000000000000000000000000000000000060ff60f01b19825416179055604051906003811015610ce357816020917f2315d3326c779447b6ac64fe72f9afdca33b198b94e885734010f8c8c63c7e829352a35f5f516020615ace5f395f51905f525d005b506111a98383614ac8565b60408101515f19146111c05750600160029161112a565b516111ce576001809161112a565b507f84b2a2ad000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b3461035457602036600319011261035457600435611219614300565b6112228161434e565b61122c8282614b3a565b815f52600860205260405f206001600160a01b0333165f5260205260405f209081549067ffffffffffffffff8260401c169182156113a8576020949161130667ffffffffffffffff6112df8161134c9560801c169661128b8882613e61565b89547fffffffffffffffff00000000000000000000000000000000ffffffffffffffff16909955600385018054849081906112c99085908316613e61565b1616841982541617905582855460801c16613e61565b835467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16178255565b61131c61131785835460c01c613e6e565b614720565b6001600160c01b0377ffffffffffffffffffffffffffffffffffffffffffffffff1983549260c01b169116179055565b60405191838352848301527f2bee787bd491f746c305d556215b8772084fd6b3e48c656e03e62b994388b13160403393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144cb565b847fea79ecdf000000000000000000000000000000000000000000000000000000005f526004523360245260445ffd5b34610354576060366003190112610354576113f1613d30565b6001600160a01b03611401613d46565b91165f5260026020526001600160a01b0360405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b3461035457604036600319011261035457611451613d30565b602435908115158092036103545733156114fb576001600160a01b03169081156114cf57335f52600160205260405f20825f5260205260405f2060ff1981541660ff83161790556040519081527fceb576d9f15e4e200fdb5096d64d5dfd667e16def20c1eefd14256d8e3faa26760203392a3602060405160018152f35b7f6f65f465000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b7fcc766a98000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b34610354575f3660031901126103545760206040517f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd18152f35b346103545760203660031901126103545760043567ffffffffffffffff8111610354576101c060031982360301126103545761159b614300565b6115ab6024820182600401613fe8565b9190506002821080156125cb575b612595575f5b82811061250757506115d360c4820161401e565b64ffffffffff429116118015906124dd575b61248857620f4240610104820135108015612472575b61242e5761160b60c4820161401e565b9164ffffffffff61161e60e4840161401e565b169260ff61162f6101a48501614117565b16158015612415575b6123d5576001600160601b0361165161012485016140e6565b16158015612389575b612333576001600160601b0361167361014485016140e6565b161561230b576001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001660405163cdafdbb160e01b8152602081600481855afa8015610ab4575f906122ce575b63ffffffff91501690610e1082106122c4575b6020600491604051928380927f51586ecb0000000000000000000000000000000000000000000000000000000082525afa8015610ab4575f90612287575b63ffffffff915016908063ffffffff6117336101848801614106565b1610801561226c575b6122285750506101648301610e1063ffffffff61175883614106565b16106121e8579064ffffffffff63ffffffff61177661177e94614106565b169116613e6e565b9261179b63ffffffff6117946101848601614106565b1685613e6e565b6201518081018091116121a6578181116121ba5750506117bc600354613fda565b600381905592670de0b6b3a76400006101048401358181029181830414901517156121a65782670de0b6b3a7640000810204670de0b6b3a764000014831517156121a65761181d90611817670de0b6b3a76400008502614fb4565b90613f6c565b61182d6024850185600401613fe8565b906118486118416064880188600401614030565b3691614063565b60208151910120600260848801351015610354576118d1916119079161187761184160a48b018b600401614030565b6020815191012060405194859360208501977f5fc4902dfbef8f2f405e5293b5940e27337d5ad4f413a4300b65230fa552efd189524660408701523060608701528d608087015261012060a08701526101408601916140a9565b9160448b013560c085015260e08401526118f3610100840160848c0135613e54565b61012083015203601f198101835282613eed565b519020906001600160601b03811161218f5761192560c4860161401e565b936001600160601b0361193a60e4880161401e565b64ffffffffff61194d6101448a016140e6565b91816040519961195c8b613eb4565b6001600160801b03670de0b6b3a76400008802168b5267ffffffffffffffff6101048d01351660208c01525f60408c015285881660608c01521660808a01521660a088015260ff831660c08801525f60e08801525f6101008801525f6101208801526119d0608489013561014089016140fa565b5f6101608801523361018088015267ffffffffffffffff610104890135166101a08801525f6101c0880152166101e0860152865f52600560205260405f20946001600160801b0380825116166001600160801b0319875416178655611a6667ffffffffffffffff602083015116879067ffffffffffffffff60801b1967ffffffffffffffff60801b83549260801b169116179055565b604081015186546001600160c01b031660c091821b77ffffffffffffffffffffffffffffffffffffffffffffffff1916178755606080830151600189018054608086015160a08701518688015160e0808a01516101008b01516101208c015160ff60e01b931b929092169190991b63ffffffff60c01b1698151560b81b77ff00000000000000000000000000000000000000000000001660b09290921b60ff60b01b1660889390931b75ffffffffff0000000000000000000000000000000000169390971b70ffffffffff000000000000000000000000166001600160601b039096167fffffff0000000000000000000000000000000000000000000000000000000000909416939093179490941717929092179190911792909217179055610140810151956002871015610ce35760036101e0918a987fffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7dff000000000000000000000000000000000000000000000000000000000060018401549260e81b169116176001820155610160840151151560ff60f01b197eff00000000000000000000000000000000000000000000000000000000000060018401549260f01b169116176001820155600281016001600160a01b03610180860151167fffffffffffffffffffffffff00000000000000000000000000000000000000008254161781556101a08501517fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff7bffffffffffffffff00000000000000000000000000000000000000008084549360a01b16169116179055019167ffffffffffffffff806101c0830151161667ffffffffffffffff1984541617835501517fffffffffffffffffffffffff000000000000000000000000ffffffffffffffff73ffffffffffffffffffffffff000000000000000083549260401b169116179055611d3061012487016140e6565b85611d3e6101848901614106565b611d4b6101a48a01614117565b90611e1664ffffffffff896001600160601b03806002604051611d6d81613ed1565b8d8152602081015f815283604083019c168c5286606083019616865263ffffffff608083019916895260ff60a083019a168a5260c082019a5f8c525f52600760205260405f209151825551600182015501985116166001600160601b0319885416178755511685907fffffffffffffffffffffffffffffff0000000000ffffffffffffffffffffffff70ffffffffff00000000000000000000000083549260601b169116179055565b51907fffffffffffffffffffff0000000000ffffffffffffffffffffffffffffffffff74ffffffff000000000000000000000000000000000075ff0000000000000000000000000000000000000000008654935160a81b169360881b1691161717825551151560ff60b01b1960ff60b01b83549260b01b169116179055611eb46001600160601b03611eab61012489016140e6565b16600454613e6e565b6004555f905b8082106121055750849050611ed26004870180614030565b9092611ee46024890160048a01613fe8565b9490611ef660648b0160048c01614030565b908b611f0860a4820160048301614030565b93909460c48301611f189061401e565b9a611f2560e4850161401e565b976040519a6101408c526101408c0190611f3e92614125565b908a820360208c0152611f50926140a9565b916044013560408901528782036060890152611f6b92614125565b90611f7d6080870160848e0135613e54565b85820360a0870152611f8e92614125565b9464ffffffffff1660c084015264ffffffffff1660e0830152610104880135610100830152610120820152803393037f82f4a5d394fb8b5678b8a5a8b80837007cdb522ae41d50770d1ebc8f71de071d91a4611fed61012484016140e6565b90611ffb61014485016140e6565b6120086101a48601614117565b6120156101848701614106565b91604051946001600160601b031685526001600160601b0316602085015260ff16604084015263ffffffff16606083015264ffffffffff16608082015260a07ffb5195400b0d5466987aca76257bf2a6a9fb00624e68ba82004350579cea6d9791a26120a861010482013530337f0000000000000000000000000000000000000000000000000000000000000000614753565b610124016120b5906140e6565b6120ea906001600160601b031630337f0000000000000000000000000000000000000000000000000000000000000000614753565b5f5f516020615ace5f395f51905f525d604051908152602090f35b909450604051604081019581871067ffffffffffffffff88111761217b5760409687525f808352670de0b6b3a7640000602080850191825260088c901b84178352600690529790209151965160801b6001600160801b0319166001600160801b0397909716969096179055869460010190611eba565b634e487b7160e01b5f52604160045260245ffd5b6306dfcc6560e41b5f52606060045260245260445ffd5b634e487b7160e01b5f52601160045260245ffd5b7fc130b3d0000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b6121f663ffffffff91614106565b7f083c2f07000000000000000000000000000000000000000000000000000000005f5216600452610e1060245260445ffd5b63ffffffff61223a6101848701614106565b7f6455a39a000000000000000000000000000000000000000000000000000000005f521660045260245260445260645ffd5b508163ffffffff6122806101848801614106565b161161173c565b506020813d6020116122bc575b816122a160209383613eed565b81010312610354576122b763ffffffff91613f8a565b611717565b3d9150612294565b610e1091506116d9565b506020813d602011612303575b816122e860209383613eed565b81010312610354576122fe63ffffffff91613f8a565b6116c6565b3d91506122db565b7f1e6c7590000000000000000000000000000000000000000000000000000000005f5260045ffd5b60ff836001600160601b036123586101a461235161012485016140e6565b9301614117565b917f0fa9db60000000000000000000000000000000000000000000000000000000005f52166004521660245260445ffd5b5061239761012484016140e6565b60ff6123a66101a48601614117565b1680156123c1576001600160601b038092160616151561165a565b634e487b7160e01b5f52601260045260245ffd5b60ff6123e46101a48501614117565b7f15fb5e64000000000000000000000000000000000000000000000000000000005f5216600452600860245260445ffd5b50600860ff6124276101a48601614117565b1611611638565b610104907f3c670bdf000000000000000000000000000000000000000000000000000000005f520135600452620f4240602452670de0b6b3a764000060445260645ffd5b50670de0b6b3a7640000610104820135116115fb565b8064ffffffffff6124a860e46124a160c484960161401e565b930161401e565b917f965bd8cf000000000000000000000000000000000000000000000000000000005f5216600452166024524260445260645ffd5b506124ea60e4820161401e565b64ffffffffff806124fd60c4850161401e565b16911611156115e5565b6125218161251b6024850185600401613fe8565b90613fca565b3515612583575f5b81811061253957506001016115bf565b61254d8261251b6024860186600401613fe8565b356125628261251b6024870187600401613fe8565b351461257057600101612529565b506370d7c94160e01b5f5260045260245ffd5b6370d7c94160e01b5f5260045260245ffd5b507fbb7929bb000000000000000000000000000000000000000000000000000000005f526004526002602452601460445260645ffd5b50601482116115b9565b34610354576040366003190112610354576125ee613d46565b5f604080516125fc81613e98565b82815282602082015201526004355f5260086020526001600160a01b0360405f2091165f52602052606060405f2067ffffffffffffffff6040519161264083613e98565b54818082169384815281604060208301928286831c168452019360801c1683526040519485525116602084015251166040820152f35b346103545761268436613d5c565b909133156114fb576001600160a01b03169081156114cf57335f52600260205260405f20825f5260205260405f20835f526020528060405f20556040519081527fb3fd5071835887567a0671151121894ddccc2842f1d10bedad13e0d17cace9a760203392a4602060405160018152f35b3461035457602036600319011261035457602061271c6004356127178161434e565b6143c1565b604051908152f35b34610354575f3660031901126103545760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b346103545760603660031901126103545760043560243567ffffffffffffffff81116103545761279b903690600401613e0d565b9091604435926127a9614300565b60016127b4836149db565b019283549460ff8660b01c1695868303612b4a57845f52600760205260405f20956001870154968715612b2457506127ec8787614ac8565b604081015160018101612adc5750805115612aac57805160405160208101906020825261282f81612821604082018b8d613f9b565b03601f198101835282613eed565b51902090604051917f9060e94900000000000000000000000000000000000000000000000000000000835260048301528560248301526020826044816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa918215610ab4575f92612a78575b5003612a3f575060ff8260e81c166002811015610ce357600114918415612a2b57600198899384919088355b8284106129c257505050507fffffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffff1660c083901b63ffffffff60c01b161777010000000000000000000000000000000000000000000000178155959694957f57a534d223b4f478137f4caf92c6bb7cfcd2891a859b4623b2c0132e2259421e9561298b919060ff9082547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16911660e01b60ff60e01b16179055565b6129a2604051948594606086526060860191613f9b565b91602084015260408301520390a35f5f516020615ace5f395f51905f525d005b9091929b956129d28d8a8c613fca565b358281036129f657506129eb600191828f1b1797613fda565b9c5b019291906128d1565b969c90968315612a23578281125b612a12575b506001906129ed565b60019d508d821b975091508c612a09565b828113612a04565b634e487b7160e01b5f52603260045260245ffd5b87602088920151917f8d3b4f54000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b9091506020813d602011612aa4575b81612a9460209383613eed565b810103126103545751908b6128a5565b3d9150612a87565b87877fb1dd5dee000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b8790896020608494015190604051937fbb6137a50000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b64ffffffffff60028892015460601c1690638115d07360e01b5f5260045260245260445ffd5b8683867fffb4ce73000000000000000000000000000000000000000000000000000000005f5260045260245260445260645ffd5b34610354576040612bb6612b9461089836613df3565b5f9291925260066020526001600160801b03855f205460801c915416916147d1565b5050612bcb612bc4826146ed565b8092613e61565b9082519182526020820152f35b3461035457602036600319011261035457600435612bf4614300565b612bfd8161434e565b90805f52600760205260405f209064ffffffffff600184015460601c168042106130955750600182018054806130665750600283019384549064ffffffffff8260601c1680421015613037575063ffffffff6001600160601b0383169260881c16946001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000169060405163cdafdbb160e01b8152602081600481865afa908115610ab4575f91612ffd575b5063ffffffff81168810612ff5575b50546040516020810191825243604082015260408152612cde606082613eed565b519020967f000000000000000000000000000000000000000000000000000000000000000060405163095ea7b360e01b5f52836004528560245260205f60448180865af19060015f5114821615612fe6575b60405215612f0e575b5054916003015460401c6001600160601b03169560405192612d5a84613e7b565b8884526020840194855260408401978160a81c60ff16895260608501926001845260808601926001845260a087019060601c64ffffffffff16815260c087019163ffffffff16825260e087019283526101008701935f8552610120880195600387526040519c8d9a8b9a7f887e33ed000000000000000000000000000000000000000000000000000000008c525160048c01525160248b01525160ff1660448a01525163ffffffff1660648901525163ffffffff1660848801525164ffffffffff1660a48701525163ffffffff1660c4860152516001600160601b031660e48501525163ffffffff166101048401525160ff166101248301525a925f61014492602095f1928315610ab4575f93612eb6575b50907f04bbdf8db3ad6b42dabd90b9243e199c75bf61b9950478fa603bacd9887fcb976020809585809555604051908152a35f5f516020615ace5f395f51905f525d604051908152f35b939250906020843d602011612f06575b81612ed360209383613eed565b810103126103545792519192907f04bbdf8db3ad6b42dabd90b9243e199c75bf61b9950478fa603bacd9887fcb97612e6c565b3d9150612ec6565b60405163095ea7b360e01b5f52836004525f60245260205f60448180865af19060015f5114821615612fce575b60405215612f785760405163095ea7b360e01b5f52836004528560245260205f60448180865af19060015f5114821615612fad575b604052612d39575b6001600160a01b03907f5274afe7000000000000000000000000000000000000000000000000000000005f521660045260245ffd5b906001811516612fc557823b15153d15161690612f70565b503d5f823e3d90fd5b906001811516612fc557823b15153d15161690612f3b565b90823b15153d15161690612d30565b965088612cbd565b90506020813d60201161302f575b8161301860209383613eed565b810103126103545761302990613f8a565b89612cae565b3d915061300b565b847fe05437de000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b827fb75df762000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b90638fca1f1d60e01b5f5260045260245260445ffd5b34610354576130b936613d86565b6130c4939193614300565b815f52600560205260405f20936130dd8185858861453d565b90335f525f60205260405f20825f5260205260405f20548381106134a15750815f5260066020526131248360405f20926001600160801b038a541690845460801c906147d1565b909160805290946131366080516146ed565b60a05261314760a051608051613e61565b60c0528060c051106134855750916132c284926001600160801b03806132c89616166001600160801b03198b5416178a55875f52600860205260405f206001600160a01b0333165f5260205260405f2067ffffffffffffffff815416905f60e05281608051105f1461347c5760805160e0525b60e05160a05110156134715760a0519b8c925b67ffffffffffffffff806131f26131e860e051608051613e61565b9360e05190613e61565b161667ffffffffffffffff1984541617835561324967ffffffffffffffff61322260e05182865460801c16613e61565b845467ffffffffffffffff60801b1916911660801b67ffffffffffffffff60801b16178355565b61328e61325d61131786855460c01c613e6e565b83546001600160c01b031660c09190911b77ffffffffffffffffffffffffffffffffffffffffffffffff1916178355565b8061337d575b505082546001600160801b0387811691811691909103166001600160801b031960808b901b16179092555050565b33614924565b6040519384525f60208501526040840152608051606084015260a051608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a38060e05111613341575b5f5f516020615ace5f395f51905f525d6040805160c051815260a0516020820152f35b6133506133779160e051613e61565b337f00000000000000000000000000000000000000000000000000000000000000006144cb565b8061331e565b6134306134359361339260039660a051613e61565b9586940167ffffffffffffffff806133ad8682855416613e6e565b161667ffffffffffffffff198254161790556133d78367ffffffffffffffff835460401c16613e6e565b7fffffffffffffffffffffffffffffffff0000000000000000ffffffffffffffff6fffffffffffffffff00000000000000008084549360401b1616911617815567ffffffffffffffff610ddc8582845460801c16613e6e565b613e61565b906040519182526020820152887f2c681d39350129a731da32828f22d688da8dafcd7da296a637045a39f62f86f560403393a3898b8080613294565b60e0519b8c926131cd565b8160e0526131ba565b866322e6a94760e11b5f5260045260c05160245260445260645ffd5b858460849289604051937f44206e840000000000000000000000000000000000000000000000000000000085526004850152602484015260448301526064820152fd5b3461035457602036600319011261035457600435613500614300565b6135098161434e565b600181015460ff8160b81c166136405761352282614384565b1561361f5750815f52600860205260405f206001600160a01b0333165f5260205267ffffffffffffffff60405f2054169081156135ef5791613598602093825f526008855260405f206001600160a01b0333165f5285525f604081205567ffffffffffffffff610ddc8582845460801c16613e61565b604051908282527f7ca5472b7ea78c2c0141c5a12ee6d170cf4ce8ed06be3d22c8252ddfc7a6a2c4843393a3610a5881337f00000000000000000000000000000000000000000000000000000000000000006144cb565b827f5bd9a0f6000000000000000000000000000000000000000000000000000000005f526004523360245260445ffd5b64ffffffffff9083636903d2bd60e01b5f5260045260881c1660245260445ffd5b827f06fa7c23000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b34610354575f366003190112610354576020604051620f42408152f35b34610354575f366003190112610354576020600454604051908152f35b34610354576020366003190112610354576004356136c38161434e565b906001600160801b0360ff600184015460b01c169254166136e383613f27565b926136ed81613f27565b916136f782613f27565b9360081b5f5b83811061374457613724876137408861373289604051958695606087526060870190613da4565b908582036020870152613da4565b908382036040850152613da4565b0390f35b8082175f52600660205260405f2054908160801c670de0b6b3a76400008102818104670de0b6b3a764000014821517156121a65760019361378d876001600160801b0393613f6c565b613797858d613f76565b52166137a38389613f76565b526137ae8289613f76565b52016136fd565b34610354575f366003190112610354576020604051670de0b6b3a76400008152f35b34610354576137e536613d86565b916137f1939193614300565b815f52600560205260405f209261380a8583858761453d565b929093835f5260066020526138358760405f20966001600160801b0389541690885460801c90614630565b96909197613842896146ed565b9761384d898b613e6e565b96808811613a7d5750906001600160801b03806138cc9316166001600160801b03198254161781556138bb6138936113178c67ffffffffffffffff855460801c16613e6e565b825467ffffffffffffffff60801b191660809190911b67ffffffffffffffff60801b16178255565b61131c6113178a835460c01c613e6e565b6138e0896001600160801b03835416613e6e565b6001600160801b038111613a66576001600160801b03166001600160801b0319608084901b16179055815f52600860205260405f206001600160a01b0333165f5260205260405f2067ffffffffffffffff8061393f8a82855416613e6e565b161667ffffffffffffffff198254161790553315613a3a57604097613a1e95335f525f602052895f20815f52602052895f2061397c838254613e6e565b905589513381528260208201525f7f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac7288598c3393a48851938452600160208501528884015286606084015285608084015260a08301527f94147b237716e629102f12fb07e922e43d5175c5658479e25c54be4589552eeb60c03393a330337f0000000000000000000000000000000000000000000000000000000000000000614753565b5f5f516020615ace5f395f51905f525d82519182526020820152f35b7fb8bbd610000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b6306dfcc6560e41b5f52608060045260245260445ffd5b87866322e6a94760e11b5f5260045260245260445260645ffd5b3461035457602036600319011261035457600435613ab3614300565b613abc8161434e565b67ffffffffffffffff815460801c1690600181015460ff8160b81c165f14613b8c5750613ae983826143c1565b80831115613b7957916020936001600160a01b036002610a5894613b2567ffffffffffffffff613b1c6112df9988613e61565b98898098613e61565b01541680917f02318968e33516654cb34389e0140034a5db180fecaac18baf6e47a633b0f46987604051868152a37f00000000000000000000000000000000000000000000000000000000000000006144cb565b83632d924c8b60e01b5f5260045260245ffd5b613b9582614384565b15613c185750600281019167ffffffffffffffff835460a01c16928315613c0557936001600160a01b036002610a5894613b2567ffffffffffffffff6112df8980988c7fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff60209e54169055613e61565b84632d924c8b60e01b5f5260045260245ffd5b64ffffffffff9084636903d2bd60e01b5f5260045260881c1660245260445ffd5b3461035457610262613c4a36613d5c565b91336141f0565b34610354576020366003190112610354576004357fffffffff00000000000000000000000000000000000000000000000000000000811680910361035457807f0f632fb30000000000000000000000000000000000000000000000000000000060209214908115613cc8575b506040519015158152f35b7f01ffc9a70000000000000000000000000000000000000000000000000000000091501482613cbd565b34610354576040366003190112610354576020906001600160a01b03613d16613d30565b165f525f825260405f206024355f52825260405f20548152f35b600435906001600160a01b038216820361035457565b602435906001600160a01b038216820361035457565b6060906003190112610354576004356001600160a01b038116810361035457906024359060443590565b60809060031901126103545760043590602435906044359060643590565b90602080835192838152019201905f5b818110613dc15750505090565b8251845260209384019390920191600101613db4565b34610354575f366003190112610354576020604051610e108152f35b606090600319011261035457600435906024359060443590565b9181601f840112156103545782359167ffffffffffffffff8311610354576020808501948460051b01011161035457565b6040906003190112610354576004359060243590565b906002821015610ce35752565b919082039182116121a657565b919082018092116121a657565b610140810190811067ffffffffffffffff82111761217b57604052565b6060810190811067ffffffffffffffff82111761217b57604052565b610200810190811067ffffffffffffffff82111761217b57604052565b60e0810190811067ffffffffffffffff82111761217b57604052565b90601f8019910116810190811067ffffffffffffffff82111761217b57604052565b67ffffffffffffffff811161217b5760051b60200190565b90613f3182613f0f565b613f3e6040519182613eed565b8281528092613f4f601f1991613f0f565b0190602036910137565b818102929181159184041417156121a657565b81156123c1570490565b8051821015612a2b5760209160051b010190565b519063ffffffff8216820361035457565b916020908281520191905f5b818110613fb45750505090565b8235845260209384019390920191600101613fa7565b9190811015612a2b5760051b0190565b5f1981146121a65760010190565b903590601e1981360301821215610354570180359067ffffffffffffffff821161035457602001918160051b3603831361035457565b3564ffffffffff811681036103545790565b903590601e1981360301821215610354570180359067ffffffffffffffff82116103545760200191813603831361035457565b92919267ffffffffffffffff821161217b576040519161408d601f8201601f191660200184613eed565b829481845281830111610354578281602093845f960137010152565b90918281527f07ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff83116103545760209260051b809284830137010190565b356001600160601b03811681036103545790565b6002821015610ce35752565b3563ffffffff811681036103545790565b3560ff811681036103545790565b908060209392818452848401375f828201840152601f01601f1916010190565b51906001600160a01b038216820361035457565b61416460019161434e565b015460ff8160b81c166141b45760ff8160f01c166141ae5764ffffffffff8160881c164210156141a85760601c64ffffffffff164210156141a3575f90565b600190565b50600390565b50600490565b50600290565b604051906141c782613ed1565b5f60c0838281528260208201528260408201528260608201528260808201528260a08201520152565b91926001600160a01b0383169182156142d4576001600160a01b0316928315613a3a57825f525f60205260405f20855f5260205260405f20549082821061429b5750817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac72885992604092855f525f602052835f20885f5260205203825f2055845f525f602052815f20865f52602052815f2061428b828254613e6e565b90558151903382526020820152a4565b6040516302c6d3fb60e61b81526001600160a01b0391909116600482015260248101919091526044810182905260648101859052608490fd5b7fa4352080000000000000000000000000000000000000000000000000000000005f525f60045260245ffd5b5f516020615ace5f395f51905f525c6143265760015f516020615ace5f395f51905f525d565b7f3ee5aeb5000000000000000000000000000000000000000000000000000000005f5260045ffd5b90815f52600560205260405f20916001600160601b03600184015416156143725750565b6369616b8760e01b5f5260045260245ffd5b6001015460ff8160f01c1690811561439a575090565b905060ff8160b81c161590816143af575b5090565b64ffffffffff915060881c1642101590565b5f916143cc82614384565b6144915760018201549060ff8260b01c16915f60ff8260b81c169260081b905b8481106144145750505050509067ffffffffffffffff60036144119301541690613e6e565b90565b8082175f5260066020526001600160801b0360405f205416845f146144775763ffffffff6001831b8560c01c1616614452575b506001905b016143ec565b6001919761446a6144709260ff8760e01c1690613f6c565b90613e6e565b9690614447565b878111614488575b5060019061444c565b9650600161447f565b50905067ffffffffffffffff600281835460801c1692015460a01c16900367ffffffffffffffff81116121a65767ffffffffffffffff1690565b916001600160a01b03604051927fa9059cbb000000000000000000000000000000000000000000000000000000005f521660045260245260205f60448180865af19060015f5114821615614525575b60405215612f785750565b906001811516612fc557823b15153d1516169061451a565b600101546001600160601b038116949390606081901c64ffffffffff16861561461d57804210801590614610575b8015614603575b6145d4575060b01c60ff16808410156145ba5750156145925760081b1790565b7f9811e0c7000000000000000000000000000000000000000000000000000000005f5260045ffd5b838363a1ba7dc960e01b5f5260045260245260445260645ffd5b837fca574a2a000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b5060ff8260f01c16614572565b5060ff8260b81c1661456b565b836369616b8760e01b5f5260045260245ffd5b928361463b91614f61565b6802629f66e0c530000081116146c55761465761466791615092565b66038d7ea4c68000810490613e6e565b600181018091116121a65761467c9082614f92565b926f0785ee10d5da46d900f436a00000000084116146c5576146bc6146b76146b0866146ab6146c29688613e61565b613e6e565b9485614f61565b614fb4565b90614f92565b92565b7f2e7feb0d000000000000000000000000000000000000000000000000000000005f5260045ffd5b6032810290808204603214901517156121a6576127108101908181116121a65761270f019081116121a657612710900490565b67ffffffffffffffff811161473c5767ffffffffffffffff1690565b6306dfcc6560e41b5f52604060045260245260445ffd5b9290916001600160a01b039081604051947f23b872dd000000000000000000000000000000000000000000000000000000005f52166004521660245260445260205f60648180865af19060015f51148216156147b9575b6040525f60605215612f785750565b906001811516612fc557823b15153d151616906147aa565b9092670de0b6b3a7640000810290808204670de0b6b3a764000014901517156121a657816147fe91613f6c565b6802629f66e0c53000008111614914575b61481890615092565b9266038d7ea4c6800084049060018201918281116121a657670de0b6b3a7640001019182670de0b6b3a7640000116121a6576146ab95614875938111156149015761486c9161486691613e61565b82614f61565b94859185613e61565b91670de0b6b3a7640000810290808204670de0b6b3a764000014901517156121a657670de0b6b3a76400006148bb6148b6856714057b7ef767814f94613f6c565b6159bb565b02046103e88111156148ec576103e71981019081116121a657670de0b6b3a7640000916148e89190613f59565b0492565b506148e8670de0b6b3a7640000915f90613f59565b505061486c670de0b6b3a7640000614866565b506802629f66e0c530000061480f565b92916001600160a01b0384169081156142d457815f525f60205260405f20835f5260205260405f2054948186106149a257506040817f1b3d7edb2e9c0b0e7c525b20aaaef0f5940d2ed71663c7d39266ecafac728859925f9596978587528660205283872088885260205203828620558151903382526020820152a4565b6040516302c6d3fb60e61b81526001600160a01b0391909116600482015260248101869052604481019190915260648101839052608490fd5b906149e58261434e565b91600183015460ff8160b81c16614a9c5760ff8160f01c16614a705764ffffffffff8160601c16804210614a5a575064ffffffffff9060881c169081421015614a2c575050565b7ff54828bb000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b82638fca1f1d60e01b5f5260045260245260445ffd5b507f114aab00000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b507fe1ba032d000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b9190614ad26141ba565b50614adc81614bd0565b9260608401515f1981141580614b2c575b614af657505050565b608085015160405163b4539c0f60e01b815260048101939093526024830193909352604482015260ff9091166064820152608490fd5b5060408501515f1914614aed565b6001810154919260b883901c60ff16614ba75750614b5790614384565b614b7b5764ffffffffff91636903d2bd60e01b5f5260045260881c1660245260445ffd5b507fdefb933c000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b92505050565b519061ffff8216820361035457565b51906001600160601b038216820361035457565b90614bd96141ba565b916001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001690604051927ff729cf0d00000000000000000000000000000000000000000000000000000000845281600485015261014084602481865afa938415610ab4575f94614e6f575b506001600160601b0360c08501511660c086015260408501915f19835260608601915f1983525f5b60ff606088015116811015614e66576040517f68752a8100000000000000000000000000000000000000000000000000000000815283600482015281602482015260c0816044818a5afa908115610ab4575f91614db5575b506040810180516007811015610ce357600403614d315750600160ff926060928b519081155f14614d0d5760a0915001518b528060208c01525b01915050614c72565b60a00151141580614d26575b15614d0457808852614d04565b5087515f1914614d19565b809150516007811015610ce3576005148015614da1575b15614d6a57506060600160ff9260a08b01614d638151613fda565b9052614d04565b84515f1914614d81575b506060600160ff92614d04565b81855251906007821015610ce35760ff9190911660808901526060614d74565b5080516007811015610ce357600614614d48565b905060c0813d8211614e5e575b81614dcf60c09383613eed565b81010312610354576040519060c0820182811067ffffffffffffffff82111761217b57604052614dfe81614145565b8252602081015164ffffffffff8116810361035457602083015260408101519060078210156103545760a0916040840152614e3b60608201613f8a565b6060840152614e4c60808201614bad565b6080840152015160a08201525f614cca565b3d9150614dc2565b50945050505050565b909350610140813d8211614f59575b81614e8c6101409383613eed565b810103126103545760405190614ea182613e7b565b614eaa81614145565b8252614eb860208201613f8a565b6020830152604081015162ffffff81168103610354576040830152606081015160ff8116810361035457614f4c91610120916060850152614efb60808201614bad565b6080850152614f0c60a08201614bad565b60a0850152614f1d60c08201614bbc565b60c0850152614f2e60e08201614bbc565b60e0850152614f406101008201613f8a565b61010085015201613f8a565b610120820152925f614c4a565b3d9150614e7e565b90614f7581670de0b6b3a764000084614ff4565b9080156123c157670de0b6b3a76400006144119309151590613e6e565b670de0b6b3a764000061441192614faa828285614ff4565b9209151590613e6e565b670de0b6b3a76400008114614fef57670de0b6b3a7640000614fde6714057b7ef767814f926159bb565b02046103e881018091116121a65790565b505f90565b90915f198383099280830292838086109503948086039514615085578483111561506d5790829109815f0382168092046002816003021880820260020302808202600203028082026002030280820260020302808202600203028091026002030293600183805f03040190848311900302920304170290565b82634e487b715f52156003026011186020526024601cfd5b5050906144119250613f6c565b680736ea4425c11ac6308111615990576714057b7ef767814f670de0b6b3a7640000910204680a688906bd8affffff811161596557670de0b6b3a76400009060401b047780000000000000000000000000000000000000000000000067ff000000000000008216615830575b670de0b6b3a76400009066ff0000000000008316615720575b65ff00000000008316615618575b64ff000000008316615518575b63ff0000008316615420575b62ff00008316615330575b61ff008316615248575b60ff8316615168575b029060401c60bf031c90565b60808316615235575b60408316615222575b6020831661520f575b601083166151fc575b600883166151e9575b600483166151d6575b600283166151c3575b600183161561515c57680100000000000000010260401c61515c565b680100000000000000010260401c6151a7565b680100000000000000030260401c61519e565b680100000000000000060260401c615195565b6801000000000000000b0260401c61518c565b680100000000000000160260401c615183565b6801000000000000002c0260401c61517a565b680100000000000000590260401c615171565b618000831661531d575b614000831661530a575b61200083166152f7575b61100083166152e4575b61080083166152d1575b61040083166152be575b61020083166152ab575b61010083161561515357680100000000000000b10260401c615153565b680100000000000001630260401c61528e565b680100000000000002c60260401c615284565b6801000000000000058c0260401c61527a565b68010000000000000b170260401c615270565b6801000000000000162e0260401c615266565b68010000000000002c5d0260401c61525c565b680100000000000058b90260401c615252565b62800000831661540d575b6240000083166153fa575b6220000083166153e7575b6210000083166153d4575b6208000083166153c1575b6204000083166153ae575b62020000831661539b575b62010000831615615149576801000000000000b1720260401c615149565b680100000000000162e40260401c61537d565b6801000000000002c5c80260401c615372565b68010000000000058b910260401c615367565b680100000000000b17210260401c61535c565b68010000000000162e430260401c615351565b680100000000002c5c860260401c615346565b6801000000000058b90c0260401c61533b565b63800000008316615505575b634000000083166154f2575b632000000083166154df575b631000000083166154cc575b630800000083166154b9575b630400000083166154a6575b63020000008316615493575b630100000083161561513e5768010000000000b172180260401c61513e565b6801000000000162e4300260401c615474565b68010000000002c5c8600260401c615468565b680100000000058b90c00260401c61545c565b6801000000000b17217f0260401c615450565b680100000000162e42ff0260401c615444565b6801000000002c5c85fe0260401c615438565b68010000000058b90bfc0260401c61542c565b6480000000008316615605575b64400000000083166155f2575b64200000000083166155df575b64100000000083166155cc575b64080000000083166155b9575b64040000000083166155a6575b6402000000008316615593575b64010000000083161561513257680100000000b17217f80260401c615132565b68010000000162e42ff10260401c615573565b680100000002c5c85fe30260401c615566565b6801000000058b90bfce0260401c615559565b68010000000b17217fbb0260401c61554c565b6801000000162e42fff00260401c61553f565b68010000002c5c8601cc0260401c615532565b680100000058b90c0b490260401c615525565b65800000000000831661570d575b6540000000000083166156fa575b6520000000000083166156e7575b6510000000000083166156d4575b6508000000000083166156c1575b6504000000000083166156ae575b65020000000000831661569b575b65010000000000831615615125576801000000b1721835510260401c615125565b680100000162e430e5a20260401c61567a565b6801000002c5c863b73f0260401c61566c565b68010000058b90cf1e6e0260401c61565e565b680100000b1721bcfc9a0260401c615650565b68010000162e43f4f8310260401c615642565b680100002c5c89d5ec6d0260401c615634565b6801000058b91b5bc9ae0260401c615626565b6680000000000000831661581d575b6640000000000000831661580a575b662000000000000083166157f7575b661000000000000083166157e4575b660800000000000083166157d1575b660400000000000083166157be575b660200000000000083166157ab575b66010000000000008316156151175768010000b17255775c040260401c615117565b6801000162e525ee05470260401c615789565b68010002c5cc37da94920260401c61577a565b680100058ba01fb9f96d0260401c61576b565b6801000b175effdc76ba0260401c61575c565b680100162f3904051fa10260401c61574d565b6801002c605e2e8cec500260401c61573e565b68010058c86da1c09ea20260401c61572f565b6780000000000000008216615946575b670de0b6b3a7640000906740000000000000008316615933575b6720000000000000008316615920575b671000000000000000831661590d575b67080000000000000083166158fa575b67040000000000000083166158e7575b67020000000000000083166158d4575b67010000000000000083166158c1575b90506150fe565b680100b1afa5abcbed610260401c6158ba565b68010163da9fb33356d80260401c6158aa565b680102c9a3e778060ee70260401c61589a565b6801059b0d31585743ae0260401c61588a565b68010b5586cf9890f62a0260401c61587a565b6801172b83c7d517adce0260401c61586a565b6801306fe0a31b7152df0260401c61585a565b5077b504f333f9de648480000000000000000000000000000000615840565b7fb3b6ba1f000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b7f1af63aca000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b670de0b6b3a76400008110615aa257670de0b6b3a764000081046001600160801b03811160071b90811c67ffffffffffffffff811160061b90811c63ffffffff811160051b90811c61ffff811160041b90811c9060ff821160031b91821c92600f841160021b93841c94600160038711811b96871c11961717171717171790670de0b6b3a76400008202911c670de0b6b3a764000081146143ab576706f05b59d3b2000090815b615a6b57505090565b80670de0b6b3a764000091020490671bc16d674ec80000821015615a94575b60011c9081615a62565b809192019160011c90615a8a565b7f36d32ef0000000000000000000000000000000000000000000000000000000005f5260045260245ffdfe9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00a26469706673582212208ca01ac687f76c5ed3b2cdfa72d4564133df7d762c432123325ce5d4c334fa2764736f6c63430008250033" as const;
