@@ -11,9 +11,18 @@ import {GovernorVotesQuorumFraction} from
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
+/// @title The stake history governance reads
+interface IStakeHistory {
+    /// @notice Active stake of `account` at past time `timepoint`.
+    function getPastStake(address account, uint256 timepoint) external view returns (uint256);
+}
+
 /// @title AIGENSYN token-holder governance
 /// @notice OpenZeppelin Governor voting with AIGENSYN on its timestamp clock (delays in seconds),
-/// executing through a `TimelockController` that owns every protocol parameter.
+/// executing through a `TimelockController` that owns every protocol parameter. An account's
+/// votes are its delegated AIGENSYN votes plus its active stake in `Staking` at the snapshot:
+/// staking (which moves tokens into the staking contract, whose balance is never delegated) does
+/// not take a provider's or verifier's voice away.
 contract ProtocolGovernor is
     Governor,
     GovernorSettings,
@@ -22,13 +31,18 @@ contract ProtocolGovernor is
     GovernorVotesQuorumFraction,
     GovernorTimelockControl
 {
+    /// @notice Where stake is held; its stake history counts as votes.
+    IStakeHistory public immutable staking;
+
     /// @param votes The AIGENSYN token.
+    /// @param staking_ The staking contract.
     /// @param timelock The timelock that executes passed proposals.
     /// @param votingDelay Seconds between proposal and vote start.
     /// @param votingPeriod Seconds the vote lasts.
     /// @param quorumPercent Quorum as a percentage of supply at the snapshot.
     constructor(
         IVotes votes,
+        IStakeHistory staking_,
         TimelockController timelock,
         uint48 votingDelay,
         uint32 votingPeriod,
@@ -39,7 +53,19 @@ contract ProtocolGovernor is
         GovernorVotes(votes)
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
-    {}
+    {
+        staking = staking_;
+    }
+
+    /// @dev Delegated token votes plus active stake at `timepoint`.
+    function _getVotes(address account, uint256 timepoint, bytes memory params)
+        internal
+        view
+        override(Governor, GovernorVotes)
+        returns (uint256)
+    {
+        return super._getVotes(account, timepoint, params) + staking.getPastStake(account, timepoint);
+    }
 
     /// @inheritdoc Governor
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {

@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {PeerIdentity} from "./PeerIdentity.sol";
 
@@ -19,6 +20,7 @@ import {PeerIdentity} from "./PeerIdentity.sol";
 contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using Checkpoints for Checkpoints.Trace208;
 
     /// @notice Stake of one account. `locked <= staked` always holds.
     struct Stake {
@@ -44,6 +46,9 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
 
     mapping(address => Stake) private _stakes;
     mapping(address => Unbonding) private _unbondings;
+    /// @dev Each account's active stake over time, by block timestamp (the token's ERC-6372 voting
+    /// clock), so that governance counts staked tokens as votes at a proposal's snapshot.
+    mapping(address => Checkpoints.Trace208) private _stakeHistory;
     /// @dev Per account, locks that authorised contracts still hold but a slash already took.
     mapping(address => uint256) private _lockShortfall;
 
@@ -78,6 +83,8 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     /// @notice Unlocking `requested` exceeds every lock `account` has (`locked`, lock shortfall
     /// included): the caller unlocks more than it locked.
     error LockUnderflow(address account, uint256 locked, uint256 requested);
+    /// @notice Stake history is known before the current block; `timepoint` is `current` or later.
+    error FutureLookup(uint256 timepoint, uint256 current);
     /// @notice `account` has no unbonding stake to withdraw.
     error NothingToWithdraw(address account);
     /// @notice The unbonding stake becomes withdrawable at `releaseAt`.
@@ -108,6 +115,7 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
         Stake storage s = _stakes[msg.sender];
         uint96 total = s.staked + amount.toUint96();
         s.staked = total;
+        _checkpoint(msg.sender, total);
         emit Staked(msg.sender, amount, total);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -120,6 +128,7 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
         uint256 free = s.staked - s.locked;
         if (amount > free) revert InsufficientUnlockedStake(msg.sender, free, amount);
         s.staked -= uint96(amount);
+        _checkpoint(msg.sender, s.staked);
         Unbonding storage u = _unbondings[msg.sender];
         u.amount += uint96(amount);
         uint40 releaseAt = (block.timestamp + unbondingDelay).toUint40();
@@ -200,6 +209,7 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
         unchecked {
             s.staked = uint96(staked - fromFree - fromLocked);
         }
+        if (fromFree + fromLocked > 0) _checkpoint(account, s.staked);
         if (fromLocked > 0) {
             unchecked {
                 s.locked = uint96(locked - fromLocked);
@@ -260,5 +270,21 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     function unbondingOf(address account) external view returns (uint256 amount, uint256 releaseAt) {
         Unbonding memory u = _unbondings[account];
         return (u.amount, u.releaseAt);
+    }
+
+    /// @notice Active stake of `account` at time `timepoint` (a past timestamp, the token's voting
+    /// clock): the voting power its staked tokens give it in governance, which the staking
+    /// contract's own token balance (never delegated) does not.
+    /// @param account The staker.
+    /// @param timepoint A timestamp before the current block's.
+    /// @return Active stake then, wei.
+    function getPastStake(address account, uint256 timepoint) external view returns (uint256) {
+        if (timepoint >= block.timestamp) revert FutureLookup(timepoint, block.timestamp);
+        return _stakeHistory[account].upperLookupRecent(timepoint.toUint48());
+    }
+
+    /// @dev Records `account`'s active stake as of this block's timestamp.
+    function _checkpoint(address account, uint256 staked) private {
+        _stakeHistory[account].push(uint48(block.timestamp), uint208(staked));
     }
 }

@@ -151,6 +151,12 @@ export async function deployProtocol(
       me,
     ],
   );
+  const staking = await deploy(client, "Staking", a.stakingAbi, a.stakingBytecode, [
+    token,
+    me,
+    options.unbondingDelaySec ?? 7n * 86_400n,
+  ]);
+  // The governor counts active stake as votes, so staking comes first.
   const governor = await deploy(
     client,
     "ProtocolGovernor",
@@ -158,17 +164,13 @@ export async function deployProtocol(
     a.protocolGovernorBytecode,
     [
       token,
+      staking,
       timelock,
       options.votingDelaySec ?? 86_400,
       options.votingPeriodSec ?? 7 * 86_400,
       options.quorumPercent ?? 4n,
     ],
   );
-  const staking = await deploy(client, "Staking", a.stakingAbi, a.stakingBytecode, [
-    token,
-    me,
-    options.unbondingDelaySec ?? 7n * 86_400n,
-  ]);
   const feeRouter = await deploy(client, "FeeRouter", a.feeRouterAbi, a.feeRouterBytecode, [
     token,
     uniswapRouter,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
+import { protocolGovernorAbi } from "../../lib/chain/artifacts/ProtocolGovernor.ts";
 import { encodeFunctionData } from "viem";
 import { send, startDevnet } from "../../lib/chain/mod.ts";
 import { assertReverts, id, isolated, TOKEN } from "./_devnet.ts";
@@ -185,6 +186,34 @@ Deno.test("governance owns every parameter, through the timelock", async (t) => 
       // ...but the dispute it opened still ends, and the slot with it.
       await game.disputes.settle({ jobId: open, providerHonest: true, challenger: game.account });
       assert.equal((await provider.jobs.slot({ jobId: open })).status, "Committed");
+    });
+  });
+
+  await t.step("staked tokens keep their vote: active stake counts at the snapshot", async () => {
+    await isolated(devnet, async () => {
+      const staker = devnet.client(3);
+      const votesAt = async (account: `0x${string}`, timepoint: bigint) =>
+        await holder.public.readContract({
+          address: devnet.addresses.governor,
+          abi: protocolGovernorAbi,
+          functionName: "getVotes",
+          args: [account, timepoint],
+        });
+      // It delegates its tokens to itself, then stakes most of them: its voice stays whole.
+      const balance = await staker.token.balanceOf();
+      await staker.governance.delegate();
+      await staker.staking.stake({ amountWei: 600_000n * TOKEN });
+      await devnet.increaseTime(10);
+      const block = await holder.public.getBlock({ blockTag: "latest" });
+      await devnet.increaseTime(10);
+      await holder.governance.delegate();
+      assert.equal(await votesAt(staker.account, block.timestamp), balance);
+      // Unstaking takes the stake's votes away (the tokens are on their way out).
+      await staker.staking.requestUnstake({ amountWei: 100_000n * TOKEN });
+      const after = await holder.public.getBlock({ blockTag: "latest" });
+      await devnet.increaseTime(10);
+      await holder.governance.delegate();
+      assert.equal(await votesAt(staker.account, after.timestamp), balance - 100_000n * TOKEN);
     });
   });
 });
