@@ -138,6 +138,18 @@ export async function createMarket(
     closeTime = (await chainTime(client)) + BigInt(params.closeInSec);
   }
   const evaluation = params.evaluation;
+  for (const field of ["paymentWei", "stakeWei"] as const) {
+    if (typeof evaluation?.[field] !== "bigint" || evaluation[field] <= 0n) {
+      throw new ChainError(
+        "MARKET_PARAMS",
+        `createMarket needs evaluation.${field}, a positive bigint of AIGENSYN wei: ` +
+          (field === "paymentWei"
+            ? "what the evaluation job pays its evaluators"
+            : "the stake each evaluator locks and loses if it commits wrong scores"),
+        { value: evaluation?.[field] },
+      );
+    }
+  }
   const timeoutSec = evaluation.timeoutSec ?? DEFAULT_EVAL_TIMEOUT_SEC;
   const challengeWindowSec = evaluation.challengeWindowSec ?? MIN_EVAL_CHALLENGE_WINDOW_SEC;
   const needed = timeoutSec + challengeWindowSec + EVAL_SETTLEMENT_MARGIN_SEC;
