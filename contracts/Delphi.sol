@@ -605,8 +605,8 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
     /// @notice Creates the market's evaluation job in the job market, paying its escrow, with the
     /// terms fixed at creation and a staked referee committee; anyone may call, once, between the
     /// close and the evaluation deadline. The job's spec hash is the market's evaluation spec hash
-    /// salted with the block number, so a job created beforehand under a predictable hash cannot
-    /// block it.
+    /// salted with the market id (two markets may evaluate the same way); the job market derives
+    /// the job's id from this contract and that hash, so nobody can create it first.
     /// @param marketId The market.
     /// @return jobId The job id the job market returned.
     function startEvaluation(uint256 marketId) external nonReentrant returns (bytes32 jobId) {
@@ -620,7 +620,7 @@ contract Delphi is ERC6909, ReentrancyGuardTransient {
         // Governance may have raised the job market's floor since the market opened.
         uint32 floor = jobMarket.minChallengeWindow();
         if (window < floor) window = floor;
-        bytes32 jobSpecHash = keccak256(abi.encode(e.specHash, block.number));
+        bytes32 jobSpecHash = keccak256(abi.encode(e.specHash, marketId));
         evaluationToken.forceApprove(address(jobMarket), payment);
         // The job market is immutable and trusted, and this call is non-reentrant: the id it
         // returns is stored after the call.

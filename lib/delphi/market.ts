@@ -139,10 +139,11 @@ export async function createMarket(
   }
   const evaluation = params.evaluation;
   for (const field of ["paymentWei", "stakeWei"] as const) {
-    if (typeof evaluation?.[field] !== "bigint" || evaluation[field] <= 0n) {
+    // Its value is the contract's to check (a typed MarketError); a missing one is caught here.
+    if (typeof evaluation?.[field] !== "bigint") {
       throw new ChainError(
         "MARKET_PARAMS",
-        `createMarket needs evaluation.${field}, a positive bigint of AIGENSYN wei: ` +
+        `createMarket needs evaluation.${field}, a bigint of AIGENSYN wei: ` +
           (field === "paymentWei"
             ? "what the evaluation job pays its evaluators"
             : "the stake each evaluator locks and loses if it commits wrong scores"),
