@@ -125,18 +125,19 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     /// provider's hash at the midpoint, awaiting the challenger's while `pending`. (`midHash` is
     /// never cleared: rewriting a non-zero word costs a seventh of setting a zero one; once the
     /// dispute reaches the referee it holds the hash of the committee pool.) `providerClock` and
-    /// `challengerClock` are the seconds left on each party's chess clock. The agreed state after
+    /// `challengerClock`, the seconds left on each party's chess clock, share the word of the
+    /// deadline and the phase, which every move writes anyway. The agreed state after
     /// phase 1 (in `StepFound`) is not stored:
     /// every stored word costs 20k gas to open. `subject` is stored for availability and work
     /// disputes only.
     struct Dispute {
         bytes32 jobId;
         address challenger;
-        uint40 deadline;
-        Kind kind;
+        uint32 deadline;
         Phase phase;
-        Outcome outcome;
         bool pending;
+        uint24 providerClock;
+        uint24 challengerClock;
         address provider;
         uint32 slot;
         uint32 lo;
@@ -145,8 +146,8 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint32 providerOps;
         uint32 challengerOps;
         uint96 bond;
-        uint32 providerClock;
-        uint32 challengerClock;
+        Kind kind;
+        Outcome outcome;
         bytes32 loHash;
         bytes32 hiProvider;
         bytes32 hiChallenger;
@@ -594,7 +595,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint8 quorum = uint8(drawn / 2 + 1);
         panel.size = uint8(drawn);
         panel.quorum = quorum;
-        d.deadline = uint40(block.timestamp + refereeTimeout);
+        d.deadline = uint32(block.timestamp + refereeTimeout);
         emit CommitteeDrawn(id, stored, quorum);
         for (uint256 i = 0; i < drawn; ++i) {
             emit RefereeNeeded(id, stored[i], d.step, d.lo);
@@ -777,7 +778,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         d.kind = kind;
         d.bond = bond;
         d.phase = Phase.Steps;
-        uint32 clock = clockBudget;
+        uint24 clock = uint24(clockBudget);
         d.providerClock = clock;
         d.challengerClock = clock;
     }
@@ -816,7 +817,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         }
         if (d.phase == Phase.Steps) {
             // Both parties commit at once, one move each: a plain move timeout, off the clocks.
-            d.deadline = uint40(block.timestamp + moveTimeout);
+            d.deadline = uint32(block.timestamp + moveTimeout);
             d.step = d.lo;
             d.phase = Phase.OpsCommit;
             emit StepFound(id, d.lo, d.loHash, d.hiProvider, d.hiChallenger);
@@ -833,7 +834,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
     function _toReferee(uint256 id, Dispute storage d, uint32 opIndex) private {
         d.phase = Phase.Referee;
         d.lo = opIndex;
-        d.deadline = uint40(block.timestamp + refereeTimeout);
+        d.deadline = uint32(block.timestamp + refereeTimeout);
         uint256 size = market.refereeCommitteeOf(d.jobId);
         if (size == 0) size = defaultCommittee;
         (address[] memory pool, uint256[] memory stakes) = registry.drawPool();
@@ -878,7 +879,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
 
     /// @dev Starts the provider's (`provider`) or the challenger's turn in a bisection.
     function _startTurn(Dispute storage d, bool provider) private {
-        d.deadline = uint40(block.timestamp + _allotted(d, provider));
+        d.deadline = uint32(block.timestamp + _allotted(d, provider));
     }
 
     /// @dev Charges the mover's clock for its turn, which started `_allotted` seconds before its
@@ -889,7 +890,7 @@ contract DisputeGame is Ownable, ReentrancyGuardTransient {
         uint256 started = d.deadline > allotted ? d.deadline - allotted : 0;
         uint256 used = block.timestamp > started ? block.timestamp - started : 0;
         uint256 clock = provider ? d.providerClock : d.challengerClock;
-        uint32 left = used >= clock ? 0 : uint32(clock - used);
+        uint24 left = used >= clock ? 0 : uint24(clock - used);
         if (provider) d.providerClock = left;
         else d.challengerClock = left;
     }
