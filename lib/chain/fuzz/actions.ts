@@ -192,6 +192,17 @@ const openExecution = fc.record({
   forgeAt: fc.nat(OPS),
 });
 
+/** Up to 24 moves of a dispute, each at least `minMoves`; mostly truthful and on time. */
+const play = (minMoves: number) =>
+  fc.record({
+    kind: fc.constant("play" as const),
+    dispute,
+    moves: fc.integer({ min: minMoves, max: 24 }),
+    liar: fc.oneof(weighted(3, fc.constant<Party>("none")), weighted(2, party)),
+    late: fc.oneof(weighted(3, fc.constant<Party>("none")), weighted(1, party)),
+    lieCount: fc.integer({ min: 1, max: OPS + 2 }),
+  });
+
 const openAvailability = fc.record({
   kind: fc.constant("openAvailability" as const),
   by: opener,
@@ -243,17 +254,7 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
   ),
   weighted(5, openExecution),
   weighted(3, openAvailability),
-  weighted(
-    8,
-    fc.record({
-      kind: fc.constant("play" as const),
-      dispute,
-      moves: fc.integer({ min: 1, max: 16 }),
-      liar: fc.oneof(weighted(3, fc.constant<Party>("none")), weighted(2, party)),
-      late: fc.oneof(weighted(3, fc.constant<Party>("none")), weighted(1, party)),
-      lieCount: fc.integer({ min: 1, max: OPS + 2 }),
-    }),
-  ),
+  weighted(8, play(1)),
   weighted(
     1,
     fc.record({
@@ -319,7 +320,7 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
 
 /**
  * A sequence of at most `maxActions` actions: one or two jobs committed first, most often a
- * dispute opened on one of them, then anything.
+ * dispute opened on one of them and played some way, then anything.
  *
  * @example
  * ```ts
@@ -330,15 +331,17 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
  * ```
  */
 export function fuzzSequence(maxActions: number): fc.Arbitrary<FuzzAction[]> {
-  const prologue = Math.min(3, maxActions);
+  const prologue = Math.min(4, maxActions);
   const open = fc.oneof(weighted(2, openExecution), weighted(1, openAvailability));
+  const opening = fc.tuple(open, fc.option(play(8), { nil: undefined, freq: 3 }));
   return fc.tuple(
     fc.array(lifecycle, { minLength: 1, maxLength: Math.min(2, maxActions) }),
-    fc.option(open, { nil: undefined, freq: 4 }),
+    fc.option(opening, { nil: undefined, freq: 4 }),
     fc.array(fuzzAction, { maxLength: Math.max(0, maxActions - prologue), size: "max" }),
-  ).map(([jobs, first, rest]) =>
-    [...jobs, ...(first ? [first] : []), ...rest].slice(0, maxActions)
-  );
+  ).map(([jobs, opened, rest]) => {
+    const first: FuzzAction[] = opened ? (opened[1] ? [opened[0], opened[1]] : [opened[0]]) : [];
+    return [...jobs, ...first, ...rest].slice(0, maxActions);
+  });
 }
 
 /** One action as text, for violation reports (replayable with the run's seed). */
