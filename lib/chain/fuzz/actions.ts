@@ -104,7 +104,14 @@ export type FuzzAction =
     lieCount: number;
   }
   | { kind: "moveOutOfTurn"; dispute: number; who: "waiting" | "outsider" | "submitter" }
-  | { kind: "draw"; dispute: number; who: number; doctored: boolean }
+  | {
+    kind: "draw";
+    dispute: number;
+    who: number;
+    /** The pool as snapshotted, or doctored: a sybil added, a member dropped, a stake raised. */
+    pool: "true" | "add" | "drop" | "restake";
+    late: boolean;
+  }
   | {
     kind: "vote";
     dispute: number;
@@ -113,6 +120,8 @@ export type FuzzAction =
     alt: boolean;
     /** Draw the committee first when nobody has (else a vote before the draw, refused). */
     drawFirst: boolean;
+    /** Vote at the last second before the referee's deadline. */
+    late: boolean;
   }
   | { kind: "timeout"; dispute: number; who: number }
   | { kind: "distribute"; who: number }
@@ -155,6 +164,7 @@ const verifierStake = fc.oneof(
 );
 
 const weighted = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+const lateOnce = fc.oneof(weighted(4, fc.constant(false)), weighted(1, fc.constant(true)));
 
 const jobPlan = {
   who: submitter,
@@ -265,7 +275,16 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
   ),
   weighted(
     3,
-    fc.record({ kind: fc.constant("draw" as const), dispute, who: actor, doctored: fc.boolean() }),
+    fc.record({
+      kind: fc.constant("draw" as const),
+      dispute,
+      who: actor,
+      pool: fc.oneof(
+        weighted(3, fc.constant("true" as const)),
+        weighted(2, pick(["add", "drop", "restake"] as const)),
+      ),
+      late: lateOnce,
+    }),
   ),
   weighted(
     5,
@@ -276,6 +295,7 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
       honest: fc.oneof(weighted(3, fc.constant(true)), weighted(1, fc.constant(false))),
       alt: fc.boolean(),
       drawFirst: fc.oneof(weighted(3, fc.constant(true)), weighted(1, fc.constant(false))),
+      late: lateOnce,
     }),
   ),
   weighted(2, fc.record({ kind: fc.constant("timeout" as const), dispute, who: actor })),

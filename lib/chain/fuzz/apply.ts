@@ -13,16 +13,8 @@ import { stakingAbi } from "../artifacts/Staking.ts";
 import { tokenAbi } from "../artifacts/Token.ts";
 import { send } from "../transact.ts";
 import { type CommitPlan, type FuzzAction, type JobPlan, ROLES } from "./actions.ts";
-import {
-  draw,
-  type FuzzContext,
-  moveOutOfTurn,
-  openDispute,
-  playDispute,
-  timeout,
-  vote,
-} from "./game_moves.ts";
-import { claimAt, committedAt, jobAt, type JobModel } from "./model.ts";
+import { draw, moveOutOfTurn, openDispute, playDispute, timeout, vote } from "./game_moves.ts";
+import { claimAt, committedAt, type FuzzContext, jobAt, type JobModel } from "./model.ts";
 import { CHECKPOINT_INTERVAL, commitTrace, honestTrace, STEPS, type Trace } from "./world.ts";
 
 /** Runs `a`; resolves when it went through, rejects with the chain's error when it did not. */

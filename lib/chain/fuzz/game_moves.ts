@@ -17,7 +17,7 @@ import { eventsOf, send } from "../transact.ts";
 import { ContractRevertError } from "../revert.ts";
 import type { FuzzAction, Opener, Party } from "./actions.ts";
 import { ROLES } from "./actions.ts";
-import type { DisputeModel, RunModel, SlotModel } from "./model.ts";
+import type { DisputeModel, FuzzContext, SlotModel } from "./model.ts";
 import { committedAt, disputeAt } from "./model.ts";
 import {
   CHECKPOINT_INTERVAL,
@@ -34,18 +34,6 @@ import {
   STEPS,
   type Trace,
 } from "./world.ts";
-
-/** What a fuzz action runs against. */
-export interface FuzzContext {
-  /** The chain. */
-  devnet: Devnet;
-  /** What this sequence created so far. */
-  run: RunModel;
-  /** Records an attack the chain accepted (a safety finding). */
-  finding(message: string): void;
-  /** Records that the action had nothing to act on (no such job, slot or dispute yet). */
-  skip(): void;
-}
 
 /** Seconds before a deadline at which a last-second move is sent (blocks may add a second). */
 const LATE_MARGIN_SEC = 3n;
@@ -200,10 +188,7 @@ export async function playDispute(
       side = view.pending ? "challenger" : "provider";
     }
     const lying = includes(a.liar, side);
-    if (includes(a.late, side)) {
-      const left = view.deadline - await ctx.devnet.now() - LATE_MARGIN_SEC;
-      if (left > 0n) await ctx.devnet.increaseTime(left);
-    }
+    if (includes(a.late, side)) await waitUntilLastSecond(ctx.devnet, d.id);
     const mover = side === "provider" ? provider : challenger;
     if (view.phase === "OpsCommit") {
       const records = lying
@@ -287,6 +272,13 @@ export async function moveOutOfTurn(
   ctx.finding(`dispute ${d.id}: ${what} was accepted`);
 }
 
+/** Jumps to `LATE_MARGIN_SEC` before dispute `id`'s deadline, when that is still ahead. */
+async function waitUntilLastSecond(devnet: Devnet, id: bigint): Promise<void> {
+  const { deadline } = await devnet.deployer.game.get(id);
+  const left = deadline - await devnet.now() - LATE_MARGIN_SEC;
+  if (left > 0n) await devnet.increaseTime(left);
+}
+
 /** Draws a dispute's committee with the snapshotted pool, or with a doctored one (refused). */
 export async function draw(
   ctx: FuzzContext,
@@ -297,20 +289,29 @@ export async function draw(
   const client = ctx.devnet.client(a.who);
   const pending = await client.game.committeePool(d.id);
   if (!pending) return ctx.skip();
-  if (!a.doctored) {
-    await client.game.drawCommittee(d.id);
-    return;
+  if (a.late) await waitUntilLastSecond(ctx.devnet, d.id);
+  if (a.pool === "true") return void await client.game.drawCommittee(d.id);
+  const pool = [...pending.pool];
+  const stakes = [...pending.stakesWei];
+  if (a.pool === "add") {
+    // A sybil slipped in with a large stake, so that the draw favours it.
+    pool.push(ctx.devnet.accounts[ROLES.sybils[0]]);
+    stakes.push(10n ** 24n);
+  } else if (a.pool === "drop") {
+    // The honest verifier that would rule against the caller left out.
+    pool.shift();
+    stakes.shift();
+  } else {
+    stakes[0] = stakes[0] * 1_000n + 1n;
   }
-  // A sybil slipped in with a large stake: the draw would favour it.
-  const sybil = ctx.devnet.accounts[ROLES.sybils[0]];
   await send(client, {
     address: ctx.devnet.addresses.disputeGame,
     abi: disputeGameAbi,
     functionName: "drawCommittee",
-    args: [d.id, [...pending.pool, sybil], [...pending.stakesWei, 10n ** 24n]],
-    action: "game.drawCommittee (doctored)",
+    args: [d.id, pool, stakes],
+    action: `game.drawCommittee (pool: ${a.pool})`,
   });
-  ctx.finding(`dispute ${d.id}: a doctored committee pool was accepted`);
+  ctx.finding(`dispute ${d.id}: a doctored committee pool (${a.pool}) was accepted`);
 }
 
 /**
@@ -363,6 +364,7 @@ export async function vote(
   }
   const right = honest.vote;
   if (!right) return ctx.skip();
+  if (a.late) await waitUntilLastSecond(ctx.devnet, d.id);
   const others: Ruling[] = (["Provider", "Challenger", "Both"] as Ruling[])
     .filter((r) => r !== right.ruling);
   const ruling = a.honest ? right.ruling : others[a.alt ? 1 : 0];

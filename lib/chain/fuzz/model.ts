@@ -9,6 +9,7 @@
  */
 
 import type { Address, Hex } from "../types.ts";
+import type { Devnet } from "../devnet.ts";
 import type { Ruling, Trace, TraceCommitment } from "./world.ts";
 
 /** One committed slot, as the fuzz made its provider commit it. */
@@ -104,6 +105,18 @@ export interface RunModel {
   disputes: DisputeModel[];
   /** Counter for made-up hashes, so a replayed sequence makes up the same ones. */
   nonce: number;
+}
+
+/** What a fuzz action runs against. */
+export interface FuzzContext {
+  /** The chain. */
+  devnet: Devnet;
+  /** What this sequence created so far. */
+  run: RunModel;
+  /** Records an attack the chain accepted (a safety finding). */
+  finding(message: string): void;
+  /** Records that the action had nothing to act on (no such job, slot or dispute yet). */
+  skip(): void;
 }
 
 /** An empty model for sequence `run`. */
