@@ -13,7 +13,14 @@ import {
   toChainError,
 } from "../../lib/chain/mod.ts";
 import { runEpilogue } from "../../lib/chain/fuzz/epilogue.ts";
+import { checkHonestParties, gameEvents } from "../../lib/chain/fuzz/honesty.ts";
 import { newRun } from "../../lib/chain/fuzz/model.ts";
+import {
+  CHECKPOINT_INTERVAL,
+  commitTrace,
+  honestTrace,
+  STEPS,
+} from "../../lib/chain/fuzz/world.ts";
 import { id, isolated, TOKEN } from "./_devnet.ts";
 
 Deno.test("reverts decode into typed errors; other failures stay ChainErrors", () => {
@@ -59,7 +66,7 @@ Deno.test(
   },
 );
 
-Deno.test("the checkers catch a planted stuck dispute, stranded escrow and a stray bond", async (t) => {
+Deno.test("the checkers catch planted violations: stuck disputes, stranded escrow, a stray bond, an honest provider slashed", async (t) => {
   // The default devnet still authorises an EOA in the market: exactly what can strand a slot.
   await using devnet = await startDevnet({ accounts: ROLES.accounts + 3 });
   const submitter = devnet.client(1);
@@ -145,6 +152,56 @@ Deno.test("the checkers catch a planted stuck dispute, stranded escrow and a str
       });
       assert.deepEqual(await runEpilogue(devnet, run, { stakers }), []);
       assert.deepEqual(await checkLiveness(devnet.deployer, await scope([jobId], [opened])), []);
+    });
+  });
+
+  await t.step("an honest provider slashed by an EOA outside the game is caught", async () => {
+    await isolated(devnet, async () => {
+      const { jobId } = await submitter.jobs.create({
+        specHash: id("slashed"),
+        paymentWei: 10n * TOKEN,
+        timeoutSec: 3_600,
+        requiredStakeWei: 100n * TOKEN,
+        checkpointInterval: CHECKPOINT_INTERVAL,
+        steps: STEPS,
+      });
+      const trace = honestTrace(jobId);
+      const commitment = await commitTrace(trace);
+      await provider.jobs.claim({ jobId });
+      const { slot } = await provider.jobs.commit({ jobId, ...commitment });
+      const referee = devnet.client(devnet.accounts.indexOf(devnet.referee));
+      await referee.disputes.open({ jobId });
+      await referee.disputes.settle({
+        jobId,
+        providerHonest: false,
+        challenger: referee.account,
+      });
+      const run = newRun(1);
+      run.jobs.push({
+        id: jobId,
+        submitter: 1,
+        claims: new Map(),
+        slots: new Map([[slot, {
+          provider: ROLES.providers[0],
+          trace,
+          commitment,
+          serves: true,
+          forgeAt: 0,
+        }]]),
+      });
+      assert.deepEqual(await checkHonestParties(devnet, run, await gameEvents(devnet)), [
+        `honest provider ${provider.account} was slashed on job ${jobId} slot 0 outside any dispute`,
+      ]);
+      // The market slashed on an authorised verifier's word: the accounting invariants hold,
+      // and only the model of who was honest sees the loss.
+      assert.deepEqual(
+        await checkInvariants(devnet.deployer, {
+          jobIds: [jobId],
+          stakers,
+          slashers: [devnet.addresses.jobMarket, devnet.addresses.disputeGame],
+        }),
+        [],
+      );
     });
   });
 
