@@ -40,6 +40,12 @@ export interface AdversarialFuzzOptions {
   maxActions?: number;
   /** fast-check seed, for replaying a run. */
   seed?: number;
+  /**
+   * Let providers register as verifiers too, so that they sit on other jobs' committees; default
+   * false while a committee penalty can slash stake a provider has locked (the slot then never
+   * settles: `LockUnderflow`, see `tests/chain/invariants_test.ts`).
+   */
+  providersVerify?: boolean;
 }
 
 /** Outcome of an adversarial fuzz run. */
@@ -154,7 +160,7 @@ export async function runAdversarialFuzz(
   let run = 0;
   await fc.assert(
     fc.asyncProperty(
-      fuzzSequence(options.maxActions ?? 24),
+      fuzzSequence(options.maxActions ?? 24, { providersVerify: options.providersVerify }),
       async (actions: FuzzAction[]) => {
         const model = newRun(++run);
         const where = `run ${run} [${actions.map(showAction).join(", ")}]`;

@@ -72,6 +72,7 @@ export interface JobPlan {
 /** One action of a sequence. Targets (`job`, `claim`, `slot` ...) index what the run created. */
 export type FuzzAction =
   | { kind: "stake"; who: number; amount: bigint }
+  /** `amount: 0n` unbonds all the unlocked stake: keep only what claimed slots lock. */
   | { kind: "unstake"; who: number; amount: bigint }
   | { kind: "withdraw"; who: number }
   | { kind: "register"; who: number }
@@ -232,7 +233,11 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
   ),
   weighted(
     1,
-    fc.record({ kind: fc.constant("unstake" as const), who: staker, amount: tokens(1_000) }),
+    fc.record({
+      kind: fc.constant("unstake" as const),
+      who: staker,
+      amount: fc.oneof(weighted(2, tokens(1_000)), weighted(1, fc.constant(0n))),
+    }),
   ),
   weighted(1, fc.record({ kind: fc.constant("withdraw" as const), who: staker })),
   weighted(2, fc.record({ kind: fc.constant("register" as const), who: verifierLike })),
@@ -340,7 +345,8 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
 
 /**
  * A sequence of at most `maxActions` actions: one or two jobs committed first, most often a
- * dispute opened on one of them and played some way, then anything.
+ * dispute opened on one of them and played some way, then anything. With `providersVerify`,
+ * providers also register as verifiers (and sit on committees) now and then.
  *
  * @example
  * ```ts
@@ -350,14 +356,25 @@ export const fuzzAction: fc.Arbitrary<FuzzAction> = fc.oneof(
  * console.log(sequence[0].kind); // "lifecycle"
  * ```
  */
-export function fuzzSequence(maxActions: number): fc.Arbitrary<FuzzAction[]> {
+export function fuzzSequence(
+  maxActions: number,
+  options: { providersVerify?: boolean } = {},
+): fc.Arbitrary<FuzzAction[]> {
   const prologue = Math.min(4, maxActions);
+  // A provider that also registers as a verifier, and so sits on other jobs' committees.
+  const any = options.providersVerify
+    ? fc.oneof(
+      weighted(30, fuzzAction),
+      weighted(2, fc.record({ kind: fc.constant("register" as const), who: provider })),
+      weighted(1, fc.record({ kind: fc.constant("deregister" as const), who: provider })),
+    )
+    : fuzzAction;
   const open = fc.oneof(weighted(2, openExecution), weighted(1, openAvailability));
   const opening = fc.tuple(open, fc.option(play(8), { nil: undefined, freq: 3 }));
   return fc.tuple(
     fc.array(lifecycle, { minLength: 1, maxLength: Math.min(2, maxActions) }),
     fc.option(opening, { nil: undefined, freq: 4 }),
-    fc.array(fuzzAction, { maxLength: Math.max(0, maxActions - prologue), size: "max" }),
+    fc.array(any, { maxLength: Math.max(0, maxActions - prologue), size: "max" }),
   ).map(([jobs, opened, rest]) => {
     const first: FuzzAction[] = opened ? (opened[1] ? [opened[0], opened[1]] : [opened[0]]) : [];
     return [...jobs, ...first, ...rest].slice(0, maxActions);

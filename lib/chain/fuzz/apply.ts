@@ -26,8 +26,11 @@ export async function applyAction(ctx: FuzzContext, a: FuzzAction): Promise<void
   switch (a.kind) {
     case "stake":
       return void await c(a.who).staking.stake({ amountWei: a.amount });
-    case "unstake":
-      return void await c(a.who).staking.requestUnstake({ amountWei: a.amount });
+    case "unstake": {
+      const { stakedWei, lockedWei } = await c(a.who).staking.get();
+      const amountWei = a.amount === 0n ? stakedWei - lockedWei : a.amount;
+      return void await c(a.who).staking.requestUnstake({ amountWei });
+    }
     case "withdraw":
       return void await c(a.who).staking.withdraw();
     case "register":
