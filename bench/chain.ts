@@ -1,7 +1,8 @@
 /**
  * Coordination-layer bench: gas of every user action on the real contracts (anvil), the job
  * lifecycle budget, ERC-20 transfer and Uniswap V2 swap references measured in the same run, exact
- * fee splitting over awkward payment amounts, and the property-based invariant run.
+ * fee splitting over awkward payment amounts, and the adversarial fuzz through the real dispute
+ * game with its safety and liveness invariants (`deno task bench chain [runs] [seed] [maxActions]`).
  *
  * Gas is measured in steady state: another job's escrow is open and earlier fees wait in the fee
  * router, as on a live market, so no storage slot is paid for the first time by the measured job.
@@ -11,7 +12,7 @@
 
 import { type Hex, keccak256, maxUint256, toBytes } from "viem";
 import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
-import { runInvariantFuzz } from "../lib/chain/fuzz.ts";
+import { ROLES, runAdversarialFuzz } from "../lib/chain/fuzz.ts";
 import { type Devnet, type ProtocolClient, send, startDevnet } from "../lib/chain/mod.ts";
 import { univ2SwapGas } from "./_univ2.ts";
 import { figure } from "./figure.ts";
@@ -209,6 +210,7 @@ async function feeSplitExact(devnet: Devnet): Promise<number> {
 }
 
 const runs = Number(Deno.args[1] ?? 500);
+const maxActions = Number(Deno.args[3] ?? 24);
 {
   await using devnet = await startDevnet();
   await gasFigures(devnet);
@@ -218,13 +220,26 @@ const runs = Number(Deno.args[1] ?? 500);
   figure("chain.fee_split_exact", await feeSplitExact(devnet), "bool");
 }
 {
-  await using devnet = await startDevnet();
+  // No EOA is authorised to slash or settle: every dispute goes through the real DisputeGame.
+  await using devnet = await startDevnet({ accounts: ROLES.accounts + 3, verifiers: [] });
   const started = performance.now();
-  const result = await runInvariantFuzz(devnet, { runs, seed: Number(Deno.args[2] ?? 42) });
+  const result = await runAdversarialFuzz(devnet, {
+    runs,
+    maxActions,
+    seed: Number(Deno.args[2] ?? 42),
+  });
+  const safety = [...result.invariantViolations, ...result.adversarialViolations];
+  figure("chain.adversarial_runs", result.runs, "runs");
+  figure("chain.adversarial_actions", result.actions, "actions");
+  figure("chain.adversarial_disputes", result.coverage.DisputeOpened ?? 0, "disputes");
+  figure("chain.adversarial_rulings", result.coverage.Ruled ?? 0, "rulings");
+  figure("chain.adversarial_violations", safety.length, "violations");
+  figure("chain.liveness_violations", result.livenessViolations.length, "violations");
+  // The protocol invariants (supply, solvency, stake conservation) of the same run.
   figure("chain.invariant_runs", result.runs, "runs");
-  figure("chain.invariant_actions", result.actions, "actions");
-  figure("chain.invariant_violations", result.violations.length, "violations");
+  figure("chain.invariant_violations", result.invariantViolations.length, "violations");
   figure("chain.unexpected_reverts", result.unexpectedReverts.length, "reverts");
-  figure("chain.invariant_seconds", (performance.now() - started) / 1000, "s");
-  for (const v of [...result.violations, ...result.unexpectedReverts].slice(0, 5)) console.error(v);
+  figure("chain.adversarial_seconds", (performance.now() - started) / 1000, "s");
+  const first = [...safety, ...result.livenessViolations, ...result.unexpectedReverts];
+  for (const v of first.slice(0, 5)) console.error(v);
 }

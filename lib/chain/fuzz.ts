@@ -1,127 +1,55 @@
 /**
- * Property-based invariant run: fast-check generates random sequences of protocol actions (stake,
- * unstake, withdraw, create, claim, commit, finalize, refund, reassign, disputes, fee routing,
- * transfers, burns, unauthorised slashes, time travel), each sequence runs against the real chain
- * from the same snapshot, and the invariants of `invariants.ts` are checked after it. Reverts are
- * expected (random actions are often invalid); a panic or an undecodable failure is a violation.
+ * Adversarial stateful fuzz of the protocol on a real chain: fast-check generates sequences of
+ * actions by honest and adversarial actors (`fuzz/actions.ts`), each sequence runs from the same
+ * snapshot through the real contracts, the dispute game included (`fuzz/apply.ts`,
+ * `fuzz/game_moves.ts`), and after it:
+ *
+ * - the safety invariants of `invariants.ts` (supply, market and dispute game solvency, stake
+ *   conservation) are checked;
+ * - a liveness epilogue (`fuzz/epilogue.ts`) advances time and plays only permissionless steps and
+ *   honest committee votes, then `liveness.ts` checks that nothing is stuck: every slot settled,
+ *   no escrow, lock or bond left behind, every dispute ended within its bound;
+ * - the safety invariants are checked again, and the no-honest-loss invariants of
+ *   `fuzz/honesty.ts` judge every dispute against the model of who was honest.
+ *
+ * Reverts are expected (random actions are often invalid); an attack the chain accepts, a panic,
+ * or an undecodable failure is a violation. No account the fuzz plays is authorised to slash or to
+ * settle disputes: disputes go through `DisputeGame` only.
  *
  * @module
  */
 
 import fc from "npm:fast-check@4.10.2";
-import { keccak256, toBytes } from "npm:viem@2.57.20";
-import type { Hex } from "./types.ts";
-import { stakingAbi } from "./artifacts/Staking.ts";
-import { tokenAbi } from "./artifacts/Token.ts";
+import { maxUint256 } from "npm:viem@2.57.20";
+import { ChainError } from "../core/errors.ts";
 import type { Devnet } from "./devnet.ts";
 import { checkInvariants } from "./invariants.ts";
+import { checkLiveness, disputeBoundSec } from "./liveness.ts";
 import { ContractRevertError, MinedRevertError } from "./revert.ts";
-import { send } from "./transact.ts";
+import { type FuzzAction, fuzzSequence, ROLES, showAction } from "./fuzz/actions.ts";
+import { applyAction } from "./fuzz/apply.ts";
+import { runEpilogue } from "./fuzz/epilogue.ts";
+import { checkHonestParties, type GameEvent, gameEvents } from "./fuzz/honesty.ts";
+import { newRun } from "./fuzz/model.ts";
 
-/** One random action. Actors are devnet account indices. */
-export type FuzzAction =
-  | { kind: "stake"; who: number; amount: bigint }
-  | { kind: "unstake"; who: number; amount: bigint }
-  | { kind: "withdraw"; who: number }
-  | {
-    kind: "create";
-    who: number;
-    job: number;
-    perReplica: bigint;
-    replicas: number;
-    stake: bigint;
-    timeout: number;
-    window: number;
-  }
-  | { kind: "claim"; who: number; job: number }
-  | { kind: "commit"; who: number; job: number }
-  | { kind: "finalize"; who: number; job: number; slot: number }
-  | { kind: "refund"; who: number; job: number }
-  | { kind: "reassign"; who: number; job: number; extend: number }
-  | { kind: "dispute"; job: number; slot: number; honest: boolean }
-  | { kind: "distribute"; who: number }
-  | { kind: "transfer"; who: number; to: number; amount: bigint }
-  | { kind: "burn"; who: number; amount: bigint }
-  | { kind: "rogueSlash"; who: number; victim: number; amount: bigint }
-  | { kind: "time"; seconds: number };
-
-const TOKEN = 10n ** 18n;
-const SUBMITTERS = [1, 2];
-const PROVIDERS = [3, 4, 5];
-const JOBS = 4;
-
-const submitter = fc.constantFrom(...SUBMITTERS);
-const provider = fc.constantFrom(...PROVIDERS);
-const anyone = fc.integer({ min: 1, max: 8 });
-const tokens = (max: number) =>
-  fc.bigInt({ min: 1n, max: BigInt(max) * TOKEN }).map((v) => v === 0n ? 1n : v);
-const job = fc.integer({ min: 0, max: JOBS - 1 });
-
-/* The generator of one action. */
-const fuzzAction = fc.oneof(
-  fc.record({ kind: fc.constant("stake" as const), who: provider, amount: tokens(2_000) }),
-  fc.record({ kind: fc.constant("unstake" as const), who: provider, amount: tokens(1_000) }),
-  fc.record({ kind: fc.constant("withdraw" as const), who: provider }),
-  fc.record({
-    kind: fc.constant("create" as const),
-    who: submitter,
-    job,
-    perReplica: fc.oneof(fc.bigInt({ min: 1n, max: 1_000n }), tokens(500)),
-    replicas: fc.integer({ min: 1, max: 3 }),
-    stake: fc.oneof(fc.constant(0n), tokens(800)),
-    timeout: fc.integer({ min: 100, max: 5_000 }),
-    window: fc.integer({ min: 60, max: 1_000 }),
-  }),
-  fc.record({ kind: fc.constant("claim" as const), who: provider, job }),
-  fc.record({ kind: fc.constant("commit" as const), who: provider, job }),
-  fc.record({
-    kind: fc.constant("finalize" as const),
-    who: anyone,
-    job,
-    slot: fc.integer({ min: 0, max: 2 }),
-  }),
-  fc.record({ kind: fc.constant("refund" as const), who: anyone, job }),
-  fc.record({
-    kind: fc.constant("reassign" as const),
-    who: submitter,
-    job,
-    extend: fc.integer({ min: 100, max: 3_000 }),
-  }),
-  fc.record({
-    kind: fc.constant("dispute" as const),
-    job,
-    slot: fc.integer({ min: 0, max: 2 }),
-    honest: fc.boolean(),
-  }),
-  fc.record({ kind: fc.constant("distribute" as const), who: anyone }),
-  fc.record({
-    kind: fc.constant("transfer" as const),
-    who: anyone,
-    to: anyone,
-    amount: tokens(100),
-  }),
-  fc.record({ kind: fc.constant("burn" as const), who: anyone, amount: tokens(100) }),
-  fc.record({
-    kind: fc.constant("rogueSlash" as const),
-    who: anyone,
-    victim: provider,
-    amount: tokens(100),
-  }),
-  fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 4_000 }) }),
-);
-
-/** Options of {@linkcode runInvariantFuzz}. */
-export interface FuzzOptions {
+/** Options of {@linkcode runAdversarialFuzz}. */
+export interface AdversarialFuzzOptions {
   /** Number of random sequences; default 500. */
   runs?: number;
-  /** Longest sequence; default 20 actions. */
+  /** Longest sequence; default 24 actions. */
   maxActions?: number;
   /** fast-check seed, for replaying a run. */
   seed?: number;
+  /**
+   * Let providers register as verifiers too, so that they sit on other jobs' committees; default
+   * false while a committee penalty can slash stake a provider has locked (the slot then never
+   * settles: `LockUnderflow`, see `tests/chain/invariants_test.ts`).
+   */
+  providersVerify?: boolean;
 }
 
-/** Outcome of a fuzz run. */
-export interface FuzzResult {
+/** Outcome of an adversarial fuzz run. */
+export interface AdversarialFuzzResult {
   /** Sequences run. */
   runs: number;
   /** Actions executed (reverted ones included). */
@@ -133,156 +61,162 @@ export interface FuzzResult {
    * that led to it. Never expected: estimation and mining disagreed about the same state.
    */
   unexpectedReverts: string[];
-  /** Every invariant violation or unexpected failure, with the sequence that caused it. */
-  violations: string[];
+  /** Protocol invariants broken (supply, solvency, stake conservation), after a sequence or its epilogue. */
+  invariantViolations: string[];
+  /**
+   * Attacks the chain accepted (a party disputing its own job, a doctored committee pool, a move
+   * out of turn, a double vote, a slash or settlement without the game), honest parties that
+   * lost, and unexpected failures.
+   */
+  adversarialViolations: string[];
+  /** What the epilogue could not settle, or found stuck after it. */
+  livenessViolations: string[];
+  /** How often each dispute game event (and each outcome) occurred over all sequences. */
+  coverage: Record<string, number>;
+  /** How each kind of action ended: `claim ok`, `claim NoOpenSlot`, ... over all sequences. */
+  actionOutcomes: Record<string, number>;
 }
 
-async function apply(devnet: Devnet, run: number, a: FuzzAction): Promise<void> {
-  const jobId = (n: number): Hex => keccak256(toBytes(`fuzz-${run}-${n}`));
-  const c = (i: number) => devnet.client(i);
-  switch (a.kind) {
-    case "stake":
-      return void await c(a.who).staking.stake({ amountWei: a.amount });
-    case "unstake":
-      return void await c(a.who).staking.requestUnstake({ amountWei: a.amount });
-    case "withdraw":
-      return void await c(a.who).staking.withdraw();
-    case "create":
-      return void await c(a.who).jobs.create({
-        specHash: jobId(a.job),
-        paymentWei: a.perReplica * BigInt(a.replicas),
-        replicas: a.replicas,
-        requiredStakeWei: a.stake,
-        timeoutSec: a.timeout,
-        challengeWindowSec: a.window,
-      });
-    case "claim":
-      return void await c(a.who).jobs.claim({ jobId: jobId(a.job) });
-    case "commit":
-      return void await c(a.who).jobs.commit({
-        jobId: jobId(a.job),
-        finalStateHash: keccak256(toBytes(`state-${a.who}`)),
-        traceRoot: keccak256(toBytes(`trace-${a.who}`)),
-      });
-    case "finalize":
-      return void await c(a.who).jobs.finalize({ jobId: jobId(a.job), slot: a.slot });
-    case "refund":
-      return void await c(a.who).jobs.refund({ jobId: jobId(a.job) });
-    case "reassign":
-      return void await c(a.who).jobs.reassign({
-        jobId: jobId(a.job),
-        deadline: (await devnet.now()) + BigInt(a.extend),
-      });
-    case "dispute": {
-      const referee = c(9);
-      const params = { jobId: jobId(a.job), slot: a.slot };
-      await referee.disputes.open(params);
-      return void await referee.disputes.settle({
-        ...params,
-        providerHonest: a.honest,
-        challenger: devnet.accounts[8],
-      });
+const TOKEN = 10n ** 18n;
+const OUTCOMES = ["Pending", "ProviderWon", "ChallengerWon", "BothFaulty", "Voided"];
+
+/**
+ * Gives the fuzz's actors their standing: unlimited allowances, providers' stake, and honest and
+ * sybil verifiers staked and partly registered, then lets any registry warm-up pass.
+ */
+async function prepareChain(devnet: Devnet): Promise<void> {
+  if (devnet.accounts.length <= ROLES.accounts) {
+    throw new ChainError(
+      "FUZZ_ACCOUNTS",
+      `the adversarial fuzz plays accounts 1..${ROLES.accounts - 1} and leaves the devnet's ` +
+        `referee alone; start the devnet with { accounts: ${ROLES.accounts + 1} } or more`,
+      { value: devnet.accounts.length },
+    );
+  }
+  const { staking, jobMarket, disputeGame } = devnet.addresses;
+  for (let i = 1; i < ROLES.accounts; i++) {
+    for (const spender of [staking, jobMarket, disputeGame]) {
+      await devnet.client(i).token.approve({ spender, amountWei: maxUint256 });
     }
-    case "distribute":
-      return void await c(a.who).fees.distribute();
-    case "transfer":
-      return void await c(a.who).token.transfer({ to: devnet.accounts[a.to], amountWei: a.amount });
-    case "burn":
-      return void await send(c(a.who), {
-        address: devnet.addresses.token,
-        abi: tokenAbi,
-        functionName: "burn",
-        args: [a.amount],
-        action: "token.burn",
-      });
-    case "rogueSlash":
-      // Must always revert: no dev account but the referee is authorised.
-      await send(c(a.who), {
-        address: devnet.addresses.staking,
-        abi: stakingAbi,
-        functionName: "slash",
-        args: [devnet.accounts[a.victim], a.amount, devnet.accounts[a.who]],
-        action: "staking.slash",
-      });
-      throw new Error(`account ${a.who} slashed ${a.victim} without authorisation`);
-    case "time":
-      return await devnet.increaseTime(a.seconds);
+  }
+  for (const i of ROLES.providers) {
+    await devnet.client(i).staking.stake({ amountWei: 1_000n * TOKEN });
+  }
+  for (const i of [...ROLES.verifiers, ...ROLES.sybils]) {
+    await devnet.client(i).staking.stake({ amountWei: 200n * TOKEN });
+  }
+  for (const i of [...ROLES.verifiers.slice(0, 3), ROLES.sybils[0]]) {
+    await devnet.client(i).verifiers.register();
+  }
+  await devnet.increaseTime(8 * 86_400);
+}
+
+function countCoverage(coverage: Record<string, number>, events: readonly GameEvent[]): void {
+  for (const e of events) {
+    if (e.eventName === "ParameterSet" || e.eventName === "OwnershipTransferred") continue;
+    const name = e.eventName === "DisputeResolved"
+      ? `outcome ${OUTCOMES[Number(e.args.outcome)]}`
+      : e.eventName;
+    coverage[name] = (coverage[name] ?? 0) + 1;
   }
 }
 
-const show = (a: FuzzAction): string =>
-  JSON.stringify(a, (_, v) => typeof v === "bigint" ? `${v}n` : v);
-
 /**
- * Runs random action sequences against the devnet, each from the same snapshot, and checks the
- * protocol invariants after every sequence.
+ * Runs random adversarial sequences against the devnet, each from the same snapshot, and checks
+ * the safety and liveness invariants after every one. The devnet needs more than `ROLES.accounts`
+ * accounts; the fuzz stakes and approves for its actors once, before the first snapshot.
  *
  * @example
  * ```ts
- * import { runInvariantFuzz } from "./fuzz.ts";
+ * import { runAdversarialFuzz } from "./fuzz.ts";
  * import { startDevnet } from "./devnet.ts";
- * await using devnet = await startDevnet();
- * const { violations } = await runInvariantFuzz(devnet, { runs: 20 });
- * console.log(violations.length); // 0
+ * await using devnet = await startDevnet({ accounts: 16, verifiers: [] });
+ * const result = await runAdversarialFuzz(devnet, { runs: 20 });
+ * console.log(result.adversarialViolations.length, result.livenessViolations.length); // 0 0
  * ```
  */
-export async function runInvariantFuzz(
+export async function runAdversarialFuzz(
   devnet: Devnet,
-  options: FuzzOptions = {},
-): Promise<FuzzResult> {
-  const result: FuzzResult = {
+  options: AdversarialFuzzOptions = {},
+): Promise<AdversarialFuzzResult> {
+  const result: AdversarialFuzzResult = {
     runs: 0,
     actions: 0,
     reverts: 0,
     unexpectedReverts: [],
-    violations: [],
+    invariantViolations: [],
+    adversarialViolations: [],
+    livenessViolations: [],
+    coverage: {},
+    actionOutcomes: {},
   };
-  const stakers = PROVIDERS.map((i) => devnet.accounts[i]);
-  const slashers = [devnet.addresses.jobMarket, devnet.referee];
+  const tally = (key: string) => result.actionOutcomes[key] = (result.actionOutcomes[key] ?? 0) + 1;
+  await prepareChain(devnet);
+  const client = devnet.deployer;
+  const boundSec = await disputeBoundSec(client);
+  const stakers = [...ROLES.providers, ...ROLES.verifiers, ...ROLES.sybils]
+    .map((i) => devnet.accounts[i]);
+  const slashers = [devnet.addresses.jobMarket, devnet.addresses.disputeGame];
   let run = 0;
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fuzzAction, { minLength: 1, maxLength: options.maxActions ?? 20 }),
-      async (actions) => {
-        run++;
+      fuzzSequence(options.maxActions ?? 24, { providersVerify: options.providersVerify }),
+      async (actions: FuzzAction[]) => {
+        const model = newRun(++run);
+        const where = `run ${run} [${actions.map(showAction).join(", ")}]`;
+        const report = (into: string[], found: string[]) => {
+          for (const v of found) into.push(`${where}: ${v}`);
+        };
+        let skipped = false;
+        const ctx = {
+          devnet,
+          run: model,
+          finding: (m: string) => report(result.adversarialViolations, [m]),
+          skip: () => void (skipped = true),
+        };
         const snapshot = await devnet.snapshot();
         try {
           for (const [i, action] of actions.entries()) {
             result.actions++;
+            skipped = false;
             try {
-              await apply(devnet, run, action);
+              await applyAction(ctx, action);
+              tally(`${action.kind} ${skipped ? "skipped" : "ok"}`);
             } catch (error) {
+              tally(`${action.kind} ${(error as { errorName?: string }).errorName ?? "failed"}`);
               if (error instanceof MinedRevertError) {
-                result.unexpectedReverts.push(
-                  `run ${run}: ${show(action)} after [${
-                    actions.slice(0, i).map(show).join(", ")
-                  }]: ${error.message}`,
-                );
-                continue;
-              }
-              if (error instanceof ContractRevertError && error.errorName !== "Panic") {
+                report(result.unexpectedReverts, [`action ${i}: ${error.message}`]);
+              } else if (error instanceof ContractRevertError && error.errorName !== "Panic") {
                 result.reverts++;
-                continue;
+              } else {
+                report(result.adversarialViolations, [
+                  `action ${i} ${showAction(action)} failed unexpectedly: ${
+                    (error as Error).message
+                  }`,
+                ]);
               }
-              result.violations.push(
-                `run ${run}: ${show(action)} failed unexpectedly: ${(error as Error).message}`,
-              );
             }
           }
-          const jobIds = Array.from(
-            { length: JOBS },
-            (_, n) => keccak256(toBytes(`fuzz-${run}-${n}`)),
-          );
-          const existing = await existingJobs(devnet, jobIds);
-          for (
-            const v of await checkInvariants(devnet.deployer, {
-              jobIds: existing,
+          const jobIds = model.jobs.map((j) => j.id);
+          const safety = { jobIds, stakers, slashers };
+          report(result.invariantViolations, await checkInvariants(client, safety));
+          report(result.livenessViolations, await runEpilogue(devnet, model, { stakers }));
+          report(
+            result.livenessViolations,
+            await checkLiveness(client, {
+              jobIds,
               stakers,
-              slashers,
-            })
-          ) {
-            result.violations.push(`run ${run} after [${actions.map(show).join(", ")}]: ${v}`);
-          }
+              disputes: model.disputes.map((d) => ({ id: d.id, openedAt: d.openedAt })),
+              disputeBoundSec: boundSec,
+            }),
+          );
+          report(result.invariantViolations, await checkInvariants(client, safety));
+          const events = await gameEvents(devnet);
+          report(result.adversarialViolations, await checkHonestParties(devnet, model, events));
+          countCoverage(result.coverage, events);
+        } catch (error) {
+          // The harness itself failed (a read, the model): reported, never swallowed.
+          report(result.adversarialViolations, [`the run failed: ${(error as Error).stack}`]);
         } finally {
           await devnet.revert(snapshot);
           result.runs++;
@@ -294,24 +228,4 @@ export async function runInvariantFuzz(
   return result;
 }
 
-/** The ids among `ids` that name an existing job. */
-async function existingJobs(devnet: Devnet, ids: Hex[]): Promise<Hex[]> {
-  const found: Hex[] = [];
-  for (const id of ids) {
-    try {
-      await devnet.deployer.jobs.get(id);
-      found.push(id);
-    } catch (error) {
-      // UnknownJob: this index was never created in the run; anything else is a real failure.
-      if (!(error instanceof ContractRevertError && error.errorName === "UnknownJob")) throw error;
-    }
-  }
-  return found;
-}
-
-/** Accounts used as actors, for callers that scope their own checks. */
-export const FUZZ_ACTORS: { submitters: number[]; providers: number[]; referee: number } = {
-  submitters: SUBMITTERS,
-  providers: PROVIDERS,
-  referee: 9,
-};
+export { ROLES } from "./fuzz/actions.ts";

@@ -1,12 +1,16 @@
 /**
  * Protocol invariants, checked against live chain state: the token's supply accounting, the job
- * market's solvency (its balance equals the open escrows plus fees accrued for the router) and stake conservation (stake only leaves
- * through a withdrawal or an authorised slash). Read-only; usable by tests, benches and monitors.
+ * market's solvency (its balance equals the open escrows plus fees accrued for the router), stake
+ * conservation (stake only leaves through a withdrawal or an authorised slash) and the dispute
+ * game's solvency (it holds exactly the bonds of the disputes still open). Read-only; usable by
+ * tests, benches and monitors. What must hold once everything has had time to settle is in
+ * `liveness.ts`.
  *
  * @module
  */
 
 import type { Address, Hex } from "./types.ts";
+import { disputeGameAbi } from "./artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "./artifacts/JobMarket.ts";
 import { stakingAbi } from "./artifacts/Staking.ts";
 import { tokenAbi } from "./artifacts/Token.ts";
@@ -131,5 +135,32 @@ export async function checkInvariants(
   if (stakingBalance !== held) {
     violations.push(`staking holds ${stakingBalance} but stakes sum to ${held}`);
   }
+
+  // Dispute game solvency: it holds the bond of every open dispute and nothing else.
+  const { disputeGame } = client.addresses;
+  const count = await read({
+    address: disputeGame,
+    abi: disputeGameAbi,
+    functionName: "disputeCount",
+  });
+  let bonds = 0n;
+  for (let id = 1n; id <= count; id++) {
+    const d = await read({
+      address: disputeGame,
+      abi: disputeGameAbi,
+      functionName: "getDispute",
+      args: [id],
+    });
+    if (d.phase !== DONE) bonds += d.bond;
+  }
+  const gameBalance = await balance(disputeGame);
+  if (gameBalance !== bonds) {
+    violations.push(
+      `dispute game holds ${gameBalance} but the bonds of open disputes sum to ${bonds}`,
+    );
+  }
   return violations;
 }
+
+/** `DisputeGame.Phase.Done`. */
+const DONE = 5;

@@ -38,6 +38,7 @@ export * from "./revert.ts";
 export { ensureAllowance, eventsOf, receiptOf, send } from "./transact.ts";
 export type { AllowanceParams, TxResult, WriteRequest } from "./transact.ts";
 export * from "./invariants.ts";
+export * from "./liveness.ts";
 export * from "./fuzz.ts";
 // The error family of this layer and its base, declared with the others in core.
 export { ChainError, ToolkitError, type ToolkitErrorOptions } from "../core/errors.ts";
