@@ -279,6 +279,7 @@ export {
   type ResolveResult,
   scoresHash,
   type SellParams,
+  type SettleEvaluationResult,
   SlippageExceededError,
   type StartEvaluationResult,
   type TradeRecord,
