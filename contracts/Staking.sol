@@ -26,6 +26,9 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     struct Stake {
         uint96 staked;
         uint96 locked;
+        /// @dev Whether `_lockShortfall` holds anything for the account, so that the common
+        /// unlock (no slash ever ate a lock) reads no second slot.
+        bool shortfall;
     }
 
     /// @notice Stake on its way out. Requests add up; each request restarts the delay.
@@ -170,11 +173,14 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
     /// shortfall first leaves the remaining locks backed by as much stake as there is, and a lock
     /// taken after a slash fully backed.
     function unlock(address account, uint256 amount) external onlyAuthorized {
-        uint256 shortfall = _lockShortfall[account];
-        uint256 fromShortfall = amount < shortfall ? amount : shortfall;
-        if (fromShortfall > 0) _lockShortfall[account] = shortfall - fromShortfall;
-        uint256 fromLocked = amount - fromShortfall;
         Stake storage s = _stakes[account];
+        uint256 shortfall = s.shortfall ? _lockShortfall[account] : 0;
+        uint256 fromShortfall = amount < shortfall ? amount : shortfall;
+        if (fromShortfall > 0) {
+            _lockShortfall[account] = shortfall - fromShortfall;
+            if (fromShortfall == shortfall) s.shortfall = false;
+        }
+        uint256 fromLocked = amount - fromShortfall;
         uint256 locked = s.locked;
         if (fromLocked > locked) revert LockUnderflow(account, locked + shortfall, amount);
         // Cannot underflow: checked just above.
@@ -216,6 +222,7 @@ contract Staking is IStaking, PeerIdentity, Ownable, ReentrancyGuardTransient {
             }
             uint256 shortfall = _lockShortfall[account] + fromLocked;
             _lockShortfall[account] = shortfall;
+            s.shortfall = true;
             emit LockedStakeSlashed(account, msg.sender, fromLocked, shortfall);
         }
         uint256 fromUnbonding = 0;
