@@ -249,6 +249,14 @@ export async function playDispute(
         evidence: toBytes32(evidence),
       })).receipt.gasUsed;
     }
+    if (d.phase === "Referee" && (await chain.game.committee(id)).quorum === 0) {
+      // Either party may draw the committee (its seed is fixed, so who draws does not matter):
+      // a dispute whose committee nobody draws would be voided at the referee's deadline.
+      if (!(await chain.game.committeePool(id))) return undefined;
+      const drawn = await chain.game.drawCommittee(id);
+      log(`dispute ${id}: drew its committee ${drawn.members.map((m) => m.slice(0, 8))}`);
+      return drawn.receipt.gasUsed;
+    }
     return undefined;
   }
 }
@@ -684,9 +692,13 @@ export class Referee {
         }
         // Re-armed on a newer block (the seed block was too old): draw again.
       } catch (error) {
-        // Another member drew it in the same block: nothing left to do.
+        // Drawn by someone else in the same block, or a failure worth another try: a dispute
+        // whose committee nobody draws is voided, so this member keeps at it while it can.
         if ((await chain.game.committee(id)).quorum > 0) return;
-        throw error;
+        this.#log(
+          `dispute ${id}: drawing its committee failed, will retry: ${(error as Error).message}`,
+        );
+        await sleep((this.#options.pollMs ?? 200) * 5, signal);
       }
     }
   }
