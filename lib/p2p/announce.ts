@@ -179,7 +179,20 @@ export interface AnnouncementOptions {
   isOnChain: (a: SignedAnnouncement) => Promise<boolean>;
   /** Clock in unix seconds for deadline checks (default: now). */
   nowSeconds?: () => number;
+  /**
+   * A job announced again is delivered again once this long (ms) has passed since it was last
+   * delivered (default {@link REDELIVER_MS}): a submitter re-announces while a slot is open, and a
+   * node that could not take the job the first time (a fetch that failed, a busy node) must see
+   * it again. Sooner repeats, a replay flood included, are dropped.
+   */
+  redeliverMs?: number;
 }
+
+/** Default of {@link AnnouncementOptions.redeliverMs}. */
+export const REDELIVER_MS = 2_000;
+
+/** Jobs remembered for redelivery; past it, expired ones are forgotten first, then the oldest. */
+const REMEMBERED_JOBS = 4096;
 
 /** A subscription to job announcements. */
 export interface AnnouncementFeed extends AsyncIterable<SignedAnnouncement> {
@@ -208,7 +221,9 @@ export function joinAnnouncements(host: P2PHost, options: AnnouncementOptions): 
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const accepted = new Map<string, SignedAnnouncement>();
   const listeners = new Set<(a: SignedAnnouncement) => void>();
-  const seen = new Set<string>();
+  const redeliverMs = options.redeliverMs ?? REDELIVER_MS;
+  /** When each job was last delivered, and its deadline (to forget it once void). */
+  const delivered = new Map<string, { at: number; deadline: number }>();
   let closed = false;
 
   pubsub.topicValidators.set(JOBS_TOPIC, async (peer, msg) => {
@@ -270,9 +285,22 @@ export function joinAnnouncements(host: P2PHost, options: AnnouncementOptions): 
     const key = msgKey(evt.detail.data);
     const a = accepted.get(key);
     accepted.delete(key);
-    if (a === undefined || seen.has(a.jobId + a.signature)) return;
-    seen.add(a.jobId + a.signature);
+    if (a === undefined) return;
+    const at = Date.now();
+    const last = delivered.get(a.jobId);
+    if (last !== undefined && at - last.at < redeliverMs) return;
+    delivered.delete(a.jobId); // re-inserted last: the Map keeps the oldest delivery first
+    delivered.set(a.jobId, { at, deadline: a.deadline });
+    if (delivered.size > REMEMBERED_JOBS) forget();
     for (const l of listeners) l(a);
+  };
+  const forget = (): void => {
+    const nowSec = now();
+    for (const [jobId, d] of delivered) if (d.deadline <= nowSec) delivered.delete(jobId);
+    for (const jobId of delivered.keys()) {
+      if (delivered.size <= REMEMBERED_JOBS) break;
+      delivered.delete(jobId);
+    }
   };
   pubsub.addEventListener("message", onMessage as EventListener);
   pubsub.subscribe(JOBS_TOPIC);

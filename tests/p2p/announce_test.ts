@@ -60,7 +60,10 @@ Deno.test("job announcements over gossip", async (t) => {
   const onChain = new Set<string>();
   const received = new Map<string, SignedAnnouncement[]>();
   const feeds = [a, b, c, d].map((h) => {
-    const feed = joinAnnouncements(h, { isOnChain: (x) => Promise.resolve(onChain.has(x.jobId)) });
+    const feed = joinAnnouncements(h, {
+      isOnChain: (x) => Promise.resolve(onChain.has(x.jobId)),
+      redeliverMs: 1_000,
+    });
     const list: SignedAnnouncement[] = [];
     received.set(h.peerId.toString(), list);
     feed.onAnnouncement((x) => list.push(x));
@@ -89,6 +92,32 @@ Deno.test("job announcements over gossip", async (t) => {
     assert.equal(got.priceWei, 10n ** 18n);
     assert.equal(got.signature, signed.signature);
   });
+
+  await t.step(
+    "a job announced again is delivered again, but not sooner than allowed",
+    async () => {
+      // Signatures are deterministic: re-announcing the same terms repeats the same bytes, and a
+      // node that could not take the job the first time must still see the next announcement.
+      const signed = await signAnnouncement(submitter, terms("7"));
+      onChain.add(signed.jobId);
+      const count = () => receivers.map((l) => l.filter((x) => x.jobId === signed.jobId).length);
+      await feeds[0].publish(signed);
+      await waitFor(() => count().every((n) => n === 1), "the first delivery");
+      // A repeat within the redelivery interval (a replay flood) is dropped.
+      await feeds[0].publish(signed);
+      const marker = await signAnnouncement(submitter, terms("8"));
+      onChain.add(marker.jobId);
+      await feeds[0].publish(marker);
+      await waitFor(
+        () => receivers.every((l) => l.some((x) => x.jobId === marker.jobId)),
+        "an announcement published after the repeat",
+      );
+      assert.deepEqual(count(), [1, 1, 1]);
+      await new Promise((r) => setTimeout(r, 1_100));
+      await feeds[0].publish(signed);
+      await waitFor(() => count().every((n) => n === 2), "the delivery after the interval");
+    },
+  );
 
   await t.step("a bad signature is dropped and logged", async () => {
     const signed = await signAnnouncement(submitter, terms("2"));
