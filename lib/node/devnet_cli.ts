@@ -19,6 +19,7 @@ import { devAccountKey, type IntervalMiner, mineEvery } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import { claimDataDir, integerFlag, runCli, secondsFlag } from "./cli_input.ts";
 import { Network } from "./network.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 
 /** Dev accounts 2..6 run the devnet's providers; 7 and 8 stay free for other processes. */
 const MAX_PROVIDERS = 5;
@@ -110,8 +111,7 @@ async function main(): Promise<void> {
   }
 
   const path = `${dataDir}/network.json`;
-  await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(network.describe(), null, 2));
-  await Deno.rename(`${path}.tmp`, path);
+  await writeJsonAtomic(path, network.describe(), { indent: 2 });
   const minWindow = await network.chain.public.readContract({
     address: network.chain.addresses.jobMarket,
     abi: jobMarketAbi,

@@ -155,6 +155,17 @@ export async function storedRunParty(options: {
   return { ...party, dispose: () => trainer.dispose() };
 }
 
+/**
+ * The party of a dispute that has no bisection moves (availability and work disputes go straight
+ * to the referee): it never computes a state.
+ */
+export const NO_MOVES: DisputeParty = {
+  checkpoints: [],
+  stateAt: () => Promise.reject(new Error("this dispute has no moves")),
+  stateHashAt: () => Promise.reject(new Error("this dispute has no moves")),
+  recordStep: () => Promise.reject(new Error("this dispute has no moves")),
+};
+
 /** Options shared by the players. */
 export interface PlayOptions {
   /** The acting party's chain client. */
@@ -167,6 +178,11 @@ export interface PlayOptions {
   signal?: AbortSignal;
   /** Log sink. */
   log?: (line: string) => void;
+  /**
+   * Called with the id of a dispute this party opened, before its first move: a party that
+   * restarts finds the id there and plays on with {@link playDispute}.
+   */
+  onOpened?: (id: bigint) => Promise<void> | void;
 }
 
 /** How the game ended for one dispute, read back from the chain. */
@@ -329,6 +345,7 @@ export async function openExecutionDispute(
   options.log?.(
     `dispute ${opened.id}: opened on segment ${segment} (steps ${from.step}..${to.step})`,
   );
+  await options.onOpened?.(opened.id);
   const result = await playDispute({ ...options, id: opened.id, role: "challenger" });
   return { ...result, gasUsed: result.gasUsed + opened.receipt.gasUsed };
 }
@@ -351,6 +368,7 @@ export async function openAvailabilityDispute(
   options.log?.(
     `dispute ${opened.id}: opened over the availability of ${options.subject ?? "the trace"}`,
   );
+  await options.onOpened?.(opened.id);
   return await awaitRuling(options, opened);
 }
 
@@ -374,6 +392,7 @@ export async function openWorkDispute(
       options.round === undefined ? "the worker's trace" : `round ${options.round}`
     } of slot ${commit.slot}`,
   );
+  await options.onOpened?.(opened.id);
   return await awaitRuling(options, opened);
 }
 
@@ -382,17 +401,11 @@ async function awaitRuling(
   options: PlayOptions,
   opened: { id: bigint; receipt: { gasUsed: bigint } },
 ): Promise<DisputeResult> {
-  const neverMoves: DisputeParty = {
-    checkpoints: [],
-    stateAt: () => Promise.reject(new Error("this dispute has no moves")),
-    stateHashAt: () => Promise.reject(new Error("this dispute has no moves")),
-    recordStep: () => Promise.reject(new Error("this dispute has no moves")),
-  };
   const result = await playDispute({
     ...options,
     id: opened.id,
     role: "challenger",
-    party: neverMoves,
+    party: NO_MOVES,
   });
   return { ...result, gasUsed: result.gasUsed + opened.receipt.gasUsed };
 }

@@ -21,6 +21,7 @@ import { loadCheckpoint, trainWithProof } from "../proof/checkpoint.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
 import { type CheckpointRef, encodeTrace, type Trace } from "../proof/trace.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 
 /** What the executor reports while a job runs. */
 export type JobProgress =
@@ -218,8 +219,3 @@ async function findResumePoint(
   return undefined;
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value));
-  await Deno.rename(tmp, path);
-}

@@ -132,7 +132,10 @@ export interface LocalNetworkOptions {
   verifiers?: number;
   /** Segments each verifier audits per job, overriding the jobs' policies (`"all"`: every one). */
   verifierSegments?: number | "all";
-  /** Log sink for the nodes. Default: silent. */
+  /**
+   * Log sink for the nodes. Default: silent, unless the environment sets `GENSYN_LOG=1`: then
+   * every node's lines go to stderr with the time.
+   */
   log?: (line: string) => void;
 }
 
@@ -302,6 +305,8 @@ export class Network implements AsyncDisposable {
   readonly #abort = new AbortController();
   /** Jobs this network submitted that still have a slot in play (for `fastSettle`). */
   readonly #submitted = new Set<Hash>();
+  /** Every dispute below this id is resolved (where the fast-forward's scan starts). */
+  #disputesDoneBelow = 1n;
   /** Jobs this network checked on its own machine before paying for them. */
   readonly #checked = new Set<Hash>();
   /** The last fast-forward, so moves of chain time never overlap. */
@@ -350,7 +355,7 @@ export class Network implements AsyncDisposable {
     const ownDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? await makeOwnedTempDir({ prefix: "gensyn-local-" });
     const cleanup: (() => Promise<void>)[] = [];
-    const log = options.log ?? (() => {});
+    const log = options.log ?? envLog();
     try {
       const verifierCount = options.verifiers ?? 0;
       if (verifierCount > 9) {
@@ -878,9 +883,55 @@ export class Network implements AsyncDisposable {
       }
       if (!open) this.#submitted.delete(id);
     }
-    // Mine first: the next block's time runs on from the wall clock, not from the latest block.
-    await devnet.increaseTime(0);
-    const now = await chainTime(this.chain);
-    if (target > now) await devnet.increaseTime(target - now);
+    // Never jump over an open dispute's move deadline: chain time is global, and the jump would
+    // time out whichever party is to move, an honest one included. Until every such move is made,
+    // time runs on with the clock, so a party that really stops moving times out as it would
+    // without the fast-forward.
+    while (!this.#abort.signal.aborted) {
+      // Mine first: the next block's time runs on from the wall clock, not the latest block.
+      await devnet.increaseTime(0);
+      const now = await chainTime(this.chain);
+      if (target <= now) return;
+      const due = await this.#nextDisputeDeadline(now);
+      if (due === undefined || due > target + FORWARD_MARGIN_SEC) {
+        await devnet.increaseTime(target - now);
+        return;
+      }
+      await sleep(250, this.#abort.signal).catch(() => {});
+    }
   }
+
+  /**
+   * The earliest move deadline still ahead of `now` among the chain's open disputes (chain
+   * seconds); undefined when there is none. A deadline already passed protects no one any more:
+   * the party to move has timed out.
+   */
+  async #nextDisputeDeadline(now: bigint): Promise<bigint | undefined> {
+    const count = await this.chain.game.count();
+    let earliest: bigint | undefined;
+    let allDoneSoFar = true;
+    for (let id = this.#disputesDoneBelow; id <= count; id++) {
+      const d = await this.chain.game.get(id);
+      const open = d.outcome === "Pending" && d.phase !== "None" && d.phase !== "Done";
+      if (!open && allDoneSoFar) this.#disputesDoneBelow = id + 1n;
+      if (!open) continue;
+      allDoneSoFar = false;
+      if (d.deadline <= now) continue;
+      if (earliest === undefined || d.deadline < earliest) earliest = d.deadline;
+    }
+    return earliest;
+  }
+}
+
+/** The default node log: silent, or stderr with the time when `GENSYN_LOG=1`. */
+function envLog(): (line: string) => void {
+  let on = false;
+  try {
+    on = Deno.env.get("GENSYN_LOG") === "1";
+  } catch {
+    // No permission to read the environment: stay silent.
+  }
+  return on
+    ? (line) => console.error(`${new Date().toISOString().slice(11, 23)} ${line}`)
+    : () => {};
 }

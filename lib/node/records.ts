@@ -15,6 +15,7 @@ import { type ContractRevertError, type ProtocolClient, toChainError } from "../
 import { ChainError, StorageError } from "../core/errors.ts";
 import { type Hash, isHash } from "../core/hash.ts";
 import { type JobSpec, validateJobSpec } from "../proof/job.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 
 /** Where a job stands on this node. */
 export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed" | "released";
@@ -86,8 +87,7 @@ export class JobRecords {
     const full: JobRecord = { ...record, updatedAt: Date.now() };
     const dir = this.dirOf(record.jobId);
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(`${dir}/record.json.tmp`, JSON.stringify(full));
-    await Deno.rename(`${dir}/record.json.tmp`, `${dir}/record.json`);
+    await writeJsonAtomic(`${dir}/record.json`, full);
     return full;
   }
 

@@ -58,13 +58,16 @@ import {
 } from "../proof/replay.ts";
 import { BlobStore } from "../proof/store.ts";
 import { buildTrace, checkpointSteps, type Trace } from "../proof/trace.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import {
   checkpointParty,
   type DisputeResult,
+  NO_MOVES,
   openAvailabilityDispute,
   openExecutionDispute,
   openWorkDispute,
+  playDispute,
   Referee,
   type Ruling,
 } from "./disputes.ts";
@@ -76,6 +79,7 @@ import {
   peerTraces,
 } from "./dist_audit.ts";
 import { commitState } from "../proof/commitment.ts";
+import type { DisputeParty } from "../proof/dispute.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, specHashOfJob, toBytes32 } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
@@ -98,6 +102,17 @@ export interface VerifierNodeOptions {
   /** Chain polling interval. Default 200 ms. */
   pollMs?: number;
   /**
+   * Audits checked at once (fetching, re-executing). A dispute an audit opens is played outside
+   * this count, so audits never wait behind a dispute, nor a dispute's moves behind audits.
+   * Default {@link MAX_CONCURRENT_AUDITS}.
+   */
+  maxConcurrentAudits?: number;
+  /**
+   * How long one audit may take to check a slot before it stops, recorded `unverifiable` with the
+   * reason, so one stuck audit cannot hold a slot of the pool. Default {@link AUDIT_TIMEOUT_MS}.
+   */
+  auditTimeoutMs?: number;
+  /**
    * Stake to keep as a verifier. With stake the node registers in the verifier registry (it needs
    * the registry's minimum, `VerifierStakeTooLow` otherwise) and audits only the commits it is
    * drawn for. Default 0: no stake; a node that is not registered watches every commit.
@@ -111,6 +126,12 @@ export interface VerifierNodeOptions {
   /** Log sink. Default `console.log` with a prefix. */
   log?: (line: string) => void;
 }
+
+/** Default of {@link VerifierNodeOptions.maxConcurrentAudits}. */
+export const MAX_CONCURRENT_AUDITS = 2;
+
+/** Default of {@link VerifierNodeOptions.auditTimeoutMs}: 10 minutes. */
+export const AUDIT_TIMEOUT_MS = 600_000;
 
 /** What the verifier found for one segment. */
 export type AuditVerdict =
@@ -291,7 +312,12 @@ export class VerifierNode {
     { resolve: (r: AuditRecord) => void; reject: (e: Error) => void }[]
   >();
   readonly #datasets = new Map<Hash, Dataset>();
-  #queue: Promise<void> = Promise.resolve();
+  /** Audits waiting for a free place in the pool, oldest first. */
+  readonly #waiting: { commit: CommitSeen; full: boolean }[] = [];
+  /** Audits checking a slot now (a dispute an audit opened does not count). */
+  #running = 0;
+  /** Every audit started and not finished, dispute included (waited for on close). */
+  readonly #tasks = new Set<Promise<void>>();
   /** Rules on the disputes whose referee committee drew this verifier (registered ones only). */
   #referee: Referee | undefined;
   #pending = 0;
@@ -431,7 +457,8 @@ export class VerifierNode {
     this.#abort.abort();
     await this.#referee?.close();
     await this.#loop;
-    await this.#queue;
+    this.#waiting.splice(0);
+    await Promise.all([...this.#tasks]);
   }
 
   /**
@@ -507,11 +534,40 @@ export class VerifierNode {
 
   /** Queues the audit of a slot; `full` audits every segment (a replica disagreed with it). */
   #enqueue(commit: CommitSeen, full: boolean): void {
-    const key = keyOf(commit.jobId, commit.slot);
     this.#pending++;
-    this.#queue = this.#queue.then(async () => {
+    this.#waiting.push({ commit, full });
+    this.#pump();
+  }
+
+  /** Starts waiting audits while the pool has room. */
+  #pump(): void {
+    const max = Math.max(1, this.#options.maxConcurrentAudits ?? MAX_CONCURRENT_AUDITS);
+    while (this.#running < max && this.#waiting.length > 0 && !this.#abort.signal.aborted) {
+      const { commit, full } = this.#waiting.shift()!;
+      this.#running++;
+      let released = false;
+      // Frees the audit's place: when it opens a dispute, and at the latest when it ends.
+      const release = () => {
+        if (released) return;
+        released = true;
+        this.#running--;
+        this.#pump();
+      };
+      const task: Promise<void> = this.#runAudit(commit, full, release).finally(() => {
+        release();
+        this.#tasks.delete(task);
+        if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+      });
+      this.#tasks.add(task);
+    }
+  }
+
+  /** One audit, from its check to its record (and its dispute's end); tells the waiters. */
+  async #runAudit(commit: CommitSeen, full: boolean, release: () => void): Promise<void> {
+    const key = keyOf(commit.jobId, commit.slot);
+    try {
       if (this.#abort.signal.aborted) return;
-      const record = await this.#audit(commit, full);
+      const record = await this.#audit(commit, full, release);
       if (record && "notSelected" in record) {
         const error = new VerificationError(
           "VERIFY_NOT_SELECTED",
@@ -526,6 +582,7 @@ export class VerifierNode {
         return;
       }
       if (!record) {
+        if (this.#abort.signal.aborted) return; // resumed after a restart
         throw new VerificationError(
           "VERIFY_NOT_AUDITED",
           `job ${short(commit.jobId)} slot ${commit.slot} was not audited: it is no longer ` +
@@ -537,6 +594,7 @@ export class VerifierNode {
       this.#records.set(key, record);
       this.#notSelected.delete(key);
       await this.#saveRecord(record);
+      await this.#forgetDispute(commit);
       for (const w of this.#waiters.get(key) ?? []) w.resolve(record);
       this.#waiters.delete(key);
       // Replicas disagree: a slot this verifier only sampled (or skipped) before the disagreement
@@ -554,13 +612,11 @@ export class VerifierNode {
           this.#enqueue(other, true);
         }
       }
-    }).catch((error) => {
+    } catch (error) {
       this.#log(`audit of job ${short(commit.jobId)} failed: ${(error as Error).message}`);
       for (const w of this.#waiters.get(key) ?? []) w.reject(error as Error);
       this.#waiters.delete(key);
-    }).finally(() => {
-      if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
-    });
+    }
   }
 
   /**
@@ -570,12 +626,20 @@ export class VerifierNode {
   async #audit(
     commit: CommitSeen,
     full: boolean,
+    release: () => void,
   ): Promise<AuditRecord | { notSelected: true; selection: VerifierSelection } | undefined> {
     const { chain } = this.#options;
     const started = Date.now();
     const id = short(commit.jobId);
+    const timeoutMs = this.#options.auditTimeoutMs ?? AUDIT_TIMEOUT_MS;
     const slotView = await chain.jobs.slot({ jobId: toBytes32(commit.jobId), slot: commit.slot });
     if (slotView.status !== "Committed") {
+      // A dispute this verifier opened before it restarted is played on to its end.
+      const open = slotView.status === "Disputed" ? await this.#openedDispute(commit) : undefined;
+      if (open) {
+        release();
+        return await this.#resumeDispute(commit, open, started);
+      }
       this.#log(`job ${id} slot ${commit.slot}: ${slotView.status}, nothing to audit`);
       return undefined;
     }
@@ -639,6 +703,13 @@ export class VerifierNode {
         trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
         for (const i of segments) {
           if (this.#abort.signal.aborted) return undefined;
+          if (Date.now() - started > timeoutMs) {
+            throw new AuditStop(
+              "unverifiable",
+              `the audit did not finish within ${timeoutMs} ms (auditTimeoutMs); ` +
+                `${verdicts.length} of ${segments.length} sampled segments were checked`,
+            );
+          }
           const verdict = await this.#checkSegment(trace, i, trainer, providerPeer);
           verdicts.push(verdict);
           if (verdict.status === "valid" || verdict.status === "mismatch") {
@@ -667,28 +738,22 @@ export class VerifierNode {
       reason = error.message;
       plan = error.plan;
     }
-    let disputed = false;
-    let slashedWei: string | undefined;
-    let dispute: AuditRecord["dispute"];
+    let settled: DisputeSummary = { disputed: false };
     try {
       if (outcome === "caught" && plan) {
         this.#log(`job ${id}: provider ${short(commit.provider)} caught: ${reason}; disputing`);
-        const result = await this.#dispute(commit, plan, trace, trainer);
-        if (result) {
-          const d = result.dispute;
-          disputed = d.outcome === "ChallengerWon" || d.outcome === "BothFaulty";
-          if (disputed) slashedWei = result.slashedWei.toString();
-          dispute = {
-            id: d.id.toString(),
-            kind: d.kind,
-            outcome: d.outcome,
-            ...(d.kind === "Execution" && d.step !== INITIAL_STATE_STEP
-              ? { step: d.step, opIndex: d.lo }
-              : {}),
-            moves: result.moves,
-            gasUsed: result.gasUsed.toString(),
-          };
-        }
+        // The dispute is played outside the audit pool: the next audits start now.
+        release();
+        settled = summarize(
+          await this.#dispute(commit, plan, trace, trainer, {
+            reason: reason ?? "caught",
+            seed,
+            totalSegments,
+            segments,
+          }),
+        );
+        // Closed mid-dispute: no record, so that the node plays the dispute on when it restarts.
+        if (this.#abort.signal.aborted) return undefined;
       } else {
         this.#log(`job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""}`);
       }
@@ -709,12 +774,55 @@ export class VerifierNode {
       ...(rounds.length > 0 ? { rounds } : {}),
       outcome,
       ...(reason === undefined ? {} : { reason }),
-      disputed,
-      ...(slashedWei === undefined ? {} : { slashedWei }),
-      ...(dispute === undefined ? {} : { dispute }),
+      ...settled,
       replayedSteps,
       durationMs: Date.now() - started,
     };
+  }
+
+  /**
+   * Plays on a dispute this verifier opened over `commit` before it restarted, and records the
+   * audit from how it ends (the verdicts that led to it are in the dispute's reason).
+   */
+  async #resumeDispute(
+    commit: CommitSeen,
+    open: OpenedDispute,
+    started: number,
+  ): Promise<AuditRecord | undefined> {
+    this.#log(
+      `job ${short(commit.jobId)}: playing on dispute ${open.id} (${open.plan.kind}) ` +
+        "opened before this verifier restarted",
+    );
+    let trace: Trace | undefined;
+    let trainer: Trainer | undefined;
+    try {
+      if (open.plan.kind === "execution") {
+        const job = await this.#jobOf(commit);
+        trace = await this.#traceOf(commit, job.spec, job.providerPeer);
+        trainer = await this.#trainerOf(job.spec, [job.providerPeer, job.submitterPeer]);
+      }
+      const settled = summarize(
+        await this.#dispute(commit, open.plan, trace, trainer, open, BigInt(open.id)),
+      );
+      if (this.#abort.signal.aborted) return undefined;
+      return {
+        jobId: commit.jobId,
+        slot: commit.slot,
+        provider: commit.provider,
+        commitBlock: commit.block.toString(),
+        seed: open.seed,
+        totalSegments: open.totalSegments,
+        segments: open.segments,
+        verdicts: [],
+        outcome: "caught",
+        reason: open.reason,
+        ...settled,
+        replayedSteps: 0,
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      trainer?.dispose();
+    }
   }
 
   /**
@@ -1053,6 +1161,8 @@ export class VerifierNode {
     plan: DisputePlan,
     trace: Trace | undefined,
     trainer: Trainer | undefined,
+    about: DisputeAbout,
+    resumeId?: bigint,
   ): Promise<DisputeResult | undefined> {
     const play = {
       chain: this.#options.chain,
@@ -1060,29 +1170,24 @@ export class VerifierNode {
       pollMs: this.#options.pollMs ?? 200,
       signal: this.#abort.signal,
       log: this.#log,
+      // Written before the first move: a verifier that restarts plays the dispute on.
+      onOpened: (id: bigint) =>
+        this.#rememberDispute(commit, { ...about, id: id.toString(), plan }),
     };
     try {
       let result: DisputeResult;
-      if (plan.kind === "execution" && trace && trainer) {
-        const start = trace.checkpoints[plan.segment];
-        const party = checkpointParty({
-          trainer,
-          checkpoints: [
-            plan.fromInitial
-              ? { ...start, hash: await commitState(trainer.initialState()) }
-              : start,
-          ],
-          load: (hash) =>
-            plan.fromInitial
-              ? Promise.resolve(trainer.initialState())
-              : loadCheckpoint(this.store, hash),
-        });
+      if (resumeId !== undefined) {
+        const party = plan.kind === "execution" && trace && trainer
+          ? await this.#challengerParty(plan, trace, trainer)
+          : NO_MOVES;
+        result = await playDispute({ ...play, id: resumeId, role: "challenger", party });
+      } else if (plan.kind === "execution" && trace && trainer) {
         result = await openExecutionDispute({
           ...play,
           commit,
           trace,
           segment: plan.segment,
-          party,
+          party: await this.#challengerParty(plan, trace, trainer),
         });
       } else if (plan.kind === "work") {
         result = await openWorkDispute({
@@ -1107,6 +1212,53 @@ export class VerifierNode {
       this.#log(`job ${short(commit.jobId)}: dispute failed: ${(error as Error).message}`);
       return undefined;
     }
+  }
+
+  /**
+   * The challenger's side of an execution dispute: states re-executed from the provider's
+   * checkpoint at the segment's start (or from the spec's initial state).
+   */
+  async #challengerParty(
+    plan: Extract<DisputePlan, { kind: "execution" }>,
+    trace: Trace,
+    trainer: Trainer,
+  ): Promise<DisputeParty> {
+    const start = trace.checkpoints[plan.segment];
+    return checkpointParty({
+      trainer,
+      checkpoints: [
+        plan.fromInitial ? { ...start, hash: await commitState(trainer.initialState()) } : start,
+      ],
+      load: (hash) =>
+        plan.fromInitial
+          ? Promise.resolve(trainer.initialState())
+          : loadCheckpoint(this.store, hash),
+    });
+  }
+
+  /** Where a dispute this verifier opened is remembered until its audit is recorded. */
+  #disputeFile(commit: CommitSeen): string {
+    return `${this.#options.dataDir}/disputes/${commit.jobId}-${commit.slot}.json`;
+  }
+
+  async #rememberDispute(commit: CommitSeen, open: OpenedDispute): Promise<void> {
+    await Deno.mkdir(`${this.#options.dataDir}/disputes`, { recursive: true });
+    await writeJsonAtomic(this.#disputeFile(commit), open);
+  }
+
+  async #openedDispute(commit: CommitSeen): Promise<OpenedDispute | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(this.#disputeFile(commit))) as OpenedDispute;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  async #forgetDispute(commit: CommitSeen): Promise<void> {
+    await Deno.remove(this.#disputeFile(commit)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 
   /** Fetches a blob from the first peer that serves it. */
@@ -1140,7 +1292,14 @@ export class VerifierNode {
   /** One hash-checked fetch with a timeout (`PEER_FETCH_TIMEOUT`). */
   #fetchOnce(peer: string, hash: Hash): Promise<void> {
     const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
-    return fetchBlobWithin(this.#options.wire, peer, hash, this.store, timeoutMs);
+    return fetchBlobWithin(
+      this.#options.wire,
+      peer,
+      hash,
+      this.store,
+      timeoutMs,
+      this.#abort.signal,
+    );
   }
 
   async #loadRecords(): Promise<void> {
@@ -1159,9 +1318,7 @@ export class VerifierNode {
   async #saveRecord(record: AuditRecord): Promise<void> {
     const dir = `${this.#options.dataDir}/audits`;
     await Deno.mkdir(dir, { recursive: true });
-    const path = `${dir}/${record.jobId}-${record.slot}.json`;
-    await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(record, null, 1));
-    await Deno.rename(`${path}.tmp`, path);
+    await writeJsonAtomic(`${dir}/${record.jobId}-${record.slot}.json`, record, { indent: 1 });
   }
 }
 
@@ -1192,6 +1349,48 @@ function describeVerdict(v: AuditVerdict): string {
     case "corrupt-checkpoint":
       return `checkpoint ${short(v.hash)} corrupt: ${v.reason}`;
   }
+}
+
+/** A dispute the verifier opened, remembered so that it plays on after a restart. */
+interface OpenedDispute {
+  /** Dispute id (decimal). */
+  readonly id: string;
+  /** What was disputed. */
+  readonly plan: DisputePlan;
+  /** Why, for the audit record. */
+  readonly reason: string;
+  /** The audit's seed, when known. */
+  readonly seed: Hash | null;
+  /** Segments of the trace. */
+  readonly totalSegments: number;
+  /** Segments sampled. */
+  readonly segments: readonly number[];
+}
+
+/** What the audit that opened a dispute found, kept with it. */
+type DisputeAbout = Pick<OpenedDispute, "reason" | "seed" | "totalSegments" | "segments">;
+
+/** How a dispute ended, as the audit record holds it. */
+type DisputeSummary = Pick<AuditRecord, "disputed" | "slashedWei" | "dispute">;
+
+function summarize(result: DisputeResult | undefined): DisputeSummary {
+  if (!result) return { disputed: false };
+  const d = result.dispute;
+  const disputed = d.outcome === "ChallengerWon" || d.outcome === "BothFaulty";
+  return {
+    disputed,
+    ...(disputed ? { slashedWei: result.slashedWei.toString() } : {}),
+    dispute: {
+      id: d.id.toString(),
+      kind: d.kind,
+      outcome: d.outcome,
+      ...(d.kind === "Execution" && d.step !== INITIAL_STATE_STEP
+        ? { step: d.step, opIndex: d.lo }
+        : {}),
+      moves: result.moves,
+      gasUsed: result.gasUsed.toString(),
+    },
+  };
 }
 
 function keyOf(jobId: Hash, slot: number): string {

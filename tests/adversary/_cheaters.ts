@@ -80,6 +80,8 @@ export interface CheatingProviderOptions {
   cheat: Cheat;
   /** Log sink. Default: silent. */
   log?: (line: string) => void;
+  /** More peers to connect to at start (verifiers the network does not run). */
+  bootstrap?: readonly string[];
 }
 
 const TOKEN = 10n ** 18n;
@@ -128,7 +130,11 @@ export class CheatingProvider {
     const wire = await createP2PWire({
       chain,
       store,
-      bootstrap: [...network.wire.addrs, ...network.verifiers.flatMap((v) => v.addrs)],
+      bootstrap: [
+        ...network.wire.addrs,
+        ...network.verifiers.flatMap((v) => v.addrs),
+        ...options.bootstrap ?? [],
+      ],
     });
     await ensureStake(chain, 1000n * TOKEN);
     await ensurePeerBound(chain, wire.peerPrivateKey);

@@ -619,4 +619,61 @@ Deno.test("dispute game on a real anvil chain", async (t) => {
       );
     });
   });
+
+  await t.step(
+    "both parties committing their op records in one block both land, the second paying for the pool snapshot",
+    async () => {
+      await isolated(devnet, async () => {
+        // A pool of several verifiers, so that the snapshot the second commit takes is not cheap.
+        for (const i of [6, 7, 8, 9]) {
+          const v = devnet.client(i);
+          await v.staking.stake({ amountWei: STAKE });
+          await v.verifiers.register();
+        }
+        await devnet.increaseTime(0);
+        const jobId = await committedJob();
+        const { id } = await challenger.game.open(await openParams(jobId, 2));
+        for (
+          let d = await anyone.game.get(id);
+          d.phase === "Steps";
+          d = await anyone.game.get(id)
+        ) {
+          const mid = midpointOf(d);
+          await provider.game.post({ id, hash: b32(claimed(mid)) });
+          await challenger.game.answer({ id, hash: b32(honest(mid)) });
+        }
+        assert.equal((await anyone.game.get(id)).phase, "OpsCommit");
+        // Identical records: the commit mined second hands the dispute to the referee. Each is
+        // estimated before either is mined, so each is estimated as the first.
+        const rpc = (method: string, params: unknown[] = []) =>
+          fetch(devnet.rpcUrl, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+          }).then((r) => r.json());
+        await rpc("evm_setAutomine", [false]);
+        try {
+          const commit = (party: typeof provider) =>
+            party.game.commitOps({
+              id,
+              count: opsC.length,
+              root: b32(opChain(opsC, opsC.length)),
+              evidence: b32(hx("evidence")),
+            });
+          const both = Promise.all([commit(provider), commit(challenger)]);
+          while (true) {
+            const pool = await rpc("txpool_status");
+            if (Number(pool.result.pending) >= 2) break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          await rpc("evm_mine");
+          const receipts = await both;
+          assert.equal(receipts[0].receipt.blockNumber, receipts[1].receipt.blockNumber);
+        } finally {
+          await rpc("evm_setAutomine", [true]);
+        }
+        assert.equal((await anyone.game.get(id)).phase, "Referee");
+      });
+    },
+  );
 });

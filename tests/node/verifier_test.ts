@@ -7,8 +7,12 @@ import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
 import { VerifierNode } from "../../lib/node/verifier.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { auditSeed, selectAuditSegments } from "../../lib/proof/audit.ts";
+import { CheatingProvider } from "../adversary/_cheaters.ts";
+import { tinySpec } from "../adversary/_suite.ts";
 
 const TOKEN = 10n ** 18n;
+/** Node logs on stderr, as `Network.local` gives them, with `GENSYN_LOG=1`. */
+const SHOW_LOG = Deno.env.get("GENSYN_LOG") === "1";
 
 Deno.test("a verifier audits an honest job from chain randomness and never disputes it", async () => {
   await using network = await Network.local({ providers: 1, verifiers: 1 });
@@ -89,6 +93,72 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
     assert.deepEqual(again.audits(), [record]);
     await again.close();
   } finally {
+    await wire.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a verifier stopped in the middle of a dispute plays it on after a restart, and wins", async () => {
+  await using network = await Network.local({ providers: 0, verifiers: 0 });
+  const devnet = network.devnet!;
+  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
+  const chain = devnet.client(8);
+  const wire = await createP2PWire({
+    chain,
+    store: new BlobStore(dir),
+    bootstrap: [...network.wire.addrs],
+  });
+  const cheater = await CheatingProvider.start({
+    network,
+    account: 2,
+    cheat: { kind: "flip-bit", step: 27 },
+    bootstrap: wire.addrs,
+    ...(SHOW_LOG ? { log: (line: string) => console.error("[cheater]", line) } : {}),
+  });
+  try {
+    await ensurePeerBound(chain, wire.peerPrivateKey);
+    let opened: () => void;
+    const disputeOpened = new Promise<void>((resolve) => opened = resolve);
+    const start = (log: (line: string) => void) =>
+      VerifierNode.start({
+        dataDir: dir,
+        chain,
+        wire,
+        segments: "all",
+        mine: () => devnet.increaseTime(0),
+        log,
+      });
+    const first = await start((line) => {
+      if (SHOW_LOG) console.error("[verifier, first run]", line);
+      if (/dispute \d+: opened/.test(line)) opened();
+    });
+    const job = await network.train({
+      model: await tinySpec(),
+      data: await loadMnist({ limit: 512 }),
+      steps: 40,
+      batchSize: 16,
+      k: 10,
+      priceWei: 10n * TOKEN,
+    });
+    await disputeOpened;
+    // Stopped right after opening: the dispute is open and this verifier is to play on.
+    await first.close();
+    assert.deepEqual(first.audits(), []);
+    assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Disputed");
+    const lines: string[] = [];
+    const again = await start((line) => {
+      if (SHOW_LOG) console.error("[verifier, restarted]", line);
+      lines.push(line);
+    });
+    const record = await again.audited(job.id, { timeoutMs: 120_000 });
+    assert.equal(record.outcome, "caught");
+    assert.equal(record.dispute?.outcome, "ChallengerWon");
+    assert.equal(record.disputed, true);
+    assert.ok(lines.some((l) => /playing on dispute \d+/.test(l)), lines.join("\n"));
+    assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Slashed");
+    await again.close();
+  } finally {
+    await cheater.close();
     await wire.close();
     await Deno.remove(dir, { recursive: true });
   }

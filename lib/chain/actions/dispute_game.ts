@@ -7,10 +7,12 @@
  * @module
  */
 
+import { encodeFunctionData } from "npm:viem@2.57.20";
 import type { Address, Hex } from "../types.ts";
 import { ChainError } from "../../core/errors.ts";
 import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
+import { verifierRegistryAbi } from "../artifacts/VerifierRegistry.ts";
 import type { ChainClient } from "../client.ts";
 import { toChainError } from "../revert.ts";
 import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
@@ -342,8 +344,38 @@ export async function commitOps(client: ChainClient, params: CommitOpsParams): P
     functionName: "commitOps",
     args: [params.id, params.count, params.root, params.evidence],
     action: "game.commitOps",
+    // Both parties commit at once: each is estimated as the first, but the one mined second
+    // starts the op bisection, and may hand the dispute to the referee (snapshotting the whole
+    // committee pool). Its limit must cover that path; only the gas used is paid.
+    minGas: await commitOpsMinGas(client),
   });
 }
+
+/**
+ * A limit that covers `commitOps` mined second: the pool snapshot (the registry's `drawPool`, read
+ * from the game, its event and its hash) plus the move to the next phase.
+ */
+async function commitOpsMinGas(client: ChainClient): Promise<bigint> {
+  const read = {
+    address: client.addresses.verifierRegistry,
+    abi: verifierRegistryAbi,
+    functionName: "drawPool",
+  } as const;
+  const [poolGas, [accounts]] = await Promise.all([
+    client.public.estimateGas({
+      account: client.addresses.disputeGame,
+      to: read.address,
+      data: encodeFunctionData(read),
+    }),
+    client.public.readContract(read),
+  ]);
+  return COMMIT_OPS_BASE_GAS + poolGas + COMMIT_OPS_GAS_PER_MEMBER * BigInt(accounts.length);
+}
+
+/** Gas of `commitOps` mined second, beyond the pool read: writes, the phase change, the event. */
+const COMMIT_OPS_BASE_GAS = 250_000n;
+/** Gas per pool member beyond its read: the snapshot event's two words, hashing, memory. */
+const COMMIT_OPS_GAS_PER_MEMBER = 3_000n;
 
 /** Parameters of {@linkcode ruleDispute}. */
 export interface RuleParams {
