@@ -218,4 +218,3 @@ async function findResumePoint(
   }
   return undefined;
 }
-
