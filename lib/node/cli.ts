@@ -33,9 +33,14 @@ import {
 } from "./cli_input.ts";
 import { createP2PWire } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
+import { ensurePeerBound } from "./settlement.ts";
+import { VerifierNode } from "./verifier.ts";
 
-const HELP = `deno task node: run a provider node
+const HELP = `deno task node: run a provider (or verifier) node
 
+  --role ROLE           provider (default): takes, trains and commits jobs; verifier: stakes,
+                        registers, audits the commits it is drawn for, disputes cheaters and sits
+                        on referee committees
   --network FILE        network description written by \`deno task devnet\`
                         (rpc URL, contract addresses, bootstrap peers)
   --rpc URL             JSON-RPC endpoint (overrides the network file)
@@ -43,6 +48,8 @@ const HELP = `deno task node: run a provider node
   --data-dir DIR        keys, job records, blobs and checkpoints (default .data/node); a new or
                         empty folder, or one an earlier \`deno task node\` made
   --stake AMOUNT        AIGENSYN to keep staked (default 1000)
+  --audit-segments N    verifier: segments to re-execute per audited slot, a count or \`all\`
+                        (default: each job's audit policy)
   --min-price AMOUNT    refuse jobs paying less, in AIGENSYN (default 0)
   --profile ID          execution profile: wasm (default), wasm-scalar, cpu
   --listen ADDR         multiaddr to listen on (default /ip4/127.0.0.1/tcp/0)
@@ -95,6 +102,8 @@ async function main(): Promise<void> {
       profile: { type: "string", default: "wasm" },
       listen: { type: "string", default: "/ip4/127.0.0.1/tcp/0" },
       "account-key-file": { type: "string" },
+      role: { type: "string", default: "provider" },
+      "audit-segments": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -106,6 +115,11 @@ async function main(): Promise<void> {
       "give --network FILE (start a local one with `deno task devnet`, which prints the file)",
     );
   }
+  const role = values.role;
+  if (role !== "provider" && role !== "verifier") {
+    throw cliError("CLI_BAD_ROLE", `--role ${role}: give provider or verifier`, role);
+  }
+  const segments = auditSegmentsFlag(values["audit-segments"]);
   const network = await readNetworkFile(values.network);
   const rpcUrl = values.rpc === undefined ? network.rpcUrl : rpcUrlFlag(values.rpc, "--rpc");
   const stakeWei = amountFlag(values.stake, "--stake");
@@ -142,30 +156,60 @@ async function main(): Promise<void> {
     listen: [listen],
     bootstrap: [...network.bootstrap, ...bootstrap],
   });
-  let node: ProviderNode;
+  let node: ProviderNode | VerifierNode;
   try {
-    node = await ProviderNode.start({
-      dataDir,
-      chain,
-      wire,
-      peerPrivateKey: wire.peerPrivateKey,
-      profile,
-      stakeWei,
-      minPriceWei,
-    });
+    if (role === "provider") {
+      node = await ProviderNode.start({
+        dataDir,
+        chain,
+        wire,
+        peerPrivateKey: wire.peerPrivateKey,
+        profile,
+        stakeWei,
+        minPriceWei,
+      });
+    } else {
+      // Bound like a provider's, so that committee members and parties find its peer.
+      await ensurePeerBound(chain, wire.peerPrivateKey);
+      node = await VerifierNode.start({
+        dataDir,
+        chain,
+        wire,
+        stakeWei,
+        ...(segments === undefined ? {} : { segments }),
+      });
+    }
   } catch (error) {
     await wire.close();
     throw error;
   }
-  console.log(`listening on ${wire.addrs.join(", ")}`);
+  console.log(`${role} listening on ${wire.addrs.join(", ")}`);
   const stop = async () => {
-    console.log("stopping: the running job stays resumable");
+    console.log(
+      role === "provider"
+        ? "stopping: the running job stays resumable"
+        : "stopping: open audits and disputes resume at the next start",
+    );
     await node.close();
     await wire.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+}
+
+/** `--audit-segments`: a positive count or `all`; undefined when not given. */
+function auditSegmentsFlag(value: string | undefined): number | "all" | undefined {
+  if (value === undefined || value === "all") return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw cliError(
+      "CLI_BAD_AUDIT_SEGMENTS",
+      `--audit-segments ${value}: give a positive whole number of segments, or all`,
+      value,
+    );
+  }
+  return n;
 }
 
 if (import.meta.main) await runCli(main, { help: "deno task node --help" });

@@ -19,6 +19,8 @@ import type { NetworkFile } from "./network.ts";
 export type CliErrorCode =
   | "CLI_BAD_FLAG"
   | "CLI_BAD_NUMBER"
+  | "CLI_BAD_ROLE"
+  | "CLI_BAD_AUDIT_SEGMENTS"
   | "CLI_BAD_AMOUNT"
   | "CLI_BAD_URL"
   | "CLI_BAD_MULTIADDR"

@@ -110,6 +110,12 @@ export interface NetworkFile {
 export interface LocalNetworkOptions {
   /** Provider nodes to start. Default 3. */
   providers?: number;
+  /**
+   * Funded dev accounts to have beyond the submitter, the referee and the devnet's own (for nodes
+   * started apart, as processes). They take indices 2 up, as the providers do: with `providers`
+   * or `verifiers` started here as well, count those in. Default 0.
+   */
+  extraAccounts?: number;
   /** Folder for every node's data. Default: a fresh temporary folder, removed by `close()`. */
   dataDir?: string;
   /** Profile the providers run. Default `wasm`. */
@@ -367,7 +373,9 @@ export class Network implements AsyncDisposable {
       }
       // Verifiers take accounts 7, 8, ...; then the network's referee; the last account stays
       // the devnet's own.
-      const devnet = await startDevnet({ accounts: Math.max(11, 9 + verifierCount) });
+      const devnet = await startDevnet({
+        accounts: Math.max(11, 9 + verifierCount, 4 + (options.extraAccounts ?? 0)),
+      });
       cleanup.unshift(() => devnet.close());
       const refereeIndex = devnet.accounts.length - 2;
       if (count + 1 >= refereeIndex) {

@@ -213,6 +213,8 @@ export interface AuditRecord {
   readonly replayedSteps: number;
   /** Wall time of the audit, ms. */
   readonly durationMs: number;
+  /** When the audit ended (unix ms); absent in records of older versions. */
+  readonly finishedAt?: number;
 }
 
 /** Who was drawn to audit one committed slot. */
@@ -777,6 +779,7 @@ export class VerifierNode {
       ...settled,
       replayedSteps,
       durationMs: Date.now() - started,
+      finishedAt: Date.now(),
     };
   }
 
@@ -819,6 +822,8 @@ export class VerifierNode {
         ...settled,
         replayedSteps: 0,
         durationMs: Date.now() - started,
+      finishedAt: Date.now(),
+        finishedAt: Date.now(),
       };
     } finally {
       trainer?.dispose();

@@ -18,6 +18,10 @@ export interface ProviderProcess {
   cpuSeconds(): Promise<number>;
   /** Sends `signal` and waits for the process to end. */
   kill(signal: Deno.Signal): Promise<void>;
+  /** Sends `signal` without waiting (`SIGSTOP` freezes the node, `SIGCONT` resumes it). */
+  signal(signal: Deno.Signal): void;
+  /** Resolves when the process exits. */
+  readonly exited: Promise<Deno.CommandStatus>;
   /**
    * Waits for `promise`, but fails (with this process's output) when the process exits first or
    * `ms` pass: a test that waits on the provider never hangs without saying why.
@@ -25,13 +29,22 @@ export interface ProviderProcess {
   within<T>(promise: Promise<T>, what: string, ms?: number): Promise<T>;
 }
 
-/** Starts `lib/node/cli.ts` on `networkFile` as dev account `account` and resolves once it listens. */
+/**
+ * Starts `lib/node/cli.ts` on `networkFile` as dev account `account` and resolves once it listens:
+ * a provider, or with `role: "verifier"` a verifier node.
+ */
 export async function startProviderProcess(options: {
   networkFile: string;
   dataDir: string;
   account: number;
   password: string;
   stake?: number;
+  /** Default `provider`. */
+  role?: "provider" | "verifier";
+  /** JSON-RPC endpoint instead of the network file's. */
+  rpc?: string;
+  /** More flags. */
+  args?: readonly string[];
 }): Promise<ProviderProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -44,6 +57,10 @@ export async function startProviderProcess(options: {
       options.dataDir,
       "--stake",
       String(options.stake ?? 500),
+      "--role",
+      options.role ?? "provider",
+      ...(options.rpc ? ["--rpc", options.rpc] : []),
+      ...options.args ?? [],
     ],
     env: {
       GENSYN_ACCOUNT_KEY: devAccountKey(options.account),
@@ -80,6 +97,15 @@ export async function startProviderProcess(options: {
       const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    exited: child.status,
+    signal(signal: Deno.Signal) {
+      try {
+        child.kill(signal);
+      } catch (error) {
+        // Already gone: nothing to signal.
+        if (!(error instanceof TypeError)) throw error;
+      }
     },
     async kill(signal: Deno.Signal) {
       child.kill(signal);
