@@ -188,7 +188,22 @@ export {
 } from "./lib/node/job.ts";
 export type { JobEvent } from "./lib/node/watch.ts";
 export type { DistributedResult, RoundSummary } from "./lib/node/dist_result.ts";
-export { ProviderNode, type ProviderNodeOptions } from "./lib/node/provider.ts";
+export { ProviderNode, type ProviderNodeOptions, type RefusedJob } from "./lib/node/provider.ts";
+export {
+  checkJobLimits,
+  DEFAULT_NODE_LIMITS,
+  type JobFootprint,
+  jobFootprint,
+  type JobLimitsCheck,
+  type NodeLimits,
+  nodeLimits,
+} from "./lib/node/limits.ts";
+export {
+  type ExampleShape,
+  type LayerFootprint,
+  type ModelFootprint,
+  modelFootprint,
+} from "./lib/exec/footprint.ts";
 export { type JobRecord, JobRecords, type JobStatus } from "./lib/node/records.ts";
 export type { JobOffer, NodeWire, ProgressUpdate, ProviderSighting } from "./lib/node/wire.ts";
 export {

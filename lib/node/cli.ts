@@ -23,9 +23,11 @@ import { getProfile } from "../exec/profile.ts";
 import { IDENTITY_FILE, PASSWORD_ENV } from "../p2p/mod.ts";
 import {
   amountFlag,
+  byteSizeFlag,
   checkChain,
   claimDataDir,
   cliError,
+  integerFlag,
   multiaddrFlag,
   readNetworkFile,
   rpcUrlFlag,
@@ -35,6 +37,7 @@ import { createP2PWire } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { ensurePeerBound } from "./settlement.ts";
 import { VerifierNode } from "./verifier.ts";
+import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./limits.ts";
 
 const HELP = `deno task node: run a provider (or verifier) node
 
@@ -52,6 +55,11 @@ const HELP = `deno task node: run a provider (or verifier) node
                         (default: each job's audit policy)
   --min-price AMOUNT    refuse jobs paying less, in AIGENSYN (default 0)
   --profile ID          execution profile: wasm (default), wasm-scalar, cpu
+  --max-parameters N    refuse jobs whose model has more parameters (default ${DEFAULT_NODE_LIMITS.maxParameters})
+  --max-step-memory B   refuse jobs whose training step needs more memory, estimated
+                        (bytes, or 512MiB, 2GiB; default 2GiB)
+  --max-dataset B       refuse datasets larger than this (default 1GiB)
+  --max-steps N         refuse jobs of more steps (default ${DEFAULT_NODE_LIMITS.maxSteps})
   --listen ADDR         multiaddr to listen on (default /ip4/127.0.0.1/tcp/0)
   --account-key-file F  file holding the account's 0x private key (or $GENSYN_ACCOUNT_KEY)
   --help                this text
@@ -87,6 +95,26 @@ async function accountKey(file: string | undefined): Promise<`0x${string}`> {
   return keyText as `0x${string}`;
 }
 
+/** The resource limits the flags set (the others keep their defaults). */
+function limitsOf(values: Record<string, unknown>): Partial<NodeLimits> {
+  const limits: { -readonly [K in keyof NodeLimits]?: number } = {};
+  const text = (flag: string) => values[flag] as string | undefined;
+  const whole = { min: 1, max: Number.MAX_SAFE_INTEGER };
+  if (text("max-parameters") !== undefined) {
+    limits.maxParameters = integerFlag(text("max-parameters")!, "--max-parameters", whole);
+  }
+  if (text("max-step-memory") !== undefined) {
+    limits.maxStepMemoryBytes = byteSizeFlag(text("max-step-memory")!, "--max-step-memory");
+  }
+  if (text("max-dataset") !== undefined) {
+    limits.maxDatasetBytes = byteSizeFlag(text("max-dataset")!, "--max-dataset");
+  }
+  if (text("max-steps") !== undefined) {
+    limits.maxSteps = integerFlag(text("max-steps")!, "--max-steps", whole);
+  }
+  return limits;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -100,6 +128,10 @@ async function main(): Promise<void> {
       stake: { type: "string", default: "1000" },
       "min-price": { type: "string", default: "0" },
       profile: { type: "string", default: "wasm" },
+      "max-parameters": { type: "string" },
+      "max-step-memory": { type: "string" },
+      "max-dataset": { type: "string" },
+      "max-steps": { type: "string" },
       listen: { type: "string", default: "/ip4/127.0.0.1/tcp/0" },
       "account-key-file": { type: "string" },
       role: { type: "string", default: "provider" },
@@ -125,6 +157,7 @@ async function main(): Promise<void> {
   const stakeWei = amountFlag(values.stake, "--stake");
   const minPriceWei = amountFlag(values["min-price"], "--min-price");
   const profile = getProfile(values.profile).id;
+  const limits = limitsOf(values);
   const listen = multiaddrFlag(values.listen, "--listen");
   const bootstrap = values.bootstrap.map((a) => multiaddrFlag(a, "--bootstrap"));
   const key = await accountKey(values["account-key-file"]);
@@ -167,6 +200,7 @@ async function main(): Promise<void> {
         profile,
         stakeWei,
         minPriceWei,
+        limits,
       });
     } else {
       // Bound like a provider's, so that committee members and parties find its peer.
@@ -176,6 +210,7 @@ async function main(): Promise<void> {
         chain,
         wire,
         stakeWei,
+        limits,
         ...(segments === undefined ? {} : { segments }),
       });
     }

@@ -108,6 +108,37 @@ export function integerFlag(
   return value;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
+};
+
+/**
+ * A size in bytes, whole or with a binary unit (`4096`, `512MiB`, `2GiB`, `1.5GiB`).
+ *
+ * @example
+ * ```ts
+ * import { byteSizeFlag } from "./cli_input.ts";
+ * const maxStepMemoryBytes = byteSizeFlag("2GiB", "--max-step-memory"); // 2147483648
+ * ```
+ */
+export function byteSizeFlag(text: string, flag: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?\s*$/.exec(text);
+  const value = match ? Math.floor(Number(match[1]) * BYTE_UNITS[match[2] ?? ""]) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw cliError(
+      "CLI_BAD_NUMBER",
+      `${flag} takes a size in bytes like 1073741824, 512MiB or 2GiB, not "${text}"`,
+      text,
+    );
+  }
+  return value;
+}
+
 /**
  * A number of seconds within `[min, max]` (fractions allowed).
  *

@@ -33,9 +33,10 @@ import {
 } from "../chain/mod.ts";
 import { disputeGameAbi } from "../chain/artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
-import { VerificationError } from "../core/errors.ts";
+import { ToolkitError, VerificationError } from "../core/errors.ts";
 import { type Hash, toBytes32 } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
+import { decodeModelSpec } from "../exec/model.ts";
 import type { TrainingState } from "../exec/state.ts";
 import type { Trainer } from "../exec/trainer.ts";
 import { opChain, type Side } from "../proof/bisect.ts";
@@ -62,6 +63,7 @@ import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32, specHashOfJob } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { checkJobLimits, type NodeLimits, nodeLimits } from "./limits.ts";
 
 const ZERO = `0x${"00".repeat(32)}` as const;
 
@@ -583,6 +585,13 @@ export interface RefereeOptions {
   fetchTimeoutMs?: number;
   /** Poll interval. Default 200 ms. */
   pollMs?: number;
+  /**
+   * The largest job this referee loads to rule on (see `limits.ts`; fields left out keep
+   * `DEFAULT_NODE_LIMITS`): a dispute that needs a larger job's trainer gets no ruling from it,
+   * and a `SPEC_TOO_LARGE` line in the log. Default: not checked (a submitter rules on its own
+   * jobs).
+   */
+  limits?: Partial<NodeLimits>;
   /** Log sink. */
   log?: (line: string) => void;
 }
@@ -658,7 +667,10 @@ export class Referee {
     );
     for await (const id of ids) {
       this.#queue = this.#queue.then(() => this.#rule(id)).catch((error) =>
-        log(`dispute ${id}: cannot rule: ${(error as Error).message}`)
+        log(
+          `dispute ${id}: cannot rule: ` +
+            (error instanceof ToolkitError ? `${error.code}: ` : "") + (error as Error).message,
+        )
       );
     }
   }
@@ -766,6 +778,30 @@ export class Referee {
     this.#waiters.delete(id);
   }
 
+  /**
+   * Refuses (`SPEC_TOO_LARGE`) to load a job larger than this referee's limits, from the job and
+   * model specs in the store, before the job's trainer is built or its dataset decoded.
+   */
+  async #withinLimits(jobId: Hash): Promise<void> {
+    if (!this.#options.limits) return;
+    const { chain, store } = this.#options;
+    const spec = decodeJobSpec(await store.get(await specHashOfJob(chain, jobId)));
+    const modelSpec = (await store.has(spec.model))
+      ? await decodeModelSpec(await store.get(spec.model))
+      : undefined;
+    try {
+      checkJobLimits({
+        spec,
+        ...(modelSpec ? { modelSpec } : {}),
+        limits: nodeLimits(this.#options.limits),
+        jobId,
+      });
+    } catch (error) {
+      // A model the footprint cannot size is reported when its trainer is built.
+      if (error instanceof ToolkitError && error.code === "SPEC_TOO_LARGE") throw error;
+    }
+  }
+
   /** Fetches a blob from a peer into the store within the fetch timeout; true if it arrived. */
   async #fetched(peer: string, hash: Hash): Promise<boolean> {
     const { wire, store } = this.#options;
@@ -859,6 +895,7 @@ export class Referee {
     const found = await this.#distTrace(d);
     if ("why" in found) return rule("challenger", found.why);
     const { trace, source, commits } = found;
+    await this.#withinLimits(jobId);
     const spec = decodeJobSpec(
       await this.#options.store.get(await specHashOfJob(this.#options.chain, jobId)),
     );
@@ -890,6 +927,7 @@ export class Referee {
 
   async #initialState(d: DisputeView): Promise<RulingMove> {
     const jobId = fromBytes32(d.jobId);
+    await this.#withinLimits(jobId);
     const trainer = await this.#options.trainerFor(jobId);
     try {
       const expected = await commitState(trainer.initialState());
@@ -980,6 +1018,7 @@ export class Referee {
         ...ops_,
       };
     }
+    await this.#withinLimits(jobId);
     const trainer = await this.#options.trainerFor(jobId);
     try {
       const verdict = await judgeAt({

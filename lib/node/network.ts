@@ -50,6 +50,7 @@ import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { VerifierNode } from "./verifier.ts";
+import type { NodeLimits } from "./limits.ts";
 import { jobTrainer, Referee, type Ruling } from "./disputes.ts";
 import {
   ensurePeerBound,
@@ -138,6 +139,16 @@ export interface LocalNetworkOptions {
   verifiers?: number;
   /** Segments each verifier audits per job, overriding the jobs' policies (`"all"`: every one). */
   verifierSegments?: number | "all";
+  /**
+   * Resource limits of every provider (`lib/node/limits.ts`): a job larger than them is refused
+   * before it is claimed. Default `DEFAULT_NODE_LIMITS`.
+   */
+  providerLimits?: Partial<NodeLimits>;
+  /**
+   * Resource limits of every verifier: a larger job's audit ends `unverifiable`, without loading
+   * it. Default `DEFAULT_NODE_LIMITS`.
+   */
+  verifierLimits?: Partial<NodeLimits>;
   /**
    * Log sink for the nodes. Default: silent, unless the environment sets `GENSYN_LOG=1`: then
    * every node's lines go to stderr with the time.
@@ -413,6 +424,7 @@ export class Network implements AsyncDisposable {
             peerPrivateKey: providerWire.peerPrivateKey,
             profile: options.profile,
             stakeWei: options.providerStakeWei ?? 1000n * TOKEN,
+            ...(options.providerLimits ? { limits: options.providerLimits } : {}),
             log: (line) => log(`[provider ${i + 1}] ${line}`),
           });
           cleanup.unshift(() => node.close());
@@ -447,6 +459,7 @@ export class Network implements AsyncDisposable {
           chain: verifierChain,
           wire: verifierWire,
           segments: options.verifierSegments,
+          ...(options.verifierLimits ? { limits: options.verifierLimits } : {}),
           // Staked, so it registers and audits the commits it is drawn for.
           stakeWei: 1000n * TOKEN,
           mine: () => devnet.increaseTime(0),

@@ -162,13 +162,14 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
         fromPeerId: string,
         hash: Hash,
         store: BlobStore,
-        options: { signal?: AbortSignal } = {},
+        options: { signal?: AbortSignal; maxBytes?: number } = {},
       ): Promise<void> {
         await fetchBlob(host, {
           peer: fromPeerId,
           id: hash,
           store,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.maxBytes === undefined ? {} : { maxBlobBytes: options.maxBytes }),
         });
       },
       publishProgress(update: ProgressUpdate): void {

@@ -3,10 +3,11 @@
  * collects payment.
  *
  * Life of a job on a provider: an offer arrives (signature and on-chain escrow already checked by
- * the wire) -> the node fetches the job spec from the submitter's bound peer and checks profile,
- * price and stake -> claims a slot on-chain (a lost race is normal) -> fetches the model and
- * dataset blobs (hash-checked) -> trains with a checkpoint every `k` steps, publishing progress
- * for the submitter to watch -> commits
+ * the wire) -> the node fetches the job spec and the model spec from the submitter's bound peer
+ * and checks profile, price, stake and its resource limits (`limits.ts`: a job too large is
+ * refused before it is claimed) -> claims a slot on-chain (a lost race is normal) -> fetches the
+ * dataset blob (hash-checked, capped at the dataset limit) -> trains with a checkpoint every `k`
+ * steps, publishing progress for the submitter to watch -> commits
  * `(finalStateHash, traceRoot)` -> serves its checkpoints to verifiers -> after the challenge window,
  * finalizes and is paid. Every transition is written to the job record first, so a node killed at
  * any point picks the job up where it was when it restarts.
@@ -17,15 +18,23 @@
 import type { ProtocolClient, ReleaseReason } from "../chain/mod.ts";
 import type { Hash } from "../core/hash.ts";
 import type { Dataset } from "../exec/dataset.ts";
+import { decodeModelSpec, type ModelSpec } from "../exec/model.ts";
 import { getProfile } from "../exec/profile.ts";
-import { decodeJobSpec } from "../proof/job.ts";
+import { decodeJobSpec, type JobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
-import { DatasetError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
+import { DatasetError, PeerError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
 import { sleep } from "../core/sleep.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { loadJobInputs } from "./executor.ts";
+import {
+  checkJobLimits,
+  datasetOverLimit,
+  MAX_SPEC_BLOB_BYTES,
+  type NodeLimits,
+  nodeLimits,
+} from "./limits.ts";
 import { TrainingWorker } from "./train_worker.ts";
 import { type JobRecord, JobRecords, staleReason } from "./records.ts";
 import {
@@ -66,8 +75,29 @@ export interface ProviderNodeOptions {
    * on from what arrived. Default 120000 ms.
    */
   fetchTimeoutMs?: number;
+  /**
+   * The largest job this node takes (parameters, memory per step, dataset bytes, steps); a larger
+   * one is refused before it is claimed. Fields left out keep `DEFAULT_NODE_LIMITS`.
+   */
+  limits?: Partial<NodeLimits>;
   /** Log sink. Default `console.log` with a prefix. */
   log?: (line: string) => void;
+}
+
+/** A job this node refused because it is larger than the node's limits. */
+export interface RefusedJob {
+  /** The job. */
+  readonly jobId: Hash;
+  /** The refusal's error code (`SPEC_TOO_LARGE`). */
+  readonly code: string;
+  /** What the job needs and which limit it exceeds. */
+  readonly message: string;
+  /**
+   * Whether the node had claimed the job before it found out (a dataset larger than the limit,
+   * or a resumed job over lowered limits): its slot was then released. Otherwise it was never
+   * claimed.
+   */
+  readonly claimed: boolean;
 }
 
 /**
@@ -91,7 +121,11 @@ export class ProviderNode {
   readonly profile: string;
   /** The node's network. */
   readonly wire: NodeWire;
+  /** The largest job this node takes. */
+  readonly limits: NodeLimits;
   readonly #options: ProviderNodeOptions;
+  /** Jobs refused for being too large, by id (an offer seen again is not looked at again). */
+  readonly #refused = new Map<Hash, RefusedJob>();
   readonly #log: (line: string) => void;
   readonly #datasets = new Map<Hash, Promise<Dataset>>();
   readonly #abort = new AbortController();
@@ -110,6 +144,7 @@ export class ProviderNode {
     this.records = new JobRecords(options.dataDir);
     this.store = new BlobStore(options.dataDir);
     this.profile = getProfile(options.profile ?? "wasm").id;
+    this.limits = nodeLimits(options.limits);
     const account = options.chain.account.slice(0, 10);
     this.#log = options.log ?? ((line) => console.log(`[provider ${account}] ${line}`));
   }
@@ -165,6 +200,11 @@ export class ProviderNode {
     return node;
   }
 
+  /** Jobs this node refused because they exceed its limits, oldest first. */
+  refusedJobs(): readonly RefusedJob[] {
+    return [...this.#refused.values()];
+  }
+
   /** Total paid to this node for finished jobs, from its records. */
   async earnedWei(): Promise<bigint> {
     const records = await this.records.list();
@@ -184,7 +224,7 @@ export class ProviderNode {
   async #onOffer(offer: JobOffer): Promise<void> {
     const { jobId } = offer;
     const id = short(jobId);
-    if (this.#abort.signal.aborted || this.#busy.has(jobId)) return;
+    if (this.#abort.signal.aborted || this.#busy.has(jobId) || this.#refused.has(jobId)) return;
     this.#busy.add(jobId);
     try {
       if (offer.priceWei < (this.#options.minPriceWei ?? 0n)) {
@@ -201,13 +241,15 @@ export class ProviderNode {
       // Only addresses under the submitter's bound peer id: the offer cannot redirect us.
       await wire.connect(offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)));
       // One attempt: a job not taken now is offered again in a few seconds.
-      await this.#fetch(submitterPeer, offer.specHash, 1);
+      await this.#fetch(submitterPeer, offer.specHash, 1, MAX_SPEC_BLOB_BYTES);
       const spec = decodeJobSpec(await this.store.get(offer.specHash));
       if (spec.profile !== this.profile) {
         return this.#log(
           `job ${id}: skipped, pins ${spec.profile}; this node runs ${this.profile}`,
         );
       }
+      // Too large for this node: refused before it is claimed, so another provider can take it.
+      if (!(await this.#fitsBeforeClaim(jobId, spec, submitterPeer))) return;
       const job = await chain.jobs.get(toBytes32(jobId));
       await ensureStake(chain, job.requiredStakeWei);
       const slot = await tryClaim(chain, jobId);
@@ -231,10 +273,86 @@ export class ProviderNode {
   }
 
   /**
-   * Fetches a blob from `peer` in up to `attempts` tries of `fetchTimeoutMs` each (a stalled
-   * transfer is aborted and resumed), stopping when the node closes.
+   * Whether an offered job fits this node's limits: its steps, then (with the model spec fetched
+   * from the submitter; nothing is built) its parameters and memory per step. A job that does not
+   * fit is recorded and logged once. A model spec that cannot be decoded is left to the training
+   * run to report (as the job's fault), as before this check existed.
    */
-  async #fetch(peer: string, hash: Hash, attempts: number): Promise<void> {
+  async #fitsBeforeClaim(jobId: Hash, spec: JobSpec, submitterPeer: string): Promise<boolean> {
+    try {
+      this.#checkLimits(jobId, spec);
+      await this.#fetch(submitterPeer, spec.model, 1, MAX_SPEC_BLOB_BYTES);
+      const modelSpec = await decodeModelSpec(await this.store.get(spec.model)).catch((error) => {
+        if (error instanceof SpecError) return undefined;
+        throw error;
+      });
+      if (modelSpec) this.#checkLimits(jobId, spec, modelSpec);
+      return true;
+    } catch (error) {
+      if (!(error instanceof SpecError && error.code === "SPEC_TOO_LARGE")) throw error;
+      this.#refuse(jobId, error, false);
+      return false;
+    }
+  }
+
+  /**
+   * Throws `SPEC_TOO_LARGE` for a job over this node's limits. A model the footprint cannot size
+   * is let through with a log line: its training reports what is wrong with it.
+   */
+  #checkLimits(jobId: Hash, spec: JobSpec, modelSpec?: ModelSpec): void {
+    try {
+      checkJobLimits({ spec, ...(modelSpec ? { modelSpec } : {}), limits: this.limits, jobId });
+    } catch (error) {
+      if (!(error instanceof SpecError) || error.code === "SPEC_TOO_LARGE") throw error;
+      this.#log(
+        `job ${short(jobId)}: cannot size its model (${error.message}); limits not checked`,
+      );
+    }
+  }
+
+  /** Records and logs a job refused for exceeding this node's limits. */
+  #refuse(jobId: Hash, error: SpecError, claimed: boolean): void {
+    this.#refused.set(jobId, { jobId, code: error.code, message: error.message, claimed });
+    this.#log(`job ${short(jobId)}: refused: ${error.code}: ${error.message}`);
+  }
+
+  /**
+   * Before training a claimed (or resumed) job: its limits checked again (they may have been
+   * lowered since it was claimed), then its dataset fetched no larger than `maxDatasetBytes`.
+   * Throws `SPEC_TOO_LARGE` for a job over a limit.
+   */
+  async #withinLimits(claimed: JobRecord): Promise<void> {
+    const { jobId, spec } = claimed;
+    try {
+      this.#checkLimits(jobId, spec);
+      this.#checkLimits(jobId, spec, await decodeModelSpec(await this.store.get(spec.model)));
+      if (await this.store.has(spec.datasetBlob)) {
+        const { size } = await Deno.stat(this.store.pathOf(spec.datasetBlob));
+        const refusal = datasetOverLimit({ bytes: size, limits: this.limits, jobId });
+        if (refusal) throw refusal;
+        return;
+      }
+      await this.#options.wire.connect(claimed.submitterAddrs ?? []);
+      this.#log(`job ${short(jobId)}: fetching blob ${short(spec.datasetBlob)}`);
+      const { maxDatasetBytes } = this.limits;
+      await this.#fetch(claimed.submitterPeer, spec.datasetBlob, FETCH_ATTEMPTS, maxDatasetBytes)
+        .catch((error) => {
+          throw datasetOverLimit({ error, limits: this.limits, jobId }) ?? error;
+        });
+    } catch (error) {
+      if (error instanceof SpecError && error.code === "SPEC_TOO_LARGE") {
+        this.#refuse(jobId, error, true);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Fetches a blob from `peer` in up to `attempts` tries of `fetchTimeoutMs` each (a stalled
+   * transfer is aborted and resumed), stopping when the node closes; a blob larger than
+   * `maxBytes` is refused at once (`PEER_BLOB_TOO_LARGE`).
+   */
+  async #fetch(peer: string, hash: Hash, attempts: number, maxBytes?: number): Promise<void> {
     const timeoutMs = this.#options.fetchTimeoutMs ?? 120_000;
     for (let attempt = 1;; attempt++) {
       try {
@@ -245,9 +363,11 @@ export class ProviderNode {
           this.store,
           timeoutMs,
           this.#abort.signal,
+          maxBytes,
         );
       } catch (error) {
-        if (attempt >= attempts || this.#abort.signal.aborted) throw error;
+        const tooLarge = error instanceof PeerError && error.code === "PEER_BLOB_TOO_LARGE";
+        if (tooLarge || attempt >= attempts || this.#abort.signal.aborted) throw error;
         this.#log(
           `blob ${short(hash)}: attempt ${attempt} of ${attempts} failed ` +
             `(${(error as Error).message}); trying again`,
@@ -277,13 +397,12 @@ export class ProviderNode {
       wire.publishProgress({ jobId, ...update });
     try {
       publish({ step: 0, status: "queued" });
-      for (const blob of [spec.model, spec.datasetBlob]) {
-        if (!(await this.store.has(blob))) {
-          await wire.connect(claimed.submitterAddrs ?? []);
-          this.#log(`job ${id}: fetching blob ${short(blob)}`);
-          await this.#fetch(submitterPeer, blob, FETCH_ATTEMPTS);
-        }
+      if (!(await this.store.has(spec.model))) {
+        await wire.connect(claimed.submitterAddrs ?? []);
+        this.#log(`job ${id}: fetching blob ${short(spec.model)}`);
+        await this.#fetch(submitterPeer, spec.model, FETCH_ATTEMPTS, MAX_SPEC_BLOB_BYTES);
       }
+      await this.#withinLimits(claimed);
       if (spec.distributed) return await this.#runDistributed(claimed, publish);
       await this.records.update(jobId, { status: "training" });
       let lastLog = 0;
@@ -572,8 +691,11 @@ export interface JobFailure {
   readonly reason: ReleaseReason;
 }
 
-/** Codes of typed errors that a node, not the job, is to blame for. */
-const NODE_FAULT_CODES = new Set(["SPEC_DIST_NO_RESUME", "SPEC_NO_HOST"]);
+/**
+ * Codes of typed errors that a node, not the job, is to blame for (`SPEC_TOO_LARGE`: the job is
+ * larger than this node's limits, not than every node's).
+ */
+const NODE_FAULT_CODES = new Set(["SPEC_DIST_NO_RESUME", "SPEC_NO_HOST", "SPEC_TOO_LARGE"]);
 
 /**
  * Classifies a training failure: spec, dataset and training errors are the job's fault (the same

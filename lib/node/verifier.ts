@@ -83,6 +83,7 @@ import type { DisputeParty } from "../proof/dispute.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, specHashOfJob, toBytes32 } from "./settlement.ts";
 import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { checkJobLimits, MAX_SPEC_BLOB_BYTES, type NodeLimits, nodeLimits } from "./limits.ts";
 
 /** Options of {@link VerifierNode.start}. */
 export interface VerifierNodeOptions {
@@ -123,6 +124,12 @@ export interface VerifierNodeOptions {
    * blocks for transactions; the audit's randomness is the next block's hash). Default: wait.
    */
   mine?: () => Promise<void>;
+  /**
+   * The largest job this node audits or rules on (parameters, memory per step, dataset bytes,
+   * steps): a larger one is not loaded, its audit ends `unverifiable` with `SPEC_TOO_LARGE`.
+   * Fields left out keep `DEFAULT_NODE_LIMITS`.
+   */
+  limits?: Partial<NodeLimits>;
   /** Log sink. Default `console.log` with a prefix. */
   log?: (line: string) => void;
 }
@@ -299,6 +306,7 @@ export class VerifierNode {
   /** The verifier's account. */
   readonly account: string;
   readonly #options: VerifierNodeOptions;
+  readonly #limits: NodeLimits;
   readonly #log: (line: string) => void;
   readonly #abort = new AbortController();
   readonly #records = new Map<string, AuditRecord>();
@@ -328,6 +336,7 @@ export class VerifierNode {
 
   private constructor(options: VerifierNodeOptions) {
     this.#options = options;
+    this.#limits = nodeLimits(options.limits);
     this.store = new BlobStore(options.dataDir);
     this.account = options.chain.account;
     const account = this.account.slice(0, 10);
@@ -360,6 +369,7 @@ export class VerifierNode {
           return await trainerForJob(spec, modelSpec, dataset);
         },
         prepare: (jobId, dispute) => node.#prepareToRule(jobId, dispute.provider),
+        limits: node.#limits,
         ...(options.fetchTimeoutMs ? { fetchTimeoutMs: options.fetchTimeoutMs } : {}),
         ...(options.pollMs ? { pollMs: options.pollMs } : {}),
         log: (line) => node.#log(`[committee] ${line}`),
@@ -822,7 +832,6 @@ export class VerifierNode {
         ...settled,
         replayedSteps: 0,
         durationMs: Date.now() - started,
-      finishedAt: Date.now(),
         finishedAt: Date.now(),
       };
     } finally {
@@ -1089,15 +1098,25 @@ export class VerifierNode {
     }
   }
 
-  /** The job's model spec and dataset, fetched from the given peers and checked against its ids. */
+  /**
+   * The job's model spec and dataset, fetched from the given peers and checked against its ids.
+   * A job over this node's limits stops here (`unverifiable`, `SPEC_TOO_LARGE`), before its
+   * dataset is fetched or its model built.
+   */
   async #inputsOf(
     spec: JobSpec,
     peers: (string | undefined)[],
   ): Promise<{ modelSpec: ModelSpec; dataset: Dataset }> {
-    await this.#fetchAny(spec.model, peers, "the model spec");
-    await this.#fetchAny(spec.datasetBlob, peers, "the dataset");
+    const limits = this.#limits;
+    this.#withinLimits(spec);
+    await this.#fetchAny(spec.model, peers, "the model spec", MAX_SPEC_BLOB_BYTES);
+    const modelSpec = await this.store.get(spec.model).then(decodeModelSpec).catch((error) => {
+      throw new AuditStop("unverifiable", `cannot decode the job's model: ${error.message}`);
+    });
+    this.#withinLimits(spec, modelSpec);
+    const what = `the dataset (at most ${limits.maxDatasetBytes} bytes, limits.maxDatasetBytes)`;
+    await this.#fetchAny(spec.datasetBlob, peers, what, limits.maxDatasetBytes);
     try {
-      const modelSpec = await decodeModelSpec(await this.store.get(spec.model));
       let dataset = this.#datasets.get(spec.datasetBlob);
       if (!dataset) {
         dataset = await decodeDataset(await this.store.get(spec.datasetBlob));
@@ -1116,6 +1135,17 @@ export class VerifierNode {
         "unverifiable",
         `cannot decode the job's model or dataset: ${(error as Error).message}`,
       );
+    }
+  }
+
+  /** Stops (`unverifiable`) a job larger than this node's limits; see `limits.ts`. */
+  #withinLimits(spec: JobSpec, modelSpec?: ModelSpec): void {
+    try {
+      checkJobLimits({ spec, limits: this.#limits, ...(modelSpec ? { modelSpec } : {}) });
+    } catch (error) {
+      // A model spec that cannot be sized is reported when its trainer is built.
+      if (!(error instanceof SpecError) || error.code !== "SPEC_TOO_LARGE") return;
+      throw new AuditStop("unverifiable", `${error.code}: ${error.message}`);
     }
   }
 
@@ -1266,14 +1296,19 @@ export class VerifierNode {
     });
   }
 
-  /** Fetches a blob from the first peer that serves it. */
-  async #fetchAny(hash: Hash, peers: (string | undefined)[], what: string): Promise<void> {
+  /** Fetches a blob (of at most `maxBytes`) from the first peer that serves it. */
+  async #fetchAny(
+    hash: Hash,
+    peers: (string | undefined)[],
+    what: string,
+    maxBytes?: number,
+  ): Promise<void> {
     if (await this.store.has(hash)) return;
     const errors: string[] = [];
     for (const peer of peers) {
       if (!peer) continue;
       try {
-        return await this.#fetch(peer, hash);
+        return await this.#fetch(peer, hash, maxBytes);
       } catch (error) {
         errors.push((error as Error).message);
       }
@@ -1282,10 +1317,10 @@ export class VerifierNode {
   }
 
   /** A hash-checked fetch, retried on transient network errors; fails with the last error. */
-  async #fetch(peer: string, hash: Hash): Promise<void> {
+  async #fetch(peer: string, hash: Hash, maxBytes?: number): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#fetchOnce(peer, hash);
+        return await this.#fetchOnce(peer, hash, maxBytes);
       } catch (error) {
         const transient = error instanceof PeerError && TRANSIENT.has(error.code);
         if (!transient || attempt >= FETCH_ATTEMPTS || this.#abort.signal.aborted) throw error;
@@ -1295,7 +1330,7 @@ export class VerifierNode {
   }
 
   /** One hash-checked fetch with a timeout (`PEER_FETCH_TIMEOUT`). */
-  #fetchOnce(peer: string, hash: Hash): Promise<void> {
+  #fetchOnce(peer: string, hash: Hash, maxBytes?: number): Promise<void> {
     const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
     return fetchBlobWithin(
       this.#options.wire,
@@ -1304,6 +1339,7 @@ export class VerifierNode {
       this.store,
       timeoutMs,
       this.#abort.signal,
+      maxBytes,
     );
   }
 

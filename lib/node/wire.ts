@@ -77,13 +77,15 @@ export interface NodeWire {
   connect(addrs: readonly string[]): Promise<void>;
   /**
    * Fetches a blob by content id from a peer into a store (hash-checked, resumable: an aborted
-   * fetch keeps what arrived and the next one goes on from there).
+   * fetch keeps what arrived and the next one goes on from there). With `maxBytes`, a blob the
+   * peer says is larger is refused (`PEER_BLOB_TOO_LARGE`, its size as the value) before any
+   * byte is written.
    */
   fetchBlob(
     fromPeerId: string,
     hash: Hash,
     store: BlobStore,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; maxBytes?: number },
   ): Promise<void>;
   /** Publishes a progress event of a job this node runs. */
   publishProgress(update: ProgressUpdate): void;
@@ -119,7 +121,7 @@ export interface ProviderSighting {
 /**
  * Fetches a blob like `wire.fetchBlob`, failing with `PEER_FETCH_TIMEOUT` when it is not served
  * within `timeoutMs`: the fetch is aborted then (what arrived stays for the next try). `signal`
- * aborts it sooner.
+ * aborts it sooner; `maxBytes` refuses a larger blob (`PEER_BLOB_TOO_LARGE`).
  *
  * @example
  * ```ts
@@ -136,11 +138,15 @@ export function fetchBlobWithin(
   store: BlobStore,
   timeoutMs: number,
   signal?: AbortSignal,
+  maxBytes?: number,
 ): Promise<void> {
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
-  const fetching = wire.fetchBlob(peer, hash, store, { signal: stop.signal });
+  const fetching = wire.fetchBlob(peer, hash, store, {
+    signal: stop.signal,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   fetching.catch(() => {}); // a late failure after the timeout has already been reported
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -105,6 +105,16 @@ Deno.test("deno task node refuses bad flags and files with one typed line", asyn
         code: "CLI_BAD_AMOUNT",
       },
       {
+        name: "bad parameter limit",
+        args: ["--network", down, "--max-parameters", "lots"],
+        code: "CLI_BAD_NUMBER",
+      },
+      {
+        name: "bad dataset limit",
+        args: ["--network", down, "--max-dataset", "2GB"],
+        code: "CLI_BAD_NUMBER",
+      },
+      {
         name: "bad rpc URL",
         args: ["--network", down, "--rpc", "localhost:8545"],
         code: "CLI_BAD_URL",
