@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     await wire.close();
     throw error;
   }
-  console.log(`${role} listening on ${wire.addrs.join(", ")}`);
+  console.log(`listening on ${wire.addrs.join(", ")}${role === "verifier" ? " (verifier)" : ""}`);
   const stop = async () => {
     console.log(
       role === "provider"
