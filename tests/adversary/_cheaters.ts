@@ -9,6 +9,7 @@
  * @module
  */
 
+import { getProfile } from "../../lib/exec/profile.ts";
 import type { ProtocolClient } from "../../lib/chain/mod.ts";
 import type { Hash } from "../../lib/core/hash.ts";
 import { decodeDataset } from "../../lib/exec/dataset.ts";
@@ -177,6 +178,8 @@ export class CheatingProvider {
         };
       },
     });
+    // Found by peer id like any provider, also by nodes that start (or restart) after it.
+    wire.advertise?.(getProfile("wasm").id);
     wire.onOffer((offer) => {
       node.#queue = node.#queue.then(() => node.#take(offer)).catch((error) =>
         node.#log(`job ${offer.jobId.slice(0, 10)}: ${(error as Error).message}`)
@@ -199,6 +202,12 @@ export class CheatingProvider {
     throw new Error(`job ${jobId.slice(0, 10)} did not come due within ${timeoutMs} ms`);
   }
 
+  /** Whether it takes offers; cleared, it still answers the disputes over its jobs. */
+  taking = true;
+
+  /** Jobs it claimed, oldest first. */
+  readonly claimed: Hash[] = [];
+
   /** Stops taking jobs and removes the cheater's data. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -209,7 +218,7 @@ export class CheatingProvider {
   }
 
   async #take(offer: JobOffer): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || !this.taking) return;
     const cheat = this.cheat;
     const { jobId } = offer;
     const submitterPeer = await peerIdOfAccount(this.chain, offer.submitter);
@@ -217,6 +226,7 @@ export class CheatingProvider {
     const spec = decodeJobSpec(await this.#store.get(offer.specHash));
     const slot = await tryClaim(this.chain, jobId);
     if (slot === undefined) return;
+    this.claimed.push(jobId);
     for (const blob of [spec.model, spec.datasetBlob]) {
       await this.#wire.fetchBlob(submitterPeer, blob, this.#store);
     }
