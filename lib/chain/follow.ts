@@ -22,12 +22,11 @@
  * @module
  */
 
-import type { ContractEventName } from "npm:viem@2.57.20";
 import { ChainError } from "../core/errors.ts";
 import { sleep } from "../core/sleep.ts";
 import type { BlockCursor } from "./cursor.ts";
-import { blocksPerCallOf, type DecodedLog, type LogFilter, logsBetween } from "./logs.ts";
-import type { Abi } from "./types.ts";
+import { blocksPerCallOf, type LogFilter, logsBetween } from "./logs.ts";
+import type { Abi, ContractEventName, DecodedLog } from "./types.ts";
 
 /** How chain calls are retried: the one failure policy of followers. */
 export interface RetryPolicy {

@@ -8,35 +8,19 @@
  * @module
  */
 
-import type {
-  ContractEventArgs,
-  ContractEventName,
-  GetContractEventsParameters,
-  Log,
-} from "npm:viem@2.57.20";
+import type { GetContractEventsParameters } from "npm:viem@2.57.20";
 import { ChainError } from "../core/errors.ts";
-import type { Abi, Address, PublicClient } from "./types.ts";
+import type {
+  Abi,
+  Address,
+  ContractEventName,
+  DecodedLog,
+  IndexedArgsFilter,
+  PublicClient,
+} from "./types.ts";
 
 /** Blocks one `eth_getLogs` call covers at most, unless told otherwise. */
 export const DEFAULT_BLOCKS_PER_CALL = 5_000;
-
-/**
- * A mined log decoded against `abi`: `eventName` and `args` typed by the ABI (a union over the
- * ABI's events when `eventName` is not fixed), with its block number and log index.
- */
-export type DecodedLog<
-  abi extends Abi,
-  eventName extends ContractEventName<abi> | undefined = undefined,
-> = Log<bigint, number, false, undefined, true, abi, eventName>;
-
-/** The indexed-argument filter of an event of `abi` (or of any of its events). */
-export type EventArgsFilter<
-  abi extends Abi,
-  eventName extends ContractEventName<abi> | undefined,
-> = ContractEventArgs<
-  abi,
-  eventName extends ContractEventName<abi> ? eventName : ContractEventName<abi>
->;
 
 /** Which logs to read: one contract's events, optionally one event and its indexed arguments. */
 export interface LogFilter<
@@ -52,7 +36,7 @@ export interface LogFilter<
   /** Only this event; default every event of `abi`. */
   eventName?: eventName;
   /** Only logs whose indexed arguments have these values. */
-  args?: EventArgsFilter<abi, eventName>;
+  args?: IndexedArgsFilter<abi, eventName extends string ? eventName : ContractEventName<abi>>;
   /** Blocks one `eth_getLogs` call covers at most. Default {@linkcode DEFAULT_BLOCKS_PER_CALL}. */
   blocksPerCall?: number;
 }

@@ -35,7 +35,7 @@ export * from "./deploy.ts";
 export * from "./devnet.ts";
 export * from "./follow.ts";
 export { DEFAULT_BLOCKS_PER_CALL, readLogs } from "./logs.ts";
-export type { DecodedLog, EventArgsFilter, LogFilter, ReadLogsOptions } from "./logs.ts";
+export type { LogFilter, ReadLogsOptions } from "./logs.ts";
 export * from "./metrics.ts";
 export * from "./protocol.ts";
 export * from "./revert.ts";
