@@ -25,7 +25,9 @@
 import {
   chainTime,
   ContractRevertError,
+  type DecodedLog,
   type DisputeView,
+  followLogs,
   INITIAL_STATE_STEP,
   midpointOf,
   type ProtocolClient,
@@ -240,7 +242,7 @@ export async function playDispute(
       if (error.message !== lastError) log(`dispute ${id}: ${error.message}`);
       lastError = error.message;
     }
-    await sleep(pollMs);
+    await sleep(pollMs, options.signal);
   }
 
   async function move(d: DisputeView): Promise<bigint | undefined> {
@@ -412,43 +414,40 @@ async function awaitRuling(
   return { ...result, gasUsed: result.gasUsed + opened.receipt.gasUsed };
 }
 
-/** Watches the game's events for new dispute ids matching `args`, from `fromBlock` on. */
-async function* newDisputes(
+/** The dispute game's events that name a dispute a node may have to act on. */
+type DisputeEventName = "DisputeOpened" | "RefereeNeeded" | "CommitteePending";
+
+/**
+ * Follows the game's `eventName` events and yields each dispute id whose event passes `filter`,
+ * once. A failed poll is logged and retried (the follower's backoff) until `signal` aborts.
+ */
+async function* newDisputes<eventName extends DisputeEventName>(
   chain: ProtocolClient,
-  eventName: "DisputeOpened" | "RefereeNeeded" | "CommitteePending",
-  filter: (args: Record<string, unknown>) => boolean,
+  eventName: eventName,
+  filter: (args: DecodedLog<typeof disputeGameAbi, eventName>["args"]) => boolean,
   pollMs: number,
   signal: AbortSignal,
   log: (line: string) => void,
 ): AsyncGenerator<bigint> {
-  let fromBlock = 0n;
   const seen = new Set<bigint>();
-  while (!signal.aborted) {
-    try {
-      const toBlock = await chain.public.getBlockNumber();
-      if (toBlock >= fromBlock) {
-        const logs = await chain.public.getContractEvents({
-          address: chain.addresses.disputeGame,
-          abi: disputeGameAbi,
-          eventName,
-          fromBlock,
-          toBlock,
-        });
-        for (const l of logs) {
-          const args = l.args as Record<string, unknown>;
-          const id = args.id as bigint;
-          if (!seen.has(id) && filter(args)) {
-            seen.add(id);
-            yield id;
-          }
-        }
-        fromBlock = toBlock + 1n;
+  const logs = followLogs({
+    client: chain.public,
+    address: chain.addresses.disputeGame,
+    abi: disputeGameAbi,
+    eventName,
+    pollMs,
+    signal,
+    onStall: (error, failures) =>
+      log(`dispute poll failed (${failures} in a row), will retry: ${error.message}`),
+  });
+  for await (const batch of logs) {
+    for (const l of batch) {
+      const id = l.args.id;
+      if (!seen.has(id) && filter(l.args)) {
+        seen.add(id);
+        yield id;
       }
-    } catch (error) {
-      if (signal.aborted) return;
-      log(`dispute poll failed, will retry: ${(error as Error).message}`);
     }
-    await sleep(pollMs);
   }
 }
 
@@ -504,7 +503,7 @@ export class DisputeResponder {
     const ids = newDisputes(
       chain,
       "DisputeOpened",
-      (a) => String(a.provider).toLowerCase() === me && Number(a.kind) === 0,
+      (a) => a.provider.toLowerCase() === me && a.kind === 0,
       this.options.pollMs ?? 200,
       this.#abort.signal,
       log,
@@ -660,7 +659,7 @@ export class Referee {
     const ids = newDisputes(
       chain,
       "RefereeNeeded",
-      (a) => String(a.referee).toLowerCase() === me,
+      (a) => a.referee.toLowerCase() === me,
       this.#options.pollMs ?? 200,
       this.#abort.signal,
       log,
@@ -686,7 +685,7 @@ export class Referee {
     const ids = newDisputes(
       chain,
       "CommitteePending",
-      (a) => (a.pool as readonly string[]).some((m) => m.toLowerCase() === me),
+      (a) => a.pool.some((m) => m.toLowerCase() === me),
       this.#options.pollMs ?? 200,
       this.#abort.signal,
       this.#log,

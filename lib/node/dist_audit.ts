@@ -29,7 +29,7 @@
  * @module
  */
 
-import type { ProtocolClient } from "../chain/mod.ts";
+import { type ProtocolClient, readLogs } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import { canonicalJson } from "../core/canonical.ts";
 import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
@@ -460,26 +460,24 @@ export async function committedWorkers(
   chain: ProtocolClient,
   jobId: Hash,
 ): Promise<DistCommit[]> {
-  const logs = await chain.public.getContractEvents({
+  const logs = await readLogs({
+    client: chain.public,
     address: chain.addresses.jobMarket,
     abi: jobMarketAbi,
     eventName: "JobCommitted",
     args: { jobId: toBytes32(jobId) },
-    fromBlock: 0n,
   });
-  const latest = new Map<number, Record<string, unknown>>();
-  for (const log of logs) {
-    const args = log.args as Record<string, unknown>;
-    latest.set(Number(args.slot), args);
-  }
+  // A slot committed again (after a reassignment) counts with its latest commit.
+  const latest = new Map<number, (typeof logs)[number]["args"]>();
+  for (const log of logs) latest.set(Number(log.args.slot), log.args);
   const out: DistCommit[] = [];
   for (const [slot, args] of [...latest].sort((a, b) => a[0] - b[0])) {
     const view = await chain.jobs.slot({ jobId: toBytes32(jobId), slot });
     out.push({
       slot,
-      provider: String(args.provider),
-      finalHash: fromBytes32(String(args.finalStateHash)),
-      traceRoot: fromBytes32(String(args.traceRoot)),
+      provider: args.provider,
+      finalHash: fromBytes32(args.finalStateHash),
+      traceRoot: fromBytes32(args.traceRoot),
       units: view.units,
     });
   }

@@ -17,6 +17,7 @@ import {
   type Devnet,
   type ProtocolAddresses,
   type ProtocolClient,
+  readLogs,
   startDevnet,
 } from "../chain/mod.ts";
 import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
@@ -658,14 +659,14 @@ export class Network implements AsyncDisposable {
   /** Peers that may hold a job's blobs: its claimants' nodes, then its submitter's. */
   async #peersOfJob(jobId: Hash, submitter: string): Promise<string[]> {
     const peers: string[] = [];
-    const logs = await this.chain.public.getContractEvents({
+    const logs = await readLogs({
+      client: this.chain.public,
       address: this.chain.addresses.jobMarket,
       abi: jobMarketAbi,
       eventName: "JobClaimed",
       args: { jobId: toBytes32(jobId) },
-      fromBlock: 0n,
     });
-    for (const account of [...logs.map((l) => String(l.args.provider)), submitter]) {
+    for (const account of [...logs.map((l) => l.args.provider), submitter]) {
       try {
         const peer = await peerIdOfAccount(this.chain, account);
         if (!peers.includes(peer)) peers.push(peer);

@@ -39,7 +39,16 @@
  * @module
  */
 
-import { INITIAL_STATE_STEP, type ProtocolClient } from "../chain/mod.ts";
+import {
+  type DecodedLog,
+  fileCursor,
+  followLogs,
+  heldCursor,
+  INITIAL_STATE_STEP,
+  type ProtocolClient,
+  readLogs,
+  retryChainCall,
+} from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
@@ -496,40 +505,88 @@ export class VerifierNode {
     }
   }
 
+  /**
+   * Follows `JobCommitted` from the block saved in `<dataDir>/follow/job-committed.json`
+   * (from block 0 on the first start, or on another chain). The saved block never passes the
+   * block of a commit whose audit has not finished (passed, failed, or found this verifier not
+   * drawn): a restart delivers every such commit again, and `#onCommit` skips those with records.
+   * Replicas are compared across restarts: the first time a job shows up after resuming, its
+   * earlier commits are read again, so its other slots are known before its audit runs.
+   */
   async #follow(): Promise<void> {
     const { chain } = this.#options;
-    const pollMs = this.#options.pollMs ?? 200;
     const signal = this.#abort.signal;
-    let fromBlock = 0n;
-    while (!signal.aborted) {
-      try {
-        const toBlock = await chain.public.getBlockNumber();
-        if (toBlock >= fromBlock) {
-          const logs = await chain.public.getContractEvents({
-            address: chain.addresses.jobMarket,
-            abi: jobMarketAbi,
-            eventName: "JobCommitted",
-            fromBlock,
-            toBlock,
-          });
-          for (const log of logs) {
-            const args = log.args as Record<string, unknown>;
-            this.#onCommit({
-              jobId: fromBytes32(String(args.jobId)),
-              slot: Number(args.slot),
-              provider: String(args.provider),
-              finalHash: fromBytes32(String(args.finalStateHash)),
-              traceRoot: fromBytes32(String(args.traceRoot)),
-              block: log.blockNumber!,
-            });
+    const retry = {
+      pollMs: this.#options.pollMs ?? 200,
+      signal,
+      onStall: (error: Error, failures: number) =>
+        this.#log(`chain poll failed (${failures} in a row), will retry: ${error.message}`),
+    };
+    const commitOf = (log: DecodedLog<typeof jobMarketAbi, "JobCommitted">): CommitSeen => ({
+      jobId: fromBytes32(log.args.jobId),
+      slot: Number(log.args.slot),
+      provider: log.args.provider,
+      finalHash: fromBytes32(log.args.finalStateHash),
+      traceRoot: fromBytes32(log.args.traceRoot),
+      block: log.blockNumber,
+    });
+    /** Cursor writes in flight, which closing waits for; none start after the follower stopped. */
+    const writes = new Set<Promise<void>>();
+    let stopped = false;
+    const commits = {
+      client: chain.public,
+      address: chain.addresses.jobMarket,
+      abi: jobMarketAbi,
+      eventName: "JobCommitted" as const,
+    };
+    try {
+      // The saved block is this chain's: a data folder reused on a fresh devnet starts over.
+      const genesis = await retryChainCall(() => chain.public.getBlock({ blockNumber: 0n }), {
+        ...retry,
+        what: "reading the chain's genesis block",
+      });
+      const cursor = heldCursor(
+        fileCursor(`${this.#options.dataDir}/follow/job-committed.json`, { chain: genesis.hash }),
+      );
+      const resumedAt = (await cursor.load()) ?? 0n;
+      const backfilled = new Set<Hash>();
+      for await (const logs of followLogs({ ...commits, ...retry, cursor })) {
+        for (const log of logs) {
+          const commit = commitOf(log);
+          if (resumedAt > 0n && !backfilled.has(commit.jobId)) {
+            backfilled.add(commit.jobId);
+            const earlier = await retryChainCall(() =>
+              readLogs({
+                ...commits,
+                args: { jobId: log.args.jobId },
+                toBlock: resumedAt - 1n,
+              }), { ...retry, what: `reading the earlier commits of job ${short(commit.jobId)}` });
+            for (const e of earlier) this.#onCommit(commitOf(e));
           }
-          fromBlock = toBlock + 1n;
+          const key = keyOf(commit.jobId, commit.slot);
+          const fresh = !this.#seen.has(key) && !this.#records.has(key);
+          this.#onCommit(commit);
+          if (!fresh) continue;
+          const release = cursor.hold(commit.block);
+          const done = (): void => {
+            if (stopped) return; // the node closed: a restart reads the commit again
+            const write = release().catch((error) =>
+              this.#log(`cannot save the commit cursor: ${(error as Error).message}`)
+            ).finally(() => writes.delete(write));
+            writes.add(write);
+          };
+          this.audited(commit.jobId, { slot: commit.slot }).then(done, () => {
+            // Failed or not drawn: finished all the same (the audit logged why), unless closing
+            // the node stopped it midway; then it stays held, to run again after a restart.
+            if (!signal.aborted) done();
+          });
         }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#log(`chain poll failed, will retry: ${(error as Error).message}`);
       }
-      await abortableSleep(pollMs, signal);
+    } catch (error) {
+      if (!signal.aborted) this.#log(`stopped following commits: ${(error as Error).message}`);
+    } finally {
+      stopped = true;
+      await Promise.allSettled(writes);
     }
   }
 

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type ProtocolClient, type ReleaseReason, releaseReasonOf } from "../chain/mod.ts";
+import {
+  type DecodedLog,
+  followLogs,
+  type ProtocolClient,
+  type ReleaseReason,
+  releaseReasonOf,
+} from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 import type { EventLog } from "../core/event_log.ts";
 import { sleep } from "../core/sleep.ts";
@@ -129,8 +135,6 @@ export interface WatchJobOptions {
  */
 export async function watchJob(options: WatchJobOptions): Promise<void> {
   const { chain, jobId, events, signal } = options;
-  const pollMs = options.pollMs ?? 200;
-  let fromBlock = 0n;
   const watching = new Set<string>();
   const slots = options.slots ?? 1;
   const committed = new Set<number>();
@@ -141,111 +145,140 @@ export async function watchJob(options: WatchJobOptions): Promise<void> {
     const done = paid.size + slashed.size;
     if (done >= slots || (refunded && done >= committed.size)) events.end();
   };
-  let failures = 0;
-  while (!signal.aborted && !events.ended) {
-    try {
-      const toBlock = await chain.public.getBlockNumber();
-      if (toBlock >= fromBlock) {
-        const logs = await chain.public.getContractEvents({
-          address: chain.addresses.jobMarket,
-          abi: jobMarketAbi,
-          args: { jobId: toBytes32(jobId) },
-          fromBlock,
-          toBlock,
-        });
-        // A commitWork emits JobCommitted then WorkCommitted in one transaction.
-        const unitsOf = new Map<string, number>();
-        for (const log of logs) {
-          if (log.eventName !== "WorkCommitted") continue;
-          const args = log.args as Record<string, unknown>;
-          unitsOf.set(`${log.transactionHash}/${args.slot}`, Number(args.units));
-        }
-        for (const log of logs) {
-          const args = log.args as Record<string, unknown>;
-          switch (log.eventName) {
-            case "JobClaimed": {
-              const provider = String(args.provider);
-              events.push({ kind: "claimed", slot: Number(args.slot), provider });
-              if (!watching.has(provider)) {
-                watching.add(provider);
-                followProgress({ ...options, provider });
-              }
-              break;
+  // The watch also ends when the log does (a fault rule may end it): stop following then.
+  const logEnded = new AbortController();
+  events.first(() => false).catch(() => {
+    // The log ended (with or without an error): that is all this waits for.
+  }).finally(() => logEnded.abort());
+  try {
+    for await (
+      const logs of followLogs({
+        client: chain.public,
+        address: chain.addresses.jobMarket,
+        abi: jobMarketAbi,
+        args: { jobId: toBytes32(jobId) },
+        pollMs: options.pollMs ?? 200,
+        // A slow or briefly unreachable RPC endpoint (a busy machine) is retried; only a chain
+        // that keeps failing ends the watch.
+        maxFailures: MAX_POLL_FAILURES,
+        onStall: (error, failures) => {
+          if (failures >= MAX_POLL_FAILURES) return; // the watch ends with the error instead
+          events.push({ kind: "stalled", reason: `chain poll failed: ${error.message}` });
+        },
+        signal: AbortSignal.any([signal, logEnded.signal]),
+      })
+    ) {
+      // Decoded whole before anything is pushed: the follower passes a batch only once this loop
+      // asks for the next, so no event is pushed twice.
+      for (const event of jobEventsOf(logs)) {
+        switch (event.kind) {
+          case "claimed":
+            events.push(event);
+            if (!watching.has(event.provider)) {
+              watching.add(event.provider);
+              followProgress({ ...options, provider: event.provider });
             }
-            case "JobCommitted":
-              committed.add(Number(args.slot));
-              events.push({
-                kind: "committed",
-                slot: Number(args.slot),
-                provider: String(args.provider),
-                finalHash: fromBytes32(String(args.finalStateHash)),
-                traceRoot: fromBytes32(String(args.traceRoot)),
-                ...(unitsOf.has(`${log.transactionHash}/${args.slot}`)
-                  ? { units: unitsOf.get(`${log.transactionHash}/${args.slot}`)! }
-                  : {}),
-              });
-              break;
-            case "WorkRefunded":
-              events.push({
-                kind: "work-refunded",
-                slot: Number(args.slot),
-                amountWei: args.amount as bigint,
-              });
-              break;
-            case "JobFinalized":
-              events.push({
-                kind: "paid",
-                slot: Number(args.slot),
-                paidWei: args.paid as bigint,
-                feeWei: args.fee as bigint,
-              });
-              paid.add(Number(args.slot));
-              break;
-            case "DisputeSettled":
-              if (args.providerHonest === false) {
-                slashed.add(Number(args.slot));
-                events.push({
-                  kind: "slashed",
-                  slot: Number(args.slot),
-                  slashedWei: args.slashed as bigint,
-                });
-              }
-              break;
-            case "JobReleased": {
-              const provider = String(args.provider);
-              // The provider reports why on its progress stream just before it releases.
-              const report = await failureReport(events, provider, signal);
-              events.push({
-                kind: "released",
-                slot: Number(args.slot),
-                provider,
-                reason: releaseReasonOf(Number(args.reason)),
-                slashedWei: args.slashed as bigint,
-                ...(report?.code ? { code: report.code } : {}),
-                ...(report ? { message: report.reason } : {}),
-              });
-              break;
-            }
-            case "JobRefunded":
-              events.push({ kind: "refunded", amountWei: args.amount as bigint });
-              refunded = true;
-              break;
+            break;
+          case "committed":
+            committed.add(event.slot);
+            events.push(event);
+            break;
+          case "paid":
+            events.push(event);
+            paid.add(event.slot);
+            break;
+          case "slashed":
+            slashed.add(event.slot);
+            events.push(event);
+            break;
+          case "released": {
+            // The provider reports why on its progress stream just before it releases.
+            const report = await failureReport(events, event.provider, signal);
+            events.push({
+              ...event,
+              ...(report?.code ? { code: report.code } : {}),
+              ...(report ? { message: report.reason } : {}),
+            });
+            break;
           }
+          case "refunded":
+            events.push(event);
+            refunded = true;
+            break;
+          default:
+            events.push(event);
         }
-        // After the whole batch: a payment's work refund is logged after it in the same block.
-        endIfSettled();
-        fromBlock = toBlock + 1n;
       }
-      failures = 0;
-    } catch (error) {
-      // A slow or briefly unreachable RPC endpoint (a busy machine) is retried; only a chain that
-      // keeps failing ends the watch.
-      if (signal.aborted) return;
-      if (++failures >= MAX_POLL_FAILURES) return events.end(error);
-      events.push({ kind: "stalled", reason: `chain poll failed: ${(error as Error).message}` });
+      // After the whole batch: a payment's work refund is logged after it in the same block.
+      endIfSettled();
+      if (events.ended) return;
     }
-    await sleep(pollMs * (failures > 0 ? 5 : 1), signal);
+  } catch (error) {
+    if (!signal.aborted) events.end(error);
   }
+}
+
+/** A batch of one job's `JobMarket` logs as the submitter's events (pure; in log order). */
+function jobEventsOf(logs: readonly DecodedLog<typeof jobMarketAbi>[]): JobEvent[] {
+  // A commitWork emits JobCommitted then WorkCommitted in one transaction.
+  const unitsOf = new Map<string, number>();
+  for (const log of logs) {
+    if (log.eventName !== "WorkCommitted") continue;
+    unitsOf.set(`${log.transactionHash}/${log.args.slot}`, Number(log.args.units));
+  }
+  const out: JobEvent[] = [];
+  for (const log of logs) {
+    switch (log.eventName) {
+      case "JobClaimed":
+        out.push({ kind: "claimed", slot: Number(log.args.slot), provider: log.args.provider });
+        break;
+      case "JobCommitted": {
+        const units = unitsOf.get(`${log.transactionHash}/${log.args.slot}`);
+        out.push({
+          kind: "committed",
+          slot: Number(log.args.slot),
+          provider: log.args.provider,
+          finalHash: fromBytes32(log.args.finalStateHash),
+          traceRoot: fromBytes32(log.args.traceRoot),
+          ...(units === undefined ? {} : { units }),
+        });
+        break;
+      }
+      case "WorkRefunded":
+        out.push({
+          kind: "work-refunded",
+          slot: Number(log.args.slot),
+          amountWei: log.args.amount,
+        });
+        break;
+      case "JobFinalized":
+        out.push({
+          kind: "paid",
+          slot: Number(log.args.slot),
+          paidWei: log.args.paid,
+          feeWei: log.args.fee,
+        });
+        break;
+      case "DisputeSettled":
+        if (!log.args.providerHonest) {
+          out.push({ kind: "slashed", slot: Number(log.args.slot), slashedWei: log.args.slashed });
+        }
+        break;
+      case "JobReleased":
+        out.push({
+          kind: "released",
+          slot: Number(log.args.slot),
+          provider: log.args.provider,
+          reason: releaseReasonOf(Number(log.args.reason)),
+          slashedWei: log.args.slashed,
+        });
+        break;
+      case "JobRefunded":
+        out.push({ kind: "refunded", amountWei: log.args.amount });
+        break;
+    }
+  }
+  return out;
 }
 
 /** How long a release waits for its provider's failure report to arrive, ms. */

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
+import { readLogs } from "../../lib/chain/mod.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Network } from "../../lib/node/network.ts";
@@ -89,6 +91,16 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
     assert.match(record.reason ?? "", /cannot reach the provider/);
     assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Committed");
     await verifier.close();
+    // The commit cursor moved past the audited commit: a restart does not read it again.
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/follow/job-committed.json`));
+    const [commit] = await readLogs({
+      client: chain.public,
+      address: chain.addresses.jobMarket,
+      abi: jobMarketAbi,
+      eventName: "JobCommitted",
+      args: { jobId: toBytes32(job.id) },
+    });
+    assert.ok(BigInt(saved.block) > commit.blockNumber, `cursor ${saved.block} at the commit`);
     const again = await start();
     assert.deepEqual(again.audits(), [record]);
     await again.close();
