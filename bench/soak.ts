@@ -29,7 +29,7 @@
  * - `soak.p99_job_to_settled_s` (submission to payment), `soak.p99_audit_latency_s` (commit seen
  *   to audit recorded); `soak.seconds`.
  *
- * `SOAK_JOBS` (default 500), `SOAK_IN_FLIGHT` (default 24) and `SOAK_SEED` (default 1) change
+ * `SOAK_JOBS` (default 500), `SOAK_IN_FLIGHT` (default 12, jobs not yet committed) and `SOAK_SEED` (default 1) change
  * the run; `GENSYN_LOG=1` shows the local network's lines.
  *
  * @module
@@ -49,7 +49,7 @@ import { type ProviderProcess, startProviderProcess } from "../tests/e2e/_provid
 import { figure } from "./figure.ts";
 
 const JOBS = Number(Deno.env.get("SOAK_JOBS") ?? 500);
-const IN_FLIGHT = Number(Deno.env.get("SOAK_IN_FLIGHT") ?? 24);
+const IN_FLIGHT = Number(Deno.env.get("SOAK_IN_FLIGHT") ?? 12);
 const SEED = Number(Deno.env.get("SOAK_SEED") ?? 1);
 /** Provider processes. */
 const PROVIDERS = 6;
@@ -208,8 +208,11 @@ async function modelFor(i: number, oversized: boolean) {
   return spec;
 }
 
-/** Follows one job to its end: paid, refunded or slashed (from the chain), or its deadline. */
-async function follow(t: Tracked): Promise<void> {
+/**
+ * Follows one job to its end: paid, refunded or slashed (from the chain), or its deadline.
+ * `free` is called once the job no longer needs a provider: committed, or ended.
+ */
+async function follow(t: Tracked, free: () => void): Promise<void> {
   const jobId = toBytes32(t.job.id);
   // The submitter's own waits (`settled` also pays a slot whose provider's node is gone).
   const settling = t.job.settled({ timeoutMs: (TIMEOUT_SEC + 120) * 1000 }).catch(() => {});
@@ -217,6 +220,7 @@ async function follow(t: Tracked): Promise<void> {
     for await (const e of t.job.progress()) {
       if (e.kind === "committed" && !t.committed) {
         t.committed = { ...e, seenAt: Date.now() };
+        free();
       }
     }
   })().catch(() => {});
@@ -260,12 +264,15 @@ const submitting = (async () => {
     tracked.push(t);
     submitted++;
     running++;
-    followers.push(
-      follow(t).finally(() => {
-        running--;
-        wake?.();
-      }),
-    );
+    let freed = false;
+    // A committed job only waits out its challenge window: its place goes to the next job.
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      running--;
+      wake?.();
+    };
+    followers.push(follow(t, free).finally(free));
     if (cheater.taking && cheater.claimed.length >= CHEATS) cheater.taking = false;
   }
 })();

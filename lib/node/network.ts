@@ -815,9 +815,10 @@ export class Network implements AsyncDisposable {
   }
 
   /**
-   * Announces a job, and again every few seconds while a slot is open: gossip published before
-   * the mesh reaches a provider is lost, providers may join later, and a slot a provider released
-   * opens again.
+   * Announces a job, and again every few seconds while a slot is open on-chain: gossip published
+   * before the mesh reaches a provider is lost, providers may join later, and a slot a provider
+   * released, or the submitter reassigned, opens again. The chain says which slots are open, not
+   * the events seen so far, so no reopening is missed.
    */
   async #keepOffering(
     spec: JobSpec,
@@ -825,24 +826,18 @@ export class Network implements AsyncDisposable {
     events: EventLog<JobEvent>,
     signal: AbortSignal,
   ): Promise<void> {
-    const open = () => {
-      let held = 0;
-      for (const e of events.events) {
-        if (e.kind === "claimed") held++;
-        if (e.kind === "released") held--;
-      }
-      return held < spec.replicas;
-    };
-    let deadline: number | undefined;
+    const id = toBytes32(jobId);
     while (!signal.aborted && !events.ended) {
-      if (open()) {
-        try {
-          // The deadline is read again each time: reassigning the job moves it.
-          deadline = Number((await this.chain.jobs.get(toBytes32(jobId))).deadline);
-          await this.wire.announce(spec, jobId, deadline);
-        } catch {
-          // No peer to gossip to yet, or a busy endpoint: the next round retries.
+      try {
+        const job = await this.chain.jobs.get(id);
+        let open = false;
+        for (let slot = 0; slot < job.replicas && !open; slot++) {
+          open = (await this.chain.jobs.slot({ jobId: id, slot })).status === "Open";
         }
+        // The deadline is read again each time: reassigning the job moves it.
+        if (open) await this.wire.announce(spec, jobId, Number(job.deadline));
+      } catch {
+        // No peer to gossip to yet, or a busy endpoint: the next round retries.
       }
       await sleep(REANNOUNCE_MS, signal).catch(() => {});
     }

@@ -97,6 +97,16 @@ export type JobEvent =
     readonly code?: string;
     readonly message?: string;
   }
+  | {
+    /**
+     * The submitter reassigned the job after its deadline (`JobMarket.reassignJob`): slots whose
+     * provider abandoned them (it was slashed) and slots still open are open again, under
+     * `deadline` (unix seconds).
+     */
+    readonly kind: "reassigned";
+    readonly reopened: number;
+    readonly deadline: number;
+  }
   | { readonly kind: "stalled"; readonly reason: string };
 
 /** Options of {@link watchJob}. */
@@ -275,6 +285,13 @@ function jobEventsOf(logs: readonly DecodedLog<typeof jobMarketAbi>[]): JobEvent
         break;
       case "JobRefunded":
         out.push({ kind: "refunded", amountWei: log.args.amount });
+        break;
+      case "JobReassigned":
+        out.push({
+          kind: "reassigned",
+          reopened: Number(log.args.reopened),
+          deadline: Number(log.args.deadline),
+        });
         break;
     }
   }

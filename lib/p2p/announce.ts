@@ -183,7 +183,8 @@ export interface AnnouncementOptions {
    * A job announced again is delivered again once this long (ms) has passed since it was last
    * delivered (default {@link REDELIVER_MS}): a submitter re-announces while a slot is open, and a
    * node that could not take the job the first time (a fetch that failed, a busy node) must see
-   * it again. Sooner repeats, a replay flood included, are dropped.
+   * it again. Sooner repeats, a replay flood included, are dropped; an announcement with another
+   * deadline than the last one delivered (the job was reassigned) is always delivered.
    */
   redeliverMs?: number;
 }
@@ -288,7 +289,8 @@ export function joinAnnouncements(host: P2PHost, options: AnnouncementOptions): 
     if (a === undefined) return;
     const at = Date.now();
     const last = delivered.get(a.jobId);
-    if (last !== undefined && at - last.at < redeliverMs) return;
+    // A new deadline is news (the job was reassigned: its slots are open again), never held back.
+    if (last !== undefined && last.deadline === a.deadline && at - last.at < redeliverMs) return;
     delivered.delete(a.jobId); // re-inserted last: the Map keeps the oldest delivery first
     delivered.set(a.jobId, { at, deadline: a.deadline });
     if (delivered.size > REMEMBERED_JOBS) forget();

@@ -116,6 +116,14 @@ Deno.test("job announcements over gossip", async (t) => {
       await new Promise((r) => setTimeout(r, 1_100));
       await feeds[0].publish(signed);
       await waitFor(() => count().every((n) => n === 2), "the delivery after the interval");
+      // Reassigned (a new deadline): delivered at once, inside the interval, so the providers
+      // that lost the first claim race see the reopened slot.
+      const reassigned = await signAnnouncement(submitter, {
+        ...terms("7"),
+        deadline: signed.deadline + 600,
+      });
+      await feeds[0].publish(reassigned);
+      await waitFor(() => count().every((n) => n === 3), "the reassigned job's announcement");
     },
   );
 
