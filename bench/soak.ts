@@ -30,7 +30,8 @@
  *   to audit recorded); `soak.seconds`.
  *
  * `SOAK_JOBS` (default 500), `SOAK_IN_FLIGHT` (default 12, jobs not yet committed) and `SOAK_SEED` (default 1) change
- * the run; `GENSYN_LOG=1` shows the local network's lines.
+ * the run; `GENSYN_LOG=1` shows the local network's lines, `SOAK_LOGS=<folder>` keeps every node's
+ * output there. A status line goes to stderr every 20 s.
  *
  * @module
  */
@@ -196,7 +197,10 @@ interface Tracked {
 const tracked: Tracked[] = [];
 const data = await loadMnist({ limit: 256 });
 const faults = new Map<string, number>();
-const fault = (kind: string) => faults.set(kind, (faults.get(kind) ?? 0) + 1);
+const fault = (kind: string, what = "") => {
+  faults.set(kind, (faults.get(kind) ?? 0) + 1);
+  console.error(`# fault ${kind}${what ? ` ${what}` : ""}`);
+};
 
 async function modelFor(i: number, oversized: boolean) {
   const model = mlp({ hidden: oversized ? [64] : [8] });
@@ -318,12 +322,12 @@ async function injectFault(): Promise<void> {
   try {
     if (kind === "freeze") {
       node.proc.signal("SIGSTOP");
-      fault(`${role}_frozen`);
+      fault(`${role}_frozen`, `account ${node.account}`);
       await pause(4_000 + random() * 6_000);
       node.proc.signal("SIGCONT");
     } else {
       await node.proc.kill("SIGKILL");
-      fault(`${role}_killed`);
+      fault(`${role}_killed`, `account ${node.account}`);
       node.past.push(...node.proc.output);
       await pause(1_000 + random() * 2_000);
       node.proc = await startNode(node.role, node.account, node.dataDir);
@@ -332,6 +336,48 @@ async function injectFault(): Promise<void> {
     node.busy = false;
   }
 }
+
+// ----- progress -----
+
+/** With `SOAK_LOGS=<folder>`, every node's output goes to `<folder>/<role>-<account>.log`. */
+const logDir = Deno.env.get("SOAK_LOGS");
+if (logDir) await Deno.mkdir(logDir, { recursive: true });
+const flushed = new Map<NodeProc, { proc: ProviderProcess; lines: number }>();
+async function flushLogs(): Promise<void> {
+  if (!logDir) return;
+  for (const node of nodes) {
+    let at = flushed.get(node);
+    if (!at || at.proc !== node.proc) at = { proc: node.proc, lines: 0 };
+    const fresh = node.proc.output.slice(at.lines);
+    at.lines += fresh.length;
+    flushed.set(node, at);
+    if (fresh.length === 0) continue;
+    await Deno.writeTextFile(
+      `${logDir}/${node.role}-${node.account}.log`,
+      fresh.map((l) => `${new Date().toISOString().slice(11, 23)} ${l}\n`).join(""),
+      { append: true },
+    );
+  }
+}
+
+/** A line on stderr every {@link STATUS_MS}: jobs submitted, committed and ended, faults so far. */
+const STATUS_MS = 20_000;
+const status = setInterval(async () => {
+  const faultsSoFar = [...faults.values()].reduce((a, b) => a + b, 0);
+  const open = tracked.filter((t) => !t.endedAt);
+  const stuck = open.filter((t) => Date.now() - t.submittedAt > 300_000).slice(0, 3);
+  const where = await Promise.all(stuck.map(async (t) => {
+    const slot = await network.chain.jobs.slot({ jobId: toBytes32(t.job.id) }).catch(() => null);
+    return `${t.job.id.slice(0, 10)} ${slot?.status ?? "?"}`;
+  }));
+  console.error(
+    `# soak ${((performance.now() - started) / 1000).toFixed(0)} s: ${submitted}/${JOBS} ` +
+      `submitted, ${tracked.filter((t) => t.committed).length} committed, ` +
+      `${tracked.length - open.length} ended, ${faultsSoFar} faults` +
+      (where.length > 0 ? `; open over 5 min: ${where.join(", ")}` : ""),
+  );
+  await flushLogs().catch(() => {});
+}, STATUS_MS);
 
 let submittingDone = false;
 submitting.finally(() => submittingDone = true);
@@ -451,6 +497,8 @@ if (lost > 0 || missed.length > 0) {
   for (const t of missed) console.error(`# missed audit: job ${t.job.id.slice(0, 10)}`);
 }
 
+clearInterval(status);
+await flushLogs();
 await cheater.close();
 for (const node of nodes) await node.proc.kill("SIGTERM").catch(() => {});
 await proxy.shutdown();

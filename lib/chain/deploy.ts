@@ -11,7 +11,7 @@ import type { Abi, Address, Hex } from "./types.ts";
 import { ChainError } from "../core/errors.ts";
 import * as a from "./artifacts/mod.ts";
 import type { ChainClient, ProtocolAddresses } from "./client.ts";
-import { receiptOf, send } from "./transact.ts";
+import { inSendTurn, receiptOf, send } from "./transact.ts";
 
 /** Deployment settings; every field has a devnet default. */
 export interface DeployOptions {
@@ -66,15 +66,16 @@ async function deploy(
 ): Promise<Address> {
   let hash: Hex;
   try {
-    hash = await client.wallet.deployContract(
-      {
-        abi,
-        bytecode,
-        args,
-        account: client.wallet.account,
-        chain: client.wallet.chain,
-      } as Parameters<typeof client.wallet.deployContract>[0],
-    );
+    hash = await inSendTurn(client, () =>
+      client.wallet.deployContract(
+        {
+          abi,
+          bytecode,
+          args,
+          account: client.wallet.account,
+          chain: client.wallet.chain,
+        } as Parameters<typeof client.wallet.deployContract>[0],
+      ));
   } catch (cause) {
     throw new ChainError(
       "DEPLOY_FAILED",

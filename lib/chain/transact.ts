@@ -52,6 +52,62 @@ export interface WriteRequest {
  */
 const MIN_GAS_MARGIN = 50_000n;
 
+/** Runs callbacks one after another per key, in the order they were queued. */
+function turnsByKey(): <T>(key: string, run: () => Promise<T>) => Promise<T> {
+  /** The last callback queued per key (resolves, never rejects). */
+  const last = new Map<string, Promise<void>>();
+  return async (key, run) => {
+    const before = last.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(() => new Promise<void>((resolve) => done = resolve));
+    last.set(key, mine);
+    await before;
+    try {
+      return await run();
+    } finally {
+      done();
+      if (last.get(key) === mine) last.delete(key);
+    }
+  };
+}
+
+const sendTurns = turnsByKey();
+const allowanceTurns = turnsByKey();
+
+function accountKey(client: ChainClient): string {
+  const account = client.wallet.account?.address ?? "";
+  return `${client.wallet.chain?.id ?? ""}:${account.toLowerCase()}`;
+}
+
+/**
+ * Runs `submit` (which signs and hands one transaction to the node) after every submission this
+ * process queued before it for the same account on the same chain. A transaction's nonce is read
+ * when it is signed: two sent at once from one account (a provider claiming one job while it
+ * commits another) would otherwise read the same nonce, and the second would fail with "nonce
+ * too low". The turn ends once the node has the transaction; receipts are awaited outside it.
+ */
+export function inSendTurn<T>(client: ChainClient, submit: () => Promise<T>): Promise<T> {
+  return sendTurns(accountKey(client), submit);
+}
+
+/**
+ * Runs `sequence` (which approves a contract with {@linkcode ensureAllowance} and then calls it
+ * to pull the tokens) after every such sequence this process queued before it for the same
+ * account. Two at once would each see the allowance they need, or approve over each other, and
+ * the second pull would fail with `ERC20InsufficientAllowance`.
+ *
+ * @example
+ * ```ts ignore
+ * await inAllowanceTurn(client, async () => {
+ *   await ensureAllowance(client, { spender, amountWei });
+ *   return await send(client, { address: spender, abi, functionName: "deposit", action: "x" });
+ * });
+ * ```
+ */
+export function inAllowanceTurn<T>(client: ChainClient, sequence: () => Promise<T>): Promise<T> {
+  return allowanceTurns(accountKey(client), sequence);
+}
+
 /** Sends a contract write as the client's account and waits for its receipt. */
 export async function send(client: ChainClient, request: WriteRequest): Promise<TxResult> {
   const call = {
@@ -63,21 +119,24 @@ export async function send(client: ChainClient, request: WriteRequest): Promise<
   };
   let hash: Hex;
   try {
-    // Estimating first surfaces a revert with its data (and so its custom error) before anything
-    // is sent; a node would otherwise mine the failing transaction and keep only its status.
-    const estimate = await client.public.estimateContractGas(
-      call as Parameters<typeof client.public.estimateContractGas>[0],
-    );
-    const gas = request.minGas !== undefined && request.minGas > estimate
-      ? request.minGas
-      : estimate;
-    hash = await client.wallet.writeContract(
-      {
-        ...call,
-        chain: client.wallet.chain,
-        gas: gas + (gas / 5n > MIN_GAS_MARGIN ? gas / 5n : MIN_GAS_MARGIN),
-      } as Parameters<typeof client.wallet.writeContract>[0],
-    );
+    hash = await inSendTurn(client, async () => {
+      // Estimating first surfaces a revert with its data (and so its custom error) before
+      // anything is sent; a node would otherwise mine the failing transaction and keep only its
+      // status. Inside the turn, it sees the state after this account's earlier transactions.
+      const estimate = await client.public.estimateContractGas(
+        call as Parameters<typeof client.public.estimateContractGas>[0],
+      );
+      const gas = request.minGas !== undefined && request.minGas > estimate
+        ? request.minGas
+        : estimate;
+      return await client.wallet.writeContract(
+        {
+          ...call,
+          chain: client.wallet.chain,
+          gas: gas + (gas / 5n > MIN_GAS_MARGIN ? gas / 5n : MIN_GAS_MARGIN),
+        } as Parameters<typeof client.wallet.writeContract>[0],
+      );
+    });
   } catch (error) {
     throw toChainError(error, request.action);
   }

@@ -15,7 +15,7 @@ import type { Hex } from "../chain/types.ts";
 import { ChainError } from "../core/errors.ts";
 import { delphiAbi } from "../chain/artifacts/Delphi.ts";
 import type { ChainClient } from "../chain/client.ts";
-import { ensureAllowance, eventsOf, type TxResult } from "../chain/transact.ts";
+import { ensureAllowance, eventsOf, inAllowanceTurn, type TxResult } from "../chain/transact.ts";
 import { chainTime } from "../chain/actions/jobs.ts";
 import {
   delphiAddress,
@@ -158,30 +158,32 @@ export async function createMarket(
     closeTime + BigInt(params.resolveWithinSec ?? Math.max(DEFAULT_RESOLVE_WITHIN_SEC, needed));
   const direction = evaluation.direction ?? METRIC_DIRECTION[evaluation.metric];
   const spender = delphiAddress(client);
-  await ensureAllowance(client, {
-    token: client.addresses.stable,
-    spender,
-    amountWei: params.liquidity,
+  const tx = await inAllowanceTurn(client, async () => {
+    await ensureAllowance(client, {
+      token: client.addresses.stable,
+      spender,
+      amountWei: params.liquidity,
+    });
+    await ensureAllowance(client, { spender, amountWei: evaluation.paymentWei });
+    return await write(client, "createMarket", [{
+      question: params.question,
+      outcomes: params.outcomes.map(toBytes32),
+      evalDataset: toBytes32(evaluation.datasetId),
+      metric: evaluation.metric,
+      direction: directionCode(direction),
+      profile: evaluation.profile,
+      closeTime: Number(closeTime),
+      resolutionDeadline: Number(deadline),
+      liquidity: params.liquidity,
+      evaluation: {
+        payment: evaluation.paymentWei,
+        requiredStake: evaluation.stakeWei,
+        timeout: timeoutSec,
+        challengeWindow: challengeWindowSec,
+        replicas: evaluation.replicas ?? 1,
+      },
+    }], "delphi.create");
   });
-  await ensureAllowance(client, { spender, amountWei: evaluation.paymentWei });
-  const tx = await write(client, "createMarket", [{
-    question: params.question,
-    outcomes: params.outcomes.map(toBytes32),
-    evalDataset: toBytes32(evaluation.datasetId),
-    metric: evaluation.metric,
-    direction: directionCode(direction),
-    profile: evaluation.profile,
-    closeTime: Number(closeTime),
-    resolutionDeadline: Number(deadline),
-    liquidity: params.liquidity,
-    evaluation: {
-      payment: evaluation.paymentWei,
-      requiredStake: evaluation.stakeWei,
-      timeout: timeoutSec,
-      challengeWindow: challengeWindowSec,
-      replicas: evaluation.replicas ?? 1,
-    },
-  }], "delphi.create");
   const [event] = eventsOf(delphiAbi, tx.receipt, "MarketCreated");
   return {
     ...tx,
@@ -271,17 +273,20 @@ export async function buy(client: ChainClient, params: BuyParams): Promise<Trade
     const q = await quote(client, params);
     maxCost = q.total + q.total * BigInt(params.slippageBps ?? DEFAULT_SLIPPAGE_BPS) / BPS;
   }
-  await ensureAllowance(client, {
-    token: client.addresses.stable,
-    spender: delphiAddress(client),
-    amountWei: maxCost,
+  const cap = maxCost;
+  const tx = await inAllowanceTurn(client, async () => {
+    await ensureAllowance(client, {
+      token: client.addresses.stable,
+      spender: delphiAddress(client),
+      amountWei: cap,
+    });
+    return await write(
+      client,
+      "buy",
+      [params.marketId, BigInt(params.outcome), params.shares, cap],
+      "delphi.buy",
+    );
   });
-  const tx = await write(
-    client,
-    "buy",
-    [params.marketId, BigInt(params.outcome), params.shares, maxCost],
-    "delphi.buy",
-  );
   const [event] = eventsOf(delphiAbi, tx.receipt, "Traded");
   const collateral = event.args.collateral as bigint;
   const fee = event.args.fee as bigint;

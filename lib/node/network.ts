@@ -15,6 +15,7 @@ import {
   createChainClient,
   createProtocolClient,
   type Devnet,
+  mineEvery,
   type ProtocolAddresses,
   type ProtocolClient,
   readLogs,
@@ -61,7 +62,8 @@ import {
   toBytes32,
 } from "./settlement.ts";
 import { followDistributedJob, type JobEvent, watchJob } from "./watch.ts";
-import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { fetchBlobWithin, type NodeWire, type ProviderSighting } from "./wire.ts";
+import type { Refusal } from "../p2p/presence.ts";
 import { checkJobLocally } from "./precheck.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
 
@@ -827,6 +829,7 @@ export class Network implements AsyncDisposable {
     signal: AbortSignal,
   ): Promise<void> {
     const id = toBytes32(jobId);
+    const refusals = new JobRefusals(jobId, spec.profile, events);
     while (!signal.aborted && !events.ended) {
       try {
         const job = await this.chain.jobs.get(id);
@@ -834,8 +837,11 @@ export class Network implements AsyncDisposable {
         for (let slot = 0; slot < job.replicas && !open; slot++) {
           open = (await this.chain.jobs.slot({ jobId: id, slot })).status === "Open";
         }
-        // The deadline is read again each time: reassigning the job moves it.
-        if (open) await this.wire.announce(spec, jobId, Number(job.deadline));
+        if (open) {
+          refusals.update(this.wire.providers?.() ?? []);
+          // The deadline is read again each time: reassigning the job moves it.
+          await this.wire.announce(spec, jobId, Number(job.deadline));
+        }
       } catch {
         // No peer to gossip to yet, or a busy endpoint: the next round retries.
       }
@@ -951,4 +957,48 @@ function envLog(): (line: string) => void {
   return on
     ? (line) => console.error(`${new Date().toISOString().slice(11, 23)} ${line}`)
     : () => {};
+}
+
+/**
+ * What the providers seen on the network say about refusing one job: a `refused` event per
+ * provider, and a `stalled` event once every provider seen that runs the job's profile refused it.
+ */
+class JobRefusals {
+  readonly #jobId: string;
+  readonly #profile: string;
+  readonly #events: EventLog<JobEvent>;
+  readonly #told = new Set<string>();
+  #stalled = false;
+
+  constructor(jobId: Hash, profile: string, events: EventLog<JobEvent>) {
+    this.#jobId = jobId.replace(/^0x/, "").toLowerCase();
+    this.#profile = profile;
+    this.#events = events;
+  }
+
+  /** Looks at the providers seen now; pushes what is new. */
+  update(sightings: readonly ProviderSighting[]): void {
+    const able = sightings.filter((s) => s.profile === this.#profile);
+    const refusals = new Map<string, Refusal>();
+    for (const s of able) {
+      const refusal = s.refused?.find((r) => r.jobId === this.#jobId);
+      if (refusal) refusals.set(s.account.toLowerCase(), refusal);
+    }
+    for (const [provider, r] of refusals) {
+      if (this.#told.has(provider)) continue;
+      this.#told.add(provider);
+      this.#events.push({ kind: "refused", provider, code: r.code, reason: r.reason });
+    }
+    if (this.#stalled || able.length === 0 || refusals.size < able.length) return;
+    this.#stalled = true;
+    const codes = [...new Set([...refusals.values()].map((r) => r.code))].join(", ");
+    const first = [...refusals.values()][0];
+    this.#events.push({
+      kind: "stalled",
+      reason: `every provider seen on the network that runs ${this.#profile} (${able.length}) ` +
+        `refused job ${this.#jobId.slice(0, 10)} (${codes}), for instance: ${first.reason}; ` +
+        "cancel the job (job.cancel()) to get its escrow back and submit a smaller one, or wait " +
+        "for a provider with larger limits",
+    });
+  }
 }

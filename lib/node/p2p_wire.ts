@@ -185,6 +185,9 @@ export async function createP2PWire(options: P2PWireOptions): Promise<NodeWire> 
       advertise(profile: string): void {
         presence.advertise({ account: chain.account, profile });
       },
+      refuse(refusal): void {
+        presence.refuse(refusal);
+      },
       providers() {
         return presence.sightings();
       },

@@ -313,6 +313,8 @@ export class ProviderNode {
   /** Records and logs a job refused for exceeding this node's limits. */
   #refuse(jobId: Hash, error: SpecError, claimed: boolean): void {
     this.#refused.set(jobId, { jobId, code: error.code, message: error.message, claimed });
+    // Unclaimed, the job stays offered: its submitter hears why this node does not take it.
+    if (!claimed) this.wire.refuse?.({ jobId, code: error.code, reason: error.message });
     this.#log(`job ${short(jobId)}: refused: ${error.code}: ${error.message}`);
   }
 

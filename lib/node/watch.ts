@@ -99,6 +99,17 @@ export type JobEvent =
   }
   | {
     /**
+     * A provider refused the job without claiming it (it is over that node's limits: `code`
+     * `SPEC_TOO_LARGE`), as its presence on the network says. Once every provider seen that runs
+     * the job's profile refused it, a `stalled` event says so.
+     */
+    readonly kind: "refused";
+    readonly provider: string;
+    readonly code: string;
+    readonly reason: string;
+  }
+  | {
+    /**
      * The submitter reassigned the job after its deadline (`JobMarket.reassignJob`): slots whose
      * provider abandoned them (it was slashed) and slots still open are open again, under
      * `deadline` (unix seconds).

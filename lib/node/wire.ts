@@ -14,6 +14,7 @@ import type { Hash } from "../core/hash.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
 import type { P2PHost } from "../p2p/host.ts";
+import type { Refusal } from "../p2p/presence.ts";
 
 /** A job offered on the network: signed by the submitter and checked against its escrow. */
 export interface JobOffer {
@@ -100,6 +101,11 @@ export interface NodeWire {
    * it listens (`lib/p2p/presence.ts`). Absent on wires without presence.
    */
   advertise?(profile: string): void;
+  /**
+   * Says, with this provider's presence, that it refused `refusal.jobId` without claiming it, so
+   * the job's submitter learns why. Absent on wires without presence.
+   */
+  refuse?(refusal: Refusal): void;
   /** Providers seen recently, with the profile each runs. Absent on wires without presence. */
   providers?(): readonly ProviderSighting[];
   /** Stops the node's networking. */
@@ -116,6 +122,8 @@ export interface ProviderSighting {
   readonly profile: string;
   /** Where it listens. */
   readonly addrs: readonly string[];
+  /** Jobs it refused lately without claiming them (too large for its limits), newest last. */
+  readonly refused?: readonly Refusal[];
 }
 
 /**

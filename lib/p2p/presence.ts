@@ -29,6 +29,22 @@ const SUBSCRIBER_DELAY_MS = 300;
 /** Most addresses one presence message may carry. */
 const MAX_ADDRS = 8;
 
+/** Most refusals one presence message carries (the newest). */
+export const MAX_REFUSALS = 16;
+
+/** Longest refusal reason carried, characters. */
+const MAX_REASON = 400;
+
+/** A job a provider refused without claiming it, and why. */
+export interface Refusal {
+  /** The job (64 hex digits, no prefix). */
+  readonly jobId: string;
+  /** The error code, for instance `SPEC_TOO_LARGE`. */
+  readonly code: string;
+  /** The provider's message. */
+  readonly reason: string;
+}
+
 /** What a provider says about itself. */
 export interface Presence {
   /** The chain account it works for. */
@@ -39,6 +55,8 @@ export interface Presence {
   readonly addrs: readonly string[];
   /** When it said so, unix seconds. */
   readonly at: number;
+  /** Jobs it refused lately, newest last (at most {@link MAX_REFUSALS}). */
+  readonly refused?: readonly Refusal[];
 }
 
 /** A provider seen on the topic, with its checked peer id. */
@@ -58,7 +76,12 @@ export interface PresenceOptions {
 /** A node's view of provider presence. */
 export interface PresenceFeed {
   /** Starts repeating this node's presence (a provider), until `close()`. */
-  advertise(info: Omit<Presence, "at" | "addrs">): void;
+  advertise(info: Omit<Presence, "at" | "addrs" | "refused">): void;
+  /**
+   * Adds a job this provider refused to what its presence says (the newest
+   * {@link MAX_REFUSALS}), and says it at once.
+   */
+  refuse(refusal: Refusal): void;
   /** Providers seen within the last minute, newest sighting per peer. */
   sightings(): Sighting[];
   /** Stops advertising and listening. */
@@ -67,17 +90,33 @@ export interface PresenceFeed {
 
 function decodePresence(data: Uint8Array): Presence {
   const value = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
-  const { account, profile, addrs, at } = value ?? {};
+  const { account, profile, addrs, at, refused } = value ?? {};
   if (
     typeof account !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(account) ||
     typeof profile !== "string" || profile.length > 64 ||
     !Array.isArray(addrs) || addrs.length > MAX_ADDRS ||
     addrs.some((a) => typeof a !== "string" || a.length > 256) ||
-    !Number.isSafeInteger(at)
+    !Number.isSafeInteger(at) ||
+    (refused !== undefined && (!Array.isArray(refused) || refused.length > MAX_REFUSALS ||
+      refused.some((r) => !isRefusal(r))))
   ) {
     throw new Error("malformed presence message");
   }
-  return { account, profile, addrs: addrs as string[], at: at as number };
+  return {
+    account,
+    profile,
+    addrs: addrs as string[],
+    at: at as number,
+    ...(refused === undefined ? {} : { refused: refused as Refusal[] }),
+  };
+}
+
+function isRefusal(value: unknown): value is Refusal {
+  const r = value as Record<string, unknown> | null;
+  return typeof r === "object" && r !== null &&
+    typeof r.jobId === "string" && /^[0-9a-f]{64}$/.test(r.jobId) &&
+    typeof r.code === "string" && /^[A-Z0-9_]{1,48}$/.test(r.code) &&
+    typeof r.reason === "string" && r.reason.length <= MAX_REASON;
 }
 
 /**
@@ -155,6 +194,7 @@ export function joinPresence(host: P2PHost, options: PresenceOptions): PresenceF
   pubsub.subscribe(PRESENCE_TOPIC);
 
   let say: (() => void) | undefined;
+  let refused: Refusal[] = [];
   // A peer that just subscribed hears from this provider at once, not at the next interval.
   const onSubscription = (evt: CustomEvent<{ subscriptions: { topic: string }[] }>) => {
     if (evt.detail.subscriptions.some((sub) => sub.topic === PRESENCE_TOPIC)) {
@@ -172,6 +212,7 @@ export function joinPresence(host: P2PHost, options: PresenceOptions): PresenceF
           ...info,
           addrs: host.multiaddrs().slice(0, MAX_ADDRS),
           at: now(),
+          ...(refused.length > 0 ? { refused } : {}),
         };
         pubsub.publish(PRESENCE_TOPIC, new TextEncoder().encode(JSON.stringify(message)))
           .catch(() => {
@@ -180,6 +221,15 @@ export function joinPresence(host: P2PHost, options: PresenceOptions): PresenceF
       };
       say();
       timer = setInterval(say, PRESENCE_INTERVAL_MS);
+    },
+    refuse(refusal): void {
+      const entry: Refusal = {
+        jobId: refusal.jobId.replace(/^0x/, "").toLowerCase(),
+        code: refusal.code,
+        reason: refusal.reason.slice(0, MAX_REASON),
+      };
+      refused = [...refused.filter((r) => r.jobId !== entry.jobId), entry].slice(-MAX_REFUSALS);
+      say?.();
     },
     sightings(): Sighting[] {
       const fresh = now() - PRESENCE_TTL_S;

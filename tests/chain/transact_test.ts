@@ -52,3 +52,38 @@ Deno.test("a burn estimated in one second and mined in the next has gas enough",
   const mined = await burner.public.getBlock({ blockNumber: second.receipt.blockNumber });
   assert.equal(mined.timestamp, timestamp + 1n);
 });
+
+Deno.test("transactions sent at once from one account, by two clients of it, all land", async () => {
+  await using devnet = await startDevnet();
+  // Two clients of one account, as a node and a tool in one process hold: each read of the
+  // nonce must come after the account's previous transaction reached the node.
+  const clients = [devnet.client(1), devnet.client(1)];
+  const to = devnet.accounts[2];
+  const before = await clients[0].token.balanceOf({ account: to });
+  const sends = Array.from(
+    { length: 8 },
+    (_, i) => clients[i % 2].token.transfer({ to, amountWei: TOKEN }),
+  );
+  const results = await Promise.allSettled(sends);
+  const failed = results.filter((r) => r.status === "rejected").map((r) =>
+    (r as PromiseRejectedResult).reason.message
+  );
+  assert.deepEqual(failed, []);
+  assert.equal(await clients[0].token.balanceOf({ account: to }), before + 8n * TOKEN);
+});
+
+Deno.test("approve-then-pull calls sent at once from one account all land", async () => {
+  await using devnet = await startDevnet();
+  // Three stakes at once, none approved before: each approves and then pulls, and no pull may
+  // find the allowance another one used up.
+  const staker = devnet.client(3);
+  const before = await staker.staking.get();
+  const results = await Promise.allSettled(
+    [1n, 2n, 3n].map((n) => staker.staking.stake({ amountWei: n * TOKEN })),
+  );
+  const failed = results.filter((r) => r.status === "rejected").map((r) =>
+    (r as PromiseRejectedResult).reason.message
+  );
+  assert.deepEqual(failed, []);
+  assert.equal((await staker.staking.get()).stakedWei, before.stakedWei + 6n * TOKEN);
+});

@@ -318,3 +318,31 @@ Deno.test("a provider refuses an oversized job without claiming it and takes the
     );
   });
 });
+
+Deno.test("a job every provider refuses: the submitter is told who refused it and why, and cancels", async () => {
+  await using network = await Network.local({
+    providers: 2,
+    providerLimits: { maxParameters: 1000 },
+  });
+  const data = await loadMnist({ limit: 256 });
+  const model = mlp({ hidden: [8] }); // 6370 parameters: over both providers' limit
+  const job = await network.train({ model, data, steps: 4, batchSize: 8, k: 2, priceWei: TOKEN });
+  const refused: string[] = [];
+  let stalled = "";
+  for await (const e of job.progress()) {
+    if (e.kind === "claimed") assert.fail("no provider may claim a job over its limits");
+    if (e.kind === "refused") {
+      assert.equal(e.code, "SPEC_TOO_LARGE");
+      assert.match(e.reason, /maxParameters/);
+      refused.push(e.provider);
+    }
+    if (e.kind === "stalled") {
+      stalled = e.reason;
+      break;
+    }
+  }
+  const providers = [2, 3].map((i) => network.devnet!.accounts[i].toLowerCase());
+  assert.deepEqual([...refused].sort(), [...providers].sort(), "both providers, once each");
+  assert.match(stalled, /every provider .* \(2\) refused job .*SPEC_TOO_LARGE.*job\.cancel\(\)/);
+  assert.equal(await job.cancel(), TOKEN);
+});

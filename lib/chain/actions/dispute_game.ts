@@ -15,7 +15,14 @@ import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import { verifierRegistryAbi } from "../artifacts/VerifierRegistry.ts";
 import type { ChainClient } from "../client.ts";
 import { toChainError } from "../revert.ts";
-import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
+import {
+  ensureAllowance,
+  eventsOf,
+  inAllowanceTurn,
+  send,
+  type TxResult,
+  type WriteRequest,
+} from "../transact.ts";
 
 /** What a dispute is about: a bisectable trace, a withheld blob, or a distributed worker's round. */
 export type DisputeKind = "Execution" | "Availability" | "Work";
@@ -148,6 +155,15 @@ async function bondApproval(client: ChainClient): Promise<TxResult | undefined> 
   return await ensureAllowance(client, { spender: client.addresses.disputeGame, amountWei: bond });
 }
 
+/** Approves the bond when the allowance is short, then opens the dispute `request` sends. */
+function openWithBond(client: ChainClient, request: WriteRequest): Promise<OpenDisputeResult> {
+  return inAllowanceTurn(client, async () => {
+    const approval = await bondApproval(client);
+    const tx = await send(client, request);
+    return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
+  });
+}
+
 function openedId(tx: TxResult): bigint {
   const [event] = eventsOf(disputeGameAbi, tx.receipt, "DisputeOpened");
   return event.args.id as bigint;
@@ -169,8 +185,7 @@ export async function openDispute(
   client: ChainClient,
   params: OpenDisputeParams,
 ): Promise<OpenDisputeResult> {
-  const approval = await bondApproval(client);
-  const tx = await send(client, {
+  return await openWithBond(client, {
     address: client.addresses.disputeGame,
     abi: disputeGameAbi,
     functionName: "open",
@@ -189,7 +204,6 @@ export async function openDispute(
     }],
     action: "game.open",
   });
-  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
 }
 
 /** Parameters of {@linkcode openAvailabilityDispute}. */
@@ -211,8 +225,7 @@ export async function openAvailabilityDispute(
   client: ChainClient,
   params: OpenAvailabilityParams,
 ): Promise<OpenDisputeResult> {
-  const approval = await bondApproval(client);
-  const tx = await send(client, {
+  return await openWithBond(client, {
     address: client.addresses.disputeGame,
     abi: disputeGameAbi,
     functionName: "openAvailability",
@@ -225,7 +238,6 @@ export async function openAvailabilityDispute(
     ],
     action: "game.openAvailability",
   });
-  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
 }
 
 /** Parameters of {@linkcode openWorkDispute}. */
@@ -285,15 +297,13 @@ export async function openWorkDispute(
   params: OpenWorkParams,
 ): Promise<OpenDisputeResult> {
   const subject = workSubjectOf(params.round);
-  const approval = await bondApproval(client);
-  const tx = await send(client, {
+  return await openWithBond(client, {
     address: client.addresses.disputeGame,
     abi: disputeGameAbi,
     functionName: "openWork",
     args: [params.jobId, params.slot ?? 0, params.finalStateHash, params.traceRoot, subject],
     action: "game.openWork",
   });
-  return { ...tx, id: openedId(tx), ...(approval ? { approval } : {}) };
 }
 
 /** The provider's hash at the current midpoint. */

@@ -12,7 +12,7 @@ import { ChainError } from "../../core/errors.ts";
 import { jobMarketAbi } from "../artifacts/JobMarket.ts";
 import type { ChainClient } from "../client.ts";
 import { slotStatusName, toChainError } from "../revert.ts";
-import { ensureAllowance, eventsOf, send, type TxResult } from "../transact.ts";
+import { ensureAllowance, eventsOf, inAllowanceTurn, send, type TxResult } from "../transact.ts";
 
 /** Parameters of {@linkcode createJob}. */
 export interface CreateJobParams {
@@ -94,37 +94,39 @@ export async function createJob(
     }
     deadline = (await chainTime(client)) + BigInt(params.timeoutSec);
   }
-  const approval = await ensureAllowance(client, {
-    spender: client.addresses.jobMarket,
-    amountWei: params.paymentWei,
+  return await inAllowanceTurn(client, async () => {
+    const approval = await ensureAllowance(client, {
+      spender: client.addresses.jobMarket,
+      amountWei: params.paymentWei,
+    });
+    const requiredStake = params.requiredStakeWei ?? BigInt(
+          await client.public.readContract({
+            address: client.addresses.jobMarket,
+            abi: jobMarketAbi,
+            functionName: "minRequiredStakeTokens",
+          }),
+        ) * 10n ** 18n;
+    const tx = await send(client, {
+      address: client.addresses.jobMarket,
+      abi: jobMarketAbi,
+      functionName: "createJob",
+      args: [{
+        specHash: params.specHash,
+        payment: params.paymentWei,
+        replicas: params.replicas ?? 1,
+        checkpointInterval: params.checkpointInterval ?? 100,
+        steps: params.steps ?? params.checkpointInterval ?? 100,
+        deadline: Number(deadline),
+        challengeWindow: params.challengeWindowSec ?? 3600,
+        requiredStake: requiredStake,
+        workUnits: params.workUnits ?? 0,
+        refereeCommittee: params.refereeCommittee ?? 0,
+      }],
+      action: "jobs.create",
+    });
+    const [created] = eventsOf(jobMarketAbi, tx.receipt, "JobCreated");
+    return { ...tx, jobId: created.args.jobId as Hex, approval };
   });
-  const requiredStake = params.requiredStakeWei ?? BigInt(
-        await client.public.readContract({
-          address: client.addresses.jobMarket,
-          abi: jobMarketAbi,
-          functionName: "minRequiredStakeTokens",
-        }),
-      ) * 10n ** 18n;
-  const tx = await send(client, {
-    address: client.addresses.jobMarket,
-    abi: jobMarketAbi,
-    functionName: "createJob",
-    args: [{
-      specHash: params.specHash,
-      payment: params.paymentWei,
-      replicas: params.replicas ?? 1,
-      checkpointInterval: params.checkpointInterval ?? 100,
-      steps: params.steps ?? params.checkpointInterval ?? 100,
-      deadline: Number(deadline),
-      challengeWindow: params.challengeWindowSec ?? 3600,
-      requiredStake: requiredStake,
-      workUnits: params.workUnits ?? 0,
-      refereeCommittee: params.refereeCommittee ?? 0,
-    }],
-    action: "jobs.create",
-  });
-  const [created] = eventsOf(jobMarketAbi, tx.receipt, "JobCreated");
-  return { ...tx, jobId: created.args.jobId as Hex, approval };
 }
 
 /**

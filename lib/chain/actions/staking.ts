@@ -8,7 +8,7 @@
 import type { Address } from "../types.ts";
 import { stakingAbi } from "../artifacts/Staking.ts";
 import type { ChainClient } from "../client.ts";
-import { ensureAllowance, send, type TxResult } from "../transact.ts";
+import { ensureAllowance, inAllowanceTurn, send, type TxResult } from "../transact.ts";
 
 /**
  * Stakes `amountWei` AIGENSYN from the client's account (approving Staking first when short).
@@ -24,18 +24,20 @@ export async function stake(
   client: ChainClient,
   params: { amountWei: bigint },
 ): Promise<TxResult & { approval?: TxResult }> {
-  const approval = await ensureAllowance(client, {
-    spender: client.addresses.staking,
-    amountWei: params.amountWei,
+  return await inAllowanceTurn(client, async () => {
+    const approval = await ensureAllowance(client, {
+      spender: client.addresses.staking,
+      amountWei: params.amountWei,
+    });
+    const tx = await send(client, {
+      address: client.addresses.staking,
+      abi: stakingAbi,
+      functionName: "stake",
+      args: [params.amountWei],
+      action: "staking.stake",
+    });
+    return { ...tx, approval };
   });
-  const tx = await send(client, {
-    address: client.addresses.staking,
-    abi: stakingAbi,
-    functionName: "stake",
-    args: [params.amountWei],
-    action: "staking.stake",
-  });
-  return { ...tx, approval };
 }
 
 /** Moves `amountWei` of unlocked stake into unbonding. */
