@@ -132,6 +132,11 @@ export interface LocalNetworkOptions {
    */
   fastSettle?: boolean;
   /**
+   * Mine a block every this many seconds, so chain time follows the clock while nothing is sent
+   * (anvil alone mines only on transactions). Default 1 with `fastSettle: false`, else none.
+   */
+  blockTimeSec?: number;
+  /**
    * Verifier nodes to start, on dev accounts 7, 8, ... (at most 9, and at most 5 providers then).
    * Default 0.
    * A verifier whose audit fails opens a dispute in the dispute game; the providers answer it and
@@ -391,6 +396,16 @@ export class Network implements AsyncDisposable {
         accounts: Math.max(11, 9 + verifierCount, 4 + (options.extraAccounts ?? 0)),
       });
       cleanup.unshift(() => devnet.close());
+      // Anvil mines only on transactions: without fastSettle's jumps, blocks every second keep
+      // chain time with the clock, as on a real chain, so windows and deadlines pass while idle.
+      const blockTimeSec = options.blockTimeSec ?? (options.fastSettle === false ? 1 : 0);
+      if (blockTimeSec > 0) {
+        const miner = mineEvery(devnet, {
+          intervalMs: blockTimeSec * 1000,
+          onError: (error) => log(`[devnet] stopped mining blocks: ${(error as Error).message}`),
+        });
+        cleanup.unshift(() => miner.stop());
+      }
       const refereeIndex = devnet.accounts.length - 2;
       if (count + 1 >= refereeIndex) {
         throw new SpecError(
