@@ -428,7 +428,9 @@ const auditLatency = committedJobs.flatMap((t) => {
   return record?.finishedAt ? [(record.finishedAt - t.committed!.seenAt) / 1000] : [];
 });
 
-// Money: escrow left in the market, and the supply against minted minus burned.
+// Money: escrow left in the market once its accrued protocol fees went to the fee router, and
+// the supply against minted minus burned.
+await chain.fees.sweep().catch(() => {}); // NoFeesAccrued when no job was paid
 const marketHeld = await chain.public.readContract({
   address: chain.addresses.token,
   abi: tokenAbi,
