@@ -10,7 +10,8 @@
  * griefer account that opens availability disputes on honest commits. Every job has 2 segments
  * and the default 2-segment audit: each audit re-executes the whole job.
  *
- * Faults, one at a time, about every {@link FAULT_GAP_MS} while jobs run, drawn from a seeded
+ * Faults, in two lanes (so two may overlap), each about every {@link FAULT_GAP_MS} while jobs
+ * run (until the last job committed), drawn from a seeded
  * PRNG: a provider or a verifier `SIGKILL`ed and restarted on its data folder; a node frozen
  * (`SIGSTOP`, cut off from every peer and the chain) for a few seconds; the chain RPC slowed for
  * every node; a colluding challenger's dispute on an honest commit; and a job too large for every
@@ -381,11 +382,17 @@ const status = setInterval(async () => {
 
 let submittingDone = false;
 submitting.finally(() => submittingDone = true);
-while (!submittingDone || tracked.some((t) => !t.endedAt && !t.committed)) {
-  await pause(FAULT_GAP_MS);
-  if (submittingDone && tracked.every((t) => t.endedAt || t.committed)) break;
-  await injectFault();
-}
+/** Faults in progress at once, at most (each lane injects one after another). */
+const FAULT_LANES = 2;
+const faultsRunning = () => !submittingDone || tracked.some((t) => !t.endedAt && !t.committed);
+await Promise.all(Array.from({ length: FAULT_LANES }, async (_, lane) => {
+  await pause(lane * FAULT_GAP_MS / FAULT_LANES);
+  while (faultsRunning()) {
+    await pause(FAULT_GAP_MS);
+    if (!faultsRunning()) break;
+    await injectFault();
+  }
+}));
 await submitting;
 await Promise.all(followers);
 cheater.taking = false;

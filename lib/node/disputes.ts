@@ -35,7 +35,7 @@ import {
 } from "../chain/mod.ts";
 import { disputeGameAbi } from "../chain/artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
-import { ToolkitError, VerificationError } from "../core/errors.ts";
+import { PeerError, ToolkitError, VerificationError } from "../core/errors.ts";
 import { type Hash, toBytes32 } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
 import { decodeModelSpec } from "../exec/model.ts";
@@ -615,7 +615,8 @@ export class Referee {
   readonly #rulings = new Map<bigint, Ruling>();
   readonly #waiters = new Map<bigint, ((r: Ruling) => void)[]>();
   #loop: Promise<void> = Promise.resolve();
-  #queue: Promise<void> = Promise.resolve();
+  /** Rulings under way: each runs on its own, so one waiting on a party never holds up another. */
+  readonly #rulingsUnderWay = new Set<Promise<void>>();
 
   private constructor(options: RefereeOptions) {
     this.#options = options;
@@ -649,7 +650,7 @@ export class Referee {
   async close(): Promise<void> {
     this.#abort.abort();
     await this.#loop;
-    await this.#queue;
+    await Promise.allSettled([...this.#rulingsUnderWay]);
   }
 
   async #follow(): Promise<void> {
@@ -665,12 +666,13 @@ export class Referee {
       log,
     );
     for await (const id of ids) {
-      this.#queue = this.#queue.then(() => this.#rule(id)).catch((error) =>
+      const ruling: Promise<void> = this.#rule(id).catch((error) =>
         log(
           `dispute ${id}: cannot rule: ` +
             (error instanceof ToolkitError ? `${error.code}: ` : "") + (error as Error).message,
         )
-      );
+      ).finally(() => this.#rulingsUnderWay.delete(ruling));
+      this.#rulingsUnderWay.add(ruling);
     }
   }
 
@@ -801,12 +803,52 @@ export class Referee {
     }
   }
 
-  /** Fetches a blob from a peer into the store within the fetch timeout; true if it arrived. */
-  async #fetched(peer: string, hash: Hash): Promise<boolean> {
+  /**
+   * After a party failed to serve something (`failure`; undefined when it answered without it),
+   * waits before asking it again and returns true; false when it is not worth asking again: it
+   * answered, or a quarter of the dispute's referee time left at the first failure is all that
+   * remains (`patience` keeps that point), or the referee is closing. Logs each new attempt.
+   */
+  async #askAgain(
+    d: DisputeView,
+    attempt: number,
+    patience: { giveUpAt?: bigint },
+    failure: unknown,
+    what: string,
+  ): Promise<boolean> {
+    if (failure === undefined || !unreachable(failure) || this.#abort.signal.aborted) return false;
+    const now = await chainTime(this.#options.chain);
+    patience.giveUpAt ??= now + (d.deadline - now) * 3n / 4n;
+    const waitSec = Math.min(30, 2 ** attempt);
+    if (now + BigInt(waitSec) >= patience.giveUpAt) return false;
+    this.#log(
+      `dispute ${d.id}: ${what} (${(failure as Error).message}); asking again in ${waitSec} s, ` +
+        `until chain time ${patience.giveUpAt}`,
+    );
+    await sleep(waitSec * 1000, this.#abort.signal).catch(() => {});
+    return !this.#abort.signal.aborted;
+  }
+
+  /**
+   * Fetches a blob from a party's peer into the store; true if it arrived. A party that cannot be
+   * reached (restarting, a network blip) is asked again, with a log line each time, until a
+   * quarter of the dispute's remaining referee time is left: only a party unreachable that long,
+   * or one that answers without the blob (or with other bytes), fails to serve it.
+   */
+  async #fetched(peer: string, hash: Hash, d: DisputeView): Promise<boolean> {
     const { wire, store } = this.#options;
     if (await store.has(hash)) return true;
     const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
-    return await fetchBlobWithin(wire, peer, hash, store, timeoutMs).then(() => true, () => false);
+    const patience: { giveUpAt?: bigint } = {};
+    for (let attempt = 1;; attempt++) {
+      try {
+        await fetchBlobWithin(wire, peer, hash, store, timeoutMs, this.#abort.signal);
+        return true;
+      } catch (error) {
+        const what = `peer ${peer.slice(-8)} did not serve ${hash.slice(0, 10)}`;
+        if (!await this.#askAgain(d, attempt, patience, error, what)) return false;
+      }
+    }
   }
 
   async #availability(d: DisputeView): Promise<RulingMove> {
@@ -825,7 +867,7 @@ export class Referee {
     }
     if (d.subject !== ZERO) {
       const hash = fromBytes32(d.subject);
-      return await this.#fetched(peer, hash)
+      return await this.#fetched(peer, hash, d)
         ? { ruling: { ...base, winner: "provider", kernel, reason: `served ${hash.slice(0, 10)}` } }
         : lost(`did not serve ${hash.slice(0, 10)}`);
     }
@@ -841,16 +883,28 @@ export class Referee {
     // (the trace root) the one it committed.
     const job = await chain.jobs.get(d.jobId);
     const hashes = new Map<number, Hash>();
-    const signal = AbortSignal.timeout(this.#options.fetchTimeoutMs ?? 15_000);
-    try {
-      for await (const update of wire.watchProgress(peer, jobId, signal)) {
-        if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
-      }
-    } catch {
-      // Judged by what arrived.
-    }
     const at = checkpointSteps(job.steps, job.checkpointInterval);
-    if (at.some((s) => !hashes.has(s))) return lost("its trace is incomplete");
+    // Asked again while the provider cannot be reached, as for a blob (see `#fetched`).
+    const patience: { giveUpAt?: bigint } = {};
+    for (let attempt = 1;; attempt++) {
+      const signal = AbortSignal.any([
+        this.#abort.signal,
+        AbortSignal.timeout(this.#options.fetchTimeoutMs ?? 15_000),
+      ]);
+      let failure: unknown;
+      try {
+        for await (const update of wire.watchProgress(peer, jobId, signal)) {
+          if (update.checkpoint) hashes.set(update.checkpoint.step, update.checkpoint.hash);
+        }
+      } catch (error) {
+        failure = error; // judged by what arrived
+      }
+      if (!at.some((s) => !hashes.has(s))) break;
+      const what = "the provider's trace is incomplete";
+      if (!await this.#askAgain(d, attempt, patience, failure, what)) {
+        return lost("its trace is incomplete");
+      }
+    }
     const root = await merkleRoot(at.map((step) => hashes.get(step)!));
     return root === await committedRoot(chain, d)
       ? { ruling: { ...base, winner: "provider", kernel, reason: "served its whole trace" } }
@@ -972,7 +1026,7 @@ export class Referee {
         return "has no reachable peer";
       }
       const hash = fromBytes32(committed.evidence);
-      if (!await this.#fetched(peer, hash)) {
+      if (!await this.#fetched(peer, hash, d)) {
         return `did not serve its evidence ${hash.slice(0, 10)}`;
       }
       let ev: StepEvidence;
@@ -1056,4 +1110,22 @@ interface RulingMove {
 async function committedRoot(chain: ProtocolClient, d: DisputeView): Promise<Hash | undefined> {
   const root = (await lastSlotEvent(chain, d, "JobCommitted"))?.traceRoot;
   return root === undefined ? undefined : fromBytes32(String(root));
+}
+
+/**
+ * Whether a failed fetch says only that the peer could not be reached or did not finish (it may
+ * answer later), rather than that it answered without the blob, or with other bytes.
+ */
+function unreachable(error: unknown): boolean {
+  if (!(error instanceof PeerError)) return true; // a dial or transport failure
+  return [
+    "PEER_UNREACHABLE",
+    "PEER_TIMEOUT",
+    "PEER_TRANSFER_INTERRUPTED",
+    "PEER_STREAM_RESET",
+    "PEER_TRUNCATED",
+    "PEER_BUSY",
+    "PEER_RATE_LIMITED",
+    "PEER_INTERNAL",
+  ].includes(error.code);
 }

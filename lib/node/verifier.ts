@@ -50,7 +50,7 @@ import {
   retryChainCall,
 } from "../chain/mod.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
-import { PeerError, SpecError, VerificationError } from "../core/errors.ts";
+import { PeerError, SpecError, ToolkitError, VerificationError } from "../core/errors.ts";
 import type { Hash } from "../core/hash.ts";
 import { type Dataset, decodeDataset } from "../exec/dataset.ts";
 import { decodeModelSpec, type ModelSpec } from "../exec/model.ts";
@@ -142,6 +142,9 @@ export interface VerifierNodeOptions {
   /** Log sink. Default `console.log` with a prefix. */
   log?: (line: string) => void;
 }
+
+/** Audits of one slot that faults outside the audit may end before it counts as failed. */
+const MAX_AUDIT_ATTEMPTS = 5;
 
 /** Default of {@link VerifierNodeOptions.maxConcurrentAudits}. */
 export const MAX_CONCURRENT_AUDITS = 2;
@@ -332,7 +335,7 @@ export class VerifierNode {
   >();
   readonly #datasets = new Map<Hash, Dataset>();
   /** Audits waiting for a free place in the pool, oldest first. */
-  readonly #waiting: { commit: CommitSeen; full: boolean }[] = [];
+  readonly #waiting: { commit: CommitSeen; full: boolean; attempt: number }[] = [];
   /** Audits checking a slot now (a dispute an audit opened does not count). */
   #running = 0;
   /** Every audit started and not finished, dispute included (waited for on close). */
@@ -601,18 +604,34 @@ export class VerifierNode {
     this.#enqueue(commit, false);
   }
 
-  /** Queues the audit of a slot; `full` audits every segment (a replica disagreed with it). */
-  #enqueue(commit: CommitSeen, full: boolean): void {
+  /**
+   * Queues the audit of a slot; `full` audits every segment (a replica disagreed with it).
+   * `attempt` counts the audits of it that a fault outside the audit ended (see `#runAudit`);
+   * such an audit is queued again after `delayMs`.
+   */
+  #enqueue(commit: CommitSeen, full: boolean, attempt = 1, delayMs = 0): void {
     this.#pending++;
-    this.#waiting.push({ commit, full });
-    this.#pump();
+    const queue = () => {
+      this.#waiting.push({ commit, full, attempt });
+      this.#pump();
+    };
+    if (delayMs === 0) return queue();
+    const timer = setTimeout(() => {
+      this.#abort.signal.removeEventListener("abort", cancel);
+      queue();
+    }, delayMs);
+    const cancel = () => {
+      clearTimeout(timer);
+      if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+    };
+    this.#abort.signal.addEventListener("abort", cancel, { once: true });
   }
 
   /** Starts waiting audits while the pool has room. */
   #pump(): void {
     const max = Math.max(1, this.#options.maxConcurrentAudits ?? MAX_CONCURRENT_AUDITS);
     while (this.#running < max && this.#waiting.length > 0 && !this.#abort.signal.aborted) {
-      const { commit, full } = this.#waiting.shift()!;
+      const { commit, full, attempt } = this.#waiting.shift()!;
       this.#running++;
       let released = false;
       // Frees the audit's place: when it opens a dispute, and at the latest when it ends.
@@ -622,7 +641,7 @@ export class VerifierNode {
         this.#running--;
         this.#pump();
       };
-      const task: Promise<void> = this.#runAudit(commit, full, release).finally(() => {
+      const task: Promise<void> = this.#runAudit(commit, full, release, attempt).finally(() => {
         release();
         this.#tasks.delete(task);
         if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
@@ -632,7 +651,12 @@ export class VerifierNode {
   }
 
   /** One audit, from its check to its record (and its dispute's end); tells the waiters. */
-  async #runAudit(commit: CommitSeen, full: boolean, release: () => void): Promise<void> {
+  async #runAudit(
+    commit: CommitSeen,
+    full: boolean,
+    release: () => void,
+    attempt: number,
+  ): Promise<void> {
     const key = keyOf(commit.jobId, commit.slot);
     try {
       if (this.#abort.signal.aborted) return;
@@ -682,6 +706,21 @@ export class VerifierNode {
         }
       }
     } catch (error) {
+      // A fault outside the audit (the chain endpoint timed out, a connection dropped: anything
+      // but this toolkit's own typed verdicts and refusals) ends only this attempt.
+      if (
+        !(error instanceof ToolkitError) && !this.#abort.signal.aborted &&
+        attempt < MAX_AUDIT_ATTEMPTS
+      ) {
+        const delayMs = 2_000 * 2 ** (attempt - 1);
+        this.#log(
+          `audit of job ${short(commit.jobId)} slot ${commit.slot} stopped by a fault ` +
+            `(${(error as Error).message}); auditing it again in ${delayMs / 1000} s ` +
+            `(attempt ${attempt + 1} of ${MAX_AUDIT_ATTEMPTS})`,
+        );
+        this.#enqueue(commit, full, attempt + 1, delayMs);
+        return;
+      }
       this.#log(`audit of job ${short(commit.jobId)} failed: ${(error as Error).message}`);
       for (const w of this.#waiters.get(key) ?? []) w.reject(error as Error);
       this.#waiters.delete(key);
@@ -1106,7 +1145,7 @@ export class VerifierNode {
         if (attempt >= FETCH_ATTEMPTS) {
           throw new AuditStop("unverifiable", `cannot reach the provider: ${message}`);
         }
-        await abortableSleep(RETRY_MS * attempt, this.#abort.signal);
+        await abortableSleep(RETRY_MS * 2 ** (attempt - 1), this.#abort.signal);
       }
     }
     const steps = checkpointSteps(spec.steps, spec.k);
@@ -1381,7 +1420,7 @@ export class VerifierNode {
       } catch (error) {
         const transient = error instanceof PeerError && TRANSIENT.has(error.code);
         if (!transient || attempt >= FETCH_ATTEMPTS || this.#abort.signal.aborted) throw error;
-        await abortableSleep(RETRY_MS * attempt, this.#abort.signal);
+        await abortableSleep(RETRY_MS * 2 ** (attempt - 1), this.#abort.signal);
       }
     }
   }
@@ -1420,16 +1459,26 @@ export class VerifierNode {
   }
 }
 
-/** Fetch attempts before a blob counts as withheld. */
-const FETCH_ATTEMPTS = 3;
-/** Backoff step between attempts, ms. */
-const RETRY_MS = 300;
-/** Peer errors worth another try (the provider is busy or the network blinked). */
+/**
+ * Fetch attempts before a blob counts as withheld: with the doubling backoff from
+ * {@link RETRY_MS}, a provider that restarts (its connections drop, then nothing listens for a few
+ * seconds) is waited for about 15 s, well inside any challenge window.
+ */
+const FETCH_ATTEMPTS = 5;
+/** First backoff between attempts, ms; it doubles each time. */
+const RETRY_MS = 1_000;
+/**
+ * Peer errors worth another try: the provider is busy, the network blinked, or its process went
+ * away mid-reply. A peer that stays silent (`PEER_TIMEOUT`) is not waited for again: that would
+ * let a provider run out the window by not answering.
+ */
 const TRANSIENT: ReadonlySet<string> = new Set([
   "PEER_UNREACHABLE",
   "PEER_BUSY",
   "PEER_RATE_LIMITED",
   "PEER_TRANSFER_INTERRUPTED",
+  "PEER_TRUNCATED",
+  "PEER_STREAM_RESET",
 ]);
 
 function describeVerdict(v: AuditVerdict): string {
