@@ -102,6 +102,49 @@ Deno.test("a provider process restarted after its commit publishes its trace aga
   }
 });
 
+Deno.test("a provider out of reach when an availability dispute opens over its trace wins it once it is back", async () => {
+  await using network = await Network.local({ providers: 0, fastSettle: false });
+  const { dir, providerOptions } = await providerOn(network);
+  try {
+    const provider = await startProviderProcess(providerOptions);
+    try {
+      const job = await network.train({
+        model: mlp({ hidden: [16] }),
+        data: await loadMnist({ limit: 512 }),
+        steps: 40,
+        batchSize: 16,
+        k: 10,
+      });
+      const result = await provider.within(job.result(), "the job's result");
+      result.model.dispose();
+      // Frozen: connections stay open but nothing answers, longer than one fetch may take.
+      provider.signal("SIGSTOP");
+      const accuser = network.devnet!.client(8);
+      const disputing = openAvailabilityDispute({
+        chain: accuser,
+        store: new BlobStore(`${dir}/accuser`),
+        commit: {
+          jobId: job.id,
+          slot: 0,
+          finalHash: result.finalHash,
+          traceRoot: result.trace.root,
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      provider.signal("SIGCONT");
+      const dispute = await disputing;
+      assert.equal(dispute.dispute.outcome, "ProviderWon");
+      const ruling = await network.ruled(dispute.dispute.id);
+      assert.equal(ruling.reason, "served its whole trace");
+    } finally {
+      provider.signal("SIGCONT");
+      await provider.kill("SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a distributed worker killed mid-job: the others finish without it; restarted, it commits the rounds it counted in and is paid for them", async () => {
   await using network = await Network.local({ providers: 2 });
   const { dir, providerOptions } = await providerOn(network);
