@@ -143,6 +143,9 @@ export interface VerifierNodeOptions {
   log?: (line: string) => void;
 }
 
+/** How often a slot under someone else's dispute is looked at again, ms. */
+const DISPUTED_RECHECK_MS = 5_000;
+
 /** Audits of one slot that faults outside the audit may end before it counts as failed. */
 const MAX_AUDIT_ATTEMPTS = 5;
 
@@ -336,6 +339,8 @@ export class VerifierNode {
   readonly #datasets = new Map<Hash, Dataset>();
   /** Audits waiting for a free place in the pool, oldest first. */
   readonly #waiting: { commit: CommitSeen; full: boolean; attempt: number }[] = [];
+  /** Slots whose audit waits for someone else's dispute over them to end. */
+  readonly #waitingOnDisputes = new Set<string>();
   /** Audits checking a slot now (a dispute an audit opened does not count). */
   #running = 0;
   /** Every audit started and not finished, dispute included (waited for on close). */
@@ -661,6 +666,18 @@ export class VerifierNode {
     try {
       if (this.#abort.signal.aborted) return;
       const record = await this.#audit(commit, full, release);
+      if (record && "disputedByOther" in record) {
+        if (!this.#waitingOnDisputes.has(key)) {
+          this.#waitingOnDisputes.add(key);
+          this.#log(
+            `job ${short(commit.jobId)} slot ${commit.slot}: disputed by another party; ` +
+              "auditing it once that dispute ends",
+          );
+        }
+        this.#enqueue(commit, full, attempt, DISPUTED_RECHECK_MS);
+        return;
+      }
+      this.#waitingOnDisputes.delete(key);
       if (record && "notSelected" in record) {
         const error = new VerificationError(
           "VERIFY_NOT_SELECTED",
@@ -735,7 +752,12 @@ export class VerifierNode {
     commit: CommitSeen,
     full: boolean,
     release: () => void,
-  ): Promise<AuditRecord | { notSelected: true; selection: VerifierSelection } | undefined> {
+  ): Promise<
+    | AuditRecord
+    | { notSelected: true; selection: VerifierSelection }
+    | { disputedByOther: true }
+    | undefined
+  > {
     const { chain } = this.#options;
     const started = Date.now();
     const id = short(commit.jobId);
@@ -748,6 +770,9 @@ export class VerifierNode {
         release();
         return await this.#resumeDispute(commit, open, started);
       }
+      // Someone else's dispute (a colluder's, to get the slot past its audit) only pauses the
+      // window: the audit runs once the slot is back to Committed.
+      if (slotView.status === "Disputed") return { disputedByOther: true };
       this.#log(`job ${id} slot ${commit.slot}: ${slotView.status}, nothing to audit`);
       return undefined;
     }
