@@ -36,7 +36,7 @@ import {
   nodeLimits,
 } from "./limits.ts";
 import { TrainingWorker } from "./train_worker.ts";
-import { type JobRecord, JobRecords, staleReason } from "./records.ts";
+import { type JobRecord, JobRecords, staleJobReason, staleReason } from "./records.ts";
 import {
   commitResult,
   ensurePeerBound,
@@ -159,6 +159,22 @@ export class ProviderNode {
     await ensurePeerBound(options.chain, options.peerPrivateKey);
     for (const record of await node.records.list()) {
       if (record.status === "paid" || record.status === "failed") continue;
+      if (record.status === "claiming") {
+        // Stopped between writing the intent and hearing back: the chain says how it went.
+        // Not a job of this chain (a devnet restarted under this node): kept aside, once.
+        const stale = await staleJobReason(options.chain, record);
+        if (stale) {
+          const to = await node.records.setAside(record.jobId, stale);
+          node.#log(`job ${short(record.jobId)}: set aside to ${to}: ${stale}`);
+          continue;
+        }
+        const claimed = await node.#resolveClaim(record);
+        if (claimed) {
+          node.#log(`resuming job ${short(record.jobId)} (its claim landed before the stop)`);
+          node.#enqueue(claimed);
+        }
+        continue;
+      }
       // A record from an earlier chain (a devnet restarted under this node) is set aside, once.
       const stale = await staleReason(options.chain, record);
       if (stale) {
@@ -200,6 +216,25 @@ export class ProviderNode {
     return node;
   }
 
+  /**
+   * Settles a `claiming` record from the chain: the record of the slot this node holds, marked
+   * claimed, when the claim landed; otherwise the record is dropped and undefined returned.
+   */
+  async #resolveClaim(record: JobRecord): Promise<JobRecord | undefined> {
+    const { chain } = this.#options;
+    const jobId = toBytes32(record.jobId);
+    const me = chain.account.toLowerCase();
+    const { replicas } = await chain.jobs.get(jobId);
+    for (let slot = 0; slot < replicas; slot++) {
+      const view = await chain.jobs.slot({ jobId, slot });
+      if (view.provider.toLowerCase() === me && view.status === "Claimed") {
+        return await this.records.put({ ...record, status: "claimed", slot });
+      }
+    }
+    await this.records.dropClaim(record.jobId);
+    return undefined;
+  }
+
   /** Jobs this node refused because they exceed its limits, oldest first. */
   refusedJobs(): readonly RefusedJob[] {
     return [...this.#refused.values()];
@@ -232,7 +267,16 @@ export class ProviderNode {
           `job ${id}: skipped, pays ${offer.priceWei} wei, below this node's minimum`,
         );
       }
-      if (await this.records.get(jobId)) return;
+      const known = await this.records.get(jobId);
+      if (known?.status === "claiming") {
+        // A claim whose outcome this node never heard (the send failed midway).
+        const claimed = await this.#resolveClaim(known);
+        if (claimed) {
+          this.#log(`job ${id}: claimed slot ${claimed.slot}`);
+          this.#enqueue(claimed);
+          return;
+        }
+      } else if (known) return;
       const chain = this.#options.chain;
       const wire = this.#options.wire;
       // The spec is the blob named by the spec hash, served by the submitter's bound peer; the
@@ -252,17 +296,23 @@ export class ProviderNode {
       if (!(await this.#fitsBeforeClaim(jobId, spec, submitterPeer))) return;
       const job = await chain.jobs.get(toBytes32(jobId));
       await ensureStake(chain, job.requiredStakeWei);
-      const slot = await tryClaim(chain, jobId);
-      if (slot === undefined) return this.#log(`job ${id}: another provider claimed it first`);
-      const record = await this.records.put({
+      // The intent first: a node stopped after its claim landed, before it heard back, must
+      // find the claim on restart, or the slot stays taken by a node that forgot it.
+      const intent = await this.records.put({
         jobId,
         spec,
         submitter: offer.submitter,
         submitterPeer,
         submitterAddrs: offer.addrs.filter((a) => a.endsWith(`/p2p/${submitterPeer}`)),
-        status: "claimed",
-        slot,
+        status: "claiming",
+        slot: -1,
       });
+      const slot = await tryClaim(chain, jobId);
+      if (slot === undefined) {
+        await this.records.dropClaim(jobId);
+        return this.#log(`job ${id}: another provider claimed it first`);
+      }
+      const record = await this.records.put({ ...intent, status: "claimed", slot });
       this.#log(`job ${id}: claimed slot ${slot}`);
       this.#enqueue(record);
     } catch (error) {

@@ -17,8 +17,18 @@ import { type Hash, isHash } from "../core/hash.ts";
 import { type JobSpec, validateJobSpec } from "../proof/job.ts";
 import { writeJsonAtomic } from "../core/files.ts";
 
-/** Where a job stands on this node. */
-export type JobStatus = "claimed" | "training" | "committed" | "paid" | "failed" | "released";
+/**
+ * Where a job stands on this node. `claiming` is written before the claim is sent: a node that
+ * stops before it hears back finds out on restart, from the chain, whether the claim landed.
+ */
+export type JobStatus =
+  | "claiming"
+  | "claimed"
+  | "training"
+  | "committed"
+  | "paid"
+  | "failed"
+  | "released";
 
 /** One job as this node knows it. */
 export interface JobRecord {
@@ -34,7 +44,7 @@ export interface JobRecord {
   readonly submitterAddrs?: readonly string[];
   /** Status. */
   readonly status: JobStatus;
-  /** The slot this node claimed. */
+  /** The slot this node claimed (-1 while `claiming`). */
   readonly slot: number;
   /** Commitment of the final state, once trained. */
   readonly finalHash?: Hash;
@@ -141,6 +151,23 @@ export class JobRecords {
     return to;
   }
 
+  /**
+   * Removes the record of a job this node tried to claim and did not get (status `claiming`);
+   * any other record stays, and this throws `STORAGE_NOT_CLAIMING`.
+   */
+  async dropClaim(jobId: Hash): Promise<void> {
+    const record = await this.get(jobId);
+    if (!record) return;
+    if (record.status !== "claiming") {
+      throw new StorageError(
+        "STORAGE_NOT_CLAIMING",
+        `job ${jobId} is ${record.status} on this node, not being claimed; its record stays`,
+        { value: jobId },
+      );
+    }
+    await Deno.remove(this.dirOf(jobId), { recursive: true });
+  }
+
   /** Every record, oldest update first. */
   async list(): Promise<JobRecord[]> {
     const out: JobRecord[] = [];
@@ -199,11 +226,9 @@ export async function staleReason(
   record: Pick<JobRecord, "jobId" | "submitter" | "slot">,
 ): Promise<string | undefined> {
   const id = `0x${record.jobId}` as const;
+  const jobReason = await staleJobReason(chain, record);
+  if (jobReason) return jobReason;
   try {
-    const job = await chain.jobs.get(id);
-    if (job.submitter.toLowerCase() !== record.submitter.toLowerCase()) {
-      return `job ${id} on this chain was submitted by ${job.submitter}, not by ${record.submitter}`;
-    }
     const slot = await chain.jobs.slot({ jobId: id, slot: record.slot });
     if (slot.provider.toLowerCase() !== chain.account.toLowerCase()) {
       return `slot ${record.slot} of job ${id} on this chain is not this node's ` +
@@ -212,8 +237,36 @@ export async function staleReason(
     return undefined;
   } catch (error) {
     const name = revertName(toChainError(error, "jobs.get"));
-    if (name === "UnknownJob") return `job ${id} does not exist on this chain`;
     if (name === "UnknownSlot") return `job ${id} on this chain has no slot ${record.slot}`;
+    throw error;
+  }
+}
+
+/**
+ * Why the job of `record` is not this chain's, or undefined when it is: the job does not exist
+ * here, or another account submitted it. Unlike {@link staleReason}, the slot is not looked at
+ * (a record written before its claim has none yet).
+ *
+ * @example
+ * ```ts ignore
+ * const reason = await staleJobReason(chain, record);
+ * if (reason) await records.setAside(record.jobId, reason);
+ * ```
+ */
+export async function staleJobReason(
+  chain: ProtocolClient,
+  record: Pick<JobRecord, "jobId" | "submitter">,
+): Promise<string | undefined> {
+  const id = `0x${record.jobId}` as const;
+  try {
+    const job = await chain.jobs.get(id);
+    if (job.submitter.toLowerCase() !== record.submitter.toLowerCase()) {
+      return `job ${id} on this chain was submitted by ${job.submitter}, not by ${record.submitter}`;
+    }
+    return undefined;
+  } catch (error) {
+    const name = revertName(toChainError(error, "jobs.get"));
+    if (name === "UnknownJob") return `job ${id} does not exist on this chain`;
     throw error;
   }
 }

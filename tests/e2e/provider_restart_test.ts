@@ -6,6 +6,8 @@ import { trainWithProof } from "../../lib/proof/checkpoint.ts";
 import { Network } from "../../lib/node/network.ts";
 import { openAvailabilityDispute } from "../../lib/node/disputes.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
+import { JobRecords } from "../../lib/node/records.ts";
+import { ensureStake, toBytes32 } from "../../lib/node/settlement.ts";
 import { startProviderProcess } from "./_provider_process.ts";
 
 Deno.test("a provider process killed mid-job restarts, resumes from its checkpoint and is paid", async () => {
@@ -138,6 +140,46 @@ Deno.test("a provider out of reach when an availability dispute opens over its t
       assert.equal(ruling.reason, "served its whole trace");
     } finally {
       provider.signal("SIGCONT");
+      await provider.kill("SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a provider stopped after its claim landed, before it heard back, finds the claim on restart and finishes the job", async () => {
+  await using network = await Network.local({ providers: 0 });
+  const { dir, providerOptions } = await providerOn(network);
+  try {
+    // The node's folder, made by a first run that stopped before any offer reached it.
+    await (await startProviderProcess(providerOptions)).kill("SIGKILL");
+    const job = await network.train({
+      model: mlp({ hidden: [8] }),
+      data: await loadMnist({ limit: 256 }),
+      steps: 20,
+      batchSize: 16,
+      k: 10,
+    });
+    // What the node wrote before sending its claim, then the claim itself landing on-chain.
+    await new JobRecords(providerOptions.dataDir).put({
+      jobId: job.id,
+      spec: job.spec,
+      submitter: network.chain.account,
+      submitterPeer: network.wire.peerId,
+      submitterAddrs: [...network.wire.addrs],
+      status: "claiming",
+      slot: -1,
+    });
+    const chain = network.devnet!.client(providerOptions.account);
+    await ensureStake(chain, (await chain.jobs.get(toBytes32(job.id))).requiredStakeWei);
+    await chain.jobs.claim({ jobId: toBytes32(job.id) });
+    const provider = await startProviderProcess(providerOptions);
+    try {
+      const result = await provider.within(job.result(), "the job's result");
+      result.model.dispose();
+      assert.equal(result.provider.toLowerCase(), chain.account.toLowerCase());
+      assert.ok(provider.output.some((l) => l.includes("its claim landed before the stop")));
+    } finally {
       await provider.kill("SIGTERM");
     }
   } finally {
