@@ -206,6 +206,7 @@ export {
 } from "./lib/exec/footprint.ts";
 export { type JobRecord, JobRecords, type JobStatus } from "./lib/node/records.ts";
 export type { JobOffer, NodeWire, ProgressUpdate, ProviderSighting } from "./lib/node/wire.ts";
+export type { Refusal } from "./lib/p2p/presence.ts";
 export {
   executeJob,
   type ExecuteJobOptions,

@@ -35,6 +35,7 @@ export interface ProviderViewData {
 }
 
 const STATUS_COLORS: Readonly<Record<JobStatus, string>> = {
+  claiming: "#adb5bd",
   claimed: "#868e96",
   training: "#1f6fb4",
   committed: "#e67700",
