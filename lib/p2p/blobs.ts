@@ -303,6 +303,31 @@ export async function fetchBlob(
   host: P2PHost,
   options: FetchBlobOptions,
 ): Promise<FetchBlobResult> {
+  // One fetch of a blob into a store at a time: two would append to the same partial file (a
+  // verifier auditing two slots of one job fetches its spec twice at once). A second caller
+  // waits for the first, then finds the blob in the store, or fetches it itself.
+  const key = `${options.store.root}\0${options.id}`;
+  for (let running = fetching.get(key); running; running = fetching.get(key)) {
+    await running.catch(() => {});
+    options.signal?.throwIfAborted();
+  }
+  const run = fetchBlobAlone(host, options);
+  fetching.set(key, run);
+  try {
+    return await run;
+  } finally {
+    if (fetching.get(key) === run) fetching.delete(key);
+  }
+}
+
+/** Fetches under way, by store root and blob id. */
+const fetching = new Map<string, Promise<FetchBlobResult>>();
+
+/** {@link fetchBlob}, for a blob no other fetch into the same store is writing. */
+async function fetchBlobAlone(
+  host: P2PHost,
+  options: FetchBlobOptions,
+): Promise<FetchBlobResult> {
   const { id, store } = options;
   const maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
   const finalPath = store.pathOf(id);
@@ -326,7 +351,7 @@ export async function fetchBlob(
     await removeIfExists(partialPath);
     offset = 0;
     hasher.destroy?.();
-    return await fetchBlob(host, options);
+    return await fetchBlobAlone(host, options);
   }
 
   const framed = await host.open(options.peer, BLOBS_PROTOCOL, options.signal);

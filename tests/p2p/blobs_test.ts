@@ -34,6 +34,19 @@ Deno.test("blob transfer", async (t) => {
     });
   }
 
+  await t.step("fetches of one blob into one store at once all get it whole", async () => {
+    // Two audits of one job fetch its spec at the same moment: they must not share a partial
+    // file, or the blob lands corrupted.
+    const store = new BlobStore(await net.dir());
+    const results = await Promise.all(
+      [true, false, true].map((direct) =>
+        fetchBlob(client, { peer: server.peerId, id, store, direct })
+      ),
+    );
+    assert.equal(results.filter((r) => r.via !== "local").length, 1, "one transfer");
+    assert.deepEqual(await store.get(id), blob);
+  });
+
   await t.step("a missing blob is a typed error", async () => {
     const store = new BlobStore(await net.dir());
     const missing = await sha256Hex(new TextEncoder().encode("nobody has this"));
