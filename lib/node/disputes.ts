@@ -1121,6 +1121,7 @@ function unreachable(error: unknown): boolean {
   return [
     "PEER_UNREACHABLE",
     "PEER_TIMEOUT",
+    "PEER_FETCH_TIMEOUT",
     "PEER_TRANSFER_INTERRUPTED",
     "PEER_STREAM_RESET",
     "PEER_TRUNCATED",

@@ -306,7 +306,7 @@ export async function fetchBlob(
   // One fetch of a blob into a store at a time: two would append to the same partial file (a
   // verifier auditing two slots of one job fetches its spec twice at once). A second caller
   // waits for the first, then finds the blob in the store, or fetches it itself.
-  const key = `${options.store.root}\0${options.id}`;
+  const key = options.store.pathOf(options.id);
   for (let running = fetching.get(key); running; running = fetching.get(key)) {
     await running.catch(() => {});
     options.signal?.throwIfAborted();
@@ -320,7 +320,7 @@ export async function fetchBlob(
   }
 }
 
-/** Fetches under way, by store root and blob id. */
+/** Fetches under way, by the path the blob lands at. */
 const fetching = new Map<string, Promise<FetchBlobResult>>();
 
 /** {@link fetchBlob}, for a blob no other fetch into the same store is writing. */
