@@ -39,8 +39,13 @@ export interface MinedRevertDetails {
   gasUsed: bigint;
   /** Gas limit it was sent with. */
   gasLimit: bigint;
-  /** The revert recovered by replaying the call on the state before its block, if it reverts there. */
+  /**
+   * The revert recovered by replaying the call on the state before its block, or else on the
+   * state its block left (a transaction mined before it in the block changed the state).
+   */
   reason?: ChainError;
+  /** Where the replay reverted: `before` its block (the default) or at the end of it (`after`). */
+  replayedOn?: "before" | "after";
 }
 
 /**
@@ -57,14 +62,17 @@ export class MinedRevertError extends ChainError {
   readonly gasUsed: bigint;
   /** Gas limit it was sent with. */
   readonly gasLimit: bigint;
-  /** The revert recovered by replaying the call, if the replay reverts. */
+  /** The revert recovered by replaying the call (see {@linkcode MinedRevertDetails.reason}). */
   readonly reason: ChainError | undefined;
 
   /** Creates the error from what the receipt and the replay told. */
   constructor(details: MinedRevertDetails) {
     const { action, hash, blockNumber, gasUsed, gasLimit, reason } = details;
     const why = reason
-      ? `; replayed on the state before its block: ${reason.message}`
+      ? details.replayedOn === "after"
+        ? "; a transaction mined before it in its block changed the state, and replayed on the " +
+          `state its block left: ${reason.message}`
+        : `; replayed on the state before its block: ${reason.message}`
       : gasUsed * 64n >= gasLimit * 63n
       ? "; it used (nearly) all its gas: raise the gas margin over the estimate"
       : "; the replay succeeds, so the block context (time, state) changed after estimation";
@@ -79,6 +87,26 @@ export class MinedRevertError extends ChainError {
     this.gasLimit = gasLimit;
     this.reason = reason;
   }
+}
+
+/**
+ * The contract's own revert behind `error`: the error itself when the call was refused at
+ * estimation, or the revert its replay recovered when the transaction was mined reverted (the
+ * state changed between estimation and mining: someone else's transaction landed first).
+ * `undefined` for any other failure (a transport fault, a transaction out of gas).
+ *
+ * @example
+ * ```ts
+ * import { contractRevertOf } from "./revert.ts";
+ * declare const error: unknown;
+ * if (contractRevertOf(error)?.errorName === "CommitteeAlreadyDrawn") console.log("drawn already");
+ * ```
+ */
+export function contractRevertOf(error: unknown): ContractRevertError | undefined {
+  for (let e = error; e instanceof ChainError; e = e.cause) {
+    if (e instanceof ContractRevertError) return e;
+  }
+  return undefined;
 }
 
 /** `UnknownJob` -> `UNKNOWN_JOB`. */

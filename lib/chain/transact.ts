@@ -145,7 +145,8 @@ export async function send(client: ChainClient, request: WriteRequest): Promise<
 
 /**
  * Waits for the receipt of `hash`; fails with a {@linkcode MinedRevertError} when the transaction
- * was mined reverted, carrying the revert recovered by replaying it on the state before its block.
+ * was mined reverted, carrying the revert recovered by replaying it on the state before its block
+ * (or, when it passes there, on the state its block left).
  */
 export async function receiptOf(client: ChainClient, hash: Hex, action: string): Promise<TxResult> {
   const receipt = await client.public.getTransactionReceipt({ hash }).catch(() =>
@@ -153,26 +154,33 @@ export async function receiptOf(client: ChainClient, hash: Hex, action: string):
   );
   if (receipt.status !== "success") {
     const tx = await client.public.getTransaction({ hash });
-    let reason: ChainError | undefined;
-    try {
-      await client.public.call({
-        account: tx.from,
-        to: tx.to,
-        data: tx.input,
-        value: tx.value,
-        gas: tx.gas,
-        blockNumber: receipt.blockNumber - 1n,
-      });
-    } catch (error) {
-      reason = toChainError(error, action);
-    }
+    const replay = async (blockNumber: bigint): Promise<ChainError | undefined> => {
+      try {
+        await client.public.call({
+          account: tx.from,
+          to: tx.to,
+          data: tx.input,
+          value: tx.value,
+          gas: tx.gas,
+          blockNumber,
+        });
+        return undefined;
+      } catch (error) {
+        return toChainError(error, action);
+      }
+    };
+    // Before its block: the call was wrong on the state it was estimated on. Otherwise on the
+    // state its block left: another transaction mined first in the block made it fail.
+    const before = await replay(receipt.blockNumber - 1n);
+    const after = before ? undefined : await replay(receipt.blockNumber);
     throw new MinedRevertError({
       action,
       hash,
       blockNumber: receipt.blockNumber,
       gasUsed: receipt.gasUsed,
       gasLimit: tx.gas,
-      reason,
+      reason: before ?? after,
+      ...(after ? { replayedOn: "after" as const } : {}),
     });
   }
   return { hash, gasUsed: receipt.gasUsed, receipt };

@@ -24,7 +24,7 @@
 
 import {
   chainTime,
-  ContractRevertError,
+  contractRevertOf,
   type DecodedLog,
   type DisputeView,
   followLogs,
@@ -35,7 +35,7 @@ import {
 } from "../chain/mod.ts";
 import { disputeGameAbi } from "../chain/artifacts/DisputeGame.ts";
 import { jobMarketAbi } from "../chain/artifacts/JobMarket.ts";
-import { PeerError, ToolkitError, VerificationError } from "../core/errors.ts";
+import { ToolkitError, VerificationError } from "../core/errors.ts";
 import { type Hash, toBytes32 } from "../core/hash.ts";
 import { sleep } from "../core/sleep.ts";
 import { decodeModelSpec } from "../exec/model.ts";
@@ -64,7 +64,7 @@ import type { DistTrace } from "./dist_run.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32, specHashOfJob } from "./settlement.ts";
-import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { fetchBlobWithin, type NodeWire, peerMayServeLater } from "./wire.ts";
 import { checkJobLimits, type NodeLimits, nodeLimits } from "./limits.ts";
 
 const ZERO = `0x${"00".repeat(32)}` as const;
@@ -237,10 +237,12 @@ export async function playDispute(
         continue;
       }
     } catch (error) {
-      // A move raced a state change (the other side moved, a timeout landed): read and go on.
-      if (!(error instanceof ContractRevertError)) throw error;
-      if (error.message !== lastError) log(`dispute ${id}: ${error.message}`);
-      lastError = error.message;
+      // A move raced a state change (the other side moved, a timeout landed, a member drew the
+      // committee), refused at estimation or mined after the change and reverted: read and go on.
+      if (!contractRevertOf(error)) throw error;
+      const message = (error as Error).message;
+      if (message !== lastError) log(`dispute ${id}: ${message}`);
+      lastError = message;
     }
     await sleep(pollMs, options.signal);
   }
@@ -816,7 +818,10 @@ export class Referee {
     failure: unknown,
     what: string,
   ): Promise<boolean> {
-    if (failure === undefined || !unreachable(failure) || this.#abort.signal.aborted) return false;
+    if (
+      failure === undefined || !peerMayServeLater(failure, { silence: true }) ||
+      this.#abort.signal.aborted
+    ) return false;
     const now = await chainTime(this.#options.chain);
     patience.giveUpAt ??= now + (d.deadline - now) * 3n / 4n;
     const waitSec = Math.min(30, 2 ** attempt);
@@ -1110,23 +1115,4 @@ interface RulingMove {
 async function committedRoot(chain: ProtocolClient, d: DisputeView): Promise<Hash | undefined> {
   const root = (await lastSlotEvent(chain, d, "JobCommitted"))?.traceRoot;
   return root === undefined ? undefined : fromBytes32(String(root));
-}
-
-/**
- * Whether a failed fetch says only that the peer could not be reached or did not finish (it may
- * answer later), rather than that it answered without the blob, or with other bytes.
- */
-function unreachable(error: unknown): boolean {
-  if (!(error instanceof PeerError)) return true; // a dial or transport failure
-  return [
-    "PEER_UNREACHABLE",
-    "PEER_TIMEOUT",
-    "PEER_FETCH_TIMEOUT",
-    "PEER_TRANSFER_INTERRUPTED",
-    "PEER_STREAM_RESET",
-    "PEER_TRUNCATED",
-    "PEER_BUSY",
-    "PEER_RATE_LIMITED",
-    "PEER_INTERNAL",
-  ].includes(error.code);
 }

@@ -24,7 +24,6 @@ import { decodeJobSpec, type JobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { DatasetError, PeerError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
-import { sleep } from "../core/sleep.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
 import { DisputeResponder, storedRunParty } from "./disputes.ts";
 import { loadJobInputs } from "./executor.ts";
@@ -46,7 +45,7 @@ import {
   tryClaim,
 } from "./settlement.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
-import { fetchBlobWithin, type JobOffer, type NodeWire, type ProgressUpdate } from "./wire.ts";
+import { fetchBlobRetrying, type JobOffer, type NodeWire, type ProgressUpdate } from "./wire.ts";
 
 /** Attempts to fetch a claimed job's model and dataset before the job fails. */
 export const FETCH_ATTEMPTS = 4;
@@ -405,28 +404,19 @@ export class ProviderNode {
    * `maxBytes` is refused at once (`PEER_BLOB_TOO_LARGE`).
    */
   async #fetch(peer: string, hash: Hash, attempts: number, maxBytes?: number): Promise<void> {
-    const timeoutMs = this.#options.fetchTimeoutMs ?? 120_000;
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await fetchBlobWithin(
-          this.wire,
-          peer,
-          hash,
-          this.store,
-          timeoutMs,
-          this.#abort.signal,
-          maxBytes,
-        );
-      } catch (error) {
-        const tooLarge = error instanceof PeerError && error.code === "PEER_BLOB_TOO_LARGE";
-        if (tooLarge || attempt >= attempts || this.#abort.signal.aborted) throw error;
+    await fetchBlobRetrying(this.wire, peer, hash, this.store, {
+      timeoutMs: this.#options.fetchTimeoutMs ?? 120_000,
+      attempts,
+      backoffMs: 500,
+      retryIf: (error) => !(error instanceof PeerError && error.code === "PEER_BLOB_TOO_LARGE"),
+      onRetry: (error, attempt) =>
         this.#log(
           `blob ${short(hash)}: attempt ${attempt} of ${attempts} failed ` +
             `(${(error as Error).message}); trying again`,
-        );
-        await sleep(500 * attempt, this.#abort.signal).catch(() => {});
-      }
-    }
+        ),
+      signal: this.#abort.signal,
+      ...(maxBytes === undefined ? {} : { maxBytes }),
+    });
   }
 
   #enqueue(record: JobRecord): void {

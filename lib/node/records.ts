@@ -11,8 +11,8 @@
  * @module
  */
 
-import { type ContractRevertError, type ProtocolClient, toChainError } from "../chain/mod.ts";
-import { ChainError, StorageError } from "../core/errors.ts";
+import { contractRevertOf, type ProtocolClient, toChainError } from "../chain/mod.ts";
+import { StorageError } from "../core/errors.ts";
 import { type Hash, isHash } from "../core/hash.ts";
 import { type JobSpec, validateJobSpec } from "../proof/job.ts";
 import { writeJsonAtomic } from "../core/files.ts";
@@ -194,13 +194,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The name of the custom error a chain read reverted with, if it reverted with one. */
+/** The custom error a chain call reverted with (at estimation, or replayed after mining). */
 function revertName(error: unknown): string | undefined {
-  for (let e = error; e instanceof ChainError; e = e.cause) {
-    const name = (e as ContractRevertError).errorName;
-    if (name) return name;
-  }
-  return undefined;
+  return contractRevertOf(error)?.errorName;
 }
 
 /**

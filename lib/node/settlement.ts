@@ -8,11 +8,11 @@
  */
 
 import {
-  type ContractRevertError,
+  contractRevertOf,
   peerIdFromPublicKey,
   type ProtocolClient,
 } from "../chain/mod.ts";
-import { ChainError, PeerError } from "../core/errors.ts";
+import { PeerError } from "../core/errors.ts";
 import { type Hash, toBytes32, toHex } from "../core/hash.ts";
 import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
 
@@ -27,16 +27,9 @@ export function fromBytes32(value: string): Hash {
   return value.slice(2).toLowerCase();
 }
 
-/**
- * The custom error a chain call reverted with, also when the revert happened only at mining (a
- * race lost between estimation and inclusion, reported with the replayed revert as its cause).
- */
+/** The custom error a chain call reverted with (at estimation, or replayed after mining). */
 function revertName(error: unknown): string | undefined {
-  for (let e = error; e instanceof ChainError; e = e.cause) {
-    const name = (e as ContractRevertError).errorName;
-    if (name) return name;
-  }
-  return undefined;
+  return contractRevertOf(error)?.errorName;
 }
 
 /**

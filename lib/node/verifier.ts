@@ -91,7 +91,7 @@ import { commitState } from "../proof/commitment.ts";
 import type { DisputeParty } from "../proof/dispute.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import { ensureStake, fromBytes32, specHashOfJob, toBytes32 } from "./settlement.ts";
-import { fetchBlobWithin, type NodeWire } from "./wire.ts";
+import { fetchBlobRetrying, type NodeWire, peerMayServeLater } from "./wire.ts";
 import { checkJobLimits, MAX_SPEC_BLOB_BYTES, type NodeLimits, nodeLimits } from "./limits.ts";
 
 /** Options of {@link VerifierNode.start}. */
@@ -1439,29 +1439,16 @@ export class VerifierNode {
 
   /** A hash-checked fetch, retried on transient network errors; fails with the last error. */
   async #fetch(peer: string, hash: Hash, maxBytes?: number): Promise<void> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await this.#fetchOnce(peer, hash, maxBytes);
-      } catch (error) {
-        const transient = error instanceof PeerError && TRANSIENT.has(error.code);
-        if (!transient || attempt >= FETCH_ATTEMPTS || this.#abort.signal.aborted) throw error;
-        await abortableSleep(RETRY_MS * 2 ** (attempt - 1), this.#abort.signal);
-      }
-    }
-  }
-
-  /** One hash-checked fetch with a timeout (`PEER_FETCH_TIMEOUT`). */
-  #fetchOnce(peer: string, hash: Hash, maxBytes?: number): Promise<void> {
-    const timeoutMs = this.#options.fetchTimeoutMs ?? 15_000;
-    return fetchBlobWithin(
-      this.#options.wire,
-      peer,
-      hash,
-      this.store,
-      timeoutMs,
-      this.#abort.signal,
-      maxBytes,
-    );
+    await fetchBlobRetrying(this.#options.wire, peer, hash, this.store, {
+      timeoutMs: this.#options.fetchTimeoutMs ?? 15_000,
+      attempts: FETCH_ATTEMPTS,
+      backoffMs: RETRY_MS,
+      // A peer that stays silent is not waited for again: that would let a provider run out the
+      // window by not answering.
+      retryIf: (error) => peerMayServeLater(error, { silence: false }),
+      signal: this.#abort.signal,
+      ...(maxBytes === undefined ? {} : { maxBytes }),
+    });
   }
 
   async #loadRecords(): Promise<void> {
@@ -1492,20 +1479,6 @@ export class VerifierNode {
 const FETCH_ATTEMPTS = 5;
 /** First backoff between attempts, ms; it doubles each time. */
 const RETRY_MS = 1_000;
-/**
- * Peer errors worth another try: the provider is busy, the network blinked, or its process went
- * away mid-reply. A peer that stays silent (`PEER_TIMEOUT`) is not waited for again: that would
- * let a provider run out the window by not answering.
- */
-const TRANSIENT: ReadonlySet<string> = new Set([
-  "PEER_UNREACHABLE",
-  "PEER_BUSY",
-  "PEER_RATE_LIMITED",
-  "PEER_TRANSFER_INTERRUPTED",
-  "PEER_TRUNCATED",
-  "PEER_STREAM_RESET",
-]);
-
 function describeVerdict(v: AuditVerdict): string {
   switch (v.status) {
     case "valid":

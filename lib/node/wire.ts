@@ -15,6 +15,7 @@ import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
 import type { P2PHost } from "../p2p/host.ts";
 import type { Refusal } from "../p2p/presence.ts";
+import { sleep } from "../core/sleep.ts";
 
 /** A job offered on the network: signed by the submitter and checked against its escrow. */
 export interface JobOffer {
@@ -173,4 +174,103 @@ export function fetchBlobWithin(
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   });
+}
+
+/**
+ * Peer errors that say the connection failed, dropped or was cut mid-reply, or that the peer was
+ * busy: it may well serve the blob on another try.
+ */
+const PEER_DROPPED: ReadonlySet<string> = new Set([
+  "PEER_UNREACHABLE",
+  "PEER_BUSY",
+  "PEER_RATE_LIMITED",
+  "PEER_TRANSFER_INTERRUPTED",
+  "PEER_TRUNCATED",
+  "PEER_STREAM_RESET",
+]);
+/** Peer errors that say the peer stayed silent, or failed inside, while asked. */
+const PEER_SILENT: ReadonlySet<string> = new Set([
+  "PEER_TIMEOUT",
+  "PEER_FETCH_TIMEOUT",
+  "PEER_INTERNAL",
+]);
+
+/**
+ * Whether a failed fetch says only that the peer was not reached or did not finish, rather than
+ * that it answered without the blob, with other bytes, or with one too large. A dropped
+ * connection always counts; a peer that stayed silent counts only with `silence` (a caller that
+ * must not let a peer run out a deadline by not answering leaves it off).
+ *
+ * @example
+ * ```ts
+ * import { peerMayServeLater } from "./wire.ts";
+ * declare const error: unknown;
+ * if (peerMayServeLater(error, { silence: false })) console.log("ask again");
+ * ```
+ */
+export function peerMayServeLater(error: unknown, options: { silence: boolean }): boolean {
+  if (!(error instanceof PeerError)) return true; // a dial or transport failure
+  return PEER_DROPPED.has(error.code) || (options.silence && PEER_SILENT.has(error.code));
+}
+
+/** How {@linkcode fetchBlobRetrying} tries. */
+export interface FetchRetry {
+  /** Each try's limit, ms (`PEER_FETCH_TIMEOUT` past it). */
+  timeoutMs: number;
+  /** Tries in all, at least 1. */
+  attempts: number;
+  /** Pause after the first failed try, ms; it doubles after each further one. */
+  backoffMs: number;
+  /** Whether a failure is worth another try (the last failure is thrown otherwise). */
+  retryIf: (error: unknown) => boolean;
+  /** Told of each failure that is tried again, with the pause before the next try. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /** Stops waiting and trying. */
+  signal?: AbortSignal;
+  /** Refuses a larger blob (`PEER_BLOB_TOO_LARGE`). */
+  maxBytes?: number;
+}
+
+/**
+ * Fetches a blob with {@linkcode fetchBlobWithin}, trying again after a failure `retryIf` accepts,
+ * with a doubling pause, up to `attempts` tries; the last failure is thrown.
+ *
+ * @example
+ * ```ts
+ * import { fetchBlobRetrying, peerMayServeLater } from "./wire.ts";
+ * declare const wire: import("./wire.ts").NodeWire;
+ * declare const store: import("../proof/store.ts").BlobStore;
+ * await fetchBlobRetrying(wire, "16Uiu2...", "ab".repeat(32), store, {
+ *   timeoutMs: 15_000,
+ *   attempts: 5,
+ *   backoffMs: 1_000,
+ *   retryIf: (e) => peerMayServeLater(e, { silence: false }),
+ * });
+ * ```
+ */
+export async function fetchBlobRetrying(
+  wire: NodeWire,
+  peer: string,
+  hash: Hash,
+  store: BlobStore,
+  retry: FetchRetry,
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fetchBlobWithin(
+        wire,
+        peer,
+        hash,
+        store,
+        retry.timeoutMs,
+        retry.signal,
+        retry.maxBytes,
+      );
+    } catch (error) {
+      if (attempt >= retry.attempts || retry.signal?.aborted || !retry.retryIf(error)) throw error;
+      const delayMs = retry.backoffMs * 2 ** (attempt - 1);
+      retry.onRetry?.(error, attempt, delayMs);
+      await sleep(delayMs, retry.signal);
+    }
+  }
 }
