@@ -7,11 +7,7 @@
  * @module
  */
 
-import {
-  contractRevertOf,
-  peerIdFromPublicKey,
-  type ProtocolClient,
-} from "../chain/mod.ts";
+import { contractRevertOf, peerIdFromPublicKey, type ProtocolClient } from "../chain/mod.ts";
 import { PeerError } from "../core/errors.ts";
 import { type Hash, toBytes32, toHex } from "../core/hash.ts";
 import { privateKeyToAccount } from "npm:viem@2.57.20/accounts";
