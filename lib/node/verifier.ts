@@ -559,18 +559,24 @@ export class VerifierNode {
       const resumedAt = (await cursor.load()) ?? 0n;
       const backfilled = new Set<Hash>();
       for await (const logs of followLogs({ ...commits, ...retry, cursor })) {
-        for (const log of logs) {
-          const commit = commitOf(log);
-          if (resumedAt > 0n && !backfilled.has(commit.jobId)) {
-            backfilled.add(commit.jobId);
+        if (resumedAt > 0n) {
+          // The jobs new since the restart, in one read of their earlier commits (a backlog of
+          // hundreds of jobs is one call, not one each).
+          const jobIds = [...new Set(logs.map((l) => l.args.jobId))].filter((jobId) =>
+            !backfilled.has(fromBytes32(jobId))
+          );
+          if (jobIds.length > 0) {
             const earlier = await retryChainCall(() =>
-              readLogs({
-                ...commits,
-                args: { jobId: log.args.jobId },
-                toBlock: resumedAt - 1n,
-              }), { ...retry, what: `reading the earlier commits of job ${short(commit.jobId)}` });
+              readLogs({ ...commits, args: { jobId: jobIds }, toBlock: resumedAt - 1n }), {
+              ...retry,
+              what: `reading the earlier commits of ${jobIds.length} jobs`,
+            });
+            for (const jobId of jobIds) backfilled.add(fromBytes32(jobId));
             for (const e of earlier) this.#onCommit(commitOf(e));
           }
+        }
+        for (const log of logs) {
+          const commit = commitOf(log);
           const key = keyOf(commit.jobId, commit.slot);
           const fresh = !this.#seen.has(key) && !this.#records.has(key);
           this.#onCommit(commit);

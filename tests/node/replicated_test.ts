@@ -4,7 +4,10 @@ import { encodeDataset } from "../../lib/exec/dataset.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { Network } from "../../lib/node/network.ts";
-import { toBytes32 } from "../../lib/node/settlement.ts";
+import { createP2PWire } from "../../lib/node/p2p_wire.ts";
+import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
+import { VerifierNode } from "../../lib/node/verifier.ts";
+import { BlobStore } from "../../lib/proof/store.ts";
 import { createJobSpec, encodeJobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { CheatingProvider } from "../adversary/_cheaters.ts";
 import { tinySpec } from "../adversary/_suite.ts";
@@ -179,5 +182,71 @@ Deno.test("a replica that passed its sample is audited again in full once anothe
     offering.abort();
     await honest?.close();
     await cheater.close();
+  }
+});
+
+Deno.test("a verifier restarted between two replicas' commits still compares them: the earlier commit is read back", async () => {
+  await using network = await Network.local({ providers: 0, verifiers: 0, fastSettle: false });
+  const devnet = network.devnet!;
+  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
+  const chain = devnet.client(8);
+  const wire = await createP2PWire({
+    chain,
+    store: new BlobStore(dir),
+    bootstrap: [...network.wire.addrs],
+  });
+  const offering = new AbortController();
+  const cheater = await CheatingProvider.start({
+    network,
+    account: 3,
+    cheat: { kind: "flip-bit", step: 5 },
+    bootstrap: wire.addrs,
+  });
+  let honest: CheatingProvider | undefined;
+  const start = () =>
+    VerifierNode.start({ dataDir: dir, chain, wire, mine: () => devnet.increaseTime(0) });
+  let verifier = await start();
+  try {
+    await ensurePeerBound(chain, wire.peerPrivateKey);
+    // No sampled segments: alone, the cheater's commit passes its audit.
+    const id = await submitReplicated(network, offering.signal, { segments: 0, verifiers: 1 });
+    const first = await verifier.audited(id, { slot: 0, timeoutMs: 300_000 });
+    assert.equal(first.provider, cheater.chain.account);
+    assert.equal(first.outcome, "passed");
+    // Stopped once that audit is recorded: its commit is behind the saved cursor now.
+    await verifier.close();
+    honest = await CheatingProvider.start({
+      network,
+      account: 4,
+      cheat: { kind: "honest" },
+      bootstrap: wire.addrs,
+    });
+    await until(
+      "the second replica's commit",
+      async () =>
+        (await network.chain.jobs.slot({ jobId: toBytes32(id), slot: 1 })).status ===
+          "Committed",
+      300_000,
+    );
+    verifier = await start();
+    const second = await verifier.audited(id, { slot: 1, timeoutMs: 300_000 });
+    assert.deepEqual(second.conflictsWith, [0], JSON.stringify(second));
+    assert.equal(second.outcome, "passed", JSON.stringify(second));
+    assert.equal(second.segments.length, second.totalSegments);
+    await verifier.idle();
+    const again = await verifier.audited(id, { slot: 0 });
+    assert.equal(again.outcome, "caught", JSON.stringify(again));
+    assert.equal(again.dispute?.outcome, "ChallengerWon");
+    assert.equal(
+      (await network.chain.jobs.slot({ jobId: toBytes32(id), slot: 0 })).status,
+      "Slashed",
+    );
+  } finally {
+    offering.abort();
+    await verifier.close();
+    await honest?.close();
+    await cheater.close();
+    await wire.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
