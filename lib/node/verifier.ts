@@ -566,11 +566,13 @@ export class VerifierNode {
             !backfilled.has(fromBytes32(jobId))
           );
           if (jobIds.length > 0) {
-            const earlier = await retryChainCall(() =>
-              readLogs({ ...commits, args: { jobId: jobIds }, toBlock: resumedAt - 1n }), {
-              ...retry,
-              what: `reading the earlier commits of ${jobIds.length} jobs`,
-            });
+            const earlier = await retryChainCall(
+              () => readLogs({ ...commits, args: { jobId: jobIds }, toBlock: resumedAt - 1n }),
+              {
+                ...retry,
+                what: `reading the earlier commits of ${jobIds.length} jobs`,
+              },
+            );
             for (const jobId of jobIds) backfilled.add(fromBytes32(jobId));
             for (const e of earlier) this.#onCommit(commitOf(e));
           }
