@@ -112,8 +112,11 @@ export interface VerifierNodeOptions {
   /** Chain polling interval. Default 200 ms. */
   pollMs?: number;
   /**
-   * Audits checked at once (fetching, re-executing). A dispute an audit opens is played outside
-   * this count, so audits never wait behind a dispute, nor a dispute's moves behind audits.
+   * Audits checked at once (fetching the trace and inputs, re-executing). What comes before, the
+   * chain reads and the spec that decide whether this verifier was drawn, runs for up to
+   * {@link PREPARING_PER_AUDIT} times as many slots at once: a slot this verifier is not drawn
+   * for never waits behind a replay. A dispute an audit opens is played outside both counts, so
+   * audits never wait behind a dispute, nor a dispute's moves behind audits.
    * Default {@link MAX_CONCURRENT_AUDITS}.
    */
   maxConcurrentAudits?: number;
@@ -151,6 +154,11 @@ const MAX_AUDIT_ATTEMPTS = 5;
 
 /** Default of {@link VerifierNodeOptions.maxConcurrentAudits}. */
 export const MAX_CONCURRENT_AUDITS = 2;
+/**
+ * Slots whose draw is looked up at once, per audit that may run: the lookups wait on the chain and
+ * on peers, not on this machine's cores.
+ */
+export const PREPARING_PER_AUDIT = 4;
 
 /** Default of {@link VerifierNodeOptions.auditTimeoutMs}: 10 minutes. */
 export const AUDIT_TIMEOUT_MS = 600_000;
@@ -338,9 +346,13 @@ export class VerifierNode {
   >();
   readonly #datasets = new Map<Hash, Dataset>();
   /** Audits waiting for a free place in the pool, oldest first. */
-  readonly #waiting: { commit: CommitSeen; full: boolean; attempt: number }[] = [];
+  readonly #waiting: { commit: CommitSeen; full: boolean; attempt: number; queuedAt: number }[] =
+    [];
   /** Slots whose audit waits for someone else's dispute over them to end. */
   readonly #waitingOnDisputes = new Set<string>();
+  /** Audits past their draw, fetching and re-executing now; and those waiting for a place. */
+  #checking = 0;
+  readonly #checkingWaiters: (() => void)[] = [];
   /** Audits checking a slot now (a dispute an audit opened does not count). */
   #running = 0;
   /** Every audit started and not finished, dispute included (waited for on close). */
@@ -484,6 +496,7 @@ export class VerifierNode {
   /** Stops following the chain and waits for the running audit to stop. */
   async close(): Promise<void> {
     this.#abort.abort();
+    for (const wake of this.#checkingWaiters.splice(0)) wake();
     await this.#referee?.close();
     await this.#loop;
     this.#waiting.splice(0);
@@ -625,7 +638,7 @@ export class VerifierNode {
   #enqueue(commit: CommitSeen, full: boolean, attempt = 1, delayMs = 0): void {
     this.#pending++;
     const queue = () => {
-      this.#waiting.push({ commit, full, attempt });
+      this.#waiting.push({ commit, full, attempt, queuedAt: Date.now() });
       this.#pump();
     };
     if (delayMs === 0) return queue();
@@ -640,11 +653,33 @@ export class VerifierNode {
     this.#abort.signal.addEventListener("abort", cancel, { once: true });
   }
 
+  #maxAudits(): number {
+    return Math.max(1, this.#options.maxConcurrentAudits ?? MAX_CONCURRENT_AUDITS);
+  }
+
+  /**
+   * Waits for one of the {@link VerifierNodeOptions.maxConcurrentAudits} places where an audit
+   * fetches and re-executes; returns what frees it (idempotent). Closing the node wakes waiters.
+   */
+  async #checkingPlace(): Promise<() => void> {
+    while (this.#checking >= this.#maxAudits() && !this.#abort.signal.aborted) {
+      await new Promise<void>((wake) => this.#checkingWaiters.push(wake));
+    }
+    this.#checking++;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      this.#checking--;
+      this.#checkingWaiters.shift()?.();
+    };
+  }
+
   /** Starts waiting audits while the pool has room. */
   #pump(): void {
-    const max = Math.max(1, this.#options.maxConcurrentAudits ?? MAX_CONCURRENT_AUDITS);
+    const max = this.#maxAudits() * PREPARING_PER_AUDIT;
     while (this.#running < max && this.#waiting.length > 0 && !this.#abort.signal.aborted) {
-      const { commit, full, attempt } = this.#waiting.shift()!;
+      const { commit, full, attempt, queuedAt } = this.#waiting.shift()!;
       this.#running++;
       let released = false;
       // Frees the audit's place: when it opens a dispute, and at the latest when it ends.
@@ -654,11 +689,14 @@ export class VerifierNode {
         this.#running--;
         this.#pump();
       };
-      const task: Promise<void> = this.#runAudit(commit, full, release, attempt).finally(() => {
-        release();
-        this.#tasks.delete(task);
-        if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
-      });
+      const waitedMs = Date.now() - queuedAt;
+      const task: Promise<void> = this.#runAudit(commit, full, release, attempt, waitedMs).finally(
+        () => {
+          release();
+          this.#tasks.delete(task);
+          if (--this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+        },
+      );
       this.#tasks.add(task);
     }
   }
@@ -669,11 +707,12 @@ export class VerifierNode {
     full: boolean,
     release: () => void,
     attempt: number,
+    waitedMs: number,
   ): Promise<void> {
     const key = keyOf(commit.jobId, commit.slot);
     try {
       if (this.#abort.signal.aborted) return;
-      const record = await this.#audit(commit, full, release);
+      const record = await this.#audit(commit, full, release, waitedMs);
       if (record && "disputedByOther" in record) {
         if (!this.#waitingOnDisputes.has(key)) {
           this.#waitingOnDisputes.add(key);
@@ -760,6 +799,7 @@ export class VerifierNode {
     commit: CommitSeen,
     full: boolean,
     release: () => void,
+    waitedMs = 0,
   ): Promise<
     | AuditRecord
     | { notSelected: true; selection: VerifierSelection }
@@ -797,6 +837,16 @@ export class VerifierNode {
     let plan: DisputePlan | undefined;
     let trace: Trace | undefined;
     let trainer: Trainer | undefined;
+    // Drawn, the audit takes one of the places where audits fetch and re-execute.
+    let freeChecking = () => {};
+    // Where the audit's time went, for its log line.
+    const phases: string[] = [];
+    let phaseStart = started;
+    const phase = (name: string) => {
+      const now = Date.now();
+      phases.push(`${name} ${((now - phaseStart) / 1000).toFixed(1)} s`);
+      phaseStart = now;
+    };
     try {
       const blockHash = await this.#blockHashAfter(commit);
       seed = auditSeed({ blockHash, jobId: commit.jobId, verifier: this.account });
@@ -820,6 +870,10 @@ export class VerifierNode {
         }
       }
       if (!job) throw jobError;
+      phase("spec and draw");
+      freeChecking = await this.#checkingPlace();
+      if (this.#abort.signal.aborted) return undefined;
+      phase("waiting for a place");
       const { spec, providerPeer, submitterPeer } = job;
       if (spec.distributed) {
         const found = await this.#auditDistributed(commit, spec, seed, full, [
@@ -835,6 +889,7 @@ export class VerifierNode {
       } else {
         conflictsWith = this.#conflictsOf(commit, spec);
         trace = await this.#traceOf(commit, spec, providerPeer);
+        phase("trace");
         totalSegments = trace.checkpoints.length - 1;
         const count = this.#options.segments === "all" || full || conflictsWith.length > 0
           ? totalSegments
@@ -842,6 +897,7 @@ export class VerifierNode {
         segments = selectAuditSegments({ seed, segments: totalSegments, count });
         this.#log(`job ${id}: auditing segments [${segments.join(", ")}] of ${totalSegments}`);
         trainer = await this.#trainerOf(spec, [providerPeer, submitterPeer]);
+        phase("inputs");
         for (const i of segments) {
           if (this.#abort.signal.aborted) return undefined;
           if (Date.now() - started > timeoutMs) {
@@ -878,6 +934,9 @@ export class VerifierNode {
       outcome = error.outcome;
       reason = error.message;
       plan = error.plan;
+    } finally {
+      // The checks are over (a dispute is played outside the places): the next audit may start.
+      freeChecking();
     }
     let settled: DisputeSummary = { disputed: false };
     try {
@@ -896,7 +955,12 @@ export class VerifierNode {
         // Closed mid-dispute: no record, so that the node plays the dispute on when it restarts.
         if (this.#abort.signal.aborted) return undefined;
       } else {
-        this.#log(`job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""}`);
+        phase("replay");
+        this.#log(
+          `job ${id}: audit ${outcome}${reason ? `: ${reason}` : ""} in ` +
+            `${((Date.now() - started) / 1000).toFixed(1)} s (waited ` +
+            `${(waitedMs / 1000).toFixed(1)} s to start; ${phases.join(", ")})`,
+        );
       }
     } finally {
       trainer?.dispose();
