@@ -812,8 +812,9 @@ export class VerifierNode {
     const timeoutMs = this.#options.auditTimeoutMs ?? AUDIT_TIMEOUT_MS;
     const slotView = await chain.jobs.slot({ jobId: toBytes32(commit.jobId), slot: commit.slot });
     if (slotView.status !== "Committed") {
-      // A dispute this verifier opened before it restarted is played on to its end.
-      const open = slotView.status === "Disputed" ? await this.#openedDispute(commit) : undefined;
+      // A dispute this verifier opened before it restarted is played on to its end, or, when it
+      // ended while the node was down (the slot slashed or paid since), recorded as it ended.
+      const open = await this.#openedDispute(commit);
       if (open) {
         release();
         return await this.#resumeDispute(commit, open, started);
