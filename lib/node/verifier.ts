@@ -350,7 +350,7 @@ export class VerifierNode {
     [];
   /** Slots whose audit waits for someone else's dispute over them to end. */
   readonly #waitingOnDisputes = new Set<string>();
-  /** Audits past their draw, fetching and re-executing now; and those waiting for a place. */
+  /** Places held by audits past their draw (fetching and re-executing now), and the waiters. */
   #checking = 0;
   readonly #checkingWaiters: (() => void)[] = [];
   /** Audits checking a slot now (a dispute an audit opened does not count). */
@@ -799,7 +799,7 @@ export class VerifierNode {
     commit: CommitSeen,
     full: boolean,
     release: () => void,
-    waitedMs = 0,
+    waitedMs: number,
   ): Promise<
     | AuditRecord
     | { notSelected: true; selection: VerifierSelection }

@@ -4,10 +4,9 @@ import { encodeDataset } from "../../lib/exec/dataset.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { Network } from "../../lib/node/network.ts";
-import { createP2PWire } from "../../lib/node/p2p_wire.ts";
 import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
 import { VerifierNode } from "../../lib/node/verifier.ts";
-import { BlobStore } from "../../lib/proof/store.ts";
+import { verifierHost } from "./_verifier_host.ts";
 import { createJobSpec, encodeJobSpec, specHashOf } from "../../lib/proof/job.ts";
 import { CheatingProvider } from "../adversary/_cheaters.ts";
 import { tinySpec } from "../adversary/_suite.ts";
@@ -188,13 +187,7 @@ Deno.test("a replica that passed its sample is audited again in full once anothe
 Deno.test("a verifier restarted between two replicas' commits still compares them: the earlier commit is read back", async () => {
   await using network = await Network.local({ providers: 0, verifiers: 0, fastSettle: false });
   const devnet = network.devnet!;
-  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
-  const chain = devnet.client(8);
-  const wire = await createP2PWire({
-    chain,
-    store: new BlobStore(dir),
-    bootstrap: [...network.wire.addrs],
-  });
+  const { dir, chain, wire } = await verifierHost(network);
   const offering = new AbortController();
   const cheater = await CheatingProvider.start({
     network,

@@ -4,10 +4,9 @@ import { readLogs } from "../../lib/chain/mod.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Network } from "../../lib/node/network.ts";
-import { createP2PWire } from "../../lib/node/p2p_wire.ts";
 import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
 import { VerifierNode } from "../../lib/node/verifier.ts";
-import { BlobStore } from "../../lib/proof/store.ts";
+import { verifierHost } from "./_verifier_host.ts";
 import { auditSeed, selectAuditSegments } from "../../lib/proof/audit.ts";
 import { CheatingProvider } from "../adversary/_cheaters.ts";
 import { tinySpec } from "../adversary/_suite.ts";
@@ -66,13 +65,7 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
   // The provider's node goes away after its commit: nobody can fetch its checkpoints any more.
   await network.providers[0].close();
   await network.providers[0].wire.close();
-  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
-  const chain = devnet.client(8);
-  const wire = await createP2PWire({
-    chain,
-    store: new BlobStore(dir),
-    bootstrap: [...network.wire.addrs],
-  });
+  const { dir, chain, wire } = await verifierHost(network);
   try {
     await ensurePeerBound(chain, wire.peerPrivateKey);
     const start = () =>
@@ -113,13 +106,7 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
 Deno.test("a verifier stopped in the middle of a dispute plays it on after a restart, and wins", async () => {
   await using network = await Network.local({ providers: 0, verifiers: 0 });
   const devnet = network.devnet!;
-  const dir = await Deno.makeTempDir({ prefix: "gensyn-verifier-" });
-  const chain = devnet.client(8);
-  const wire = await createP2PWire({
-    chain,
-    store: new BlobStore(dir),
-    bootstrap: [...network.wire.addrs],
-  });
+  const { dir, chain, wire } = await verifierHost(network);
   const cheater = await CheatingProvider.start({
     network,
     account: 2,
