@@ -103,62 +103,119 @@ Deno.test("a verifier that cannot reach the provider records the job unverifiabl
   }
 });
 
-Deno.test("a verifier stopped in the middle of a dispute plays it on after a restart, and wins", async () => {
-  await using network = await Network.local({ providers: 0, verifiers: 0 });
+/**
+ * A network with no nodes of its own, a cheater that flips a bit at step 27, and a verifier on its
+ * own data dir that the test stops and restarts; `opened` resolves with the dispute's id and the
+ * step span of the segment it disputes when the verifier opens one.
+ */
+async function disputeToRestart(network: Network, cheaterSilent = false) {
   const devnet = network.devnet!;
-  const { dir, chain, wire } = await verifierHost(network);
+  const host = await verifierHost(network);
   const cheater = await CheatingProvider.start({
     network,
     account: 2,
     cheat: { kind: "flip-bit", step: 27 },
-    bootstrap: wire.addrs,
+    bootstrap: host.wire.addrs,
     ...(SHOW_LOG ? { log: (line: string) => console.error("[cheater]", line) } : {}),
   });
-  try {
-    await ensurePeerBound(chain, wire.peerPrivateKey);
-    let opened: () => void;
-    const disputeOpened = new Promise<void>((resolve) => opened = resolve);
-    const start = (log: (line: string) => void) =>
-      VerifierNode.start({
-        dataDir: dir,
-        chain,
-        wire,
-        segments: "all",
-        mine: () => devnet.increaseTime(0),
-        log,
-      });
-    const first = await start((line) => {
-      if (SHOW_LOG) console.error("[verifier, first run]", line);
-      if (/dispute \d+: opened/.test(line)) opened();
+  cheater.silentInDisputes = cheaterSilent;
+  await ensurePeerBound(host.chain, host.wire.peerPrivateKey);
+  let opened: (dispute: { id: bigint; span: number }) => void;
+  const disputeOpened = new Promise<{ id: bigint; span: number }>((resolve) => opened = resolve);
+  const start = (run: string, lines: string[] = []) =>
+    VerifierNode.start({
+      dataDir: host.dir,
+      chain: host.chain,
+      wire: host.wire,
+      segments: "all",
+      mine: () => devnet.increaseTime(0),
+      log: (line) => {
+        if (SHOW_LOG) console.error(`[verifier, ${run}]`, line);
+        lines.push(line);
+        const m = /dispute (\d+): opened on segment \d+ \(steps (\d+)\.\.(\d+)\)/.exec(line);
+        if (m) opened({ id: BigInt(m[1]), span: Number(m[3]) - Number(m[2]) });
+      },
     });
-    const job = await network.train({
-      model: await tinySpec(),
-      data: await loadMnist({ limit: 512 }),
-      steps: 40,
-      batchSize: 16,
-      k: 10,
-      priceWei: 10n * TOKEN,
-    });
-    await disputeOpened;
-    // Stopped right after opening: the dispute is open and this verifier is to play on.
-    await first.close();
-    assert.deepEqual(first.audits(), []);
-    assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Disputed");
-    const lines: string[] = [];
-    const again = await start((line) => {
-      if (SHOW_LOG) console.error("[verifier, restarted]", line);
-      lines.push(line);
-    });
-    const record = await again.audited(job.id, { timeoutMs: 120_000 });
-    assert.equal(record.outcome, "caught");
-    assert.equal(record.dispute?.outcome, "ChallengerWon");
-    assert.equal(record.disputed, true);
-    assert.ok(lines.some((l) => /playing on dispute \d+/.test(l)), lines.join("\n"));
-    assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Slashed");
-    await again.close();
-  } finally {
-    await cheater.close();
-    await wire.close();
-    await Deno.remove(dir, { recursive: true });
+  return {
+    start,
+    opened: disputeOpened,
+    cheater,
+    async [Symbol.asyncDispose]() {
+      await cheater.close();
+      await host.wire.close();
+      await Deno.remove(host.dir, { recursive: true });
+    },
+  };
+}
+
+async function trainOn(network: Network) {
+  return await network.train({
+    model: await tinySpec(),
+    data: await loadMnist({ limit: 512 }),
+    steps: 40,
+    batchSize: 16,
+    k: 10,
+    priceWei: 10n * TOKEN,
+  });
+}
+
+Deno.test("a verifier stopped in the middle of a dispute plays it on after a restart, and wins", async () => {
+  await using network = await Network.local({ providers: 0, verifiers: 0 });
+  await using setup = await disputeToRestart(network);
+  const first = await setup.start("first run");
+  const job = await trainOn(network);
+  await setup.opened;
+  // Stopped right after opening: the dispute is open and this verifier is to play on.
+  await first.close();
+  assert.deepEqual(first.audits(), []);
+  assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Disputed");
+  const lines: string[] = [];
+  const again = await setup.start("restarted", lines);
+  const record = await again.audited(job.id, { timeoutMs: 120_000 });
+  assert.equal(record.outcome, "caught");
+  assert.equal(record.dispute?.outcome, "ChallengerWon");
+  assert.equal(record.disputed, true);
+  assert.ok(lines.some((l) => /playing on dispute \d+/.test(l)), lines.join("\n"));
+  assert.equal((await network.chain.jobs.slot({ jobId: toBytes32(job.id) })).status, "Slashed");
+  await again.close();
+});
+
+Deno.test("a verifier whose dispute ended while it was down records the audit as the dispute ended", async () => {
+  await using network = await Network.local({ providers: 0, verifiers: 0 });
+  const devnet = network.devnet!;
+  // The cheater answers the first move, then goes silent: the dispute waits on it.
+  await using setup = await disputeToRestart(network, true);
+  const first = await setup.start("first run");
+  const job = await trainOn(network);
+  const { id, span } = await setup.opened;
+  const game = network.chain.game;
+  // Both moved once (the bisection narrowed) and the cheater is the one to move next.
+  let d = await game.get(id);
+  while (d.phase !== "Steps" || d.pending || d.hi - d.lo >= span) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    d = await game.get(id);
   }
+  await first.close();
+  assert.deepEqual(first.audits(), []);
+  // While the verifier is down, the cheater's time runs out and someone else ends the dispute.
+  await devnet.increaseTime(
+    d.deadline - BigInt((await network.chain.public.getBlock()).timestamp) + 1n,
+  );
+  await game.timeout(id);
+  assert.equal((await game.get(id)).outcome, "ChallengerWon");
+  const slotOf = () => network.chain.jobs.slot({ jobId: toBytes32(job.id) });
+  assert.equal((await slotOf()).status, "Slashed");
+  const lines: string[] = [];
+  const again = await setup.start("restarted", lines);
+  const record = await again.audited(job.id, { timeoutMs: 120_000 });
+  assert.equal(record.outcome, "caught");
+  assert.equal(record.disputed, true);
+  assert.equal(record.dispute?.id, id.toString());
+  assert.equal(record.dispute?.outcome, "ChallengerWon");
+  assert.ok(!lines.some((l) => /nothing to audit/.test(l)), lines.join("\n"));
+  await again.close();
+  // Recorded, the dispute is forgotten: a second restart finds the record and nothing to resume.
+  const third = await setup.start("second restart");
+  assert.deepEqual(third.audits(), [record]);
+  await third.close();
 });
