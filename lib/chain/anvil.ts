@@ -28,6 +28,12 @@ export interface AnvilOptions {
   hardfork?: string;
   /** How long to wait for anvil to listen before failing; default 20000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Called when anvil exits before `close()` (it crashed, or something killed it), with its exit
+   * and the end of its stderr: every later RPC call fails with "connection refused", so this is
+   * the only place that says why. Default: one line on stderr.
+   */
+  onUnexpectedExit?: (exit: { code: number; signal: string | null; stderr: string }) => void;
 }
 
 /** A running anvil node; `await using` it or call `close()`. */
@@ -145,6 +151,16 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     while (!(await reader.read()).done) { /* discard the request log */ }
   })();
 
+  const onExit = options.onUnexpectedExit ?? ((exit) =>
+    console.error(
+      `anvil (pid ${child.pid}) exited unexpectedly: code ${exit.code}, signal ` +
+        `${exit.signal ?? "none"}; its stderr ends: ${exit.stderr.slice(-2000) || "(empty)"}`,
+    ));
+  child.status.then(async (status) => {
+    if (closed) return;
+    closed = true;
+    onExit({ code: status.code, signal: status.signal, stderr: await stderrText });
+  });
   const close = async (): Promise<void> => {
     await release();
     await drained;
