@@ -12,7 +12,7 @@
 
 import { type Hex, keccak256, maxUint256, toBytes } from "viem";
 import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
-import { ROLES, runAdversarialFuzz } from "../lib/chain/fuzz.ts";
+import { ROLES, runAdversarialFuzz } from "../testing/chain_fuzz.ts";
 import { type Devnet, type ProtocolClient, send, startDevnet } from "../lib/chain/mod.ts";
 import { univ2SwapGas } from "./_univ2.ts";
 import { figure } from "./figure.ts";

@@ -18,7 +18,7 @@ import { maxUint256 } from "viem";
 import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
 import { type Devnet, send, startDevnet } from "../lib/chain/mod.ts";
 import { createMarket, delphi, scoresHash } from "../lib/delphi/mod.ts";
-import { runSolvencyFuzz } from "../lib/delphi/solvency.ts";
+import { runSolvencyFuzz } from "../testing/delphi_solvency.ts";
 import { playAttacks } from "../testing/delphi/attacks.ts";
 import { univ2SwapGas } from "./_univ2.ts";
 import { figure } from "./figure.ts";

@@ -19,8 +19,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { runDiLoCo } from "../lib/dist/round.ts";
-import { parameterCount } from "../lib/dist/outer.ts";
+import { runDiLoCo } from "../lib/diloco/round.ts";
+import { parameterCount } from "../lib/diloco/outer.ts";
 import { defineModel } from "../lib/exec/model.ts";
 import { loadMnist } from "../lib/exec/mnist.ts";
 import { Trainer } from "../lib/exec/trainer.ts";

@@ -45,8 +45,8 @@ import { defineModel } from "../lib/exec/model.ts";
 import { mlp } from "../lib/exec/zoo.ts";
 import type { Job } from "../lib/node/job.ts";
 import { Network } from "../lib/node/network.ts";
-import type { AuditRecord } from "../lib/node/verifier.ts";
-import { CheatingProvider } from "../tests/adversary/_cheaters.ts";
+import type { AuditRecord } from "../lib/node/verifier/mod.ts";
+import { CheatingProvider } from "../testing/adversary.ts";
 import { type ProviderProcess, startProviderProcess } from "../tests/e2e/_provider_process.ts";
 import { figure } from "./figure.ts";
 

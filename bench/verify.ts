@@ -14,7 +14,7 @@
  *   provider process's CPU time serving the checkpoints the default audit samples over the job's
  *   plain training time (`.serve`), for a 1000-step MNIST MLP job.
  * - `verify.cheaters_total` / `verify.cheaters_missed`: every cheater of the adversary catalogue
- *   (`tests/adversary/_cheaters.ts`) run through a full audit and the dispute game to a verdict;
+ *   (`testing/adversary.ts`) run through a full audit and the dispute game to a verdict;
  *   `verify.cheaters_caught_sampled`: the same catalogue under the default 2-segment sample.
  * - `verify.false_slashes` over `verify.honest_jobs` honest jobs on two honest providers.
  * - `dispute.*`: one full two-phase dispute on the MNIST MLP (a provider that flips a bit and
@@ -45,7 +45,7 @@ import { startProviderProcess } from "../tests/e2e/_provider_process.ts";
 import { defineModel } from "../lib/exec/model.ts";
 import { toBytes32 } from "../lib/core/hash.ts";
 import { disputeGameAbi } from "../lib/chain/artifacts/DisputeGame.ts";
-import { type Cheat, CheatingProvider } from "../tests/adversary/_cheaters.ts";
+import { type Cheat, CheatingProvider } from "../testing/adversary.ts";
 import { submitAndAudit, tinySpec } from "../tests/adversary/_suite.ts";
 
 const SEGMENTS = 20;

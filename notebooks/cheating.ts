@@ -14,7 +14,7 @@ import {
   loadCheckpoint,
   type Trace,
   VerificationError,
-} from "../mod.ts";
+} from "@gensyn-deno/toolkit";
 
 /** Options of {@link forgeCheckpoint}. */
 export interface ForgeCheckpointOptions {
@@ -36,8 +36,8 @@ export interface ForgeCheckpointOptions {
  * @example
  * ```ts
  * import { forgeCheckpoint } from "./cheating.ts";
- * declare const trace: import("../mod.ts").Trace;
- * declare const store: import("../mod.ts").BlobStore;
+ * declare const trace: import("@gensyn-deno/toolkit").Trace;
+ * declare const store: import("@gensyn-deno/toolkit").BlobStore;
  * const forged = await forgeCheckpoint({ trace, store, checkpoint: 4 });
  * ```
  */

@@ -7,9 +7,10 @@
  * @module
  */
 
-import { escapeHtml, type MimeBundle, RichView, shortHash } from "../lib/notebook/display.ts";
-import { Plot, renderPlot } from "../lib/notebook/plot.ts";
-import type { RoundReport } from "../lib/dist/round.ts";
+import { escapeHtml, type MimeBundle, RichView, shortHash } from "@gensyn-deno/toolkit/notebook";
+import * as Plot from "npm:@observablehq/plot@0.6.17";
+import { renderPlot } from "@gensyn-deno/toolkit/notebook";
+import type { RoundReport } from "@gensyn-deno/toolkit/diloco";
 
 /**
  * Bytes a ring all-reduce of the full float32 gradient every step sends per worker over `steps`

@@ -9,12 +9,13 @@
  * @module
  */
 
-import type { TrainingState } from "../lib/exec/state.ts";
-import type { Ruling } from "../lib/node/disputes.ts";
-import type { AuditRecord } from "../lib/node/verifier.ts";
-import { type DisputePathView, formatAmount, TOKEN_UNIT } from "../lib/notebook/mod.ts";
-import { type Cheat, type DisputePath, forgeRecording } from "../lib/proof/dispute.ts";
-import type { SegmentVerdict } from "../lib/proof/replay.ts";
+import type { TrainingState } from "@gensyn-deno/toolkit/exec";
+import type { Ruling } from "@gensyn-deno/toolkit/node";
+import type { AuditRecord } from "@gensyn-deno/toolkit/node";
+import { type DisputePathView, formatAmount, TOKEN_UNIT } from "@gensyn-deno/toolkit/notebook";
+import type { Cheat, DisputePath } from "@gensyn-deno/toolkit/proof";
+import { forgeRecording } from "@gensyn-deno/toolkit/testing";
+import type { SegmentVerdict } from "@gensyn-deno/toolkit/proof";
 
 /**
  * A provider that flips one bit of its first weight tensor when it reaches `step`, and lies about
@@ -58,9 +59,9 @@ export function disputeOutcome(path: DisputePath): string {
  * @example
  * ```ts
  * import { disputePathView } from "./dispute_path.ts";
- * import { traceView } from "../lib/notebook/mod.ts";
- * import type { DisputePath } from "../lib/proof/dispute.ts";
- * import type { Trace } from "../mod.ts";
+ * import { traceView } from "@gensyn-deno/toolkit/notebook";
+ * import type { DisputePath } from "@gensyn-deno/toolkit/proof";
+ * import type { Trace } from "@gensyn-deno/toolkit";
  * const draw = (trace: Trace, path: DisputePath) =>
  *   traceView(trace, { dispute: disputePathView(path) });
  * console.log(typeof draw); // "function"
@@ -98,10 +99,10 @@ export function disputePathView(path: DisputePath): DisputePathView {
  * @example
  * ```ts
  * import { onChainDisputeView } from "./dispute_path.ts";
- * import { traceView } from "../lib/notebook/mod.ts";
- * import type { Ruling } from "../lib/node/disputes.ts";
- * import type { AuditRecord } from "../lib/node/verifier.ts";
- * import type { Trace } from "../mod.ts";
+ * import { traceView } from "@gensyn-deno/toolkit/notebook";
+ * import type { Ruling } from "@gensyn-deno/toolkit/node";
+ * import type { AuditRecord } from "@gensyn-deno/toolkit/node";
+ * import type { Trace } from "@gensyn-deno/toolkit";
  * const draw = (trace: Trace, record: AuditRecord, ruling: Ruling) =>
  *   traceView(trace, { dispute: onChainDisputeView(record, ruling) });
  * console.log(typeof draw); // "function"

@@ -6,13 +6,14 @@
  * @module
  */
 
-import type { ProtocolClient } from "../lib/chain/mod.ts";
-import type { StakeView } from "../lib/chain/actions/staking.ts";
-import type { ProviderNode } from "../lib/node/provider.ts";
-import type { JobRecord, JobStatus } from "../lib/node/records.ts";
-import { escapeHtml, type MimeBundle, RichView, shortHash } from "../lib/notebook/display.ts";
-import { formatAmount, TOKEN_UNIT } from "../lib/notebook/mod.ts";
-import { Plot, renderPlot } from "../lib/notebook/plot.ts";
+import type { ProtocolClient } from "@gensyn-deno/toolkit/chain";
+import type { StakeView } from "@gensyn-deno/toolkit/chain";
+import type { ProviderNode } from "@gensyn-deno/toolkit/node";
+import type { JobRecord, JobStatus } from "@gensyn-deno/toolkit/node";
+import { escapeHtml, type MimeBundle, RichView, shortHash } from "@gensyn-deno/toolkit/notebook";
+import { formatAmount, TOKEN_UNIT } from "@gensyn-deno/toolkit/notebook";
+import * as Plot from "npm:@observablehq/plot@0.6.17";
+import { renderPlot } from "@gensyn-deno/toolkit/notebook";
 
 /** What a provider view shows. */
 export interface ProviderViewData {

@@ -5,11 +5,12 @@
  * @module
  */
 
-import { jobMarketAbi } from "../lib/chain/artifacts/JobMarket.ts";
-import type { ProtocolClient } from "../lib/chain/mod.ts";
-import { escapeHtml, type MimeBundle, RichView } from "../lib/notebook/display.ts";
-import { formatAmount, TOKEN_UNIT } from "../lib/notebook/mod.ts";
-import { Plot, renderPlot } from "../lib/notebook/plot.ts";
+import { jobMarketAbi } from "@gensyn-deno/toolkit/chain";
+import type { ProtocolClient } from "@gensyn-deno/toolkit/chain";
+import { escapeHtml, type MimeBundle, RichView } from "@gensyn-deno/toolkit/notebook";
+import { formatAmount, TOKEN_UNIT } from "@gensyn-deno/toolkit/notebook";
+import * as Plot from "npm:@observablehq/plot@0.6.17";
+import { renderPlot } from "@gensyn-deno/toolkit/notebook";
 
 /** The job market's protocol fee in basis points (a governed parameter). */
 export async function feeBps(chain: ProtocolClient): Promise<number> {

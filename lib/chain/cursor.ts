@@ -13,6 +13,7 @@
  */
 
 import { StorageError } from "../core/errors.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 
 /** A durable block cursor: the first block not yet processed. */
 export interface BlockCursor {
@@ -61,8 +62,7 @@ export function fileCursor(path: string, options: FileCursorOptions = {}): Block
       block: block.toString(),
       ...(options.chain === undefined ? {} : { chain: options.chain }),
     };
-    await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(saved) + "\n");
-    await Deno.rename(`${path}.tmp`, path);
+    await writeJsonAtomic(path, saved);
   };
   return {
     async load(): Promise<bigint | undefined> {

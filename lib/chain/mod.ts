@@ -43,7 +43,15 @@ export { ensureAllowance, eventsOf, receiptOf, send } from "./transact.ts";
 export type { AllowanceParams, TxResult, WriteRequest } from "./transact.ts";
 export * from "./invariants.ts";
 export * from "./liveness.ts";
-export * from "./fuzz.ts";
+// The protocol contracts' ABIs, to read their events and views directly with viem.
+export { delphiAbi } from "./artifacts/Delphi.ts";
+export { disputeGameAbi } from "./artifacts/DisputeGame.ts";
+export { feeRouterAbi } from "./artifacts/FeeRouter.ts";
+export { jobMarketAbi } from "./artifacts/JobMarket.ts";
+export { protocolGovernorAbi } from "./artifacts/ProtocolGovernor.ts";
+export { stakingAbi } from "./artifacts/Staking.ts";
+export { tokenAbi } from "./artifacts/Token.ts";
+export { verifierRegistryAbi } from "./artifacts/VerifierRegistry.ts";
 // The error family of this layer and its base, declared with the others in core.
 export { ChainError, ToolkitError, type ToolkitErrorOptions } from "../core/errors.ts";
 export type * from "./types.ts";

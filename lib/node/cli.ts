@@ -36,7 +36,7 @@ import {
 import { createP2PWire } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
 import { ensurePeerBound } from "./settlement.ts";
-import { VerifierNode } from "./verifier.ts";
+import { VerifierNode } from "./verifier/mod.ts";
 import { DEFAULT_NODE_LIMITS, type NodeLimits } from "./limits.ts";
 
 const HELP = `deno task node: run a provider (or verifier) node

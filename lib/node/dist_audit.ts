@@ -41,7 +41,7 @@ import { Trainer } from "../exec/trainer.ts";
 import { commitState, decodeState } from "../proof/commitment.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";
-import { compressDelta, DEFAULT_INT8_BLOCK_SIZE } from "../dist/compress.ts";
+import { compressDelta, DEFAULT_INT8_BLOCK_SIZE } from "../diloco/compress.ts";
 import {
   assignShards,
   deltaHash,
@@ -49,7 +49,7 @@ import {
   nextMembers,
   splitSteps,
   validateDelta,
-} from "../dist/membership.ts";
+} from "../diloco/membership.ts";
 import {
   commitOuterState,
   DILOCO_OUTER,
@@ -58,7 +58,7 @@ import {
   type OuterState,
   pseudoGradient,
   verifyOuterStep,
-} from "../dist/outer.ts";
+} from "../diloco/outer.ts";
 import { decodeDistTrace, type DistTrace, distTraceRoot, type DistTraceRound } from "./dist_run.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { fromBytes32 } from "./settlement.ts";

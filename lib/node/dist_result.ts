@@ -17,7 +17,7 @@ import type { ModelSpec } from "../exec/model.ts";
 import { buildModel, type LayersModel } from "../exec/model.ts";
 import type { TrainingState } from "../exec/state.ts";
 import { loadWeights } from "../exec/trainer.ts";
-import { commitOuterState, outerFromTrainingState, type OuterState } from "../dist/outer.ts";
+import { commitOuterState, outerFromTrainingState, type OuterState } from "../diloco/outer.ts";
 import { loadCheckpoint } from "../proof/checkpoint.ts";
 import type { JobSpec } from "../proof/job.ts";
 import type { BlobStore } from "../proof/store.ts";

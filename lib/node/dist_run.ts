@@ -1,6 +1,6 @@
 /**
  * A provider's part in a distributed (DiLoCo) job: it is worker `slot` of the job. The shell
- * around `lib/dist`'s {@link DistWorker}, on the provider node's own libp2p host.
+ * around `lib/diloco`'s {@link DistWorker}, on the provider node's own libp2p host.
  *
  * 1. Roster: wait until every slot of the job is claimed on-chain; each slot's provider's bound
  *    peer id (`Staking.peerOf`) is who that worker is. Addresses come from `hello` messages on the
@@ -9,7 +9,7 @@
  * 2. Rounds: train `innerSteps` on the shards the round rule assigns (every segment's start and
  *    end state stored as blobs, so verifiers fetch and replay them), send the compressed delta to
  *    the other members, collect theirs, exchange receipt sets and agree on who counted
- *    (`lib/dist/membership.ts`), apply the round rule and the outer Nesterov step, store the new
+ *    (`lib/diloco/membership.ts`), apply the round rule and the outer Nesterov step, store the new
  *    outer state as a blob, and publish the round's report on the topic.
  * 3. Trace: the worker's rounds (members, counted, the agreed delta hashes, segments, outer hash
  *    after) as canonical records; the Merkle root over `[initial outer hash, round records...]` is
@@ -40,9 +40,9 @@ import { array, hash, literal, object, uint } from "../p2p/schema.ts";
 import type { JobSpec } from "../proof/job.ts";
 import { merkleRoot } from "../proof/merkle.ts";
 import type { BlobStore } from "../proof/store.ts";
-import { nextMembers } from "../dist/membership.ts";
-import { commitOuterState, encodeOuterState } from "../dist/outer.ts";
-import { DIST_PROTOCOL, DistWorker, type RosterEntry } from "../dist/worker.ts";
+import { nextMembers } from "../diloco/membership.ts";
+import { commitOuterState, encodeOuterState } from "../diloco/outer.ts";
+import { DIST_PROTOCOL, DistWorker, type RosterEntry } from "../diloco/worker.ts";
 import { type DistRoundMessage, type DistTopic, joinDistTopic } from "./dist_topic.ts";
 import { peerIdOfAccount } from "./p2p_wire.ts";
 import { toBytes32 } from "./settlement.ts";

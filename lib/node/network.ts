@@ -46,14 +46,14 @@ import {
   type JobSpecInput,
   specHashOf,
 } from "../proof/job.ts";
-import type { CompressionOptions } from "../dist/compress.ts";
+import type { CompressionOptions } from "../diloco/compress.ts";
 import { BlobStore } from "../proof/store.ts";
 import { Job } from "./job.ts";
 import { createP2PWire, peerIdOfAccount } from "./p2p_wire.ts";
 import { ProviderNode } from "./provider.ts";
-import { VerifierNode } from "./verifier.ts";
+import { VerifierNode } from "./verifier/mod.ts";
 import type { NodeLimits } from "./limits.ts";
-import { jobTrainer, Referee, type Ruling } from "./disputes.ts";
+import { jobTrainer, Referee, type Ruling } from "./disputes/mod.ts";
 import {
   ensurePeerBound,
   ensureStake,
@@ -225,7 +225,7 @@ export interface TrainOptions {
    */
   refereeCommittee?: number;
   /**
-   * Providers training the job together, DiLoCo-style (`lib/dist`): each takes one on-chain slot
+   * Providers training the job together, DiLoCo-style (`lib/diloco`): each takes one on-chain slot
    * and one data shard; `steps` is then each worker's total inner steps, `rounds * innerSteps`.
    * Default 1: one provider trains the whole job.
    */

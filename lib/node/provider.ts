@@ -25,7 +25,7 @@ import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { DatasetError, PeerError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
 import { partialDistWork, runDistributedJob } from "./dist_run.ts";
-import { DisputeResponder, storedRunParty } from "./disputes.ts";
+import { DisputeResponder, storedRunParty } from "./disputes/mod.ts";
 import { loadJobInputs } from "./executor.ts";
 import {
   checkJobLimits,

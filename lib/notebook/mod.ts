@@ -41,13 +41,16 @@
 export {
   DENO_INSPECT,
   type Displayable,
+  escapeHtml,
   inJupyter,
   JUPYTER_DISPLAY,
   type MimeBundle,
   RichView,
+  shortHash,
   show,
   type ShowOptions,
 } from "./display.ts";
+export { type PlotOptions, renderPlot } from "./plot.ts";
 export {
   type EvaluationPoint,
   type LossPoint,

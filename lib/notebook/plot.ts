@@ -11,6 +11,9 @@ import { parseHTML } from "npm:linkedom@0.18.15";
 
 export { Plot };
 
+/** What {@link renderPlot} draws: the options of Observable Plot's `Plot.plot`. */
+export type PlotOptions = Plot.PlotOptions;
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** The part of a DOM element a render reads (the type-checked libs here have no DOM types). */
@@ -38,7 +41,7 @@ function newDocument(): never {
  * console.log(svg.startsWith("<svg")); // true
  * ```
  */
-export function renderPlot(options: Plot.PlotOptions): string {
+export function renderPlot(options: PlotOptions): string {
   const node = Plot.plot({ ...options, document: newDocument() }) as unknown as RenderedNode;
   if (node.tagName.toLowerCase() === "svg" && !node.getAttribute("xmlns")) {
     // A standalone SVG (image/svg+xml output, a saved file) needs its namespace declared.

@@ -20,6 +20,7 @@ import { secp256k1 } from "npm:@noble/curves@2.4.0/secp256k1.js";
 import { getAddress, keccak256, toBytes, toHex } from "npm:viem@2.57.20";
 import { publicKeyToAddress, sign } from "npm:viem@2.57.20/accounts";
 import { PeerError } from "../core/errors.ts";
+import { writeJsonAtomic } from "../core/files.ts";
 
 /** Name of the environment variable holding the identity password when none is passed. */
 export const PASSWORD_ENV = "GENSYN_NODE_PASSWORD";
@@ -171,10 +172,8 @@ export async function loadOrCreateIdentity(options: IdentityStoreOptions): Promi
   const identity = await NodeIdentity.generate();
   await Deno.mkdir(options.dataDir, { recursive: true });
   const sealed = await seal(identity, password, options.iterations ?? DEFAULT_PBKDF2_ITERATIONS);
-  // Write then rename so a crash never leaves half a key file; 0o600 keeps other users out.
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(sealed, null, 2) + "\n", { mode: 0o600 });
-  await Deno.rename(tmp, path);
+  // Atomic, so a crash never leaves half a key file; 0o600 keeps other users out.
+  await writeJsonAtomic(path, sealed, { indent: 2, mode: 0o600 });
   return identity;
 }
 

@@ -20,7 +20,7 @@
  * of them with the hypergeometric probability `C(n-c, s) / C(n, s)`; the re-executed share of the
  * training is `s * k / steps`.
  *
- * Pure functions only; the verifier node (`lib/node/verifier.ts`) is the shell around them.
+ * Pure functions only; the verifier node (`lib/node/verifier/`) is the shell around them.
  *
  * @module
  */

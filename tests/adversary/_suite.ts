@@ -16,7 +16,7 @@ import { mlp } from "../../lib/exec/zoo.ts";
 import type { Job } from "../../lib/node/job.ts";
 import { Network } from "../../lib/node/network.ts";
 import { toBytes32 } from "../../lib/node/settlement.ts";
-import type { AuditRecord } from "../../lib/node/verifier.ts";
+import type { AuditRecord } from "../../lib/node/verifier/mod.ts";
 
 /** One AIGENSYN. */
 export const TOKEN = 10n ** 18n;

@@ -4,8 +4,8 @@ import { TrainingError } from "../../lib/core/errors.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { Network } from "../../lib/node/network.ts";
 import { toBytes32 } from "../../lib/node/settlement.ts";
-import type { AuditRecord } from "../../lib/node/verifier.ts";
-import { CheatingProvider } from "./_cheaters.ts";
+import type { AuditRecord } from "../../lib/node/verifier/mod.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { PRICE, tinySpec } from "./_suite.ts";
 
 Deno.test("a job with a referee committee: three drawn staked verifiers rule the dispute by majority and the cheater is slashed", async () => {

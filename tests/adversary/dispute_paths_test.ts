@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
-import { checkpointParty, jobTrainer, openExecutionDispute } from "../../lib/node/disputes.ts";
+import { challengeExecution, checkpointParty, jobTrainer } from "../../lib/node/disputes/mod.ts";
 import { Network } from "../../lib/node/network.ts";
 import { createP2PWire, peerIdOfAccount } from "../../lib/node/p2p_wire.ts";
 import { ProviderNode } from "../../lib/node/provider.ts";
@@ -17,7 +17,7 @@ import { decodeJobSpec } from "../../lib/proof/job.ts";
 import { sha256Sync } from "../../lib/proof/ops.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { buildTrace, checkpointSteps } from "../../lib/proof/trace.ts";
-import { CheatingProvider } from "./_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { PRICE, tinySpec, TOKEN } from "./_suite.ts";
 
 const BOND = 10n * TOKEN;
@@ -113,7 +113,7 @@ Deno.test("dispute paths on a live network: a false accuser loses its bond, a pr
         };
         const accuserBefore = await accuser.token.balanceOf();
         const providerBefore = await chain.token.balanceOf();
-        const result = await openExecutionDispute({
+        const result = await challengeExecution({
           chain: accuser,
           store,
           commit,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createP2PWire } from "../../lib/node/p2p_wire.ts";
 import { ProviderNode } from "../../lib/node/provider.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
-import { CheatingProvider } from "./_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import {
   assertCaught,
   assertPaid,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheatingProvider } from "./_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { assertCaught, auditedNetwork, submitAndAudit, tinySpec } from "./_suite.ts";
 
 Deno.test("spoofed, stale, random and copied results are caught; forged op records go down to one kernel", async (t) => {

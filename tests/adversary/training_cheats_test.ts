@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheatingProvider } from "./_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { assertCaught, assertPaid, auditedNetwork, submitAndAudit, tinySpec } from "./_suite.ts";
 
 Deno.test("providers that bend the training are caught by a full audit; the honest one is paid", async (t) => {

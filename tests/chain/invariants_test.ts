@@ -7,20 +7,19 @@ import {
   checkLiveness,
   ContractRevertError,
   disputeBoundSec,
-  ROLES,
-  runAdversarialFuzz,
   startDevnet,
   toChainError,
 } from "../../lib/chain/mod.ts";
-import { runEpilogue } from "../../lib/chain/fuzz/epilogue.ts";
-import { checkHonestParties, gameEvents } from "../../lib/chain/fuzz/honesty.ts";
-import { newRun } from "../../lib/chain/fuzz/model.ts";
+import { ROLES, runAdversarialFuzz } from "../../testing/chain_fuzz.ts";
+import { runEpilogue } from "../../testing/chain_fuzz/epilogue.ts";
+import { checkHonestParties, gameEvents } from "../../testing/chain_fuzz/honesty.ts";
+import { newRun } from "../../testing/chain_fuzz/model.ts";
 import {
   CHECKPOINT_INTERVAL,
   commitTrace,
   honestTrace,
   STEPS,
-} from "../../lib/chain/fuzz/world.ts";
+} from "../../testing/chain_fuzz/world.ts";
 import { id, isolated, TOKEN } from "./_devnet.ts";
 
 Deno.test("reverts decode into typed errors; other failures stay ChainErrors", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startDevnet } from "../../lib/chain/mod.ts";
-import { runSolvencyFuzz } from "../../lib/delphi/solvency.ts";
+import { runSolvencyFuzz } from "../../testing/delphi_solvency.ts";
 
 // The bench runs 300 sequences (`deno task bench delphi`); CI runs a quick sample.
 Deno.test("Delphi stays solvent over random trade sequences, resolutions and expiries", async () => {

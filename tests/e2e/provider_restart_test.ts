@@ -4,7 +4,7 @@ import { Trainer } from "../../lib/exec/trainer.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { trainWithProof } from "../../lib/proof/checkpoint.ts";
 import { Network } from "../../lib/node/network.ts";
-import { type DisputeResult, openAvailabilityDispute } from "../../lib/node/disputes.ts";
+import { challengeAvailability, type DisputeResult } from "../../lib/node/disputes/mod.ts";
 import type { Job } from "../../lib/node/job.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { JobRecords } from "../../lib/node/records.ts";
@@ -273,7 +273,7 @@ function accuse(
   jobId: string,
   result: { finalHash: string; trace: { root: string } },
 ): Promise<DisputeResult> {
-  return openAvailabilityDispute({
+  return challengeAvailability({
     chain: network.devnet!.client(8),
     store: new BlobStore(`${dir}/accuser`),
     commit: { jobId, slot: 0, finalHash: result.finalHash, traceRoot: result.trace.root },

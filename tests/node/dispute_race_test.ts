@@ -3,7 +3,7 @@ import { type Hex, parseGwei } from "viem";
 import { startDevnet } from "../../lib/chain/mod.ts";
 import { disputeGameAbi } from "../../lib/chain/artifacts/DisputeGame.ts";
 import { toBytes32 } from "../../lib/core/hash.ts";
-import { NO_MOVES, playDispute } from "../../lib/node/disputes.ts";
+import { NO_MOVES, playDispute } from "../../lib/node/disputes/mod.ts";
 import { sha256Sync } from "../../lib/proof/ops.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { anvilRpc, TOKEN } from "../chain/_devnet.ts";

@@ -5,10 +5,10 @@ import { loadMnist } from "../../lib/exec/mnist.ts";
 import { encodeModelSpec } from "../../lib/exec/model.ts";
 import { Network } from "../../lib/node/network.ts";
 import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
-import { VerifierNode } from "../../lib/node/verifier.ts";
+import { VerifierNode } from "../../lib/node/verifier/mod.ts";
 import { verifierHost } from "./_verifier_host.ts";
 import { createJobSpec, encodeJobSpec, specHashOf } from "../../lib/proof/job.ts";
-import { CheatingProvider } from "../adversary/_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { tinySpec } from "../adversary/_suite.ts";
 
 const TOKEN = 10n ** 18n;

@@ -5,10 +5,10 @@ import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
 import { Network } from "../../lib/node/network.ts";
 import { ensurePeerBound, toBytes32 } from "../../lib/node/settlement.ts";
-import { VerifierNode } from "../../lib/node/verifier.ts";
+import { VerifierNode } from "../../lib/node/verifier/mod.ts";
 import { verifierHost } from "./_verifier_host.ts";
 import { auditSeed, selectAuditSegments } from "../../lib/proof/audit.ts";
-import { CheatingProvider } from "../adversary/_cheaters.ts";
+import { CheatingProvider } from "../../testing/adversary.ts";
 import { tinySpec } from "../adversary/_suite.ts";
 
 const TOKEN = 10n ** 18n;

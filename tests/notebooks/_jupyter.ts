@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 
 /** How to install what the notebook tests need on Debian (what `.ci/run` does). */
 export const INSTALL_HINT = "install them with `apt-get install -y jupyter-nbconvert " +
-  "python3-nbclient jupyter-client chromium` (on Debian; `.ci/run` does this in CI)";
+  "python3-nbclient jupyter-client chromium` (on Debian; `deno task test` does this itself when it runs as root)";
 
 /** Paths of the tools, found on PATH. */
 export interface Tools {

@@ -39,11 +39,11 @@ import {
   onChainDisputeView,
   replayVerdicts,
 } from "../../notebooks/dispute_path.ts";
-import type { AuditRecord } from "../../lib/node/verifier.ts";
-import type { Ruling } from "../../lib/node/disputes.ts";
+import type { AuditRecord } from "../../lib/node/verifier/mod.ts";
+import type { Ruling } from "../../lib/node/disputes/mod.ts";
 import { allReduceBytes, DiLoCoView } from "../../notebooks/diloco_view.ts";
 import type { DisputePath } from "../../lib/proof/dispute.ts";
-import type { RoundReport } from "../../lib/dist/round.ts";
+import type { RoundReport } from "../../lib/diloco/round.ts";
 import type { TrainingState } from "../../lib/exec/state.ts";
 import { BlobStore } from "../../lib/proof/store.ts";
 import { checkExecuted, checkExpectation, type Notebook, onlyLostOutputs } from "./_expect.ts";

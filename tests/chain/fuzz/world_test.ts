@@ -17,7 +17,7 @@ import {
   stateAt,
   trueOps,
   trueState,
-} from "../../../lib/chain/fuzz/world.ts";
+} from "../../../testing/chain_fuzz/world.ts";
 
 const JOB: Hex = `0x${"11".repeat(32)}`;
 const ZERO: Hex = `0x${"00".repeat(32)}`;

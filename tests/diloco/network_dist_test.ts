@@ -6,7 +6,7 @@ import { toBytes32 } from "../../lib/node/settlement.ts";
 import type { JobEvent } from "../../lib/node/watch.ts";
 import type { ProviderNode } from "../../lib/node/provider.ts";
 import { SpecError } from "../../lib/core/errors.ts";
-import { commitOuterState } from "../../lib/dist/outer.ts";
+import { commitOuterState } from "../../lib/diloco/outer.ts";
 
 const TOKEN = 10n ** 18n;
 const data = await loadMnist({ limit: 2048 });

@@ -17,15 +17,15 @@
 
 import fc from "npm:fast-check@4.10.2";
 import { maxUint256 } from "npm:viem@2.57.20";
-import type { Address } from "../chain/types.ts";
-import type { Devnet } from "../chain/devnet.ts";
-import type { ProtocolClient } from "../chain/protocol.ts";
-import { ContractRevertError } from "../chain/revert.ts";
-import { send } from "../chain/transact.ts";
-import { testStableAbi } from "../chain/artifacts/TestStable.ts";
-import { delphiAbi } from "../chain/artifacts/Delphi.ts";
-import { buy, createMarket, sell } from "./market.ts";
-import { getLedger, getMarket, getPrices } from "./market_state.ts";
+import type { Address } from "../lib/chain/types.ts";
+import type { Devnet } from "../lib/chain/devnet.ts";
+import type { ProtocolClient } from "../lib/chain/protocol.ts";
+import { ContractRevertError } from "../lib/chain/revert.ts";
+import { send } from "../lib/chain/transact.ts";
+import { testStableAbi } from "../lib/chain/artifacts/TestStable.ts";
+import { delphiAbi } from "../lib/chain/artifacts/Delphi.ts";
+import { buy, createMarket, sell } from "../lib/delphi/market.ts";
+import { getLedger, getMarket, getPrices } from "../lib/delphi/market_state.ts";
 import {
   claim,
   reclaimEvaluationEscrow,
@@ -33,8 +33,8 @@ import {
   startEvaluation,
   voidMarket,
   withdrawLiquidity,
-} from "./settlement.ts";
-import { scoresHash } from "./evaluate.ts";
+} from "../lib/delphi/settlement.ts";
+import { scoresHash } from "../lib/delphi/evaluate.ts";
 
 /** Options of {@linkcode runSolvencyFuzz}. */
 export interface SolvencyOptions {
@@ -145,8 +145,8 @@ async function stableBalance(client: ProtocolClient, account: Address): Promise<
  *
  * @example
  * ```ts
- * import { startDevnet } from "../chain/devnet.ts";
- * import { runSolvencyFuzz } from "./solvency.ts";
+ * import { startDevnet } from "../lib/chain/devnet.ts";
+ * import { runSolvencyFuzz } from "./delphi_solvency.ts";
  * await using devnet = await startDevnet();
  * const result = await runSolvencyFuzz(devnet, { runs: 20 });
  * console.log(result.violations.length); // 0

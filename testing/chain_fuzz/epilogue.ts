@@ -8,9 +8,9 @@
  * @module
  */
 
-import type { Address } from "../types.ts";
-import type { Devnet } from "../devnet.ts";
-import { ContractRevertError } from "../revert.ts";
+import type { Address } from "../../lib/chain/types.ts";
+import type { Devnet } from "../../lib/chain/devnet.ts";
+import { ContractRevertError } from "../../lib/chain/revert.ts";
 import { ROLES } from "./actions.ts";
 import { honestVoteOf } from "./game_moves.ts";
 import type { RunModel } from "./model.ts";
@@ -36,7 +36,7 @@ const failure = (what: string, error: unknown) =>
  * ```ts
  * import { runEpilogue } from "./epilogue.ts";
  * import { newRun } from "./model.ts";
- * declare const devnet: import("../devnet.ts").Devnet;
+ * declare const devnet: import("../../lib/chain/devnet.ts").Devnet;
  * console.log(await runEpilogue(devnet, newRun(1), { stakers: [] })); // []
  * ```
  */

@@ -7,7 +7,7 @@ import {
   type DeltaEncoding,
   float16BitsToNumber,
   float32ToFloat16Bits,
-} from "../../lib/dist/compress.ts";
+} from "../../lib/diloco/compress.ts";
 import { PeerError } from "../../lib/core/errors.ts";
 
 const values = fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e4, max: 1e4 }), {

@@ -11,7 +11,7 @@ import {
   pseudoGradient,
   skipOuterStep,
   verifyOuterStep,
-} from "../../lib/dist/outer.ts";
+} from "../../lib/diloco/outer.ts";
 import { decodeState } from "../../lib/proof/commitment.ts";
 import { SpecError, VerificationError } from "../../lib/core/errors.ts";
 

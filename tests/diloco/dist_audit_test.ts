@@ -15,7 +15,7 @@ import {
   networkDistSource,
   peerTraces,
 } from "../../lib/node/dist_audit.ts";
-import { openAvailabilityDispute, openWorkDispute } from "../../lib/node/disputes.ts";
+import { challengeAvailability, challengeWork } from "../../lib/node/disputes/mod.ts";
 import { CheatingDistWorker } from "./_dist_cheater.ts";
 
 const TOKEN = 10n ** 18n;
@@ -165,7 +165,7 @@ Deno.test("distributed work is audited: every worker's rounds re-execute and its
   await t.step("a false work dispute over an honest round loses the accuser its bond", async () => {
     const before = await accuser.token.balanceOf();
     const c = commits[1];
-    const r = await openWorkDispute({
+    const r = await challengeWork({
       chain: accuser,
       store: accuserStore,
       commit: { jobId: job.id, slot: 1, finalHash: c.finalHash, traceRoot: c.traceRoot },
@@ -185,7 +185,7 @@ Deno.test("distributed work is audited: every worker's rounds re-execute and its
 
   await t.step("a false availability dispute over an honest worker's trace loses too", async () => {
     const c = commits[2];
-    const r = await openAvailabilityDispute({
+    const r = await challengeAvailability({
       chain: accuser,
       store: accuserStore,
       commit: { jobId: job.id, slot: 2, finalHash: c.finalHash, traceRoot: c.traceRoot },

@@ -9,12 +9,12 @@
  * @module
  */
 
-import type { Hex } from "../types.ts";
-import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
-import type { Devnet } from "../devnet.ts";
-import type { DisputePhase, DisputeView } from "../actions/dispute_game.ts";
-import { eventsOf, send } from "../transact.ts";
-import { ContractRevertError } from "../revert.ts";
+import type { Hex } from "../../lib/chain/types.ts";
+import { disputeGameAbi } from "../../lib/chain/artifacts/DisputeGame.ts";
+import type { Devnet } from "../../lib/chain/devnet.ts";
+import type { DisputePhase, DisputeView } from "../../lib/chain/actions/dispute_game.ts";
+import { eventsOf, send } from "../../lib/chain/transact.ts";
+import { ContractRevertError } from "../../lib/chain/revert.ts";
 import type { FuzzAction, Opener, Party } from "./actions.ts";
 import { ROLES } from "./actions.ts";
 import type { DisputeModel, FuzzContext, SlotModel } from "./model.ts";

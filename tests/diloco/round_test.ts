@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { defineModel } from "../../lib/exec/model.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
-import { runDiLoCo } from "../../lib/dist/round.ts";
+import { runDiLoCo } from "../../lib/diloco/round.ts";
 import { Trainer } from "../../lib/exec/trainer.ts";
 import { commitState } from "../../lib/proof/commitment.ts";
-import type { DiLoCoOptions } from "../../lib/dist/round.ts";
+import type { DiLoCoOptions } from "../../lib/diloco/round.ts";
 
 const dataset = await loadMnist({ limit: 2048 });
 const spec = await defineModel(mlp({ hidden: [16] }), {

@@ -21,16 +21,16 @@
 
 import fc from "npm:fast-check@4.10.2";
 import { maxUint256 } from "npm:viem@2.57.20";
-import { ChainError } from "../core/errors.ts";
-import type { Devnet } from "./devnet.ts";
-import { checkInvariants } from "./invariants.ts";
-import { checkLiveness, disputeBoundSec } from "./liveness.ts";
-import { ContractRevertError, MinedRevertError } from "./revert.ts";
-import { type FuzzAction, fuzzSequence, ROLES, showAction } from "./fuzz/actions.ts";
-import { applyAction } from "./fuzz/apply.ts";
-import { runEpilogue } from "./fuzz/epilogue.ts";
-import { checkHonestParties, type GameEvent, gameEvents } from "./fuzz/honesty.ts";
-import { newRun } from "./fuzz/model.ts";
+import { ChainError } from "../lib/core/errors.ts";
+import type { Devnet } from "../lib/chain/devnet.ts";
+import { checkInvariants } from "../lib/chain/invariants.ts";
+import { checkLiveness, disputeBoundSec } from "../lib/chain/liveness.ts";
+import { ContractRevertError, MinedRevertError } from "../lib/chain/revert.ts";
+import { type FuzzAction, fuzzSequence, ROLES, showAction } from "./chain_fuzz/actions.ts";
+import { applyAction } from "./chain_fuzz/apply.ts";
+import { runEpilogue } from "./chain_fuzz/epilogue.ts";
+import { checkHonestParties, type GameEvent, gameEvents } from "./chain_fuzz/honesty.ts";
+import { newRun } from "./chain_fuzz/model.ts";
 
 /** Options of {@linkcode runAdversarialFuzz}. */
 export interface AdversarialFuzzOptions {
@@ -128,8 +128,8 @@ function countCoverage(coverage: Record<string, number>, events: readonly GameEv
  *
  * @example
  * ```ts
- * import { runAdversarialFuzz } from "./fuzz.ts";
- * import { startDevnet } from "./devnet.ts";
+ * import { runAdversarialFuzz } from "./chain_fuzz.ts";
+ * import { startDevnet } from "../lib/chain/devnet.ts";
  * await using devnet = await startDevnet({ accounts: 16, verifiers: [] });
  * const result = await runAdversarialFuzz(devnet, { runs: 20 });
  * console.log(result.adversarialViolations.length, result.livenessViolations.length); // 0 0
@@ -228,4 +228,4 @@ export async function runAdversarialFuzz(
   return result;
 }
 
-export { ROLES } from "./fuzz/actions.ts";
+export { ROLES } from "./chain_fuzz/actions.ts";

@@ -9,31 +9,31 @@
  * @module
  */
 
-import { getProfile } from "../../lib/exec/profile.ts";
-import type { ProtocolClient } from "../../lib/chain/mod.ts";
-import type { Hash } from "../../lib/core/hash.ts";
-import { decodeDataset } from "../../lib/exec/dataset.ts";
-import { decodeModelSpec, type ModelSpec } from "../../lib/exec/model.ts";
-import { cloneState, type TrainingState } from "../../lib/exec/state.ts";
-import { Trainer } from "../../lib/exec/trainer.ts";
-import { commitState, encodeState } from "../../lib/proof/commitment.ts";
-import { forgeRecording } from "../../lib/proof/dispute.ts";
-import { recordStep } from "../../lib/proof/ops.ts";
-import { decodeJobSpec, type JobSpec, planOfJob } from "../../lib/proof/job.ts";
-import { BlobStore } from "../../lib/proof/store.ts";
-import { loadCheckpoint } from "../../lib/proof/checkpoint.ts";
-import { checkpointParty, DisputeResponder, jobTrainer } from "../../lib/node/disputes.ts";
-import { buildTrace, type CheckpointRef, checkpointSteps } from "../../lib/proof/trace.ts";
-import type { Network } from "../../lib/node/network.ts";
-import { createP2PWire, peerIdOfAccount } from "../../lib/node/p2p_wire.ts";
+import { getProfile } from "../lib/exec/profile.ts";
+import type { ProtocolClient } from "../lib/chain/mod.ts";
+import type { Hash } from "../lib/core/hash.ts";
+import { decodeDataset } from "../lib/exec/dataset.ts";
+import { decodeModelSpec, type ModelSpec } from "../lib/exec/model.ts";
+import { cloneState, type TrainingState } from "../lib/exec/state.ts";
+import { Trainer } from "../lib/exec/trainer.ts";
+import { commitState, encodeState } from "../lib/proof/commitment.ts";
+import { forgeRecording } from "../lib/proof/dispute.ts";
+import { recordStep } from "../lib/proof/ops.ts";
+import { decodeJobSpec, type JobSpec, planOfJob } from "../lib/proof/job.ts";
+import { BlobStore } from "../lib/proof/store.ts";
+import { loadCheckpoint } from "../lib/proof/checkpoint.ts";
+import { checkpointParty, DisputeResponder, jobTrainer } from "../lib/node/disputes/mod.ts";
+import { buildTrace, type CheckpointRef, checkpointSteps } from "../lib/proof/trace.ts";
+import type { Network } from "../lib/node/network.ts";
+import { createP2PWire, peerIdOfAccount } from "../lib/node/p2p_wire.ts";
 import {
   commitResult,
   ensurePeerBound,
   ensureStake,
   finalizeIfDue,
   tryClaim,
-} from "../../lib/node/settlement.ts";
-import type { JobOffer, NodeWire } from "../../lib/node/wire.ts";
+} from "../lib/node/settlement.ts";
+import type { JobOffer, NodeWire } from "../lib/node/wire.ts";
 
 /** How a provider cheats. */
 export type Cheat =

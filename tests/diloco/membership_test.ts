@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compressDelta } from "../../lib/dist/compress.ts";
+import { compressDelta } from "../../lib/diloco/compress.ts";
 import {
   agreeRound,
   assignShards,
@@ -10,7 +10,7 @@ import {
   nextMembers,
   splitSteps,
   validateDelta,
-} from "../../lib/dist/membership.ts";
+} from "../../lib/diloco/membership.ts";
 import { PeerError, SpecError } from "../../lib/core/errors.ts";
 
 const msg = (worker: number, xs: number[], round = 0): DeltaMessage => ({

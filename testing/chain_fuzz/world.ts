@@ -14,8 +14,8 @@
  */
 
 import { concat, type Hex, sha256, toBytes } from "npm:viem@2.57.20";
-import { toBytes32 } from "../../core/hash.ts";
-import { merkleProof, merkleRoot } from "../../proof/merkle.ts";
+import { toBytes32 } from "../../lib/core/hash.ts";
+import { merkleProof, merkleRoot } from "../../lib/proof/merkle.ts";
 
 /** Training steps of every fuzz job. */
 export const STEPS = 64;

@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { Address, Hex } from "../types.ts";
-import type { Devnet } from "../devnet.ts";
+import type { Address, Hex } from "../../lib/chain/types.ts";
+import type { Devnet } from "../../lib/chain/devnet.ts";
 import type { Ruling, Trace, TraceCommitment } from "./world.ts";
 
 /** One committed slot, as the fuzz made its provider commit it. */

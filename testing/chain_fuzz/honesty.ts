@@ -11,8 +11,8 @@
  * @module
  */
 
-import { disputeGameAbi } from "../artifacts/DisputeGame.ts";
-import type { Devnet } from "../devnet.ts";
+import { disputeGameAbi } from "../../lib/chain/artifacts/DisputeGame.ts";
+import type { Devnet } from "../../lib/chain/devnet.ts";
 import { honestVoteOf } from "./game_moves.ts";
 import { challengerHonest, isHonestSlot, providerHonest, type RunModel } from "./model.ts";
 import type { Ruling } from "./world.ts";
@@ -52,7 +52,7 @@ interface DisputeRecord {
  * @example
  * ```ts
  * import { checkHonestParties, gameEvents } from "./honesty.ts";
- * declare const devnet: import("../devnet.ts").Devnet;
+ * declare const devnet: import("../../lib/chain/devnet.ts").Devnet;
  * declare const run: import("./model.ts").RunModel;
  * console.log(await checkHonestParties(devnet, run, await gameEvents(devnet)));
  * ```

@@ -8,10 +8,10 @@
  */
 
 import { keccak256, toBytes } from "npm:viem@2.57.20";
-import { jobMarketAbi } from "../artifacts/JobMarket.ts";
-import { stakingAbi } from "../artifacts/Staking.ts";
-import { tokenAbi } from "../artifacts/Token.ts";
-import { send } from "../transact.ts";
+import { jobMarketAbi } from "../../lib/chain/artifacts/JobMarket.ts";
+import { stakingAbi } from "../../lib/chain/artifacts/Staking.ts";
+import { tokenAbi } from "../../lib/chain/artifacts/Token.ts";
+import { send } from "../../lib/chain/transact.ts";
 import { type CommitPlan, type FuzzAction, type JobPlan, ROLES } from "./actions.ts";
 import { draw, moveOutOfTurn, openDispute, playDispute, timeout, vote } from "./game_moves.ts";
 import { claimAt, committedAt, type FuzzContext, jobAt, type JobModel } from "./model.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DIST_PROTOCOL, DistWorker } from "../../lib/dist/worker.ts";
+import { DIST_PROTOCOL, DistWorker } from "../../lib/diloco/worker.ts";
 import { defineModel } from "../../lib/exec/model.ts";
 import { loadMnist } from "../../lib/exec/mnist.ts";
 import { mlp } from "../../lib/exec/zoo.ts";
