@@ -71,6 +71,25 @@ export interface DistTraceRound {
   readonly outerHash: Hash;
 }
 
+/**
+ * A round this worker sent its delta for, kept until it sees the round agreed: what the round's
+ * trace record needs besides the agreement. A worker that stops in between completes the round
+ * from the other workers' traces after a restart ({@link completePendingRound}), so a round its
+ * delta counted in is not lost to it.
+ */
+export interface PendingDistRound {
+  /** Hash of the outer state before round 0. */
+  readonly initialOuter: Hash;
+  /** The round. */
+  readonly round: number;
+  /** Its members, as this worker trained for them. */
+  readonly members: readonly number[];
+  /** This worker's inner segments of the round. */
+  readonly segments: DistTraceRound["segments"];
+  /** Where the other workers listened (multiaddrs), to fetch their traces after a restart. */
+  readonly peers: readonly string[];
+}
+
 /** A worker's distributed trace: what it commits the root of. */
 export interface DistTrace {
   /** Always {@link DIST_TRACE_FORMAT}. */
@@ -132,6 +151,12 @@ export interface DistributedRunOptions {
    * that stops mid-job can still commit the rounds it counted in.
    */
   onTrace?: (traceBlob: Hash) => Promise<void>;
+  /**
+   * Called every round before this worker's delta leaves, with the round as it will be recorded
+   * (see {@link PendingDistRound}); kept, it lets a node that stops before the round is agreed
+   * count the round after a restart.
+   */
+  onPending?: (pending: PendingDistRound) => Promise<void>;
   /** How long to wait for every slot to be claimed and every worker to say hello. Default 120 s. */
   rosterTimeoutMs?: number;
 }
@@ -217,8 +242,21 @@ export async function runDistributedJob(
       signal?.throwIfAborted();
       const sentBefore = worker.bytesSent;
       const segments = await worker.train(members);
+      const traced = segments.map((s) => ({
+        shard: s.shard,
+        steps: s.steps,
+        startHash: s.startHash,
+        endHash: s.endHash,
+      }));
       signal?.throwIfAborted();
       await options.beforeSend?.(worker, round);
+      await options.onPending?.({
+        initialOuter,
+        round,
+        members,
+        segments: traced,
+        peers: [...roster].filter(([s]) => s !== slot).map(([, entry]) => entry.addr),
+      });
       await worker.send(members);
       await worker.collect(members, dist.roundTimeoutSec * 1000);
       await worker.exchange(members, dist.roundTimeoutSec * 1000);
@@ -246,12 +284,7 @@ export async function runDistributedJob(
         loss: segments.reduce((a, s) => a + s.loss * s.steps, 0) / Math.max(1, steps),
         bytesSent: worker.bytesSent - sentBefore,
         outerHash: decision.hash,
-        segments: segments.map((s) => ({
-          shard: s.shard,
-          steps: s.steps,
-          startHash: s.startHash,
-          endHash: s.endHash,
-        })),
+        segments: traced,
       };
       rounds.push({
         round,
@@ -375,6 +408,80 @@ export async function partialDistWork(
   const units = trace.rounds.filter((r) => r.counted.includes(slot)).length;
   if (units === 0) return undefined;
   return { units, finalHash: trace.rounds.at(-1)!.outerHash, traceRoot: trace.root };
+}
+
+/**
+ * Completes the round a worker sent its delta for but stopped before it saw agreed: from the
+ * other workers' traces (committed, so their roots are on-chain), the round as they recorded it.
+ * Returns the worker's trace extended by that round (stored) when every other trace that holds
+ * the round agrees on it (members, counted workers, agreed deltas, outer hash) and on the round
+ * before it, its members are those the worker trained for, and it counted the worker; undefined
+ * otherwise (the worker then commits the rounds it holds).
+ *
+ * @example
+ * ```ts ignore
+ * const done = await completePendingRound({ store, jobId, slot, partial, pending, peers });
+ * if (done) await chain.jobs.commitWork({ jobId, ...await partialDistWork(store, done.traceBlob, slot) });
+ * ```
+ */
+export async function completePendingRound(options: {
+  store: BlobStore;
+  jobId: Hash;
+  slot: number;
+  /** The worker's trace so far, if it completed a round. */
+  partial: DistTrace | undefined;
+  pending: PendingDistRound;
+  /** The other workers' traces, by slot. */
+  peers: ReadonlyMap<number, DistTrace>;
+  /** Told why the round is not completed, when it is not. */
+  onSkip?: (reason: string) => void;
+}): Promise<{ trace: DistTrace; traceBlob: Hash } | undefined> {
+  const { slot, pending } = options;
+  const skip = (reason: string) => {
+    options.onSkip?.(reason);
+    return undefined;
+  };
+  const held = options.partial?.rounds ?? [];
+  if (pending.round !== held.length) {
+    return skip(`the trace holds ${held.length} rounds, the pending one is round ${pending.round}`);
+  }
+  if (options.partial && options.partial.initialOuter !== pending.initialOuter) {
+    return skip("the pending round is of another run (initial outer state)");
+  }
+  const before = held.at(-1)?.outerHash;
+  const agreed = new Set<string>();
+  let record: DistTraceRound | undefined;
+  for (const [peer, trace] of options.peers) {
+    if (peer === slot || trace.initialOuter !== pending.initialOuter) continue;
+    const theirs = trace.rounds.find((r) => r.round === pending.round);
+    if (!theirs) continue;
+    const previous = trace.rounds.find((r) => r.round === pending.round - 1);
+    if (before !== undefined && previous?.outerHash !== before) {
+      return skip(`worker ${peer}'s round ${pending.round - 1} ended in another outer state`);
+    }
+    const { members, counted, deltas, outerHash } = theirs;
+    agreed.add(JSON.stringify({ members, counted, deltas, outerHash }));
+    record = theirs;
+  }
+  if (!record) return skip(`no other worker's trace (of ${options.peers.size}) holds the round`);
+  if (agreed.size !== 1) return skip("the other workers' traces disagree on the round");
+  if (record.members.join() !== pending.members.join()) {
+    return skip(`the round's members were [${record.members}], not [${pending.members}]`);
+  }
+  if (!record.counted.includes(slot)) return skip("the round did not count this worker's delta");
+  return await storeDistTrace(options.store, {
+    jobId: options.jobId,
+    slot,
+    initialOuter: pending.initialOuter,
+    rounds: [...held, {
+      round: pending.round,
+      members: record.members,
+      counted: record.counted,
+      deltas: record.deltas,
+      segments: pending.segments,
+      outerHash: record.outerHash,
+    }],
+  });
 }
 
 let activating: Promise<unknown> = Promise.resolve();

@@ -88,5 +88,6 @@ export {
   type DistTrace,
   distTraceRoot,
   type DistTraceRound,
+  type PendingDistRound,
 } from "./dist_run.ts";
 export { createP2PWire, type P2PWireOptions } from "./p2p_wire.ts";

@@ -15,8 +15,9 @@
  * @module
  */
 
-import type { ProtocolClient, ReleaseReason } from "../chain/mod.ts";
+import { chainTime, type ProtocolClient, type ReleaseReason } from "../chain/mod.ts";
 import type { Hash } from "../core/hash.ts";
+import { sleep } from "../core/sleep.ts";
 import type { Dataset } from "../exec/dataset.ts";
 import { decodeModelSpec, type ModelSpec } from "../exec/model.ts";
 import { getProfile } from "../exec/profile.ts";
@@ -24,7 +25,14 @@ import { decodeJobSpec, type JobSpec } from "../proof/job.ts";
 import { decodeTrace } from "../proof/trace.ts";
 import { BlobStore } from "../proof/store.ts";
 import { DatasetError, PeerError, SpecError, ToolkitError, TrainingError } from "../core/errors.ts";
-import { partialDistWork, runDistributedJob } from "./dist_run.ts";
+import {
+  completePendingRound,
+  decodeDistTrace,
+  type DistTrace,
+  partialDistWork,
+  runDistributedJob,
+} from "./dist_run.ts";
+import { committedWorkers, type DistCommit, networkDistSource } from "./dist_audit.ts";
 import { DisputeResponder, storedRunParty } from "./disputes/mod.ts";
 import { loadJobInputs } from "./executor.ts";
 import {
@@ -550,10 +558,11 @@ export class ProviderNode {
     }
     if (claimed.status === "training") {
       // The other workers went on without this one: a distributed worker cannot rejoin mid-job,
-      // but it commits the rounds it counted in before it stopped.
-      const partial = claimed.partialTrace
-        ? await partialDistWork(this.store, claimed.partialTrace, slot)
-        : undefined;
+      // but it commits the rounds it counted in before it stopped, the round in flight included
+      // when the others counted its delta.
+      const traceBlob = (claimed.pendingRound && await this.#completePending(claimed)) ??
+        claimed.partialTrace;
+      const partial = traceBlob ? await partialDistWork(this.store, traceBlob, slot) : undefined;
       if (!partial) {
         throw new SpecError(
           "SPEC_DIST_NO_RESUME",
@@ -572,14 +581,14 @@ export class ProviderNode {
         status: "committed",
         finalHash: partial.finalHash,
         traceRoot: partial.traceRoot,
-        traceBlob: claimed.partialTrace,
+        traceBlob,
       });
       const reason = `this node stopped during the job; committed the ${partial.units} of ` +
         `${dist.rounds} rounds it counted in before it stopped`;
       publish({
         step: partial.units * dist.innerSteps,
         status: "done",
-        trace: claimed.partialTrace,
+        trace: traceBlob,
         message: reason,
       });
       this.#log(`job ${id}: ${reason}`);
@@ -604,6 +613,7 @@ export class ProviderNode {
       signal: this.#abort.signal,
       onTrace: (traceBlob) =>
         this.records.update(jobId, { partialTrace: traceBlob }).then(() => {}),
+      onPending: (pendingRound) => this.records.update(jobId, { pendingRound }).then(() => {}),
       onRound: (r) => {
         publish({ step: (r.round + 1) * dist.innerSteps, loss: r.loss, status: "running" });
         this.#log(
@@ -652,6 +662,88 @@ export class ProviderNode {
     this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
   }
 
+  /** The committed traces of the other workers of a job; those it cannot fetch are logged. */
+  async #peerTraces(
+    source: ReturnType<typeof networkDistSource>,
+    others: readonly DistCommit[],
+    jobId: Hash,
+  ): Promise<Map<number, DistTrace>> {
+    const traces = new Map<number, DistTrace>();
+    for (const c of others) {
+      try {
+        traces.set(c.slot, await source.traceOrWhy(c.slot));
+      } catch (error) {
+        this.#log(
+          `job ${short(jobId)}: no trace of worker ${c.slot}: ${(error as Error).message}`,
+        );
+      }
+    }
+    return traces;
+  }
+
+  /**
+   * After a restart, the round a distributed worker sent its delta for before it stopped: once the
+   * other workers committed (they do at the job's end; waited for until shortly before the job's
+   * deadline), their traces say whether the round counted this worker's delta. Returns the blob of
+   * its trace extended by that round, or undefined (it commits the rounds it holds).
+   */
+  async #completePending(claimed: JobRecord): Promise<Hash | undefined> {
+    const { jobId, slot } = claimed;
+    const pending = claimed.pendingRound!;
+    const dist = claimed.spec.distributed!;
+    const chain = this.#options.chain;
+    const signal = this.#abort.signal;
+    const partial = claimed.partialTrace
+      ? decodeDistTrace(await this.store.get(claimed.partialTrace))
+      : undefined;
+    if ((partial?.rounds.length ?? 0) !== pending.round) return undefined;
+    const { deadline } = await chain.jobs.get(toBytes32(jobId));
+    // The rounds left at most, each at most its timeout (and its training), then the commit.
+    const waitUntil = Date.now() +
+      (dist.rounds - pending.round + 1) * 2 * dist.roundTimeoutSec * 1000;
+    this.#log(
+      `job ${short(jobId)}: stopped after sending its delta of round ${pending.round}; waiting ` +
+        "for the other workers' commits to see whether it counted",
+    );
+    let commits = await committedWorkers(chain, jobId);
+    while (
+      commits.filter((c) => c.slot !== slot).length < dist.workers - 1 && !signal.aborted &&
+      Date.now() < waitUntil && await chainTime(chain) + PENDING_COMMIT_MARGIN_S < deadline
+    ) {
+      await sleep(PENDING_POLL_MS, signal);
+      commits = await committedWorkers(chain, jobId);
+    }
+    const others = commits.filter((c) => c.slot !== slot);
+    if (signal.aborted || others.length === 0) return undefined;
+    // The co-workers it knew: a node that just restarted may have no route to them otherwise.
+    for (const addr of pending.peers) {
+      await this.#options.wire.connect([addr]).catch((error) =>
+        this.#log(`job ${short(jobId)}: cannot reach ${addr}: ${(error as Error).message}`)
+      );
+    }
+    const source = networkDistSource({
+      chain,
+      wire: this.#options.wire,
+      store: this.store,
+      jobId,
+      commits: others,
+      signal,
+    });
+    const done = await completePendingRound({
+      store: this.store,
+      jobId,
+      slot,
+      partial,
+      pending,
+      peers: await this.#peerTraces(source, others, jobId),
+      onSkip: (reason) =>
+        this.#log(`job ${short(jobId)}: round ${pending.round} does not count: ${reason}`),
+    });
+    if (done) {
+      this.#log(`job ${short(jobId)}: round ${pending.round} counted its delta: it commits it`);
+    }
+    return done?.traceBlob;
+  }
   /**
    * Publishes a committed job's trace again after a restart (the progress stream lives in memory):
    * verifiers and the referee rebuild the trace from it while the challenge window is open, and a
@@ -737,6 +829,14 @@ export interface JobFailure {
  * Codes of typed errors that a node, not the job, is to blame for (`SPEC_TOO_LARGE`: the job is
  * larger than this node's limits, not than every node's).
  */
+/**
+ * Seconds before a job's deadline that a restarted worker stops waiting for the other workers'
+ * commits, to commit its own in time.
+ */
+const PENDING_COMMIT_MARGIN_S = 60n;
+/** How often a restarted worker looks for the other workers' commits, ms. */
+const PENDING_POLL_MS = 2_000;
+
 const NODE_FAULT_CODES = new Set(["SPEC_DIST_NO_RESUME", "SPEC_NO_HOST", "SPEC_TOO_LARGE"]);
 
 /**

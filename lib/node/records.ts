@@ -16,6 +16,7 @@ import { StorageError } from "../core/errors.ts";
 import { type Hash, isHash } from "../core/hash.ts";
 import { type JobSpec, validateJobSpec } from "../proof/job.ts";
 import { writeJsonAtomic } from "../core/files.ts";
+import type { PendingDistRound } from "./dist_run.ts";
 
 /**
  * Where a job stands on this node. `claiming` is written before the claim is sent: a node that
@@ -57,6 +58,11 @@ export interface JobRecord {
    * commits the rounds it counted in.
    */
   readonly partialTrace?: Hash;
+  /**
+   * A distributed worker's round in flight: its delta was sent and the round not yet seen agreed
+   * (see `PendingDistRound`), so that after a restart it can still count the round.
+   */
+  readonly pendingRound?: PendingDistRound;
   /** What the provider was paid (wei, decimal), once finalized. */
   readonly paidWei?: string;
   /** Why the job failed, if it did. */
