@@ -21,155 +21,132 @@
  * console.log(await replaySegment(trace, 2, { trainer, store })); // { status: "valid", ... }
  * ```
  *
+ * This root holds what a researcher meets first: the local network and its jobs, models,
+ * datasets, the trainer, the proof basics, the notebook views and the errors. Each layer has its
+ * own entry point for the rest: `./core`, `./exec`, `./proof`, `./chain`, `./p2p`, `./node`,
+ * `./diloco`, `./delphi`, `./notebook`, and `./testing` for the harnesses (the adversary
+ * catalogue, the protocol fuzzers).
+ *
  * @module
  */
 
+// The errors: one class per failure family, each with a stable `code`.
 export * from "./lib/core/errors.ts";
-export { type Bytes, type Hash, sha256, sha256Hex } from "./lib/core/hash.ts";
+export { type Hash, sha256Hex } from "./lib/core/hash.ts";
 export { formatUnits, parseUnits } from "./lib/core/units.ts";
-export { EventLog } from "./lib/core/event_log.ts";
+
+// Models and datasets.
 export {
-  canonicalJson,
-  type CanonicalValue,
-  contentId,
-  decodeCanonical,
-  encodeCanonical,
-} from "./lib/core/canonical.ts";
-
-export * from "./lib/exec/mod.ts";
-export * from "./lib/proof/mod.ts";
-export * from "./lib/chain/mod.ts";
-export * from "./lib/node/mod.ts";
-
-export type { Refusal } from "./lib/p2p/presence.ts";
-
+  defineModel,
+  type DefineModelOptions,
+  type LossName,
+  type ModelSpec,
+  type OptimizerInput,
+} from "./lib/exec/model.ts";
 export {
-  type BuyParams,
-  type Candidate,
-  candidateIdOf,
-  type ClaimResult,
-  type CreateMarketParams,
-  delphi,
-  type DelphiClient,
-  type Direction,
-  evaluateCandidates,
-  type EvaluateOptions,
-  EvaluationError,
-  type EvaluationParams,
-  type EvaluationResult,
-  type EvaluationSpec,
-  evaluationSpecHash,
-  type EvaluationTarget,
-  type EvaluationView,
-  InsufficientSharesError,
-  type Ledger,
-  Market,
-  MarketClosedError,
-  MarketError,
-  type MarketPhase,
-  type MarketPrices,
-  type MarketView,
-  type Metric,
-  NotResolvedError,
-  NotWinningOutcomeError,
-  type Position,
-  type Quote,
-  type Redemption,
-  RefundModeError,
-  type ResolveParams,
-  type ResolveResult,
-  scoresHash,
-  type SellParams,
-  type SettleEvaluationResult,
-  SlippageExceededError,
-  type StartEvaluationResult,
-  type TradeRecord,
-  type TradeResult,
-  type VoidReason,
-  winnersOf,
-} from "./lib/delphi/mod.ts";
-
+  cnn,
+  type CnnOptions,
+  gpt,
+  type GptOptions,
+  mlp,
+  type MlpOptions,
+} from "./lib/exec/zoo.ts";
 export {
-  type Displayable,
-  type DisputePathView,
-  type EvaluationPoint,
-  type FollowableJob,
+  createDataset,
+  type CreateDatasetParams,
+  type Dataset,
+  sliceDataset,
+  splitDataset,
+} from "./lib/exec/dataset.ts";
+export { loadMnist, type LoadMnistParams } from "./lib/exec/mnist.ts";
+export { type CsvDatasetParams, loadCsvDataset } from "./lib/exec/csv.ts";
+export {
+  loadKjv,
+  loadTextDataset,
+  type LoadTextDatasetParams,
+  type TextDataset,
+  type Tokenizer,
+} from "./lib/exec/text.ts";
+
+// Deterministic training under a pinned execution profile.
+export { DEFAULT_PROFILE, type ExecutionProfile, getProfile } from "./lib/exec/profile.ts";
+export type { TrainingState } from "./lib/exec/state.ts";
+export {
+  type Evaluation,
+  type StepInfo,
+  Trainer,
+  type TrainerOptions,
+  type TrainingPlan,
+} from "./lib/exec/trainer.ts";
+export { generate, type GenerateOptions } from "./lib/exec/generate.ts";
+
+// The proof basics: checkpoints, traces, replays.
+export { commitState, encodeState } from "./lib/proof/commitment.ts";
+export { BlobStore } from "./lib/proof/store.ts";
+export {
+  buildTrace,
+  type CheckpointRef,
+  readTrace,
+  type Trace,
+  writeTrace,
+} from "./lib/proof/trace.ts";
+export {
+  loadCheckpoint,
+  type ProvenRun,
+  trainWithProof,
+  type TrainWithProofOptions,
+} from "./lib/proof/checkpoint.ts";
+export {
+  type ReplayOptions,
+  replaySegment,
+  type SegmentRange,
+  type SegmentVerdict,
+  verifyInitialState,
+} from "./lib/proof/replay.ts";
+
+// The network: jobs on the local network (or a real one), provider and verifier nodes.
+export {
+  type LocalNetworkOptions,
+  Network,
+  type NetworkConnectOptions,
+  type NetworkFile,
+  type TrainOptions,
+} from "./lib/node/network.ts";
+export {
+  Job,
+  type JobContext,
+  type Settlement,
+  type TrainedResult,
+  type WaitOptions,
+} from "./lib/node/job.ts";
+export type { JobEvent } from "./lib/node/watch.ts";
+export type { DistributedResult, RoundSummary } from "./lib/node/dist_result.ts";
+export { ProviderNode, type ProviderNodeOptions } from "./lib/node/provider.ts";
+export {
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditVerdict,
+  VerifierNode,
+  type VerifierNodeOptions,
+} from "./lib/node/verifier/mod.ts";
+
+// The notebook views.
+export {
   followJob,
   type FollowJobOptions,
+  formatAmount,
   inJupyter,
-  type JobTrouble,
-  JUPYTER_DISPLAY,
-  type LossPoint,
-  type MimeBundle,
-  type PanelSize,
-  type ProgressOutput,
-  type ProgressSnapshot,
-  RichView,
-  type RoundProgress,
-  SEGMENT_COLORS,
-  type SegmentRow,
-  type SegmentStatus,
+  loadMarketView,
+  loadNetworkPanel,
   show,
   type ShowOptions,
+  TOKEN_UNIT,
   TraceView,
   traceView,
   type TraceViewOptions,
   TrainingCurves,
   trainingCurves,
-  type TrainingCurvesData,
   TrainingProgress,
   trainingProgress,
   type TrainingProgressOptions,
-  type VerdictCounts,
 } from "./lib/notebook/mod.ts";
-export {
-  type AccountPositions,
-  type DelphiActivity,
-  delphiActivity,
-  DelphiMarketView,
-  formatAmount,
-  loadMarketView,
-  type LoadMarketViewOptions,
-  loadNetworkPanel,
-  type LoadNetworkPanelOptions,
-  type MarketHistorySource,
-  type MarketSource,
-  marketView,
-  type MarketViewData,
-  type NetworkMetricsSource,
-  NetworkPanel,
-  networkPanel,
-  type NetworkPanelData,
-  OUTCOME_COLORS,
-  type PanelTile,
-  type PricePoint,
-  STABLE_UNIT,
-  TOKEN_UNIT,
-  type TokenUnit,
-  type VerificationOverhead,
-} from "./lib/notebook/mod.ts";
-
-export {
-  assignShards,
-  commitOuterState,
-  compressDelta,
-  type CompressionOptions,
-  decideRound,
-  decompressDelta,
-  type DecompressOptions,
-  type DeltaEncoding,
-  type DeltaMessage,
-  type DiLoCoOptions,
-  type DiLoCoResult,
-  DIST_PROTOCOL,
-  DistWorker,
-  type InnerSegment,
-  type OuterOptimizerConfig,
-  type OuterState,
-  type RejectedDelta,
-  type RosterEntry,
-  type RoundDecision,
-  type RoundReport,
-  runDiLoCo,
-  verifyOuterStep,
-} from "./lib/diloco/mod.ts";

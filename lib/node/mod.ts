@@ -41,6 +41,7 @@ export {
 } from "./limits.ts";
 export { type JobRecord, JobRecords, type JobStatus } from "./records.ts";
 export type { JobOffer, NodeWire, ProgressUpdate, ProviderSighting } from "./wire.ts";
+export type { Refusal } from "../p2p/presence.ts";
 export {
   executeJob,
   type ExecuteJobOptions,
