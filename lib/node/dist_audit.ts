@@ -585,7 +585,8 @@ export function networkDistSource(options: NetworkDistSourceOptions): DistAuditS
 }
 
 /**
- * The other committed workers' traces that their nodes serve, by slot.
+ * The other committed workers' traces that their nodes serve, by slot; `onMissing` is told why
+ * one could not be had (when the source can say, as {@link networkDistSource} can).
  *
  * @example
  * ```ts ignore
@@ -594,13 +595,22 @@ export function networkDistSource(options: NetworkDistSourceOptions): DistAuditS
  * ```
  */
 export async function peerTraces(
-  source: DistAuditSource,
+  source: DistAuditSource & { traceOrWhy?(slot: number): Promise<DistTrace> },
   commits: readonly DistCommit[],
   slot: number,
+  onMissing?: (slot: number, reason: string) => void,
 ): Promise<Map<number, DistTrace>> {
   const out = new Map<number, DistTrace>();
   for (const c of commits) {
     if (c.slot === slot) continue;
+    if (onMissing && source.traceOrWhy) {
+      try {
+        out.set(c.slot, await source.traceOrWhy(c.slot));
+      } catch (error) {
+        onMissing(c.slot, (error as Error).message);
+      }
+      continue;
+    }
     const t = await source.trace(c.slot);
     if (t) out.set(c.slot, t);
   }

@@ -28,11 +28,10 @@ import { DatasetError, PeerError, SpecError, ToolkitError, TrainingError } from 
 import {
   completePendingRound,
   decodeDistTrace,
-  type DistTrace,
   partialDistWork,
   runDistributedJob,
 } from "./dist_run.ts";
-import { committedWorkers, type DistCommit, networkDistSource } from "./dist_audit.ts";
+import { committedWorkers, networkDistSource, peerTraces } from "./dist_audit.ts";
 import { DisputeResponder, storedRunParty } from "./disputes/mod.ts";
 import { loadJobInputs } from "./executor.ts";
 import {
@@ -662,25 +661,6 @@ export class ProviderNode {
     this.#log(`job ${id}: committed outer state ${short(run.finalHash)}`);
   }
 
-  /** The committed traces of the other workers of a job; those it cannot fetch are logged. */
-  async #peerTraces(
-    source: ReturnType<typeof networkDistSource>,
-    others: readonly DistCommit[],
-    jobId: Hash,
-  ): Promise<Map<number, DistTrace>> {
-    const traces = new Map<number, DistTrace>();
-    for (const c of others) {
-      try {
-        traces.set(c.slot, await source.traceOrWhy(c.slot));
-      } catch (error) {
-        this.#log(
-          `job ${short(jobId)}: no trace of worker ${c.slot}: ${(error as Error).message}`,
-        );
-      }
-    }
-    return traces;
-  }
-
   /**
    * After a restart, the round a distributed worker sent its delta for before it stopped: once the
    * other workers committed (they do at the job's end; waited for until shortly before the job's
@@ -735,7 +715,13 @@ export class ProviderNode {
       slot,
       partial,
       pending,
-      peers: await this.#peerTraces(source, others, jobId),
+      peers: await peerTraces(
+        source,
+        others,
+        slot,
+        (worker, reason) =>
+          this.#log(`job ${short(jobId)}: no trace of worker ${worker}: ${reason}`),
+      ),
       onSkip: (reason) =>
         this.#log(`job ${short(jobId)}: round ${pending.round} does not count: ${reason}`),
     });
